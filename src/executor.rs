@@ -1,1 +1,312 @@
-//! (in progress)
+//! The executor: the only place that knows the mode. Apply runs each action's steps through the
+//! connector and journals them; dry-run runs nothing. Both then apply the action's modelled
+//! effect to the facts, so later steps of the same plan see the state this one creates.
+//! Also the parallel guest walk: guests whose prerequisites are done run concurrently.
+
+use crate::command::Output;
+use crate::connector::ConnectorError;
+use crate::ops::{Action, Plan, Step};
+use crate::report::journal::{now_rfc3339, JournalEntry};
+use crate::report::progress::Progress;
+use crate::report::{ActionStatus, Event, Level};
+use crate::run::Run;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{subject}: `{step}` failed (exit {code}){}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    StepFailed { subject: String, step: String, code: i32, stderr: String },
+    #[error("{subject}: {source}")]
+    Connector { subject: String, source: ConnectorError },
+    #[error("interrupted before `{subject}`")]
+    Interrupted { subject: String },
+    #[error("{subject}: {message}")]
+    Model { subject: String, message: String },
+}
+
+/// What happened to an op's plan.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub changed: bool,
+    pub actions: usize,
+}
+
+impl Run {
+    /// Carry out an op's plan: report a no-op, or run (apply) / model (dry-run) each action.
+    pub fn execute(&self, plan: Plan, guest: Option<u32>) -> Result<Outcome, ExecError> {
+        if plan.actions.is_empty() {
+            self.emit(Event::Noop { subject: plan.subject, reason: plan.noop_reason, guest });
+            return Ok(Outcome::default());
+        }
+        let count = plan.actions.len();
+        for mut action in plan.actions {
+            if action.guest.is_none() {
+                action.guest = guest;
+            }
+            self.execute_action(action)?;
+        }
+        Ok(Outcome { changed: true, actions: count })
+    }
+
+    fn execute_action(&self, action: Action) -> Result<(), ExecError> {
+        if self.cancelled() {
+            return Err(ExecError::Interrupted { subject: action.subject });
+        }
+        let steps: Vec<String> = action.steps.iter().map(Step::describe).collect();
+        if self.dry_run {
+            self.emit(Event::Action {
+                change: action.change,
+                subject: action.subject.clone(),
+                reason: action.reason.clone(),
+                guest: action.guest,
+                steps,
+                status: ActionStatus::Planned,
+                error: None,
+            });
+        } else {
+            let started = now_rfc3339();
+            let result = self.run_steps(&action);
+            let error = result.as_ref().err().map(|e| e.to_string());
+            if let Some(journal) = &self.journal {
+                let entry = JournalEntry {
+                    started,
+                    finished: now_rfc3339(),
+                    run_id: &self.id,
+                    host: &self.host,
+                    plan: &self.plan,
+                    change: action.change,
+                    subject: &action.subject,
+                    reason: &action.reason,
+                    guest: action.guest,
+                    steps: steps.clone(),
+                    ok: result.is_ok(),
+                    error: error.clone(),
+                };
+                if let Err(e) = journal.record(&entry) {
+                    self.emit(Event::Log { level: Level::Warn, message: e.to_string(), guest: action.guest });
+                }
+            }
+            self.emit(Event::Action {
+                change: action.change,
+                subject: action.subject.clone(),
+                reason: action.reason.clone(),
+                guest: action.guest,
+                steps,
+                status: if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed },
+                error,
+            });
+            if let Err(e) = result {
+                self.action_failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        self.facts
+            .apply(&action.effect)
+            .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })
+    }
+
+    fn run_steps(&self, action: &Action) -> Result<(), ExecError> {
+        let subject = &action.subject;
+        let conn_err = |source| ExecError::Connector { subject: subject.clone(), source };
+        for step in &action.steps {
+            let _progress = Progress::start(step.describe());
+            match step {
+                Step::Exec { command } => {
+                    let out: Output = self.connector.run(command).map_err(conn_err)?;
+                    if !out.success() {
+                        return Err(ExecError::StepFailed {
+                            subject: subject.clone(),
+                            step: command.to_string(),
+                            code: out.code,
+                            stderr: out.stderr_str().trim_end().to_string(),
+                        });
+                    }
+                }
+                Step::WriteFile { path, file } => self.connector.write_file(path, file).map_err(conn_err)?,
+                Step::RemoveFile { path } => {
+                    self.connector.remove_file(path).map_err(conn_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How one guest of a walk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestOutcome {
+    Ok,
+    Failed(String),
+    /// Not started because a prerequisite failed (or the run stopped).
+    Skipped(String),
+}
+
+impl GuestOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            GuestOutcome::Ok => "ok",
+            GuestOutcome::Failed(_) => "failed",
+            GuestOutcome::Skipped(_) => "skipped",
+        }
+    }
+    pub fn detail(&self) -> &str {
+        match self {
+            GuestOutcome::Ok => "",
+            GuestOutcome::Failed(d) | GuestOutcome::Skipped(d) => d,
+        }
+    }
+}
+
+struct WalkState {
+    /// Prerequisites not yet finished, per guest still waiting.
+    waiting_on: HashMap<u32, usize>,
+    ready: BTreeSet<u32>,
+    running: usize,
+    outcomes: HashMap<u32, GuestOutcome>,
+    stop: bool,
+}
+
+impl Run {
+    /// Run `work` for every guest in the dependency closure of `targets`, prerequisites first,
+    /// up to `self.parallel` at once. A failed guest skips its dependents; independent guests go
+    /// on unless `fail_fast`. Returns every guest's outcome in dependency order.
+    pub fn walk<F>(&self, targets: &[u32], work: F) -> Result<Vec<(u32, GuestOutcome)>, crate::graph::GraphError>
+    where
+        F: Fn(u32) -> Result<(), String> + Sync,
+    {
+        let order = self.graph.order(targets)?;
+        let members: BTreeSet<u32> = order.iter().copied().collect();
+        let mut waiting_on = HashMap::new();
+        let mut ready = BTreeSet::new();
+        for &id in &order {
+            let n = self.graph.prerequisites(id).iter().filter(|(p, _)| members.contains(p)).count();
+            if n == 0 {
+                ready.insert(id);
+            } else {
+                waiting_on.insert(id, n);
+            }
+        }
+        let state = Mutex::new(WalkState { waiting_on, ready, running: 0, outcomes: HashMap::new(), stop: false });
+        let wake = Condvar::new();
+        let lock = || match state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+
+        let worker = || loop {
+            let id = {
+                let mut s = lock();
+                loop {
+                    if s.stop || self.cancelled() {
+                        // Whatever has not started is skipped.
+                        let pending: Vec<u32> = s.ready.iter().copied().chain(s.waiting_on.keys().copied()).collect();
+                        for p in pending {
+                            s.outcomes.entry(p).or_insert_with(|| GuestOutcome::Skipped("run stopped".into()));
+                        }
+                        s.ready.clear();
+                        s.waiting_on.clear();
+                    }
+                    if let Some(&id) = s.ready.iter().next() {
+                        s.ready.remove(&id);
+                        s.running += 1;
+                        break Some(id);
+                    }
+                    if s.running == 0 {
+                        break None;
+                    }
+                    s = match wake.wait(s) {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                }
+            };
+            let Some(id) = id else {
+                wake.notify_all();
+                return;
+            };
+            let outcome = match work(id) {
+                Ok(()) => GuestOutcome::Ok,
+                Err(e) => GuestOutcome::Failed(e),
+            };
+            self.emit(Event::GuestFinished {
+                guest: id,
+                outcome: outcome.label().to_string(),
+                detail: outcome.detail().to_string(),
+            });
+            let mut s = lock();
+            s.running -= 1;
+            let failed = outcome != GuestOutcome::Ok;
+            s.outcomes.insert(id, outcome);
+            if failed {
+                if self.fail_fast {
+                    s.stop = true;
+                }
+                // Every transitive dependent inside the walk is skipped, naming the cause.
+                let mut stack = vec![id];
+                while let Some(cur) = stack.pop() {
+                    for (dep, _) in self.graph.dependents(cur) {
+                        if s.waiting_on.remove(&dep).is_some() || s.ready.remove(&dep) {
+                            s.outcomes.insert(dep, GuestOutcome::Skipped(format!("{id} failed")));
+                            self.emit(Event::GuestFinished {
+                                guest: dep,
+                                outcome: "skipped".into(),
+                                detail: format!("prerequisite {id} failed"),
+                            });
+                            stack.push(dep);
+                        }
+                    }
+                }
+            } else {
+                for (dep, _) in self.graph.dependents(id) {
+                    if let Some(n) = s.waiting_on.get_mut(&dep) {
+                        *n -= 1;
+                        if *n == 0 {
+                            s.waiting_on.remove(&dep);
+                            s.ready.insert(dep);
+                        }
+                    }
+                }
+            }
+            drop(s);
+            wake.notify_all();
+        };
+
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.min(order.len()).max(1) {
+                scope.spawn(&worker);
+            }
+        });
+        let mut outcomes = match state.into_inner() {
+            Ok(s) => s.outcomes,
+            Err(p) => p.into_inner().outcomes,
+        };
+        Ok(order
+            .into_iter()
+            .map(|id| {
+                let o = outcomes.remove(&id).unwrap_or_else(|| GuestOutcome::Skipped("not reached".into()));
+                (id, o)
+            })
+            .collect())
+    }
+}
+
+thread_local! {
+    /// The guest whose `graph::walk` callback this thread is running, so actions and log lines
+    /// are attributed to it without every API call naming it.
+    static CURRENT_GUEST: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// The guest the current thread works for, if any.
+pub fn current_guest() -> Option<u32> {
+    CURRENT_GUEST.with(|g| g.get())
+}
+
+/// Run `f` attributed to guest `id`.
+pub fn with_guest<R>(id: u32, f: impl FnOnce() -> R) -> R {
+    let prev = CURRENT_GUEST.with(|g| g.replace(Some(id)));
+    let r = f();
+    CURRENT_GUEST.with(|g| g.set(prev));
+    r
+}

@@ -3,11 +3,13 @@
 //! guarantees (exact dry-run, idempotency, safety). See ARCHITECTURE.md for the pipeline.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod command;
 pub mod connector;
 pub mod executor;
 pub mod facts;
+pub mod generate;
 pub mod graph;
 pub mod inventory;
 pub mod lock;

@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    std::process::exit(phoenix::app::run(std::env::args().collect()));
+}

@@ -1,1 +1,118 @@
-//! (in progress)
+//! A run: one plan against one host. Holds everything API functions need (connector, facts,
+//! reporter, journal, inventory, graph) and the run-wide flags (dry-run, parallelism, cancel).
+
+use crate::connector::Connector;
+use crate::facts::Facts;
+use crate::graph::GuestGraph;
+use crate::inventory::Inventory;
+use crate::report::{Event, Journal, Reporter};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Run {
+    pub id: String,
+    /// The plan being run, for output and the journal (`setup`, `plans/x.rhai`).
+    pub plan: String,
+    pub host: String,
+    pub dry_run: bool,
+    /// Guests converged at once by `graph::walk`.
+    pub parallel: usize,
+    /// Stop every guest at the first failure instead of only the failed guest's dependents.
+    pub fail_fast: bool,
+    pub connector: Arc<dyn Connector>,
+    pub facts: Facts,
+    pub reporter: Reporter,
+    pub journal: Option<Journal>,
+    pub inventory: Arc<Inventory>,
+    pub graph: Arc<GuestGraph>,
+    /// Set by Ctrl-C: finish the command in flight, start nothing new.
+    pub cancel: Arc<AtomicBool>,
+    /// Set when a host action failed: the run exits 1 (not 2, which means invalid input).
+    pub action_failed: AtomicBool,
+    pub started: Instant,
+}
+
+/// Options a run is built with (from the CLI, or from a test or benchmark).
+pub struct RunOptions {
+    pub plan: String,
+    pub dry_run: bool,
+    pub parallel: usize,
+    pub fail_fast: bool,
+    pub journal: Option<Journal>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Run {
+    pub fn new(
+        opts: RunOptions,
+        connector: Arc<dyn Connector>,
+        reporter: Reporter,
+        inventory: Arc<Inventory>,
+        graph: Arc<GuestGraph>,
+    ) -> Run {
+        let host = connector.describe();
+        Run {
+            id: crate::report::new_run_id(),
+            plan: opts.plan,
+            host,
+            dry_run: opts.dry_run,
+            parallel: opts.parallel.max(1),
+            fail_fast: opts.fail_fast,
+            facts: Facts::new(connector.clone()),
+            connector,
+            reporter,
+            journal: opts.journal,
+            inventory,
+            graph,
+            cancel: opts.cancel,
+            action_failed: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub fn emit(&self, event: Event) {
+        self.reporter.emit(&event);
+    }
+
+    pub fn start(&self) {
+        self.emit(Event::RunStarted {
+            run_id: self.id.clone(),
+            plan: self.plan.clone(),
+            host: self.host.clone(),
+            dry_run: self.dry_run,
+        });
+    }
+
+    /// Emit the closing summary and return the exit code it reports.
+    pub fn finish(&self, script_failed: bool) -> i32 {
+        use crate::report::Tally;
+        let t = &self.reporter.tally;
+        let interrupted = self.cancelled();
+        let exit_code = if interrupted {
+            130
+        } else if self.action_failed.load(Ordering::Relaxed) || Tally::get(&t.failed) > 0 {
+            1
+        } else if script_failed {
+            2
+        } else {
+            0
+        };
+        self.emit(Event::RunFinished {
+            created: Tally::get(&t.create),
+            updated: Tally::get(&t.update),
+            deleted: Tally::get(&t.delete),
+            ran: Tally::get(&t.run),
+            failed: Tally::get(&t.failed),
+            unchanged: Tally::get(&t.unchanged),
+            interrupted,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            exit_code,
+        });
+        exit_code
+    }
+}

@@ -1,1 +1,338 @@
-//! (in progress)
+//! Facts: typed readings of the host, each from one command (or file) and a parser written from
+//! the contracts reference. Cached per run; in dry-run the cache is also the overlay that
+//! modelled action effects update, so later steps see what earlier steps would have created.
+//! Listings are read once per run (`pct list`, `zfs list`), never once per guest.
+
+pub mod cache;
+pub mod firewall;
+pub mod guest_config;
+pub mod pct;
+pub mod propstring;
+pub mod pvesm;
+pub mod qm;
+pub mod zfs;
+
+use crate::command::{Command, Output};
+use crate::connector::{Connector, ConnectorError, FileData};
+use cache::{Cell, Keyed};
+use indexmap::IndexMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error("`{command}` failed (exit {code}): {stderr}")]
+    Command { command: String, code: i32, stderr: String },
+    #[error("cannot parse the output of `{command}`: {message}")]
+    Parse { command: String, message: String },
+}
+
+/// A ZFS pool as `zpool list -Hp` reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Pool {
+    pub name: String,
+    pub size: u64,
+    pub alloc: u64,
+    pub free: u64,
+    pub health: String,
+}
+
+/// A dataset as `zfs list -Hp` reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dataset {
+    pub name: String,
+    /// `filesystem` or `volume`.
+    pub kind: String,
+    pub used: u64,
+    pub avail: u64,
+    pub mountpoint: String,
+}
+
+/// Property values of one dataset read so far (`value`, `source`). `modelled` marks a dataset
+/// this run created in dry-run: its unread properties cannot be asked of the host.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetProps {
+    pub values: HashMap<String, (String, zfs::PropSource)>,
+    pub modelled: bool,
+}
+
+/// The facts of one run against one host.
+pub struct Facts {
+    conn: Arc<dyn Connector>,
+    files: Keyed<String, Option<FileData>>,
+    pools: Cell<Vec<Pool>>,
+    datasets: Cell<BTreeMap<String, Dataset>>,
+    dataset_props: Keyed<String, DatasetProps>,
+    storages: Cell<IndexMap<String, pvesm::StorageDef>>,
+    pct_list: Cell<Vec<pct::PctListEntry>>,
+    pct_configs: Keyed<u32, Option<pct::PctConfig>>,
+    qm_list: Cell<Vec<qm::QmListEntry>>,
+    qm_configs: Keyed<u32, Option<qm::QmConfig>>,
+}
+
+pub const STORAGE_CFG: &str = "/etc/pve/storage.cfg";
+
+fn parse_err(cmd: &str, e: impl std::fmt::Display) -> FactError {
+    FactError::Parse { command: cmd.to_string(), message: e.to_string() }
+}
+
+fn num(row: &zfs::Row, col: &str, cmd: &str) -> Result<u64, FactError> {
+    let v = row.get(col).map(String::as_str).unwrap_or("");
+    // `-` for properties that do not apply (e.g. avail of a snapshot).
+    if v == "-" {
+        return Ok(0);
+    }
+    v.parse().map_err(|_| parse_err(cmd, format!("column {col}: `{v}` is not a number")))
+}
+
+impl Facts {
+    pub fn new(conn: Arc<dyn Connector>) -> Self {
+        Facts {
+            conn,
+            files: Keyed::default(),
+            pools: Cell::default(),
+            datasets: Cell::default(),
+            dataset_props: Keyed::default(),
+            storages: Cell::default(),
+            pct_list: Cell::default(),
+            pct_configs: Keyed::default(),
+            qm_list: Cell::default(),
+            qm_configs: Keyed::default(),
+        }
+    }
+
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        &self.conn
+    }
+
+    /// Run a read command; a non-zero exit is an error carrying stderr.
+    pub(crate) fn read_command(&self, argv: &[&str]) -> Result<Output, FactError> {
+        let cmd = Command::new(argv.iter().copied());
+        let out = self.conn.run(&cmd)?;
+        if !out.success() {
+            return Err(FactError::Command {
+                command: cmd.to_string(),
+                code: out.code,
+                stderr: out.stderr_str().trim_end().to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    // ---- host files ----
+
+    /// A host file, or `None` when absent.
+    pub fn file(&self, path: &str) -> Result<Arc<Option<FileData>>, FactError> {
+        self.files.cell(&path.to_string()).get(|| self.conn.read_file(path).map_err(FactError::from))
+    }
+
+    // ---- ZFS ----
+
+    pub fn pools(&self) -> Result<Arc<Vec<Pool>>, FactError> {
+        self.pools.get(|| self.pools_uncached())
+    }
+
+    fn pools_uncached(&self) -> Result<Vec<Pool>, FactError> {
+        let argv = ["zpool", "list", "-H", "-p", "-o", "name,size,alloc,free,health"];
+        let out = self.read_command(&argv)?;
+        let cmd = argv.join(" ");
+        let rows = zfs::parse_zpool_list_h(&out.stdout_str(), &["name", "size", "alloc", "free", "health"])
+            .map_err(|e| parse_err(&cmd, e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Pool {
+                    name: r["name"].clone(),
+                    size: num(r, "size", &cmd)?,
+                    alloc: num(r, "alloc", &cmd)?,
+                    free: num(r, "free", &cmd)?,
+                    health: r["health"].clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn load_datasets(&self) -> Result<BTreeMap<String, Dataset>, FactError> {
+        let argv = ["zfs", "list", "-H", "-p", "-o", "name,type,used,avail,mountpoint", "-t", "filesystem,volume"];
+        let out = self.read_command(&argv)?;
+        let cmd = argv.join(" ");
+        let rows = zfs::parse_zfs_list_h(&out.stdout_str(), &["name", "type", "used", "avail", "mountpoint"])
+            .map_err(|e| parse_err(&cmd, e))?;
+        rows.iter()
+            .map(|r| {
+                let d = Dataset {
+                    name: r["name"].clone(),
+                    kind: r["type"].clone(),
+                    used: num(r, "used", &cmd)?,
+                    avail: num(r, "avail", &cmd)?,
+                    mountpoint: r["mountpoint"].clone(),
+                };
+                Ok((d.name.clone(), d))
+            })
+            .collect()
+    }
+
+    /// Every filesystem and volume, by name.
+    pub fn datasets(&self) -> Result<Arc<BTreeMap<String, Dataset>>, FactError> {
+        self.datasets.get(|| self.load_datasets())
+    }
+
+    /// Values of `props` on dataset `name`, reading from the host only those not read yet.
+    /// A property of a dataset modelled in this dry-run that was never set reads as `None`.
+    pub fn dataset_props(&self, name: &str, props: &[&str]) -> Result<Arc<DatasetProps>, FactError> {
+        let cell = self.dataset_props.cell(&name.to_string());
+        let have = cell.get(|| Ok::<_, FactError>(DatasetProps::default()))?;
+        let missing: Vec<&str> = props.iter().copied().filter(|p| !have.values.contains_key(*p)).collect();
+        if missing.is_empty() || have.modelled {
+            return Ok(have);
+        }
+        let list = missing.join(",");
+        let argv = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", list.as_str(), name];
+        let out = self.read_command(&argv)?;
+        let read = zfs::parse_zfs_get_h(&out.stdout_str()).map_err(|e| parse_err(&argv.join(" "), e))?;
+        cell.update(
+            || Ok::<_, FactError>(DatasetProps::default()),
+            |p| {
+                for r in read {
+                    p.values.insert(r.property, (r.value, r.source));
+                }
+            },
+        )?;
+        cell.get(|| Ok::<_, FactError>(DatasetProps::default()))
+    }
+
+    // ---- storage ----
+
+    /// `/etc/pve/storage.cfg`, parsed. (Read as a file: it holds every option, which
+    /// `pvesm status` does not.)
+    pub fn storages(&self) -> Result<Arc<IndexMap<String, pvesm::StorageDef>>, FactError> {
+        self.storages.get(|| self.load_storages())
+    }
+
+    fn load_storages(&self) -> Result<IndexMap<String, pvesm::StorageDef>, FactError> {
+        let file = self.conn.read_file(STORAGE_CFG)?;
+        let text = file.map(|f| String::from_utf8_lossy(&f.content).into_owned()).unwrap_or_default();
+        pvesm::parse_storage_cfg(&text).map_err(|e| parse_err(STORAGE_CFG, e))
+    }
+
+    // ---- guests ----
+
+    pub fn pct_list(&self) -> Result<Arc<Vec<pct::PctListEntry>>, FactError> {
+        self.pct_list.get(|| {
+            let out = self.read_command(&["pct", "list"])?;
+            pct::parse_pct_list(&out.stdout_str()).map_err(|e| parse_err("pct list", e))
+        })
+    }
+
+    /// A container's configuration, or `None` when it does not exist (known from the one
+    /// `pct list` of the run, so absent guests cost no command).
+    pub fn pct_config(&self, id: u32) -> Result<Arc<Option<pct::PctConfig>>, FactError> {
+        self.pct_configs.cell(&id).get(|| {
+            if !self.pct_list()?.iter().any(|e| e.vmid == id) {
+                return Ok(None);
+            }
+            let ids = id.to_string();
+            let out = self.read_command(&["pct", "config", &ids])?;
+            pct::parse_pct_config(&out.stdout_str()).map(Some).map_err(|e| parse_err(&format!("pct config {id}"), e))
+        })
+    }
+
+    pub fn qm_list(&self) -> Result<Arc<Vec<qm::QmListEntry>>, FactError> {
+        self.qm_list.get(|| {
+            let out = self.read_command(&["qm", "list"])?;
+            qm::parse_qm_list(&out.stdout_str()).map_err(|e| parse_err("qm list", e))
+        })
+    }
+
+    pub fn qm_config(&self, id: u32) -> Result<Arc<Option<qm::QmConfig>>, FactError> {
+        self.qm_configs.cell(&id).get(|| {
+            if !self.qm_list()?.iter().any(|e| e.vmid == id) {
+                return Ok(None);
+            }
+            let ids = id.to_string();
+            let out = self.read_command(&["qm", "config", &ids])?;
+            qm::parse_qm_config(&out.stdout_str()).map(Some).map_err(|e| parse_err(&format!("qm config {id}"), e))
+        })
+    }
+
+    // ---- modelled effects ----
+
+    /// Apply an action's modelled effect, so later reads see the state the action creates.
+    pub fn apply(&self, effect: &crate::ops::Effect) -> Result<(), FactError> {
+        use crate::ops::Effect;
+        match effect {
+            Effect::File { path, data } => {
+                let cell = self.files.cell(path);
+                cell.update(|| Ok::<_, FactError>(None), |v| *v = data.clone())?;
+                if path == STORAGE_CFG {
+                    self.storages.invalidate();
+                }
+            }
+            Effect::ZfsPool { name } => {
+                self.pools.update(
+                    || self.pools_uncached(),
+                    |all| {
+                        all.push(Pool { name: name.clone(), size: 0, alloc: 0, free: 0, health: "ONLINE".into() });
+                    },
+                )?;
+                self.apply(&Effect::ZfsDataset { name: name.clone(), properties: Vec::new() })?;
+            }
+            Effect::ZfsDataset { name, properties } => {
+                let kind = if properties.iter().any(|(k, _)| k == "volsize") { "volume" } else { "filesystem" };
+                let mountpoint = properties
+                    .iter()
+                    .find(|(k, _)| k == "mountpoint")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| format!("/{name}"));
+                self.datasets.update(
+                    || self.load_datasets(),
+                    |all| {
+                        all.insert(
+                            name.clone(),
+                            Dataset { name: name.clone(), kind: kind.into(), used: 0, avail: 0, mountpoint },
+                        );
+                    },
+                )?;
+                let cell = self.dataset_props.cell(name);
+                cell.update(
+                    || Ok::<_, FactError>(DatasetProps::default()),
+                    |p| {
+                        p.modelled = true;
+                        for (k, v) in properties {
+                            p.values.insert(k.clone(), (v.clone(), zfs::PropSource::Local));
+                        }
+                    },
+                )?;
+            }
+            Effect::ZfsProperties { name, properties } => {
+                let cell = self.dataset_props.cell(name);
+                cell.update(
+                    || Ok::<_, FactError>(DatasetProps::default()),
+                    |p| {
+                        for (k, v) in properties {
+                            p.values.insert(k.clone(), (v.clone(), zfs::PropSource::Local));
+                        }
+                    },
+                )?;
+            }
+            Effect::Storage { id, def } => {
+                self.storages.update(
+                    || self.load_storages(),
+                    |all| match def {
+                        Some(d) => {
+                            all.insert(id.clone(), d.clone());
+                        }
+                        None => {
+                            all.shift_remove(id);
+                        }
+                    },
+                )?;
+                // The file view of storage.cfg is derived; forget it rather than model it twice.
+                self.files.invalidate(&STORAGE_CFG.to_string());
+            }
+            Effect::Nothing => {}
+        }
+        Ok(())
+    }
+}

@@ -1,1 +1,237 @@
-//! (in progress)
+//! The inventory: typed, validated contents of a config folder
+//! (`phoenix_hypervisor_config.json`, `phoenix_lxc_configs.json`, `phoenix_vm_configs.json`,
+//! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
+
+pub mod diagnostic;
+pub mod firewall;
+pub mod hypervisor;
+pub mod lxc;
+mod net;
+mod read;
+mod reader;
+pub mod secret_ref;
+mod source;
+pub mod stack;
+mod suggest;
+mod validate;
+pub mod vm;
+
+pub use diagnostic::{render, ConfigErrors, ConfigProblem};
+pub use firewall::{FirewallRule, GuestFirewall, HostFirewall};
+pub use hypervisor::HypervisorConfig;
+pub use lxc::{LxcFile, LxcGuest};
+pub use secret_ref::{SecretError, SecretRef};
+pub use stack::{Stack, StackManifest};
+pub use vm::{VmDefaults, VmFile, VmGuest};
+
+use crate::graph::{EdgeReason, GuestKind, GuestNode};
+use indexmap::IndexMap;
+use reader::Ctx;
+use serde::Serialize;
+use source::SourceFile;
+use std::path::{Path, PathBuf};
+
+pub const HYPERVISOR_FILE: &str = "phoenix_hypervisor_config.json";
+pub const LXC_FILE: &str = "phoenix_lxc_configs.json";
+pub const VM_FILE: &str = "phoenix_vm_configs.json";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    pub config_dir: PathBuf,
+    pub hypervisor: HypervisorConfig,
+    pub lxc: LxcFile,
+    pub vm: VmFile,
+    pub stacks: IndexMap<String, Stack>,
+    /// Non-fatal problems (literal secrets, quoted booleans, incomplete stack folders).
+    /// Diagnostics, not state: left out of the serialized form.
+    #[serde(skip)]
+    pub warnings: Vec<ConfigProblem>,
+}
+
+/// A guest of either kind.
+#[derive(Debug, Clone, Copy)]
+pub enum GuestRef<'a> {
+    Lxc(&'a LxcGuest),
+    Vm(&'a VmGuest),
+}
+
+impl<'a> GuestRef<'a> {
+    pub fn id(&self) -> u32 {
+        match self {
+            GuestRef::Lxc(g) => g.id,
+            GuestRef::Vm(g) => g.id,
+        }
+    }
+
+    pub fn kind(&self) -> GuestKind {
+        match self {
+            GuestRef::Lxc(_) => GuestKind::Lxc,
+            GuestRef::Vm(_) => GuestKind::Vm,
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        match self {
+            GuestRef::Lxc(g) => &g.name,
+            GuestRef::Vm(g) => &g.name,
+        }
+    }
+
+    pub fn dependencies(&self) -> &'a [u32] {
+        match self {
+            GuestRef::Lxc(g) => &g.dependencies,
+            GuestRef::Vm(g) => &g.dependencies,
+        }
+    }
+
+    pub fn clone_source(&self) -> Option<u32> {
+        match self {
+            GuestRef::Lxc(g) => g.clone_from_ctid,
+            GuestRef::Vm(g) => g.clone_from_vmid,
+        }
+    }
+
+    pub fn boot_order(&self) -> Option<i64> {
+        match self {
+            GuestRef::Lxc(g) => g.boot_order,
+            GuestRef::Vm(g) => g.boot_order,
+        }
+    }
+
+    /// Only VMs can be Proxmox templates; LXC "templates" in the original are ordinary
+    /// containers with a snapshot to clone from.
+    pub fn is_template(&self) -> bool {
+        match self {
+            GuestRef::Lxc(_) => false,
+            GuestRef::Vm(g) => g.is_template,
+        }
+    }
+
+    fn node(&self) -> GuestNode {
+        let mut edges: Vec<(u32, EdgeReason)> = Vec::new();
+        if let Some(src) = self.clone_source() {
+            edges.push((src, EdgeReason::CloneSource));
+        }
+        edges.extend(
+            self.dependencies()
+                .iter()
+                .map(|d| (*d, EdgeReason::Dependency)),
+        );
+        GuestNode {
+            id: self.id(),
+            kind: self.kind(),
+            name: self.name().to_string(),
+            edges,
+        }
+    }
+}
+
+impl Inventory {
+    /// LXCs then VMs, each in file order.
+    pub fn guest_ids(&self) -> Vec<u32> {
+        self.lxc
+            .guests
+            .keys()
+            .chain(self.vm.guests.keys())
+            .copied()
+            .collect()
+    }
+
+    /// An LXC wins over a VM with the same id (as in the original), though validation
+    /// rejects such configs.
+    pub fn guest(&self, id: u32) -> Option<GuestRef<'_>> {
+        self.lxc
+            .guests
+            .get(&id)
+            .map(GuestRef::Lxc)
+            .or_else(|| self.vm.guests.get(&id).map(GuestRef::Vm))
+    }
+
+    pub fn guests(&self) -> impl Iterator<Item = GuestRef<'_>> {
+        self.lxc
+            .guests
+            .values()
+            .map(GuestRef::Lxc)
+            .chain(self.vm.guests.values().map(GuestRef::Vm))
+    }
+
+    /// One node per guest, edges clone source first then dependencies (the original's order).
+    pub fn graph_nodes(&self) -> Vec<GuestNode> {
+        self.guests().map(|g| g.node()).collect()
+    }
+}
+
+/// Reads one required file and decodes it, collecting problems.
+fn load_file<T>(
+    path: &Path,
+    problems: &mut Vec<ConfigProblem>,
+    decode: impl FnOnce(&Ctx, &serde_json::Value) -> Option<T>,
+) -> Option<(T, SourceFile)> {
+    let (file, root) = match read::read_json(path) {
+        Ok(x) => x,
+        Err(f) => {
+            problems.push(f.into_problem());
+            return None;
+        }
+    };
+    let ctx = Ctx::new(&file);
+    let decoded = decode(&ctx, &root);
+    problems.extend(ctx.into_problems());
+    decoded.map(|d| (d, file))
+}
+
+/// Loads and validates a config folder. Any error fails the load and is returned with every
+/// other problem found (warnings included); warnings alone do not.
+pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
+    let mut problems = Vec::new();
+    let hv = load_file(
+        &config_dir.join(HYPERVISOR_FILE),
+        &mut problems,
+        hypervisor::decode,
+    );
+    let lxc = load_file(&config_dir.join(LXC_FILE), &mut problems, |c, v| {
+        lxc::decode(c, v, config_dir)
+    });
+    let vm = load_file(&config_dir.join(VM_FILE), &mut problems, vm::decode);
+    let stacks = stack::discover(config_dir, &mut problems);
+
+    if let (Some((lxc, lxc_src)), Some((vm, vm_src))) = (&lxc, &vm) {
+        let nodes = lxc
+            .guests
+            .values()
+            .map(GuestRef::Lxc)
+            .chain(vm.guests.values().map(GuestRef::Vm))
+            .map(|g| g.node())
+            .collect();
+        let stacks_dir = stack::stacks_dir(config_dir);
+        problems.extend(validate::cross_check(&validate::Inputs {
+            lxc,
+            lxc_src,
+            vm,
+            vm_src,
+            stacks: &stacks,
+            config_dir,
+            stacks_dir: stacks_dir.as_deref(),
+            nodes,
+        }));
+    }
+
+    match (hv, lxc, vm) {
+        (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _)))
+            if problems.iter().all(|p| !p.is_error()) =>
+        {
+            Ok(Inventory {
+                config_dir: config_dir.to_path_buf(),
+                hypervisor,
+                lxc,
+                vm,
+                stacks,
+                warnings: problems,
+            })
+        }
+        _ => Err(ConfigErrors { problems }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,40 @@
-//! (in progress)
+//! Idempotent operations. An op reads facts, compares them with the desired state and yields
+//! zero or more [`Action`]s, each with a human reason. Ops do no I/O of their own: facts come
+//! through [`crate::facts::Facts`], and the executor runs (or, in dry-run, models) the actions.
+
+pub mod action;
+pub mod exec;
+pub mod file;
+pub mod pvesm;
+pub mod zfs;
+
+pub use action::{Action, Change, Effect, Step};
+
+/// What an op decided: the actions to take, or why nothing needs doing.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// What the op is about, e.g. `zfs dataset tank/vm`.
+    pub subject: String,
+    pub actions: Vec<Action>,
+    /// Why nothing changes (shown with `-v`), e.g. `exists, properties match`.
+    pub noop_reason: String,
+}
+
+impl Plan {
+    pub fn noop(subject: impl Into<String>, reason: impl Into<String>) -> Self {
+        Plan { subject: subject.into(), actions: Vec::new(), noop_reason: reason.into() }
+    }
+
+    pub fn with(subject: impl Into<String>, actions: Vec<Action>) -> Self {
+        Plan { subject: subject.into(), actions, noop_reason: String::new() }
+    }
+}
+
+/// An op could not decide (bad desired value, unreadable fact).
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{subject}: {message}")]
+    Invalid { subject: String, message: String },
+    #[error(transparent)]
+    Fact(#[from] crate::facts::FactError),
+}

@@ -1,1 +1,31 @@
-//! (in progress)
+//! The simulated Proxmox VE host (`--host sim[:state.json]`): a typed model of a node that
+//! answers `pct`, `qm`, `zfs`, `zpool`, `pvesm`, `pvesh` and `pve-firewall` byte-for-byte like
+//! the real tools (see the contracts reference), plus host and guest files. A product feature
+//! (offline rehearsal), the test double and the benchmark bed.
+
+mod args;
+mod classify;
+mod conf;
+mod dispatch;
+mod error;
+mod faults;
+mod files;
+mod firewall;
+mod guest;
+mod host;
+mod latency;
+mod lifecycle;
+mod pct;
+mod props;
+mod pvesh;
+mod pvesm;
+mod qm;
+mod reply;
+mod state;
+mod table;
+mod volumes;
+mod zfs;
+
+pub use error::SimError;
+pub use host::{LoggedCommand, SimHost};
+pub use state::{Dataset, DatasetKind, Fault, Guest, GuestKind, Pool, PowerState, SimState, Snapshot, Storage};

@@ -1,0 +1,123 @@
+//! `file::` — host files: read, ensure whole files, managed blocks, absence.
+
+use super::at;
+use super::convert::{known_keys, mode, opt_str, outcome};
+use super::{Ctx, Namespace, Res};
+use crate::ops::file::{ensure_absent, ensure_block, ensure_file, DesiredFile};
+use crate::ops::Plan;
+use rhai::{Dynamic, Map, NativeCallContext};
+
+/// Hand an op's plan to the executor and turn the outcome into the plan-facing result.
+pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> Res<Dynamic> {
+    let run = ctx.run()?;
+    let plan = plan.map_err(|e| e.to_string())?;
+    let o = run
+        .execute(plan, crate::executor::current_guest())
+        .map_err(|e| e.to_string())?;
+    Ok(outcome(o.changed, o.actions))
+}
+
+pub fn namespace(ctx: &Ctx) -> Namespace {
+    let mut ns = Namespace::new(
+        "file",
+        "Files on the host: read, ensure content/mode/owner, managed blocks.",
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "read",
+        &["path: String", "-> String"],
+        "The text of a host file, or () when it does not exist. In a dry-run it reads as earlier steps would leave it.",
+        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+            let run = c.run()?;
+            let f = run.facts.file(path).map_err(|e| e.to_string())?;
+            Ok(match f.as_ref() {
+                Some(d) => String::from_utf8_lossy(&d.content).into_owned().into(),
+                None => Dynamic::UNIT,
+            })
+        })()) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "exists",
+        &["path: String", "-> bool"],
+        "Whether a host file exists.",
+        move |nc: NativeCallContext, path: &str| -> Res<bool> {
+            at(
+                &nc,
+                (|| -> Res<bool> {
+                    Ok(c.run()?
+                        .facts
+                        .file(path)
+                        .map_err(|e| e.to_string())?
+                        .is_some())
+                })(),
+            )
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure",
+        &["path: String", "opts: Map", "-> Map"],
+        "Make a host file read exactly like `opts`: #{content: String, mode: \"0644\", owner: \"root\", group: \"root\"} \
+         (mode defaults to 0644; owner/group unset = leave as is). Written atomically. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+            known_keys(&opts, "file::ensure", &["content", "mode", "owner", "group"])?;
+            let content = opt_str(&opts, "content")?.ok_or("file::ensure: option `content` is required")?;
+            let want = DesiredFile {
+                path: path.to_string(),
+                content: content.into_bytes(),
+                mode: mode(&opts, "mode", 0o644)?,
+                owner: opt_str(&opts, "owner")?,
+                group: opt_str(&opts, "group")?,
+            };
+            let run = c.run()?;
+            carry_out(&c, ensure_file(&run.facts, &want))
+        })()) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_block",
+        &["path: String", "marker: String", "content: String", "-> Map"],
+        "Keep a block of lines between `# BEGIN phoenix <marker>` and `# END phoenix <marker>` in a host \
+         file equal to `content`, leaving every other line alone (appended when absent; a new file gets 0644).",
+        move |nc: NativeCallContext, path: &str, marker: &str, content: &str| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+            let run = c.run()?;
+            carry_out(&c, ensure_block(&run.facts, path, marker, content, "#", 0o644))
+        })()) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_block",
+        &["path: String", "marker: String", "content: String", "opts: Map", "-> Map"],
+        "Like ensure_block/3 with options #{comment: \"#\", mode: \"0644\"} (comment prefix of the marker lines; mode of a new file).",
+        move |nc: NativeCallContext, path: &str, marker: &str, content: &str, opts: Map| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+            known_keys(&opts, "file::ensure_block", &["comment", "mode"])?;
+            let comment = opt_str(&opts, "comment")?.unwrap_or_else(|| "#".into());
+            let m = mode(&opts, "mode", 0o644)?;
+            let run = c.run()?;
+            carry_out(&c, ensure_block(&run.facts, path, marker, content, &comment, m))
+        })()) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_absent",
+        &["path: String", "-> Map"],
+        "Remove a host file if it exists.",
+        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> {
+            at(
+                &nc,
+                (|| -> Res<Dynamic> {
+                    let run = c.run()?;
+                    carry_out(&c, ensure_absent(&run.facts, path))
+                })(),
+            )
+        },
+    );
+    ns
+}

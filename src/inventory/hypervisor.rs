@@ -1,0 +1,451 @@
+//! `phoenix_hypervisor_config.json`: the host itself (network, storage, users, firewall,
+//! Portainer access). Field names are the original tool's.
+
+use super::firewall::{host_firewall, HostFirewall};
+use super::net::{cidr, ipv4};
+use super::reader::{bool_, map, nonempty_string, port, secret, str_list, string, u32_, Ctx, Obj};
+use super::secret_ref::SecretRef;
+use super::source::child_pointer;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HypervisorConfig {
+    pub version: Option<Value>,
+    pub author: Option<String>,
+    pub domain_name: String,
+    pub users: Option<Users>,
+    pub core_paths: Option<Value>,
+    pub timezone: Option<String>,
+    pub network: Option<Network>,
+    pub docker: Option<DockerImages>,
+    pub nfs: Option<Nfs>,
+    pub samba: Option<Samba>,
+    pub zfs: Option<Zfs>,
+    pub proxmox_storage_ids: IndexMap<String, String>,
+    pub mount_point_base: Option<String>,
+    pub proxmox_defaults: Option<Value>,
+    pub tests: Option<Value>,
+    pub behavior: Option<Value>,
+    pub step_ca: Option<Value>,
+    pub vm_defaults: Option<HvVmDefaults>,
+    pub nvidia_driver: Option<NvidiaDriver>,
+    /// The host firewall, from `firewall` or (original layout) `shared_volumes.firewall`.
+    pub firewall: Option<HostFirewall>,
+    /// The rest of `shared_volumes` (unused leftovers in the original), kept opaque.
+    pub shared_volumes: IndexMap<String, Value>,
+    pub shared_zfs_volumes: IndexMap<String, SharedZfsVolume>,
+    pub portainer_api: Option<PortainerApi>,
+    pub dns_server: Option<DnsServer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Users {
+    pub username: String,
+    /// `None` when absent or the original's sentinel `NOT_SET` (no password).
+    pub password_hash: Option<SecretRef>,
+    pub sudo_access: Option<bool>,
+    pub ssh_public_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub interfaces: Option<Interface>,
+    pub hostname: Option<String>,
+    pub workgroup: Option<String>,
+    pub nfs_server: Option<String>,
+    pub portainer_agent_port: Option<u16>,
+    pub external_registry_url: Option<Value>,
+    pub portainer_server_ip: Option<Value>,
+    pub portainer_server_port: Option<Value>,
+    pub default_subnet: Option<Value>,
+    pub fallback_dns: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Interface {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub gateway: Option<String>,
+    pub dns_nameservers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DockerImages {
+    pub portainer_agent_image: Option<String>,
+    pub portainer_server_image: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Nfs {
+    pub exports: Vec<NfsExport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NfsExport {
+    pub path: String,
+    pub clients: Vec<String>,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Samba {
+    pub user: Option<String>,
+    pub password: Option<SecretRef>,
+    pub shares: Vec<SambaShare>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SambaShare {
+    pub name: String,
+    pub path: String,
+    /// Ignored by the original; kept as written.
+    pub options: Option<Value>,
+    pub valid_users: Vec<String>,
+    pub browsable: Option<bool>,
+    pub read_only: Option<bool>,
+    pub guest_ok: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Zfs {
+    pub arc_max_gb: Option<u32>,
+    pub pools: Vec<ZfsPool>,
+    pub settings: Option<ZfsSettings>,
+    pub datasets: Vec<ZfsDataset>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZfsPool {
+    pub name: String,
+    pub raid_level: Option<String>,
+    pub disks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZfsSettings {
+    pub allow_destructive_operations: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZfsDataset {
+    pub name: String,
+    pub pool: String,
+    /// Comma-separated `k=v` list, as the original wrote it.
+    pub properties: Option<String>,
+    pub proxmox_storage_type: Option<String>,
+    pub proxmox_content_type: Option<String>,
+    pub storage_class: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HvVmDefaults {
+    pub ubuntu_release: Option<String>,
+    /// Other keys (unused by the original), kept opaque.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NvidiaDriver {
+    pub install: Option<bool>,
+    pub version: Option<String>,
+    pub runfile_url: Option<String>,
+    pub cuda_version: Option<Value>,
+    pub install_vllm_libs: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedZfsVolume {
+    pub pool: String,
+    pub size_gb: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortainerApi {
+    pub admin_user: Option<String>,
+    pub admin_password: Option<SecretRef>,
+    pub api_key: Option<SecretRef>,
+    pub portainer_hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsServer {
+    pub enabled: Option<bool>,
+    pub upstream_servers: Vec<String>,
+    pub authoritative_zones: Option<Value>,
+}
+
+/// Decodes the whole file. `None` only when the root is not an object (already reported).
+pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
+    let mut o = Obj::new(ctx, root, "")?;
+    o.accept("$schema");
+    let version = o.opaque("version");
+    let author = o.opt("author", string);
+    let domain_name = o.req("domain_name", nonempty_string);
+    let users = o.obj("users", users);
+    let core_paths = o.opaque("core_paths");
+    let timezone = o.opt("timezone", string);
+    let network = o.obj("network", network);
+    let docker = o.obj("docker", |o| DockerImages {
+        portainer_agent_image: o.opt("portainer_agent_image", string),
+        portainer_server_image: o.opt("portainer_server_image", string),
+    });
+    let nfs = o.obj("nfs", |o| Nfs {
+        exports: o.list("exports", nfs_export),
+    });
+    let samba = o.obj("samba", samba);
+    let zfs = o.obj("zfs", zfs);
+    let proxmox_storage_ids = o
+        .opt("proxmox_storage_ids", |c, v, p| {
+            map(c, v, p, |c, _, v, p| string(c, v, p))
+        })
+        .unwrap_or_default();
+    let mount_point_base = o.opt("mount_point_base", string);
+    let proxmox_defaults = o.opaque("proxmox_defaults");
+    let tests = o.opaque("tests");
+    let behavior = o.opaque("behavior");
+    let step_ca = o.opaque("step_ca");
+    let vm_defaults = o.obj("vm_defaults", |o| HvVmDefaults {
+        ubuntu_release: o.opt("ubuntu_release", nonempty_string),
+        other: o.rest(),
+    });
+    let nvidia_driver = o.obj("nvidia_driver", |o| NvidiaDriver {
+        install: o.opt("install", bool_),
+        version: o.opt("version", string),
+        runfile_url: o.opt("runfile_url", string),
+        cuda_version: o.opaque("cuda_version"),
+        install_vllm_libs: o.opaque("install_vllm_libs"),
+    });
+    let top_firewall = o.obj("firewall", host_firewall);
+    let top_firewall_ptr = o.field_ptr("firewall");
+    let shared = o.obj("shared_volumes", |o| {
+        let fw = o.obj("firewall", host_firewall);
+        (fw, o.field_ptr("firewall"), o.rest())
+    });
+    let shared_zfs_volumes = o
+        .opt("shared_zfs_volumes", |c, v, p| {
+            map(c, v, p, |c, _, v, p| {
+                let mut o = Obj::new(c, v, p)?;
+                let pool = o.req("pool", nonempty_string);
+                let size_gb = o.req("size_gb", u32_);
+                o.finish();
+                Some(SharedZfsVolume {
+                    pool: pool?,
+                    size_gb: size_gb?,
+                })
+            })
+        })
+        .unwrap_or_default();
+    let portainer_api = o.obj("portainer_api", |o| PortainerApi {
+        admin_user: o.opt("admin_user", string),
+        admin_password: o.opt("admin_password", secret),
+        api_key: o.opt("api_key", secret),
+        portainer_hostname: o.opt("portainer_hostname", string),
+    });
+    let dns_server = o.obj("dns_server", |o| DnsServer {
+        enabled: o.opt("enabled", bool_),
+        upstream_servers: o.list("upstream_servers", ipv4),
+        authoritative_zones: o.opaque("authoritative_zones"),
+    });
+    o.finish();
+
+    let (shared_fw, shared_fw_ptr, shared_volumes) =
+        shared.unwrap_or((None, String::new(), IndexMap::new()));
+    let firewall = match (top_firewall, shared_fw) {
+        (Some(_), Some(s)) => {
+            ctx.report(
+                ctx.at_key(&shared_fw_ptr, "the host firewall is declared twice")
+                    .label("second declaration")
+                    .help(format!(
+                        "keep one of `{}` and `{}`; phoenix would not know which to apply",
+                        ctx.path(&top_firewall_ptr),
+                        ctx.path(&shared_fw_ptr)
+                    )),
+            );
+            Some(s)
+        }
+        (a, b) => a.or(b),
+    };
+
+    Some(HypervisorConfig {
+        version,
+        author,
+        domain_name: domain_name?,
+        users: users.flatten(),
+        core_paths,
+        timezone,
+        network,
+        docker,
+        nfs,
+        samba,
+        zfs,
+        proxmox_storage_ids,
+        mount_point_base,
+        proxmox_defaults,
+        tests,
+        behavior,
+        step_ca,
+        vm_defaults,
+        nvidia_driver,
+        firewall,
+        shared_volumes,
+        shared_zfs_volumes,
+        portainer_api,
+        dns_server,
+    })
+}
+
+fn users(o: &mut Obj) -> Option<Users> {
+    let username = o.req("username", nonempty_string);
+    let password_hash = match o.raw("password_hash") {
+        // The original's sentinel for "no password"; not a secret, so no warning.
+        Some((Value::String(s), _)) if s == "NOT_SET" => None,
+        Some((v, p)) => secret(o.ctx, v, &p),
+        None => None,
+    };
+    let sudo_access = o.opt("sudo_access", bool_);
+    let ssh_public_key = o.opt("ssh_public_key", string);
+    Some(Users {
+        username: username?,
+        password_hash,
+        sudo_access,
+        ssh_public_key,
+    })
+}
+
+fn network(o: &mut Obj) -> Network {
+    Network {
+        interfaces: o.obj("interfaces", |o| Interface {
+            name: o.opt("name", string),
+            address: o.opt("address", cidr),
+            gateway: o.opt("gateway", ipv4),
+            dns_nameservers: o.list("dns_nameservers", ipv4),
+        }),
+        hostname: o.opt("hostname", nonempty_string),
+        workgroup: o.opt("workgroup", string),
+        nfs_server: o.opt("nfs_server", ipv4),
+        portainer_agent_port: o.opt("portainer_agent_port", port),
+        external_registry_url: o.opaque("external_registry_url"),
+        portainer_server_ip: o.opaque("portainer_server_ip"),
+        portainer_server_port: o.opaque("portainer_server_port"),
+        default_subnet: o.opaque("default_subnet"),
+        fallback_dns: o.opaque("fallback_dns"),
+    }
+}
+
+fn nfs_export(ctx: &Ctx, v: &Value, ptr: &str) -> Option<NfsExport> {
+    let mut o = Obj::new(ctx, v, ptr)?;
+    let path = o.req("path", nonempty_string);
+    let clients = o.opt("clients", str_list).unwrap_or_default();
+    let options = o.opt("options", str_list).unwrap_or_default();
+    o.finish();
+    Some(NfsExport {
+        path: path?,
+        clients,
+        options,
+    })
+}
+
+fn samba(o: &mut Obj) -> Samba {
+    Samba {
+        user: o.opt("user", string),
+        password: o.opt("password", secret),
+        shares: o.list("shares", |ctx, v, ptr| {
+            let mut o = Obj::new(ctx, v, ptr)?;
+            let name = o.req("name", nonempty_string);
+            let path = o.req("path", nonempty_string);
+            let options = o.opaque("options");
+            let valid_users = o.opt("valid_users", str_list).unwrap_or_default();
+            let browsable = o.opt("browsable", bool_);
+            let read_only = o.opt("read_only", bool_);
+            let guest_ok = o.opt("guest_ok", bool_);
+            o.finish();
+            Some(SambaShare {
+                name: name?,
+                path: path?,
+                options,
+                valid_users,
+                browsable,
+                read_only,
+                guest_ok,
+            })
+        }),
+    }
+}
+
+fn zfs(o: &mut Obj) -> Zfs {
+    let arc_max_gb = o.opt("arc_max_gb", u32_);
+    let pools = o.list("pools", |ctx, v, ptr| {
+        let mut o = Obj::new(ctx, v, ptr)?;
+        let name = o.req("name", nonempty_string);
+        let raid_level = o.opt("raid_level", string);
+        let disks = o.opt("disks", str_list).unwrap_or_default();
+        o.finish();
+        Some(ZfsPool {
+            name: name?,
+            raid_level,
+            disks,
+        })
+    });
+    let settings = o.obj("settings", |o| ZfsSettings {
+        allow_destructive_operations: o.opt("allow_destructive_operations", bool_),
+    });
+    let datasets_ptr = o.field_ptr("datasets");
+    let datasets = o.list("datasets", |ctx, v, ptr| {
+        let mut o = Obj::new(ctx, v, ptr)?;
+        let name = o.req("name", nonempty_string);
+        let pool = o.req("pool", nonempty_string);
+        let properties = o.opt("properties", string);
+        let proxmox_storage_type = o.opt("proxmox_storage_type", string);
+        let proxmox_content_type = o.opt("proxmox_content_type", string);
+        let storage_class = o.opaque("storage_class");
+        o.finish();
+        Some(ZfsDataset {
+            name: name?,
+            pool: pool?,
+            properties,
+            proxmox_storage_type,
+            proxmox_content_type,
+            storage_class,
+        })
+    });
+    check_dataset_pools(o.ctx, &pools, &datasets_ptr, o.raw_value("datasets"));
+    Zfs {
+        arc_max_gb,
+        pools,
+        settings,
+        datasets,
+    }
+}
+
+/// Every dataset must live on a pool this file declares (setup creates pools first).
+fn check_dataset_pools(ctx: &Ctx, pools: &[ZfsPool], datasets_ptr: &str, raw: Option<&Value>) {
+    let Some(Value::Array(items)) = raw else {
+        return;
+    };
+    let names: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+    for (i, item) in items.iter().enumerate() {
+        let Some(pool) = item.get("pool").and_then(Value::as_str) else {
+            continue;
+        };
+        if names.contains(&pool) {
+            continue;
+        }
+        let ptr = child_pointer(&child_pointer(datasets_ptr, &i.to_string()), "pool");
+        let help = match super::suggest::did_you_mean(pool, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? declared pools: {}", names.join(", ")),
+            None if names.is_empty() => "declare the pool under `zfs.pools` first".to_string(),
+            None => format!("use one of the declared pools: {}", names.join(", ")),
+        };
+        ctx.report(
+            ctx.at_value(
+                &ptr,
+                format!("dataset pool `{pool}` is not declared in `zfs.pools`"),
+            )
+            .label("unknown pool")
+            .help(help),
+        );
+    }
+}

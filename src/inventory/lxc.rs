@@ -1,0 +1,430 @@
+//! `phoenix_lxc_configs.json`: containers keyed by CTID, plus the NVIDIA repository settings
+//! the original read through its root-level fallback.
+
+use super::firewall::{guest_firewall, GuestFirewall};
+use super::net::{check_gateway, cidr, ipv4, mac};
+use super::reader::{
+    bool_, guest_id, i64_, nonempty_string, port, report_bad_id, str_list, string, u32_, Ctx, Obj,
+};
+use super::source::child_pointer;
+use super::suggest::did_you_mean;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Features an LXC may list (one feature script each).
+pub const LXC_FEATURES: [&str; 13] = [
+    "base_setup",
+    "trusted_ca",
+    "step_cli",
+    "docker",
+    "nvidia",
+    "ollama",
+    "vllm",
+    "step_ca",
+    "traefik",
+    "portainer",
+    "python_api_service",
+    "dns_server",
+    "nat_gateway",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LxcFile {
+    pub nvidia_driver_version: Option<String>,
+    pub nvidia_repo_url: Option<String>,
+    pub nvidia_runfile_url: Option<String>,
+    /// CTID → container, in file order.
+    #[serde(rename = "lxc_configs")]
+    pub guests: IndexMap<u32, LxcGuest>,
+    /// Every id declared, including guests that failed to decode (so references to them are
+    /// not reported a second time as dangling).
+    #[serde(skip)]
+    pub(crate) declared: HashSet<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LxcGuest {
+    #[serde(rename = "ctid")]
+    pub id: u32,
+    pub name: String,
+    pub memory_mb: u32,
+    pub cores: u32,
+    pub swap_mb: Option<u32>,
+    /// OS template (absolute path or volume id); absent only for clones.
+    pub template: Option<String>,
+    pub storage_pool: String,
+    pub storage_size_gb: u32,
+    pub network_config: LxcNetwork,
+    pub mac_address: Option<String>,
+    pub start_at_boot: Option<bool>,
+    pub boot_order: Option<i64>,
+    pub boot_delay: Option<u32>,
+    pub unprivileged: Option<bool>,
+    pub clone_from_ctid: Option<u32>,
+    pub template_snapshot_name: Option<String>,
+    pub enable_lifecycle_snapshots: Option<bool>,
+    pub features: Vec<String>,
+    pub application_script: Option<String>,
+    /// Where `application_script` was found (`<config>/scripts/<name>` or `<config>/../bin/<name>`).
+    pub application_script_path: Option<PathBuf>,
+    pub dependencies: Vec<u32>,
+    pub pct_options: Vec<String>,
+    /// Raw lines for `/etc/pve/lxc/<id>.conf`.
+    pub lxc_options: Vec<String>,
+    pub apparmor_profile: Option<String>,
+    pub apparmor_manages_nesting: Option<bool>,
+    /// GPU indexes to pass through; empty for `"none"` or absent.
+    pub gpu_assignment: Vec<u32>,
+    pub id_maps: Vec<Value>,
+    pub mount_points: Vec<MountPoint>,
+    pub zfs_volumes: Vec<ZfsVolume>,
+    pub firewall: Option<GuestFirewall>,
+    pub traefik_service: Option<TraefikService>,
+    pub bootstrap_ca_url: Option<String>,
+    pub vllm_engine_config: Option<Value>,
+    pub health_check: Option<Value>,
+    pub health_checks: Option<Value>,
+    pub tests: Option<Value>,
+    pub ports: Vec<String>,
+    pub portainer_role: Option<String>,
+    pub trigger_sync_on_completion: Option<bool>,
+    /// JSON pointer of this guest in its file (for cross-file diagnostics).
+    #[serde(skip)]
+    pub(crate) at: String,
+    /// Pointers of the `dependencies` items, parallel to `dependencies`.
+    #[serde(skip)]
+    pub(crate) dep_at: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LxcNetwork {
+    pub name: String,
+    pub bridge: String,
+    /// CIDR (`10.0.0.10/24`) or `dhcp`.
+    pub ip: String,
+    pub gw: Option<String>,
+    pub nameservers: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MountPoint {
+    pub host_path: String,
+    pub container_path: String,
+    pub owner_uid: Option<u32>,
+    pub owner_gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZfsVolume {
+    pub name: String,
+    pub pool: String,
+    pub size_gb: u32,
+    pub mount_point: String,
+}
+
+/// `{name, port}`: a Traefik router/service and DNS record for the guest.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraefikService {
+    pub name: String,
+    pub port: u16,
+}
+
+pub(crate) fn traefik_service(o: &mut Obj) -> Option<TraefikService> {
+    let name = o.req("name", nonempty_string);
+    let port = o.req("port", port);
+    Some(TraefikService {
+        name: name?,
+        port: port?,
+    })
+}
+
+/// A feature name from a closed set, with a suggestion for typos.
+pub(crate) fn feature(
+    known: &'static [&'static str],
+    kind: &'static str,
+) -> impl Fn(&Ctx, &Value, &str) -> Option<String> {
+    move |ctx, v, ptr| {
+        let name = string(ctx, v, ptr)?;
+        if known.contains(&name.as_str()) {
+            return Some(name);
+        }
+        let help = match did_you_mean(&name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("{kind} features are: {}", known.join(", ")),
+        };
+        ctx.report(
+            ctx.at_value(ptr, format!("unknown {kind} feature `{name}`"))
+                .label("no such feature")
+                .help(help),
+        );
+        None
+    }
+}
+
+/// Application scripts live in `<config>/scripts/`, or in `<config>/../bin/` (the original layout).
+pub(crate) fn resolve_app_script(config_dir: &Path, name: &str) -> Option<PathBuf> {
+    [
+        config_dir.join("scripts").join(name),
+        config_dir.join("..").join("bin").join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+fn gpu_assignment(ctx: &Ctx, v: &Value, ptr: &str) -> Option<Vec<u32>> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => {
+            ctx.type_error(
+                ptr,
+                "\"none\" or a list of GPU indexes such as \"0, 1\"",
+                other,
+            );
+            return None;
+        }
+    };
+    if text.trim() == "none" {
+        return Some(Vec::new());
+    }
+    let parsed: Option<Vec<u32>> = text
+        .split(',')
+        .map(|p| p.trim().parse::<u32>().ok())
+        .collect();
+    if parsed.is_none() {
+        ctx.report(
+            ctx.at_value(ptr, format!("`{}` is not a GPU assignment", ctx.path(ptr)))
+                .label("expected \"none\" or indexes")
+                .help("write \"none\", \"0\" or a comma-separated list such as \"0, 1\""),
+        );
+    }
+    parsed
+}
+
+fn lxc_ip(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
+    if v.as_str() == Some("dhcp") {
+        return Some("dhcp".into());
+    }
+    cidr(ctx, v, ptr)
+}
+
+pub(crate) fn decode(ctx: &Ctx, root: &Value, config_dir: &Path) -> Option<LxcFile> {
+    let mut o = Obj::new(ctx, root, "")?;
+    o.accept("$schema");
+    let nvidia_driver_version = o.opt("nvidia_driver_version", string);
+    let nvidia_repo_url = o.opt("nvidia_repo_url", string);
+    let nvidia_runfile_url = o.opt("nvidia_runfile_url", string);
+    let guests = o.req("lxc_configs", |ctx, v, ptr| {
+        let Value::Object(entries) = v else {
+            ctx.type_error(ptr, "an object mapping container ids to containers", v);
+            return None;
+        };
+        let mut guests = IndexMap::new();
+        let mut declared = HashSet::new();
+        for (key, value) in entries {
+            let at = child_pointer(ptr, key);
+            let id = match key.trim().parse::<u32>() {
+                Ok(id) if id > 0 => id,
+                _ => {
+                    report_bad_id(ctx, &at, &Value::String(key.clone()), true);
+                    continue;
+                }
+            };
+            if declared.contains(&id) {
+                ctx.report(
+                    ctx.at_key(&at, format!("container {id} is declared twice"))
+                        .label("second declaration")
+                        .help("give each container its own id"),
+                );
+                continue;
+            }
+            declared.insert(id);
+            if let Some(g) = guest(ctx, value, &at, id, config_dir) {
+                guests.insert(id, g);
+            }
+        }
+        Some((guests, declared))
+    });
+    o.finish();
+    let (guests, declared) = guests.unwrap_or_default();
+    Some(LxcFile {
+        nvidia_driver_version,
+        nvidia_repo_url,
+        nvidia_runfile_url,
+        guests,
+        declared,
+    })
+}
+
+fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<LxcGuest> {
+    let mut o = Obj::new(ctx, v, at)?;
+    let name = o.req("name", nonempty_string);
+    let memory_mb = o.req("memory_mb", u32_);
+    let cores = o.req("cores", u32_);
+    let swap_mb = o.opt("swap_mb", u32_);
+    let clone_from_ctid = o.opt("clone_from_ctid", guest_id);
+    let is_clone = o.has("clone_from_ctid");
+    let template = if is_clone {
+        o.opt("template", nonempty_string)
+    } else {
+        if !o.has("template") {
+            o.missing("template", Some("containers that are not clones (no `clone_from_ctid`) are created from a template"));
+        }
+        o.opt("template", nonempty_string)
+    };
+    let storage_pool = o.req("storage_pool", nonempty_string);
+    let storage_size_gb = o.req("storage_size_gb", u32_);
+    let network_ptr = o.field_ptr("network_config");
+    let network_config = if o.has("network_config") {
+        o.obj("network_config", |o| {
+            let name = o.req("name", nonempty_string);
+            let bridge = o.req("bridge", nonempty_string);
+            let ip = o.req("ip", lxc_ip);
+            let gw = o.opt("gw", ipv4);
+            let nameservers = o.opt("nameservers", string);
+            if let (Some(ip), Some(gw)) = (&ip, &gw) {
+                check_gateway(o.ctx, ip, &child_pointer(&network_ptr, "gw"), gw);
+            }
+            Some(LxcNetwork {
+                name: name?,
+                bridge: bridge?,
+                ip: ip?,
+                gw,
+                nameservers,
+            })
+        })
+        .flatten()
+    } else {
+        o.accept("network_config");
+        o.missing(
+            "network_config",
+            Some("it needs at least `name`, `bridge` and `ip`"),
+        );
+        None
+    };
+    let mac_address = o.opt("mac_address", mac);
+    let start_at_boot = o.opt("start_at_boot", bool_);
+    let boot_order = o.opt("boot_order", i64_);
+    let boot_delay = o.opt("boot_delay", u32_);
+    let unprivileged = o.opt("unprivileged", bool_);
+    let template_snapshot_name = o.opt("template_snapshot_name", nonempty_string);
+    let enable_lifecycle_snapshots = o.opt("enable_lifecycle_snapshots", bool_);
+    let features = o.list("features", feature(&LXC_FEATURES, "LXC"));
+    let application_script = o.opt("application_script", nonempty_string);
+    let application_script_path = match &application_script {
+        Some(script) => {
+            let found = resolve_app_script(config_dir, script);
+            if found.is_none() {
+                let ptr = o.field_ptr("application_script");
+                ctx.report(
+                    ctx.at_value(&ptr, format!("application script `{script}` not found"))
+                        .label("no such file")
+                        .help(format!(
+                            "put it at {} or {}",
+                            config_dir.join("scripts").join(script).display(),
+                            config_dir.join("..").join("bin").join(script).display()
+                        )),
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    let (dependencies, dep_at): (Vec<u32>, Vec<String>) = o
+        .list("dependencies", |c, v, p| {
+            guest_id(c, v, p).map(|id| (id, p.to_string()))
+        })
+        .into_iter()
+        .unzip();
+    let pct_options = o.opt("pct_options", str_list).unwrap_or_default();
+    let lxc_options = o.opt("lxc_options", str_list).unwrap_or_default();
+    let apparmor_profile = o.opt("apparmor_profile", nonempty_string);
+    let apparmor_manages_nesting = o.opt("apparmor_manages_nesting", bool_);
+    let gpu_assignment = o.opt("gpu_assignment", gpu_assignment).unwrap_or_default();
+    let id_maps = o.list("id_maps", |_, v, _| Some(v.clone()));
+    let mount_points = o.list("mount_points", |ctx, v, ptr| {
+        let mut o = Obj::new(ctx, v, ptr)?;
+        let host_path = o.req("host_path", nonempty_string);
+        let container_path = o.req("container_path", nonempty_string);
+        let owner_uid = o.opt("owner_uid", u32_);
+        let owner_gid = o.opt("owner_gid", u32_);
+        o.finish();
+        Some(MountPoint {
+            host_path: host_path?,
+            container_path: container_path?,
+            owner_uid,
+            owner_gid,
+        })
+    });
+    let zfs_volumes = o.list("zfs_volumes", |ctx, v, ptr| {
+        let mut o = Obj::new(ctx, v, ptr)?;
+        let name = o.req("name", nonempty_string);
+        let pool = o.req("pool", nonempty_string);
+        let size_gb = o.req("size_gb", u32_);
+        let mount_point = o.req("mount_point", nonempty_string);
+        o.finish();
+        Some(ZfsVolume {
+            name: name?,
+            pool: pool?,
+            size_gb: size_gb?,
+            mount_point: mount_point?,
+        })
+    });
+    let firewall = o.obj("firewall", guest_firewall);
+    let traefik_service = o.obj("traefik_service", traefik_service).flatten();
+    let bootstrap_ca_url = o.opt("bootstrap_ca_url", string);
+    let vllm_engine_config = o.opaque("vllm_engine_config");
+    let health_check = o.opaque("health_check");
+    let health_checks = o.opaque("health_checks");
+    let tests = o.opaque("tests");
+    let ports = o.opt("ports", str_list).unwrap_or_default();
+    let portainer_role = o.opt("portainer_role", string);
+    let trigger_sync_on_completion = o.opt("trigger_sync_on_completion", bool_);
+    o.finish();
+    Some(LxcGuest {
+        id,
+        name: name?,
+        memory_mb: memory_mb?,
+        cores: cores?,
+        swap_mb,
+        template,
+        storage_pool: storage_pool?,
+        storage_size_gb: storage_size_gb?,
+        network_config: network_config?,
+        mac_address,
+        start_at_boot,
+        boot_order,
+        boot_delay,
+        unprivileged,
+        clone_from_ctid,
+        template_snapshot_name,
+        enable_lifecycle_snapshots,
+        features,
+        application_script,
+        application_script_path,
+        dependencies,
+        pct_options,
+        lxc_options,
+        apparmor_profile,
+        apparmor_manages_nesting,
+        gpu_assignment,
+        id_maps,
+        mount_points,
+        zfs_volumes,
+        firewall,
+        traefik_service,
+        bootstrap_ca_url,
+        vllm_engine_config,
+        health_check,
+        health_checks,
+        tests,
+        ports,
+        portainer_role,
+        trigger_sync_on_completion,
+        at: at.to_string(),
+        dep_at,
+    })
+}

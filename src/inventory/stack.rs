@@ -1,0 +1,248 @@
+//! Docker stacks: `stacks/<name>/{phoenix.json,docker-compose.yml}`. The stacks folder is
+//! `<config>/stacks`, or `<config>/../stacks` in the original layout; neither is required.
+
+use super::diagnostic::ConfigProblem;
+use super::firewall::{rule, FirewallRule};
+use super::read::read_json;
+use super::reader::{map, nonempty_string, secret, str_list, string, Ctx, Obj};
+use super::secret_ref::SecretRef;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub name: String,
+    pub dir: PathBuf,
+    pub compose_path: PathBuf,
+    /// The compose file's text, as deployed.
+    pub compose: String,
+    pub manifest: StackManifest,
+}
+
+/// `phoenix.json` of a stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackManifest {
+    pub description: Option<String>,
+    pub environments: IndexMap<String, StackEnvironment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackEnvironment {
+    pub variables: Vec<StackVariable>,
+    pub files: Vec<StackFile>,
+    pub services: IndexMap<String, StackService>,
+    pub firewall_rules: Vec<FirewallRule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackVariable {
+    pub name: String,
+    pub value: StackValue,
+}
+
+/// Variables whose name says they are secret (PASS, SECRET, TOKEN, KEY) are kept as secrets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum StackValue {
+    Plain(String),
+    Secret(SecretRef),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackFile {
+    pub source: String,
+    pub destination_in_container: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackService {
+    pub traefik_labels: Vec<String>,
+}
+
+pub(crate) const MANIFEST: &str = "phoenix.json";
+pub(crate) const COMPOSE: &str = "docker-compose.yml";
+
+/// The folder that holds stacks, if any.
+pub(crate) fn stacks_dir(config_dir: &Path) -> Option<PathBuf> {
+    [
+        config_dir.join("stacks"),
+        config_dir.join("..").join("stacks"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_uppercase();
+    ["PASS", "SECRET", "TOKEN", "KEY"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// Loads every stack folder (sorted by name so output is stable). Problems are appended to
+/// `problems`; a folder without both files is skipped with a warning, as the original did.
+pub(crate) fn discover(
+    config_dir: &Path,
+    problems: &mut Vec<ConfigProblem>,
+) -> IndexMap<String, Stack> {
+    let mut stacks = IndexMap::new();
+    let Some(root) = stacks_dir(config_dir) else {
+        return stacks;
+    };
+    let entries = match std::fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(ConfigProblem::about_path(format!(
+                "could not list stacks folder {}: {e}",
+                root.display()
+            )));
+            return stacks;
+        }
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if let Some(stack) = load_one(&name, &dir, problems) {
+            stacks.insert(name, stack);
+        }
+    }
+    stacks
+}
+
+fn load_one(name: &str, dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Stack> {
+    let manifest_path = dir.join(MANIFEST);
+    let compose_path = dir.join(COMPOSE);
+    let missing: Vec<&str> = [(MANIFEST, &manifest_path), (COMPOSE, &compose_path)]
+        .iter()
+        .filter(|(_, p)| !p.is_file())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        problems.push(
+            ConfigProblem::about_path(format!(
+                "stack folder {} has no {}; the stack `{name}` is skipped",
+                dir.display(),
+                missing.join(" and ")
+            ))
+            .help(format!("a stack needs both {MANIFEST} and {COMPOSE}; add the missing file or remove the folder"))
+            .warning(),
+        );
+        return None;
+    }
+    let compose = match std::fs::read_to_string(&compose_path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(ConfigProblem::about_path(format!(
+                "could not read {}: {e}",
+                compose_path.display()
+            )));
+            return None;
+        }
+    };
+    let (file, root) = match read_json(&manifest_path) {
+        Ok(x) => x,
+        Err(f) => {
+            problems.push(f.into_problem());
+            return None;
+        }
+    };
+    let ctx = Ctx::new(&file);
+    let manifest = decode_manifest(&ctx, &root);
+    problems.extend(ctx.into_problems());
+    Some(Stack {
+        name: name.to_string(),
+        dir: dir.to_path_buf(),
+        compose_path,
+        compose,
+        manifest: manifest?,
+    })
+}
+
+fn decode_manifest(ctx: &Ctx, root: &Value) -> Option<StackManifest> {
+    let mut o = Obj::new(ctx, root, "")?;
+    o.accept("$schema");
+    let description = o.opt("description", string);
+    let environments = o
+        .opt("environments", |c, v, p| map(c, v, p, environment))
+        .unwrap_or_default();
+    o.finish();
+    Some(StackManifest {
+        description,
+        environments,
+    })
+}
+
+fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvironment> {
+    let mut o = Obj::new(ctx, v, ptr)?;
+    let variables = o.list("variables", variable);
+    let files = o.list("files", |ctx, v, ptr| {
+        let mut o = Obj::new(ctx, v, ptr)?;
+        let source = o.req("source", nonempty_string);
+        let destination_in_container = o.req("destination_in_container", nonempty_string);
+        o.finish();
+        Some(StackFile {
+            source: source?,
+            destination_in_container: destination_in_container?,
+        })
+    });
+    let services = o
+        .opt("services", |c, v, p| {
+            map(c, v, p, |c, _, v, p| {
+                let mut o = Obj::new(c, v, p)?;
+                let traefik_labels = o.opt("traefik_labels", str_list).unwrap_or_default();
+                o.finish();
+                Some(StackService { traefik_labels })
+            })
+        })
+        .unwrap_or_default();
+    let firewall_rules = o.list("firewall_rules", rule);
+    o.finish();
+    Some(StackEnvironment {
+        variables,
+        files,
+        services,
+        firewall_rules,
+    })
+}
+
+fn variable(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackVariable> {
+    let mut o = Obj::new(ctx, v, ptr)?;
+    let name = o.req("name", nonempty_string);
+    let value = match (&name, o.raw("value")) {
+        (Some(n), Some((v, p))) if is_secret_name(n) => secret(ctx, v, &p).map(StackValue::Secret),
+        (_, Some((Value::Number(n), _))) => Some(StackValue::Plain(n.to_string())),
+        (_, Some((Value::Bool(b), _))) => Some(StackValue::Plain(b.to_string())),
+        (_, Some((v, p))) => string(ctx, v, &p).map(StackValue::Plain),
+        (_, None) => {
+            o.missing("value", None);
+            None
+        }
+    };
+    o.finish();
+    Some(StackVariable {
+        name: name?,
+        value: value?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        assert!(is_secret_name("DATABASE_PASS"));
+        assert!(is_secret_name("api_key"));
+        assert!(is_secret_name("HF_TOKEN"));
+        assert!(!is_secret_name("API_PORT"));
+    }
+}

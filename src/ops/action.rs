@@ -1,0 +1,123 @@
+//! Actions: the unit the executor runs, reports and journals.
+
+use crate::command::Command;
+use crate::connector::{FileData, FileWrite};
+use serde::Serialize;
+
+/// The kind of change, one glyph each in human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Create,
+    Update,
+    Delete,
+    /// Imperative work that has no "already done" check (shown as "always runs").
+    Run,
+}
+
+impl Change {
+    pub fn glyph(self) -> &'static str {
+        match self {
+            Change::Create => "+",
+            Change::Update => "~",
+            Change::Delete => "-",
+            Change::Run => "▶",
+        }
+    }
+}
+
+/// One thing the host must do for an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Exec { command: Command },
+    WriteFile { path: String, file: FileWrite },
+    RemoveFile { path: String },
+}
+
+impl Step {
+    /// A one-line rendering for output and the journal (file content omitted, secrets masked).
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Exec { command } => command.to_string(),
+            Step::WriteFile { path, file } => format!(
+                "write {path} ({} bytes, mode {:04o}{})",
+                file.content.len(),
+                file.mode,
+                match (&file.owner, &file.group) {
+                    (Some(o), Some(g)) => format!(", owner {o}:{g}"),
+                    (Some(o), None) => format!(", owner {o}"),
+                    (None, Some(g)) => format!(", group {g}"),
+                    (None, None) => String::new(),
+                }
+            ),
+            Step::RemoveFile { path } => format!("remove {path}"),
+        }
+    }
+}
+
+/// The modelled effect of an action on the facts, so later steps of the same run see the state
+/// this action creates (dry-run: instead of running it; apply: instead of re-reading).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A pool (and its root dataset, mounted at /<pool>) now exists.
+    ZfsPool { name: String },
+    /// A dataset now exists with these (normalised) local properties.
+    ZfsDataset { name: String, properties: Vec<(String, String)> },
+    /// These properties of an existing dataset now have these values.
+    ZfsProperties { name: String, properties: Vec<(String, String)> },
+    /// A storage definition now reads like this (`None` = removed).
+    Storage { id: String, def: Option<crate::facts::pvesm::StorageDef> },
+    /// A host file now reads like this (`None` = removed).
+    File { path: String, data: Option<FileData> },
+    /// No fact changes (or none phoenix reads back).
+    Nothing,
+}
+
+/// A change the executor will make, with the reason it is needed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub change: Change,
+    /// What is changed: `zfs dataset tank/vm`, `file /etc/exports`.
+    pub subject: String,
+    /// Why: `absent`, `compression: off → lz4`.
+    pub reason: String,
+    /// The guest this action belongs to, for grouping and failure containment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest: Option<u32>,
+    pub steps: Vec<Step>,
+    #[serde(skip)]
+    pub effect: Effect,
+}
+
+impl Action {
+    pub fn new(change: Change, subject: impl Into<String>, reason: impl Into<String>) -> Self {
+        Action {
+            change,
+            subject: subject.into(),
+            reason: reason.into(),
+            guest: None,
+            steps: Vec::new(),
+            effect: Effect::Nothing,
+        }
+    }
+
+    pub fn step(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    pub fn exec(self, command: Command) -> Self {
+        self.step(Step::Exec { command })
+    }
+
+    pub fn effect(mut self, effect: Effect) -> Self {
+        self.effect = effect;
+        self
+    }
+
+    pub fn for_guest(mut self, guest: Option<u32>) -> Self {
+        self.guest = guest;
+        self
+    }
+}

@@ -1,0 +1,141 @@
+//! Human rendering of events: one glyph per change kind, grouped lines, a closing summary.
+
+use super::{ActionStatus, Event, Level, Verbosity};
+
+const RESET: &str = "\x1b[0m";
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}{RESET}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn guest_prefix(guest: &Option<u32>) -> String {
+    guest.map(|g| format!("[{g}] ")).unwrap_or_default()
+}
+
+/// The text for one event, or `None` when this verbosity hides it.
+pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -> Option<String> {
+    match event {
+        Event::RunStarted { plan, host, dry_run, .. } => (verbosity > Verbosity::Quiet).then(|| {
+            let mode = if *dry_run { " (dry-run: nothing will be changed)" } else { "" };
+            paint(color, "1", &format!("phoenix {plan} on {host}{mode}")) + "\n"
+        }),
+        Event::Stage { title } => {
+            (verbosity > Verbosity::Quiet).then(|| paint(color, "1", &format!("\n== {title}")) + "\n")
+        }
+        Event::Action { change, subject, reason, guest, steps, status, error } => {
+            let glyph = match status {
+                ActionStatus::Failed => paint(color, "31", "✗"),
+                _ => paint(
+                    color,
+                    match change {
+                        crate::ops::Change::Create => "32",
+                        crate::ops::Change::Update => "33",
+                        crate::ops::Change::Delete => "31",
+                        crate::ops::Change::Run => "36",
+                    },
+                    change.glyph(),
+                ),
+            };
+            let mut text = format!("{glyph} {}{subject} ({reason})\n", guest_prefix(guest));
+            if verbosity > Verbosity::Quiet || *status == ActionStatus::Failed {
+                for s in steps {
+                    text.push_str(&format!("    {}\n", paint(color, "2", s)));
+                }
+                if let Some(e) = error {
+                    for line in e.lines() {
+                        text.push_str(&format!("    {}\n", paint(color, "31", line)));
+                    }
+                }
+                Some(text)
+            } else {
+                None
+            }
+        }
+        Event::Noop { subject, reason, guest } => (verbosity >= Verbosity::Verbose)
+            .then(|| paint(color, "2", &format!("· {}{subject} ({reason})", guest_prefix(guest))) + "\n"),
+        Event::Log { level, message, guest } => {
+            let show = match level {
+                Level::Debug => verbosity >= Verbosity::Verbose,
+                Level::Info => verbosity > Verbosity::Quiet,
+                Level::Warn | Level::Error => true,
+            };
+            show.then(|| {
+                let tag = match level {
+                    Level::Debug => paint(color, "2", "debug: "),
+                    Level::Info => String::new(),
+                    Level::Warn => paint(color, "33", "warning: "),
+                    Level::Error => paint(color, "31", "error: "),
+                };
+                format!("{tag}{}{message}\n", guest_prefix(guest))
+            })
+        }
+        Event::GuestFinished { guest, outcome, detail } => {
+            let show = verbosity >= Verbosity::Verbose || outcome != "ok";
+            show.then(|| {
+                let o = match outcome.as_str() {
+                    "ok" => paint(color, "32", outcome),
+                    _ => paint(color, "31", outcome),
+                };
+                if detail.is_empty() {
+                    format!("[{guest}] {o}\n")
+                } else {
+                    format!("[{guest}] {o}: {detail}\n")
+                }
+            })
+        }
+        Event::RunFinished { created, updated, deleted, ran, failed, unchanged, interrupted, duration_ms, .. } => {
+            let secs = *duration_ms as f64 / 1000.0;
+            let mut line = if dry_run {
+                format!(
+                    "Plan: {created} to create, {updated} to update, {deleted} to delete, {ran} to run ({unchanged} unchanged)"
+                )
+            } else {
+                format!("Applied: {created} created, {updated} updated, {deleted} deleted, {ran} run ({unchanged} unchanged)")
+            };
+            if *failed > 0 {
+                line.push_str(&format!(", {failed} failed"));
+            }
+            if *interrupted {
+                line.push_str(", interrupted");
+            }
+            line.push_str(&format!(" in {secs:.2}s"));
+            let code = if *failed > 0 || *interrupted { "31" } else { "1" };
+            Some(format!("\n{}\n", paint(color, code, &line)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Change;
+
+    #[test]
+    fn action_line_shows_glyph_reason_and_steps() {
+        let e = Event::Action {
+            change: Change::Update,
+            subject: "zfs dataset tank/a".into(),
+            reason: "compression: off → lz4".into(),
+            guest: None,
+            steps: vec!["zfs set compression=lz4 tank/a".into()],
+            status: ActionStatus::Planned,
+            error: None,
+        };
+        assert_eq!(
+            render(&e, Verbosity::Normal, false, true).unwrap(),
+            "~ zfs dataset tank/a (compression: off → lz4)\n    zfs set compression=lz4 tank/a\n"
+        );
+        assert_eq!(render(&e, Verbosity::Quiet, false, true), None);
+    }
+
+    #[test]
+    fn noop_only_when_verbose() {
+        let e = Event::Noop { subject: "file /x".into(), reason: "matches".into(), guest: Some(101) };
+        assert_eq!(render(&e, Verbosity::Normal, false, false), None);
+        assert_eq!(render(&e, Verbosity::Verbose, false, false).unwrap(), "· [101] file /x (matches)\n");
+    }
+}

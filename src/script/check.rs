@@ -1,0 +1,194 @@
+//! Pre-flight check of a plan: every `ns::f(…)` names a registered API function or a function
+//! of an imported module, and every plain call names a script function or a standard one, with
+//! a matching number of arguments. Rhai only finds these at run time; phoenix finds them before
+//! the first command so a typo never leaves a host half-changed.
+
+use super::diagnostic::{ScriptDiagnostic, ScriptErrorKind};
+use super::{suggest, Scripts};
+use rhai::{ASTNode, Expr, Stmt};
+use rhai::{Position, AST};
+use std::collections::{HashMap, HashSet};
+
+/// Functions a plan may call that are keywords rather than registered functions.
+const BUILTINS: &[&str] = &["print", "debug", "type_of", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
+
+struct Call {
+    namespace: String,
+    name: String,
+    arity: usize,
+    pos: Position,
+}
+
+/// Imports (alias → path) and calls found in an AST.
+fn scan(ast: &AST) -> (HashMap<String, String>, Vec<Call>) {
+    let mut imports = HashMap::new();
+    let mut calls = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Stmt(Stmt::Import(x, _))) => {
+                let (expr, alias) = &**x;
+                if let Expr::StringConstant(s, _) = expr {
+                    imports.insert(alias.as_str().to_string(), s.to_string());
+                }
+            }
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) => {
+                if x.op_token.is_none() {
+                    calls.push(Call {
+                        namespace: x.namespace.to_string(),
+                        name: x.name.to_string(),
+                        arity: x.args.len(),
+                        pos: *pos,
+                    });
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    (imports, calls)
+}
+
+/// Script-defined functions: name → arities.
+fn script_fns(ast: &AST) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for f in ast.iter_functions() {
+        out.entry(f.name.to_string()).or_default().push(f.params.len());
+    }
+    out
+}
+
+pub fn check_calls(scripts: &Scripts, ast: &AST, source: &str) -> Result<(), ScriptDiagnostic> {
+    let mut problems = Vec::new();
+    let mut seen_modules = HashSet::new();
+    check_ast(scripts, ast, source, &mut problems, &mut seen_modules);
+    let mut problems = problems.into_iter();
+    match problems.next() {
+        None => Ok(()),
+        Some(mut first) => {
+            first.related.extend(problems);
+            Err(first)
+        }
+    }
+}
+
+fn check_ast(
+    scripts: &Scripts,
+    ast: &AST,
+    source: &str,
+    problems: &mut Vec<ScriptDiagnostic>,
+    seen_modules: &mut HashSet<String>,
+) {
+    let (imports, calls) = scan(ast);
+    let local = script_fns(ast);
+    let mut module_fns: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+    for (alias, path) in &imports {
+        if let Some((name, mast)) = scripts.compile_module(path) {
+            module_fns.insert(alias.clone(), script_fns(&mast));
+            if seen_modules.insert(path.clone()) {
+                check_ast(scripts, &mast, &name, problems, seen_modules);
+            }
+        }
+        // A module that does not exist or does not compile is reported when it is imported,
+        // with its own diagnostic; nothing to add here.
+    }
+    let api = scripts.api_index();
+    let globals: HashSet<&str> = scripts.global_fns().iter().map(String::as_str).collect();
+
+    for call in calls {
+        let problem = if call.namespace.is_empty() {
+            if BUILTINS.contains(&call.name.as_str()) || globals.contains(call.name.as_str()) {
+                None
+            } else {
+                match local.get(&call.name) {
+                    Some(arities) => arity_problem(&call.name, arities, call.arity),
+                    None => {
+                        let candidates = local.keys().map(String::as_str).chain(globals.iter().copied());
+                        Some(unknown(&call.name, suggest::closest(&call.name, candidates)))
+                    }
+                }
+            }
+        } else {
+            let table = api.get(&call.namespace).or_else(|| module_fns.get(&call.namespace));
+            match table {
+                Some(fns) => match fns.get(&call.name) {
+                    Some(arities) => arity_problem(&format!("{}::{}", call.namespace, call.name), arities, call.arity),
+                    None => {
+                        let s = suggest::closest(&call.name, fns.keys().map(String::as_str));
+                        Some(unknown(
+                            &format!("{}::{}", call.namespace, call.name),
+                            s.map(|s| format!("{}::{s}", call.namespace)),
+                        ))
+                    }
+                },
+                None if imports.contains_key(&call.namespace) => None,
+                None => {
+                    let names = api.keys().map(String::as_str).chain(module_fns.keys().map(String::as_str));
+                    let s = suggest::closest(&call.namespace, names);
+                    Some((
+                        format!("unknown namespace `{}` in `{}::{}`", call.namespace, call.namespace, call.name),
+                        match s {
+                            Some(s) => format!("did you mean `{s}`? Namespaces are API modules or names bound with `import \"…\" as name`"),
+                            None => "namespaces are API modules (see `phoenix api`) or names bound with `import \"…\" as name`".to_string(),
+                        },
+                    ))
+                }
+            }
+        };
+        if let Some((message, help)) = problem {
+            problems.push(ScriptDiagnostic::at(
+                &scripts.sources,
+                ScriptErrorKind::Compile,
+                source,
+                call.pos,
+                message,
+                "called here",
+                Some(help),
+            ));
+        }
+    }
+}
+
+fn unknown(name: &str, suggestion: Option<String>) -> (String, String) {
+    (
+        format!("unknown function `{name}`"),
+        match suggestion {
+            Some(s) => format!("did you mean `{s}`? `phoenix api` lists every function"),
+            None => "`phoenix api` lists every function with its parameters".to_string(),
+        },
+    )
+}
+
+fn arity_problem(name: &str, arities: &[usize], got: usize) -> Option<(String, String)> {
+    if arities.contains(&got) {
+        return None;
+    }
+    let mut expected: Vec<String> = arities.iter().map(usize::to_string).collect();
+    expected.sort();
+    expected.dedup();
+    Some((
+        format!("`{name}` takes {} argument(s), called with {got}", expected.join(" or ")),
+        "`phoenix api` shows the parameters".to_string(),
+    ))
+}
+
+/// Identifiers in a script's text, for "did you mean" on undefined variables.
+pub fn identifiers(text: &str) -> Vec<String> {
+    let mut out = HashSet::new();
+    let mut cur = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' {
+            cur.push(c);
+        } else {
+            if !cur.is_empty() && !cur.starts_with(|c: char| c.is_ascii_digit()) {
+                out.insert(std::mem::take(&mut cur));
+            }
+            cur.clear();
+        }
+    }
+    for c in ["ARGS", "DRY_RUN", "HOST"] {
+        out.insert(c.to_string());
+    }
+    let mut v: Vec<String> = out.into_iter().collect();
+    v.sort();
+    v
+}

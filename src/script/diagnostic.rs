@@ -1,0 +1,214 @@
+//! Script errors as miette diagnostics: the message, a span in the `.rhai` file, a hint, and
+//! "called from" frames for errors raised inside functions and modules.
+
+use super::position::{byte_offset, token_len};
+use super::sources::Sources;
+use miette::{NamedSource, SourceSpan};
+use rhai::{EvalAltResult, ParseError, ParseErrorType, Position};
+
+/// Why a script failed; decides the exit code together with the run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptErrorKind {
+    /// Syntax, unknown function or variable found before running.
+    Compile,
+    /// Raised while running (throw, type error, limits, a failed API call).
+    Runtime,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ScriptDiagnostic {
+    pub message: String,
+    pub src: Option<NamedSource<String>>,
+    pub span: Option<SourceSpan>,
+    pub label: String,
+    pub help: Option<String>,
+    /// Further problems (pre-flight check) or the call frames of a runtime error.
+    pub related: Vec<ScriptDiagnostic>,
+    pub kind: ScriptErrorKind,
+    /// A "called from" frame: rendered as advice, not as another error.
+    pub frame: bool,
+}
+
+impl miette::Diagnostic for ScriptDiagnostic {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.frame { miette::Severity::Advice } else { miette::Severity::Error })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.span?;
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(Some(self.label.clone()), span))))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn miette::Diagnostic)))
+    }
+}
+
+impl ScriptDiagnostic {
+    pub fn plain(kind: ScriptErrorKind, message: impl Into<String>, help: Option<String>) -> Self {
+        ScriptDiagnostic {
+            message: message.into(),
+            src: None,
+            span: None,
+            label: String::new(),
+            help,
+            related: Vec::new(),
+            kind,
+            frame: false,
+        }
+    }
+
+    /// A diagnostic pointing at `pos` in the script named `source`.
+    pub fn at(
+        sources: &Sources,
+        kind: ScriptErrorKind,
+        source: &str,
+        pos: Position,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) -> Self {
+        let mut d = Self::plain(kind, message, help);
+        d.label = label.into();
+        if let Some(text) = sources.get(source) {
+            if let (Some(line), col) = (pos.line(), pos.position().unwrap_or(0)) {
+                let offset = byte_offset(&text, line, col);
+                d.span = Some(SourceSpan::new(offset.into(), token_len(&text, offset)));
+            }
+            d.src = Some(NamedSource::new(source, text.to_string()));
+        }
+        d
+    }
+}
+
+/// Message text without Rhai's trailing " (line N, position M)" (the span shows that).
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" (line ") {
+        Some(i) if msg.ends_with(')') => msg[..i].to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+pub fn from_parse_error(sources: &Sources, source: &str, err: &ParseError, candidates: &[String]) -> ScriptDiagnostic {
+    let (kind, pos) = (&*err.0, err.1);
+    let mut help = None;
+    let label;
+    match kind {
+        ParseErrorType::VariableUndefined(name) => {
+            label = "not defined".to_string();
+            help = Some(match crate::script::suggest::closest(name, candidates.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? Variables must be declared with `let` before use"),
+                None => "declare it with `let` first, or check the spelling".to_string(),
+            });
+        }
+        ParseErrorType::MissingToken(token, _) => {
+            label = format!("expected `{token}` here");
+        }
+        _ => label = "here".to_string(),
+    }
+    ScriptDiagnostic::at(
+        sources,
+        ScriptErrorKind::Compile,
+        source,
+        pos,
+        format!("syntax error in {source}: {}", strip_position(&kind.to_string())),
+        label,
+        help,
+    )
+}
+
+/// Map a runtime error, walking through function-call and module frames to the innermost error
+/// (which gets the span) and keeping the outer call sites as related "called from" notes.
+pub fn from_eval_error(
+    sources: &Sources,
+    source: &str,
+    err: &EvalAltResult,
+    suggest_fn: &dyn Fn(&str) -> Option<String>,
+) -> ScriptDiagnostic {
+    let mut frames: Vec<(String, Position, String)> = Vec::new();
+    let mut current_source = source.to_string();
+    let mut e = err;
+    loop {
+        match e {
+            EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
+                frames.push((current_source.clone(), *pos, format!("in a call to `{name}`")));
+                if !fn_source.is_empty() {
+                    current_source = fn_source.clone();
+                }
+                e = inner;
+            }
+            EvalAltResult::ErrorInModule(path, inner, pos) => {
+                frames.push((current_source.clone(), *pos, format!("while importing `{path}`")));
+                current_source = sources.module_source(path).unwrap_or_else(|| path.clone());
+                e = inner;
+            }
+            _ => break,
+        }
+    }
+    let pos = e.position();
+    let (kind, message, label, help) = describe(e, suggest_fn);
+    let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
+    // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
+    for (src, pos, what) in frames.into_iter().rev() {
+        let mut frame = ScriptDiagnostic::at(sources, kind, &src, pos, format!("called from {src}"), what, None);
+        frame.frame = true;
+        diag.related.push(frame);
+    }
+    diag
+}
+
+fn describe(
+    e: &EvalAltResult,
+    suggest_fn: &dyn Fn(&str) -> Option<String>,
+) -> (ScriptErrorKind, String, String, Option<String>) {
+    use EvalAltResult as E;
+    let rt = ScriptErrorKind::Runtime;
+    match e {
+        E::ErrorFunctionNotFound(sig, _) => {
+            let name = sig.split([' ', '(']).next().unwrap_or(sig).to_string();
+            let help = match suggest_fn(&name) {
+                Some(s) => format!("did you mean `{s}`? `phoenix api` lists every function"),
+                None => "`phoenix api` lists every function with its parameters".to_string(),
+            };
+            (rt, format!("function not found: {sig}"), "unknown function (or wrong argument types)".into(), Some(help))
+        }
+        E::ErrorVariableNotFound(name, _) => (rt, format!("variable not found: {name}"), "not defined".into(), None),
+        E::ErrorRuntime(value, _) => {
+            let text = if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };
+            (rt, text, "raised here".into(), None)
+        }
+        E::ErrorTooManyOperations(_) => (
+            rt,
+            "the plan exceeded its operation limit".into(),
+            "still running here".into(),
+            Some("look for an endless loop; raise the limit with PHOENIX_MAX_OPERATIONS if the plan really is this large".into()),
+        ),
+        E::ErrorStackOverflow(_) => (
+            rt,
+            "the plan exceeded its call depth limit".into(),
+            "here".into(),
+            Some("look for unbounded recursion".into()),
+        ),
+        E::ErrorTerminated(_, _) => (
+            ScriptErrorKind::Interrupted,
+            "interrupted".into(),
+            "stopped here".into(),
+            None,
+        ),
+        other => (rt, strip_position(&other.to_string()), "here".into(), None),
+    }
+}

@@ -1,0 +1,300 @@
+//! The simulated host's typed state. Everything the simulator knows lives here, serialisable as
+//! one JSON document so a rehearsal can be resumed (`--host sim:state.json`) and so tests and
+//! benchmarks configure latency and faults by writing the file.
+
+use crate::connector::FileData;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A whole simulated PVE node. `Default` is a freshly installed PVE 9 node named `pve`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimState {
+    /// Node name, as used in `nodes/<node>/...` paths and "already exists on node" errors.
+    pub node: String,
+    pub pools: BTreeMap<String, Pool>,
+    /// Every dataset (filesystems and volumes), keyed by full name.
+    pub datasets: BTreeMap<String, Dataset>,
+    /// Storage definitions in `storage.cfg` order.
+    pub storages: IndexMap<String, Storage>,
+    pub guests: BTreeMap<u32, Guest>,
+    /// Host files (the virtual `/etc/pve/...` files are rendered from the model, not stored).
+    pub files: BTreeMap<String, FileData>,
+    /// Simulated latency: "program subcommand" prefix → milliseconds; longest prefix wins.
+    pub latency_ms: IndexMap<String, u64>,
+    pub faults: Vec<Fault>,
+    /// Seeded counter for generated MAC addresses, so runs are reproducible.
+    pub mac_counter: u64,
+    /// Simulated wall clock (epoch seconds) used for snapshot times; advances by one per use so
+    /// snapshots are ordered and runs reproducible.
+    pub clock: u64,
+}
+
+impl Default for SimState {
+    fn default() -> Self {
+        let mut s = SimState {
+            node: "pve".into(),
+            pools: BTreeMap::new(),
+            datasets: BTreeMap::new(),
+            storages: IndexMap::new(),
+            guests: BTreeMap::new(),
+            files: BTreeMap::new(),
+            latency_ms: IndexMap::new(),
+            faults: Vec::new(),
+            mac_counter: 0,
+            clock: 1_735_689_600, // 2025-01-01 00:00:00 UTC
+        };
+        s.pools.insert(
+            "rpool".into(),
+            Pool {
+                layout: "mirror".into(),
+                devices: vec![
+                    "/dev/disk/by-id/nvme-SAMSUNG_MZ7L33T8-part3".into(),
+                    "/dev/disk/by-id/nvme-SAMSUNG_MZ7L33T8_2-part3".into(),
+                ],
+                size: 3_985_729_650_688,
+                health: "ONLINE".into(),
+                props: IndexMap::from([("ashift".to_string(), "12".to_string())]),
+            },
+        );
+        let fs = |referenced: u64, props: &[(&str, &str)]| Dataset {
+            kind: DatasetKind::Filesystem,
+            referenced,
+            volsize: None,
+            props: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        // What the PVE 9 installer creates on a ZFS root.
+        s.datasets.insert("rpool".into(), fs(98_304, &[("mountpoint", "/rpool"), ("compression", "on"), ("acltype", "posix"), ("xattr", "sa"), ("relatime", "on")]));
+        s.datasets.insert("rpool/ROOT".into(), fs(98_304, &[("mountpoint", "/rpool/ROOT")]));
+        s.datasets.insert("rpool/ROOT/pve-1".into(), fs(2_254_857_830, &[("mountpoint", "/")]));
+        s.datasets.insert("rpool/data".into(), fs(98_304, &[("mountpoint", "/rpool/data")]));
+        s.datasets.insert("rpool/var-lib-vz".into(), fs(402_653_184, &[("mountpoint", "/var/lib/vz")]));
+        let mut local = Storage { kind: "dir".into(), options: IndexMap::new() };
+        local.options.insert("path".into(), "/var/lib/vz".into());
+        local.options.insert("content".into(), "iso,vztmpl,backup".into());
+        s.storages.insert("local".into(), local);
+        let mut zfs = Storage { kind: "zfspool".into(), options: IndexMap::new() };
+        zfs.options.insert("pool".into(), "rpool/data".into());
+        zfs.options.insert("content".into(), "images,rootdir".into());
+        zfs.options.insert("sparse".into(), "1".into());
+        s.storages.insert("local-zfs".into(), zfs);
+        s.files.insert("/etc/hostname".into(), text_file("pve\n"));
+        for t in ["ubuntu-24.04-standard_24.04-2_amd64.tar.zst", "debian-12-standard_12.7-1_amd64.tar.zst"] {
+            // Template archives are placeholders: the simulator never extracts them.
+            s.files.insert(format!("/var/lib/vz/template/cache/{t}"), text_file(""));
+        }
+        s
+    }
+}
+
+pub(crate) fn text_file(content: &str) -> FileData {
+    FileData { content: content.as_bytes().to_vec(), mode: 0o644, owner: "root".into(), group: "root".into() }
+}
+
+/// A zpool. Devices are whatever was given to `zpool create`: the simulator has no disk
+/// inventory, so any device path not already in a pool counts as a blank disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// `mirror`, `raidz1`, `raidz2`, `raidz3` or `stripe`.
+    pub layout: String,
+    pub devices: Vec<String>,
+    /// Usable size in bytes.
+    pub size: u64,
+    pub health: String,
+    /// Pool properties given with `-o` (ashift, …).
+    #[serde(default)]
+    pub props: IndexMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    Filesystem,
+    Volume,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub kind: DatasetKind,
+    /// Bytes referenced by this dataset alone (`used` adds the children).
+    pub referenced: u64,
+    /// Size of a volume (`-V`).
+    #[serde(default)]
+    pub volsize: Option<u64>,
+    /// Locally set properties (source `local`), native and user (`x:y`).
+    #[serde(default)]
+    pub props: IndexMap<String, String>,
+}
+
+/// One `storage.cfg` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Storage {
+    /// Plugin type: dir, zfspool, nfs, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Options in file order (booleans as `1`/`0`).
+    pub options: IndexMap<String, String>,
+}
+
+impl Storage {
+    pub fn content(&self) -> &str {
+        self.options.get("content").map(String::as_str).unwrap_or("")
+    }
+    pub fn disabled(&self) -> bool {
+        self.options.get("disable").is_some_and(|v| v == "1")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestKind {
+    Lxc,
+    Qemu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerState {
+    Running,
+    #[default]
+    Stopped,
+}
+
+impl PowerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerState::Running => "running",
+            PowerState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A container or VM. The config maps hold the values as PVE stores them (booleans `1`/`0`,
+/// canonical property strings); `lock` and `parent` are ordinary config keys, as in PVE.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Guest {
+    pub kind: GuestKind,
+    pub config: IndexMap<String, String>,
+    /// Raw `lxc.*` lines in file order (containers only).
+    #[serde(default)]
+    pub lxc: Vec<(String, String)>,
+    /// Pending changes (`[pve:pending]` / `[PENDING]`); a `delete` key lists deleted options.
+    #[serde(default)]
+    pub pending: IndexMap<String, String>,
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, Snapshot>,
+    #[serde(default)]
+    pub status: PowerState,
+    /// Files inside the guest (for `pct push`, `pct exec … cat`).
+    #[serde(default)]
+    pub files: IndexMap<String, FileData>,
+    /// How long after start the QEMU guest agent answers.
+    #[serde(default)]
+    pub agent_ready_after_ms: u64,
+    /// Unix milliseconds of the last start (wall clock, for agent readiness).
+    #[serde(default)]
+    pub started_at_ms: Option<u64>,
+}
+
+impl Guest {
+    pub fn new(kind: GuestKind) -> Guest {
+        Guest {
+            kind,
+            config: IndexMap::new(),
+            lxc: Vec::new(),
+            pending: IndexMap::new(),
+            snapshots: BTreeMap::new(),
+            status: PowerState::Stopped,
+            files: IndexMap::new(),
+            agent_ready_after_ms: 0,
+            started_at_ms: None,
+        }
+    }
+    pub fn lock(&self) -> Option<&str> {
+        self.config.get("lock").map(String::as_str)
+    }
+    pub fn is_template(&self) -> bool {
+        self.config.get("template").is_some_and(|v| v == "1")
+    }
+}
+
+/// A snapshot section: its own config (with `snaptime`, optional `description` and `parent`)
+/// and, for containers, its `lxc.*` lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub config: IndexMap<String, String>,
+    #[serde(default)]
+    pub lxc: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    pub fn snaptime(&self) -> Option<u64> {
+        self.config.get("snaptime").and_then(|v| v.parse().ok())
+    }
+}
+
+/// An injected failure: the `nth`.. `nth+times-1`-th commands whose argv (joined with spaces)
+/// matches the glob `match` return `stderr`/`code` instead of running. `times: 0` = forever.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    #[serde(default = "one")]
+    pub nth: u32,
+    #[serde(default = "one")]
+    pub times: u32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default = "default_fault_code")]
+    pub code: i32,
+    /// How many matching commands have been seen so far (persisted, so nth spans runs).
+    #[serde(default)]
+    pub seen: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn default_fault_code() -> i32 {
+    255
+}
+
+/// Wall-clock unix milliseconds; 0 if the clock is before 1970 (never fails).
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_fresh_pve_node() {
+        let s = SimState::default();
+        assert_eq!(s.node, "pve");
+        assert!(s.datasets.contains_key("rpool/data"));
+        assert_eq!(s.storages.get("local-zfs").map(|st| st.kind.as_str()), Some("zfspool"));
+        assert!(s.guests.is_empty());
+        assert_eq!(s.files.get("/etc/hostname").map(|f| f.content.clone()), Some(b"pve\n".to_vec()));
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let s = SimState::default();
+        let text = serde_json::to_string(&s).unwrap();
+        let back: SimState = serde_json::from_str(&text).unwrap();
+        assert_eq!(s, back);
+    }
+
+    #[test]
+    fn fault_defaults() {
+        let f: Fault = serde_json::from_str(r#"{"match":"pct *"}"#).unwrap();
+        assert_eq!((f.nth, f.times, f.code), (1, 1, 255));
+    }
+}

@@ -1,0 +1,5 @@
+mod corpus;
+mod graph_props;
+mod local;
+mod ssh;
+mod support;
