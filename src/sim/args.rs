@@ -53,7 +53,8 @@ impl Args {
             if bools.contains(&name) {
                 match argv.get(i).and_then(|v| parse_bool(v)) {
                     Some(b) => {
-                        a.opts.push((name.to_string(), if b { "1" } else { "0" }.to_string()));
+                        a.opts
+                            .push((name.to_string(), if b { "1" } else { "0" }.to_string()));
                         i += 1;
                     }
                     None => a.opts.push((name.to_string(), "1".to_string())),
@@ -73,15 +74,15 @@ impl Args {
 
     /// The last value given for `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.opts.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.opts
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, name: &str) -> bool {
         self.get(name).and_then(parse_bool).unwrap_or(false)
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.opts.iter().any(|(k, _)| k == name)
     }
 }
 
@@ -119,7 +120,10 @@ impl ShortArgs {
                             let v = if !rest.is_empty() {
                                 rest
                             } else {
-                                let v = argv.get(i).cloned().ok_or_else(|| format!("missing argument for '-{c}' option"))?;
+                                let v = argv
+                                    .get(i)
+                                    .cloned()
+                                    .ok_or_else(|| format!("missing argument for '-{c}' option"))?;
                                 i += 1;
                                 v
                             };
@@ -140,11 +144,18 @@ impl ShortArgs {
     }
 
     pub fn value(&self, c: char) -> Option<&str> {
-        self.values.iter().rev().find(|(k, _)| *k == c).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == c)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, c: char) -> impl Iterator<Item = &str> {
-        self.values.iter().filter(move |(k, _)| *k == c).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .filter(move |(k, _)| *k == c)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -158,7 +169,11 @@ mod tests {
 
     #[test]
     fn pve_forms() {
-        let a = Args::parse(&v("100 --cores 2 -memory 512 --hostname=web --full --start 0 --onboot"), &["full", "start", "onboot"]).unwrap();
+        let a = Args::parse(
+            &v("100 --cores 2 -memory 512 --hostname=web --full --start 0 --onboot"),
+            &["full", "start", "onboot"],
+        )
+        .unwrap();
         assert_eq!(a.positional, vec!["100"]);
         assert_eq!(a.get("cores"), Some("2"));
         assert_eq!(a.get("memory"), Some("512"));

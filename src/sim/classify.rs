@@ -4,13 +4,19 @@
 pub(crate) fn is_mutating(argv: &[String]) -> bool {
     let a = |i: usize| argv.get(i).map(String::as_str).unwrap_or("");
     let read = match (a(0), a(1)) {
-        ("pct", sub) => matches!(sub, "list" | "status" | "config" | "listsnapshot" | "pending"),
+        ("pct", sub) => matches!(
+            sub,
+            "list" | "status" | "config" | "listsnapshot" | "pending"
+        ),
         ("qm", "guest") => {
             // `qm guest cmd <id> <cmd>`: ping, info and get-* only read.
             a(2) == "cmd" && (matches!(a(4), "ping" | "info") || a(4).starts_with("get-"))
         }
         ("qm", "agent") => matches!(a(3), "ping" | "info") || a(3).starts_with("get-"),
-        ("qm", sub) => matches!(sub, "list" | "status" | "config" | "listsnapshot" | "pending"),
+        ("qm", sub) => matches!(
+            sub,
+            "list" | "status" | "config" | "listsnapshot" | "pending"
+        ),
         ("zfs", sub) => matches!(sub, "list" | "get"),
         ("zpool", sub) => matches!(sub, "list" | "status" | "get"),
         ("pvesm", sub) => matches!(sub, "status" | "list"),

@@ -42,7 +42,11 @@ pub(crate) fn check(faults: &mut [Fault], line: &str) -> Option<Output> {
         f.seen = f.seen.saturating_add(1);
         let in_window = f.seen >= f.nth && (f.times == 0 || f.seen < f.nth.saturating_add(f.times));
         if in_window && hit.is_none() {
-            hit = Some(Output { code: f.code, stdout: f.stdout.clone().into_bytes(), stderr: f.stderr.clone().into_bytes() });
+            hit = Some(Output {
+                code: f.code,
+                stdout: f.stdout.clone().into_bytes(),
+                stderr: f.stderr.clone().into_bytes(),
+            });
         }
     }
     hit
@@ -53,7 +57,15 @@ mod tests {
     use super::*;
 
     fn fault(pattern: &str, nth: u32, times: u32) -> Fault {
-        Fault { pattern: pattern.into(), nth, times, stdout: String::new(), stderr: "boom\n".into(), code: 255, seen: 0 }
+        Fault {
+            pattern: pattern.into(),
+            nth,
+            times,
+            stdout: String::new(),
+            stderr: "boom\n".into(),
+            code: 255,
+            seen: 0,
+        }
     }
 
     #[test]
@@ -68,7 +80,9 @@ mod tests {
     #[test]
     fn nth_and_times() {
         let mut fs = vec![fault("pct start *", 2, 2)];
-        let r: Vec<bool> = (0..5).map(|_| check(&mut fs, "pct start 100").is_some()).collect();
+        let r: Vec<bool> = (0..5)
+            .map(|_| check(&mut fs, "pct start 100").is_some())
+            .collect();
         assert_eq!(r, vec![false, true, true, false, false]);
         assert!(check(&mut fs, "pct stop 100").is_none());
     }

@@ -18,7 +18,9 @@ fn classify(st: &SimState, path: &str) -> Option<Virtual> {
         return Some(Virtual::StorageCfg);
     }
     let node_prefix = format!("/etc/pve/nodes/{}/", st.node);
-    let rel = path.strip_prefix(&node_prefix).or_else(|| path.strip_prefix("/etc/pve/"))?;
+    let rel = path
+        .strip_prefix(&node_prefix)
+        .or_else(|| path.strip_prefix("/etc/pve/"))?;
     let (dir, file) = rel.split_once('/')?;
     let kind = match dir {
         "lxc" => GuestKind::Lxc,
@@ -31,13 +33,22 @@ fn classify(st: &SimState, path: &str) -> Option<Virtual> {
 
 /// pmxcfs presents every file as root:www-data 0640.
 fn pmxcfs_file(content: String) -> FileData {
-    FileData { content: content.into_bytes(), mode: 0o640, owner: "root".into(), group: "www-data".into() }
+    FileData {
+        content: content.into_bytes(),
+        mode: 0o640,
+        owner: "root".into(),
+        group: "www-data".into(),
+    }
 }
 
 pub(crate) fn read(st: &SimState, path: &str) -> Option<FileData> {
     match classify(st, path) {
         Some(Virtual::StorageCfg) => Some(pmxcfs_file(render_cfg(st))),
-        Some(Virtual::GuestConf(kind, id)) => st.guests.get(&id).filter(|g| g.kind == kind).map(|g| pmxcfs_file(conf::render(g))),
+        Some(Virtual::GuestConf(kind, id)) => st
+            .guests
+            .get(&id)
+            .filter(|g| g.kind == kind)
+            .map(|g| pmxcfs_file(conf::render(g))),
         None => st.files.get(path).cloned(),
     }
 }
@@ -97,15 +108,25 @@ mod tests {
     use super::*;
 
     fn fw(text: &str) -> FileWrite {
-        FileWrite { content: text.as_bytes().to_vec(), mode: 0o640, owner: None, group: None }
+        FileWrite {
+            content: text.as_bytes().to_vec(),
+            mode: 0o640,
+            owner: None,
+            group: None,
+        }
     }
 
     #[test]
     fn storage_cfg_is_virtual_and_read_only() {
         let mut st = SimState::default();
         let f = read(&st, "/etc/pve/storage.cfg").unwrap();
-        assert!(String::from_utf8(f.content).unwrap().starts_with("dir: local\n\tpath /var/lib/vz\n"));
-        assert!(matches!(write(&mut st, "/etc/pve/storage.cfg", &fw("x")), Err(SimError::Refused { .. })));
+        assert!(String::from_utf8(f.content)
+            .unwrap()
+            .starts_with("dir: local\n\tpath /var/lib/vz\n"));
+        assert!(matches!(
+            write(&mut st, "/etc/pve/storage.cfg", &fw("x")),
+            Err(SimError::Refused { .. })
+        ));
     }
 
     #[test]
@@ -119,8 +140,14 @@ mod tests {
         assert_eq!(String::from_utf8(a.content.clone()).unwrap(), text);
         assert_eq!(a, b);
         assert!(read(&st, "/etc/pve/qemu-server/150.conf").is_none());
-        assert!(matches!(write(&mut st, "/etc/pve/qemu-server/150.conf", &fw("cores: 1\n")), Err(SimError::Refused { .. })));
-        assert!(matches!(write(&mut st, "/etc/pve/lxc/150.conf", &fw("garbage line\n")), Err(SimError::Parse { line: 1, .. })));
+        assert!(matches!(
+            write(&mut st, "/etc/pve/qemu-server/150.conf", &fw("cores: 1\n")),
+            Err(SimError::Refused { .. })
+        ));
+        assert!(matches!(
+            write(&mut st, "/etc/pve/lxc/150.conf", &fw("garbage line\n")),
+            Err(SimError::Parse { line: 1, .. })
+        ));
         assert!(remove(&mut st, "/etc/pve/lxc/150.conf"));
         assert!(st.guests.is_empty());
     }
@@ -128,9 +155,22 @@ mod tests {
     #[test]
     fn plain_files() {
         let mut st = SimState::default();
-        write(&mut st, "/etc/x", &FileWrite { content: b"1".to_vec(), mode: 0o600, owner: Some("www-data".into()), group: None }).unwrap();
+        write(
+            &mut st,
+            "/etc/x",
+            &FileWrite {
+                content: b"1".to_vec(),
+                mode: 0o600,
+                owner: Some("www-data".into()),
+                group: None,
+            },
+        )
+        .unwrap();
         let f = read(&st, "/etc/x").unwrap();
-        assert_eq!((f.mode, f.owner.as_str(), f.group.as_str()), (0o600, "www-data", "root"));
+        assert_eq!(
+            (f.mode, f.owner.as_str(), f.group.as_str()),
+            (0o600, "www-data", "root")
+        );
         assert!(remove(&mut st, "/etc/x"));
         assert!(!remove(&mut st, "/etc/x"));
     }

@@ -8,7 +8,9 @@ const CLUSTER_FW: &str = "/etc/pve/firewall/cluster.fw";
 
 /// `enable: 1` inside `[OPTIONS]` of cluster.fw (section headers are case-insensitive).
 pub(crate) fn cluster_enabled(st: &SimState) -> bool {
-    let Some(f) = st.files.get(CLUSTER_FW) else { return false };
+    let Some(f) = st.files.get(CLUSTER_FW) else {
+        return false;
+    };
     let text = String::from_utf8_lossy(&f.content);
     let mut in_options = false;
     for line in text.lines() {
@@ -50,11 +52,24 @@ mod tests {
     #[test]
     fn status_follows_cluster_fw() {
         let mut st = SimState::default();
-        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: disabled/stopped\n");
-        st.files.insert(CLUSTER_FW.into(), text_file("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN ACCEPT -p tcp -dport 22\n"));
-        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: enabled/running\n");
-        st.files.insert(CLUSTER_FW.into(), text_file("[options]\nenable: 0\n"));
-        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: disabled/stopped\n");
+        assert_eq!(
+            run(&mut st, &["status".into()]).stdout_str(),
+            "Status: disabled/stopped\n"
+        );
+        st.files.insert(
+            CLUSTER_FW.into(),
+            text_file("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN ACCEPT -p tcp -dport 22\n"),
+        );
+        assert_eq!(
+            run(&mut st, &["status".into()]).stdout_str(),
+            "Status: enabled/running\n"
+        );
+        st.files
+            .insert(CLUSTER_FW.into(), text_file("[options]\nenable: 0\n"));
+        assert_eq!(
+            run(&mut st, &["status".into()]).stdout_str(),
+            "Status: disabled/stopped\n"
+        );
         assert_eq!(run(&mut st, &["compile".into()]).code, 0);
         assert_eq!(run(&mut st, &["bogus".into()]).code, 255);
     }

@@ -69,7 +69,11 @@ impl SimHost {
         SimHost {
             state: Mutex::new(state),
             path: None,
-            log: Mutex::new(Log { entries: Vec::new(), sink: None, sink_error: None }),
+            log: Mutex::new(Log {
+                entries: Vec::new(),
+                sink: None,
+                sink_error: None,
+            }),
             started: Instant::now(),
         }
     }
@@ -77,9 +81,17 @@ impl SimHost {
     /// Load the state from `path` if it exists (else a fresh node); `save` writes it back.
     pub fn open(path: &Path) -> Result<SimHost, SimError> {
         let state = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SimError::Json { path: path.to_path_buf(), source })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SimError::Json {
+                path: path.to_path_buf(),
+                source,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::default(),
-            Err(source) => return Err(SimError::Io { path: path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(SimError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         };
         let mut host = SimHost::new(state);
         host.path = Some(path.to_path_buf());
@@ -93,16 +105,24 @@ impl SimHost {
     /// Atomically write the state JSON (temp file + rename) and flush the command log.
     /// A no-op for an in-memory host.
     pub fn save(&self) -> Result<(), SimError> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let json = {
             let st = self.lock_state();
-            serde_json::to_vec_pretty(&*st).map_err(|source| SimError::Json { path: path.clone(), source })?
+            serde_json::to_vec_pretty(&*st).map_err(|source| SimError::Json {
+                path: path.clone(),
+                source,
+            })?
         };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let io = |source| SimError::Io { path: path.clone(), source };
+        let io = |source| SimError::Io {
+            path: path.clone(),
+            source,
+        };
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
         tmp.write_all(&json).map_err(io)?;
         tmp.write_all(b"\n").map_err(io)?;
@@ -117,7 +137,10 @@ impl SimHost {
             return Err(e);
         }
         if let (Some(sink), Some(path)) = (log.sink.as_mut(), &self.path) {
-            sink.flush().map_err(|source| SimError::Io { path: log_path(path), source })?;
+            sink.flush().map_err(|source| SimError::Io {
+                path: log_path(path),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -181,12 +204,21 @@ impl SimHost {
     }
 
     fn record(&self, argv: &[String], mutating: bool, code: i32) {
-        let entry = LoggedCommand { argv: mask_secrets(argv), mutating, code, at_ms: self.started.elapsed().as_millis() as u64 };
+        let entry = LoggedCommand {
+            argv: mask_secrets(argv),
+            mutating,
+            code,
+            at_ms: self.started.elapsed().as_millis() as u64,
+        };
         let mut log = self.lock_log();
         if let Some(path) = &self.path {
             if log.sink.is_none() && log.sink_error.is_none() {
                 let lp = log_path(path);
-                match std::fs::OpenOptions::new().create(true).append(true).open(&lp) {
+                match std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&lp)
+                {
                     Ok(f) => log.sink = Some(BufWriter::new(f)),
                     Err(source) => log.sink_error = Some(SimError::Io { path: lp, source }),
                 }
@@ -195,7 +227,10 @@ impl SimHost {
             if let (Some(sink), Ok(line)) = (log.sink.as_mut(), line) {
                 if let Err(source) = writeln!(sink, "{line}") {
                     log.sink = None;
-                    log.sink_error = Some(SimError::Io { path: log_path(path), source });
+                    log.sink_error = Some(SimError::Io {
+                        path: log_path(path),
+                        source,
+                    });
                 }
             }
         }
@@ -231,8 +266,13 @@ mod tests {
 
     #[test]
     fn masks_password_values() {
-        let m = mask_secrets(&argv("pct create 100 t --password hunter2 --cipassword=x --hostname a"));
-        assert_eq!(m.join(" "), "pct create 100 t --password *** --cipassword=*** --hostname a");
+        let m = mask_secrets(&argv(
+            "pct create 100 t --password hunter2 --cipassword=x --hostname a",
+        ));
+        assert_eq!(
+            m.join(" "),
+            "pct create 100 t --password *** --cipassword=*** --hostname a"
+        );
     }
 
     #[test]
@@ -244,7 +284,10 @@ mod tests {
         let log = h.log();
         assert_eq!(log.len(), 3);
         assert_eq!(log[1].argv, vec!["file.read", "/etc/hostname"]);
-        assert_eq!(log.iter().map(|l| l.mutating).collect::<Vec<_>>(), vec![false, false, true]);
+        assert_eq!(
+            log.iter().map(|l| l.mutating).collect::<Vec<_>>(),
+            vec![false, false, true]
+        );
     }
 
     #[test]
@@ -276,13 +319,74 @@ mod tests {
     fn fault_replaces_command_without_state_change() {
         let h = SimHost::new(SimState::default());
         h.with_state(|s| {
-            s.faults.push(serde_json::from_str(r#"{"match":"zfs create *","nth":2,"stderr":"injected\n","code":1}"#).unwrap())
+            s.faults.push(
+                serde_json::from_str(
+                    r#"{"match":"zfs create *","nth":2,"stderr":"injected\n","code":1}"#,
+                )
+                .unwrap(),
+            )
         });
         assert_eq!(h.exec(&argv("zfs create rpool/a"), None).code, 0);
         let out = h.exec(&argv("zfs create rpool/b"), None);
         assert_eq!((out.code, out.stderr_str().as_str()), (1, "injected\n"));
         assert!(!h.with_state(|s| s.datasets.contains_key("rpool/b")));
         assert_eq!(h.exec(&argv("zfs create rpool/c"), None).code, 0);
+    }
+
+    #[test]
+    fn pct_config_is_fast_on_a_big_state() {
+        let mut st = SimState::default();
+        for id in 100..5100u32 {
+            let mut g = crate::sim::state::Guest::new(crate::sim::state::GuestKind::Lxc);
+            for (k, v) in [
+                ("arch", "amd64"),
+                ("cores", "2"),
+                ("hostname", "ct"),
+                ("memory", "2048"),
+                ("rootfs", "local-zfs:subvol-1-disk-0,size=8G"),
+            ] {
+                g.config.insert(k.into(), v.into());
+            }
+            st.guests.insert(id, g);
+        }
+        let h = SimHost::new(st);
+        let cmd = argv("pct config 4321");
+        assert_eq!(h.exec(&cmd, None).code, 0);
+        let t0 = Instant::now();
+        for _ in 0..200 {
+            assert_eq!(h.exec(&cmd, None).code, 0);
+        }
+        let per = t0.elapsed() / 200;
+        // Microseconds, not milliseconds, even in a debug build.
+        assert!(per < Duration::from_micros(500), "pct config took {per:?}");
+    }
+
+    #[test]
+    fn parallel_mutations_do_not_deadlock() {
+        let h = Arc::new(SimHost::new(SimState::default()));
+        h.with_state(|s| {
+            s.latency_ms.insert("*".into(), 1);
+        });
+        let handles: Vec<_> = (0..8u32)
+            .map(|t| {
+                let h = Arc::clone(&h);
+                std::thread::spawn(move || {
+                    for i in 0..10u32 {
+                        let id = 200 + t * 10 + i;
+                        let create = format!("pct create {id} local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --rootfs local-zfs:1");
+                        assert_eq!(h.exec(&argv(&create), None).code, 0);
+                        assert_eq!(h.exec(&argv(&format!("pct start {id}")), None).code, 0);
+                        assert_eq!(h.exec(&argv("pct list"), None).code, 0);
+                        h.read_file(&format!("/etc/pve/lxc/{id}.conf"));
+                    }
+                })
+            })
+            .collect();
+        for t in handles {
+            t.join().unwrap();
+        }
+        assert_eq!(h.with_state(|s| s.guests.len()), 80);
+        assert_eq!(h.log().len(), 80 * 4);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub(crate) fn lookup(table: &IndexMap<String, u64>, argv: &[String]) -> u64 {
             best = Some((words.len(), *ms));
         }
     }
-    best.map(|(_, ms)| ms).or_else(|| table.get("*").copied()).unwrap_or(0)
+    best.map(|(_, ms)| ms)
+        .or_else(|| table.get("*").copied())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -30,7 +32,13 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        let t: IndexMap<String, u64> = [("pct clone".to_string(), 800), ("pct".to_string(), 20), ("*".to_string(), 2)].into_iter().collect();
+        let t: IndexMap<String, u64> = [
+            ("pct clone".to_string(), 800),
+            ("pct".to_string(), 20),
+            ("*".to_string(), 2),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(lookup(&t, &argv("pct clone 900 901")), 800);
         assert_eq!(lookup(&t, &argv("pct start 900")), 20);
         assert_eq!(lookup(&t, &argv("zfs list")), 2);

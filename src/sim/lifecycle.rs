@@ -12,11 +12,20 @@ use indexmap::IndexMap;
 
 /// Config keys that hold volumes.
 pub(crate) fn is_volume_key(kind: GuestKind, k: &str) -> bool {
-    let digits = |p: &str| k.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let digits = |p: &str| {
+        k.strip_prefix(p)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
     match kind {
         GuestKind::Lxc => k == "rootfs" || digits("mp") || digits("unused"),
         GuestKind::Qemu => {
-            digits("scsi") || digits("virtio") || digits("sata") || digits("ide") || digits("efidisk") || digits("tpmstate") || digits("unused")
+            digits("scsi")
+                || digits("virtio")
+                || digits("sata")
+                || digits("ide")
+                || digits("efidisk")
+                || digits("tpmstate")
+                || digits("unused")
         }
     }
 }
@@ -24,11 +33,17 @@ pub(crate) fn is_volume_key(kind: GuestKind, k: &str) -> bool {
 /// The volume id of a volume property (`local-zfs:subvol-100-disk-0,size=8G` → the volid).
 pub(crate) fn volid_of(value: &str) -> &str {
     let first = value.split(',').next().unwrap_or("");
-    first.strip_prefix("volume=").or_else(|| first.strip_prefix("file=")).unwrap_or(first)
+    first
+        .strip_prefix("volume=")
+        .or_else(|| first.strip_prefix("file="))
+        .unwrap_or(first)
 }
 
 fn is_cdrom(v: &str) -> bool {
-    v.split(',').any(|p| p == "media=cdrom") || v.starts_with("none,") || v == "none" || v.starts_with("cdrom")
+    v.split(',').any(|p| p == "media=cdrom")
+        || v.starts_with("none,")
+        || v == "none"
+        || v.starts_with("cdrom")
 }
 
 fn running_word(kind: GuestKind, id: u32) -> String {
@@ -78,7 +93,13 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
 }
 
 /// stop / shutdown / reboot.
-pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool, reboot: bool) -> Output {
+pub(crate) fn power_off(
+    st: &mut SimState,
+    kind: GuestKind,
+    id: u32,
+    skiplock: bool,
+    reboot: bool,
+) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -103,7 +124,13 @@ pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: b
     ok("")
 }
 
-pub(crate) fn destroy(st: &mut SimState, kind: GuestKind, id: u32, force: bool, skiplock: bool) -> Output {
+pub(crate) fn destroy(
+    st: &mut SimState,
+    kind: GuestKind,
+    id: u32,
+    force: bool,
+    skiplock: bool,
+) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -142,17 +169,32 @@ pub(crate) fn destroy(st: &mut SimState, kind: GuestKind, id: u32, force: bool, 
     ok("")
 }
 
-pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, description: Option<&str>) -> Output {
+pub(crate) fn snapshot(
+    st: &mut SimState,
+    kind: GuestKind,
+    id: u32,
+    name: &str,
+    description: Option<&str>,
+) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
     };
     if name == "current" || name == "vzdump" {
-        return fail(format!("unable to use snapshot name '{name}' (reserved name)"));
+        return fail(format!(
+            "unable to use snapshot name '{name}' (reserved name)"
+        ));
     }
     if !valid_snapname(name) {
-        let usage = format!("{} snapshot <vmid> <snapname> [OPTIONS]", if kind == GuestKind::Lxc { "pct" } else { "qm" });
-        return super::reply::param_fail("snapname", &format!("invalid format - invalid configuration ID '{name}'"), &usage);
+        let usage = format!(
+            "{} snapshot <vmid> <snapname> [OPTIONS]",
+            if kind == GuestKind::Lxc { "pct" } else { "qm" }
+        );
+        return super::reply::param_fail(
+            "snapname",
+            &format!("invalid format - invalid configuration ID '{name}'"),
+            &usage,
+        );
     }
     if let Err(e) = check_lock(g, false) {
         return e;
@@ -165,7 +207,9 @@ pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, 
     }
     st.clock += 1;
     let snaptime = st.clock;
-    let Some(g) = st.guests.get_mut(&id) else { return fail(format!("{} {id} vanished", word(kind))) };
+    let Some(g) = st.guests.get_mut(&id) else {
+        return fail(format!("{} {id} vanished", word(kind)));
+    };
     let mut config = g.config.clone();
     config.shift_remove("lock");
     config.shift_remove("description");
@@ -173,7 +217,10 @@ pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, 
         config.insert("description".into(), d.to_string());
     }
     config.insert("snaptime".into(), snaptime.to_string());
-    let snap = Snapshot { config, lxc: g.lxc.clone() };
+    let snap = Snapshot {
+        config,
+        lxc: g.lxc.clone(),
+    };
     g.snapshots.insert(name.to_string(), snap);
     g.config.insert("parent".into(), name.to_string());
     ok("")
@@ -191,7 +238,9 @@ pub(crate) fn delsnapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &st
         return fail(format!("snapshot '{name}' does not exist"));
     };
     let grandparent = snap.config.get("parent").cloned();
-    let Some(g) = st.guests.get_mut(&id) else { return fail(format!("{} {id} vanished", word(kind))) };
+    let Some(g) = st.guests.get_mut(&id) else {
+        return fail(format!("{} {id} vanished", word(kind)));
+    };
     g.snapshots.remove(name);
     let reparent = |c: &mut IndexMap<String, String>| {
         if c.get("parent").is_some_and(|p| p == name) {
@@ -212,7 +261,13 @@ pub(crate) fn delsnapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &st
     ok("")
 }
 
-pub(crate) fn rollback(st: &mut SimState, kind: GuestKind, id: u32, name: &str, start_after: bool) -> Output {
+pub(crate) fn rollback(
+    st: &mut SimState,
+    kind: GuestKind,
+    id: u32,
+    name: &str,
+    start_after: bool,
+) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -223,7 +278,9 @@ pub(crate) fn rollback(st: &mut SimState, kind: GuestKind, id: u32, name: &str, 
     let Some(snap) = g.snapshots.get(name).cloned() else {
         return fail(format!("snapshot '{name}' does not exist"));
     };
-    let Some(g) = st.guests.get_mut(&id) else { return fail(format!("{} {id} vanished", word(kind))) };
+    let Some(g) = st.guests.get_mut(&id) else {
+        return fail(format!("{} {id} vanished", word(kind)));
+    };
     // Rollback stops a running guest first.
     g.status = PowerState::Stopped;
     let mut config = snap.config;
@@ -256,9 +313,17 @@ pub(crate) fn template(st: &mut SimState, kind: GuestKind, id: u32) -> Output {
         });
     }
     if !g.snapshots.is_empty() {
-        return fail(format!("unable to create template, because {} contains snapshots", word(kind)));
+        return fail(format!(
+            "unable to create template, because {} contains snapshots",
+            word(kind)
+        ));
     }
-    let keys: Vec<(String, String)> = g.config.iter().filter(|(k, v)| is_volume_key(kind, k) && !is_cdrom(v) && !k.starts_with("unused")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let keys: Vec<(String, String)> = g
+        .config
+        .iter()
+        .filter(|(k, v)| is_volume_key(kind, k) && !is_cdrom(v) && !k.starts_with("unused"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, v) in keys {
         let vol = volid_of(&v).to_string();
         if vol.starts_with('/') {
@@ -275,7 +340,13 @@ pub(crate) fn template(st: &mut SimState, kind: GuestKind, id: u32) -> Output {
     ok("")
 }
 
-pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, size: &str) -> Output {
+pub(crate) fn resize(
+    st: &mut SimState,
+    kind: GuestKind,
+    id: u32,
+    disk: &str,
+    size: &str,
+) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -283,17 +354,29 @@ pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, si
     if let Err(e) = check_lock(g, false) {
         return e;
     }
-    let Some(value) = g.config.get(disk).filter(|_| is_volume_key(kind, disk)).cloned() else {
+    let Some(value) = g
+        .config
+        .get(disk)
+        .filter(|_| is_volume_key(kind, disk))
+        .cloned()
+    else {
         return fail(format!("unable to parse volume ID '{disk}'"));
     };
-    let current = value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
+    let current = value
+        .split(',')
+        .find_map(|p| p.strip_prefix("size="))
+        .and_then(|s| parse_size(s, 1 << 30))
+        .unwrap_or(0);
     let (relative, amount) = match size.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, size),
     };
     let Some(bytes) = parse_size(amount, 1 << 30) else {
-        let usage = format!("{} resize <vmid> <disk> <size> [OPTIONS]", if kind == GuestKind::Lxc { "pct" } else { "qm" });
-        return super::reply::param_fail("size", &format!("value does not match the regex pattern"), &usage);
+        let usage = format!(
+            "{} resize <vmid> <disk> <size> [OPTIONS]",
+            if kind == GuestKind::Lxc { "pct" } else { "qm" }
+        );
+        return super::reply::param_fail("size", "value does not match the regex pattern", &usage);
     };
     let new = if relative { current + bytes } else { bytes };
     if new < current {
@@ -304,7 +387,11 @@ pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, si
     }
     let vol = volid_of(&value).to_string();
     volumes::resize(st, &vol, new);
-    let mut parts: Vec<String> = value.split(',').filter(|p| !p.starts_with("size=")).map(String::from).collect();
+    let mut parts: Vec<String> = value
+        .split(',')
+        .filter(|p| !p.starts_with("size="))
+        .map(String::from)
+        .collect();
     parts.push(format!("size={}", format_size(new)));
     // Keep canonical order: volume first, then sorted keys.
     let (head, mut rest) = (parts[0].clone(), parts[1..].to_vec());

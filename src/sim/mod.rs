@@ -28,4 +28,6 @@ mod zfs;
 
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
-pub use state::{Dataset, DatasetKind, Fault, Guest, GuestKind, Pool, PowerState, SimState, Snapshot, Storage};
+pub use state::{
+    Dataset, DatasetKind, Fault, Guest, GuestKind, Pool, PowerState, SimState, Snapshot, Storage,
+};

@@ -16,14 +16,20 @@ pub(crate) fn parse(s: &str, default_key: Option<&str>) -> Result<Props, String>
         match part.split_once('=') {
             Some((k, v)) => {
                 if out.insert(k.to_string(), v.to_string()).is_some() {
-                    return Err(format!("duplicate key in comma-separated list property: {k}"));
+                    return Err(format!(
+                        "duplicate key in comma-separated list property: {k}"
+                    ));
                 }
             }
             None => match default_key {
                 Some(dk) if i == 0 => {
                     out.insert(dk.to_string(), part.to_string());
                 }
-                _ => return Err(format!("value without key, but schema does not define a default key: {part}")),
+                _ => {
+                    return Err(format!(
+                        "value without key, but schema does not define a default key: {part}"
+                    ))
+                }
             },
         }
     }
@@ -38,15 +44,21 @@ pub(crate) fn print(p: &Props, default_key: Option<&str>, required: &[&str]) -> 
             parts.push(v.clone());
         }
     }
-    let mut req: Vec<&str> = required.iter().copied().filter(|k| Some(*k) != default_key).collect();
+    let mut req: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|k| Some(*k) != default_key)
+        .collect();
     req.sort_unstable();
     for k in &req {
         if let Some(v) = p.get(*k) {
             parts.push(format!("{k}={v}"));
         }
     }
-    let mut rest: Vec<(&String, &String)> =
-        p.iter().filter(|(k, _)| Some(k.as_str()) != default_key && !req.contains(&k.as_str())).collect();
+    let mut rest: Vec<(&String, &String)> = p
+        .iter()
+        .filter(|(k, _)| Some(k.as_str()) != default_key && !req.contains(&k.as_str()))
+        .collect();
     rest.sort_by(|a, b| a.0.cmp(b.0));
     for (k, v) in rest {
         parts.push(format!("{k}={v}"));
@@ -85,7 +97,12 @@ pub(crate) fn parse_size(s: &str, bare_unit: u64) -> Option<u64> {
 
 /// PVE's disk-size rendering: the largest unit that divides exactly (`8G`, `3584M`).
 pub(crate) fn format_size(bytes: u64) -> String {
-    for (unit, suffix) in [(1u64 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")] {
+    for (unit, suffix) in [
+        (1u64 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ] {
         if bytes >= unit && bytes % unit == 0 {
             return format!("{}{}", bytes / unit, suffix);
         }
@@ -100,13 +117,23 @@ mod tests {
     #[test]
     fn net_canonical() {
         let p = parse("ip=10.0.0.20/24,bridge=vmbr0,name=eth0,gw=10.0.0.1", None).unwrap();
-        assert_eq!(print(&p, None, &["name"]), "name=eth0,bridge=vmbr0,gw=10.0.0.1,ip=10.0.0.20/24");
+        assert_eq!(
+            print(&p, None, &["name"]),
+            "name=eth0,bridge=vmbr0,gw=10.0.0.1,ip=10.0.0.20/24"
+        );
     }
 
     #[test]
     fn default_key_first() {
-        let p = parse("local-zfs:subvol-100-disk-1,size=8G,mp=/data,backup=1", Some("volume")).unwrap();
-        assert_eq!(print(&p, Some("volume"), &["mp"]), "local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G");
+        let p = parse(
+            "local-zfs:subvol-100-disk-1,size=8G,mp=/data,backup=1",
+            Some("volume"),
+        )
+        .unwrap();
+        assert_eq!(
+            print(&p, Some("volume"), &["mp"]),
+            "local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G"
+        );
         assert!(parse("a,b", Some("volume")).is_err());
         assert!(parse("a", None).is_err());
     }

@@ -22,14 +22,68 @@ const GET_USAGE: &str = "usage:\n\tget [-rHp] [-d max] [-o \"all\" | field[,...]
 
 /// Properties `zfs get all` shows, in libzfs table order.
 const ALL_PROPS: &[&str] = &[
-    "type", "creation", "used", "available", "referenced", "compressratio", "mounted", "quota", "reservation",
-    "recordsize", "mountpoint", "sharenfs", "checksum", "compression", "atime", "devices", "exec", "setuid",
-    "readonly", "zoned", "snapdir", "aclmode", "aclinherit", "canmount", "xattr", "copies", "version",
-    "utf8only", "normalization", "casesensitivity", "vscan", "nbmand", "sharesmb", "refquota",
-    "refreservation", "primarycache", "secondarycache", "usedbysnapshots", "usedbydataset", "usedbychildren",
-    "usedbyrefreservation", "logbias", "dedup", "mlslabel", "sync", "dnodesize", "refcompressratio", "written",
-    "logicalused", "logicalreferenced", "volmode", "snapdev", "acltype", "relatime", "redundant_metadata",
-    "overlay", "encryption", "keylocation", "keyformat", "special_small_blocks", "volsize", "volblocksize",
+    "type",
+    "creation",
+    "used",
+    "available",
+    "referenced",
+    "compressratio",
+    "mounted",
+    "quota",
+    "reservation",
+    "recordsize",
+    "mountpoint",
+    "sharenfs",
+    "checksum",
+    "compression",
+    "atime",
+    "devices",
+    "exec",
+    "setuid",
+    "readonly",
+    "zoned",
+    "snapdir",
+    "aclmode",
+    "aclinherit",
+    "canmount",
+    "xattr",
+    "copies",
+    "version",
+    "utf8only",
+    "normalization",
+    "casesensitivity",
+    "vscan",
+    "nbmand",
+    "sharesmb",
+    "refquota",
+    "refreservation",
+    "primarycache",
+    "secondarycache",
+    "usedbysnapshots",
+    "usedbydataset",
+    "usedbychildren",
+    "usedbyrefreservation",
+    "logbias",
+    "dedup",
+    "mlslabel",
+    "sync",
+    "dnodesize",
+    "refcompressratio",
+    "written",
+    "logicalused",
+    "logicalreferenced",
+    "volmode",
+    "snapdev",
+    "acltype",
+    "relatime",
+    "redundant_metadata",
+    "overlay",
+    "encryption",
+    "keylocation",
+    "keyformat",
+    "special_small_blocks",
+    "volsize",
+    "volblocksize",
 ];
 
 /// Inheritable native properties and their defaults.
@@ -88,20 +142,50 @@ fn local_only_default(p: &str) -> Option<&'static str> {
 fn is_readonly(p: &str) -> bool {
     matches!(
         p,
-        "type" | "creation" | "used" | "available" | "referenced" | "compressratio" | "mounted" | "version"
-            | "utf8only" | "normalization" | "casesensitivity" | "usedbysnapshots" | "usedbydataset"
-            | "usedbychildren" | "usedbyrefreservation" | "refcompressratio" | "written" | "logicalused"
-            | "logicalreferenced" | "name"
+        "type"
+            | "creation"
+            | "used"
+            | "available"
+            | "referenced"
+            | "compressratio"
+            | "mounted"
+            | "version"
+            | "utf8only"
+            | "normalization"
+            | "casesensitivity"
+            | "usedbysnapshots"
+            | "usedbydataset"
+            | "usedbychildren"
+            | "usedbyrefreservation"
+            | "refcompressratio"
+            | "written"
+            | "logicalused"
+            | "logicalreferenced"
+            | "name"
     )
 }
 
 fn is_size_prop(p: &str) -> bool {
     matches!(
         p,
-        "used" | "available" | "referenced" | "quota" | "reservation" | "recordsize" | "refquota"
-            | "refreservation" | "usedbysnapshots" | "usedbydataset" | "usedbychildren"
-            | "usedbyrefreservation" | "written" | "logicalused" | "logicalreferenced" | "volsize"
-            | "volblocksize" | "special_small_blocks"
+        "used"
+            | "available"
+            | "referenced"
+            | "quota"
+            | "reservation"
+            | "recordsize"
+            | "refquota"
+            | "refreservation"
+            | "usedbysnapshots"
+            | "usedbydataset"
+            | "usedbychildren"
+            | "usedbyrefreservation"
+            | "written"
+            | "logicalused"
+            | "logicalreferenced"
+            | "volsize"
+            | "volblocksize"
+            | "special_small_blocks"
     )
 }
 
@@ -166,7 +250,11 @@ fn usage(st: &SimState) -> Usage {
 
 /// Bytes charged to a dataset itself: what it references, or its reservation for a thick volume.
 fn own_bytes(ds: &Dataset) -> u64 {
-    let refres = ds.props.get("refreservation").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let refres = ds
+        .props
+        .get("refreservation")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     ds.referenced.max(refres)
 }
 
@@ -180,23 +268,31 @@ fn parent_of(name: &str) -> Option<&str> {
 
 /// Resolve a property: (raw value, source). Raw sizes are bytes; `-` means not applicable.
 fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String) {
-    let Some(ds) = st.datasets.get(name) else { return ("-".into(), "-".into()) };
+    let Some(ds) = st.datasets.get(name) else {
+        return ("-".into(), "-".into());
+    };
     let dash = || ("-".to_string(), "-".to_string());
     let stat = |v: String| (v, "-".to_string());
     let used = u.used.get(name).copied().unwrap_or(0);
     match prop {
         "name" => return stat(name.to_string()),
-        "type" => return stat(match ds.kind {
-            DatasetKind::Filesystem => "filesystem".into(),
-            DatasetKind::Volume => "volume".into(),
-        }),
+        "type" => {
+            return stat(match ds.kind {
+                DatasetKind::Filesystem => "filesystem".into(),
+                DatasetKind::Volume => "volume".into(),
+            })
+        }
         "creation" => return stat(CREATION.to_string()),
         "used" => return stat(used.to_string()),
-        "referenced" | "logicalreferenced" | "usedbydataset" | "written" => return stat(ds.referenced.to_string()),
+        "referenced" | "logicalreferenced" | "usedbydataset" | "written" => {
+            return stat(ds.referenced.to_string())
+        }
         "logicalused" => return stat(used.to_string()),
         "usedbychildren" => return stat(used.saturating_sub(own_bytes(ds)).to_string()),
         "usedbysnapshots" => return stat("0".into()),
-        "usedbyrefreservation" => return stat(own_bytes(ds).saturating_sub(ds.referenced).to_string()),
+        "usedbyrefreservation" => {
+            return stat(own_bytes(ds).saturating_sub(ds.referenced).to_string())
+        }
         "available" => return stat(available(st, u, name).to_string()),
         "compressratio" | "refcompressratio" => return stat("1.00x".into()),
         "mounted" => {
@@ -205,7 +301,13 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
                 DatasetKind::Volume => dash(),
             }
         }
-        "version" => return if ds.kind == DatasetKind::Filesystem { stat("5".into()) } else { dash() },
+        "version" => {
+            return if ds.kind == DatasetKind::Filesystem {
+                stat("5".into())
+            } else {
+                dash()
+            }
+        }
         "utf8only" | "normalization" | "casesensitivity" => {
             if ds.kind == DatasetKind::Volume {
                 return dash();
@@ -225,7 +327,11 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
         }
         "volblocksize" => {
             return match ds.kind {
-                DatasetKind::Volume => ds.props.get("volblocksize").map(|v| (v.clone(), "-".into())).unwrap_or(stat("16384".into())),
+                DatasetKind::Volume => ds
+                    .props
+                    .get("volblocksize")
+                    .map(|v| (v.clone(), "-".into()))
+                    .unwrap_or(stat("16384".into())),
                 DatasetKind::Filesystem => dash(),
             }
         }
@@ -236,7 +342,32 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
     }
     // Filesystem-only properties make no sense on a volume.
     if ds.kind == DatasetKind::Volume
-        && matches!(prop, "mountpoint" | "recordsize" | "atime" | "relatime" | "exec" | "setuid" | "devices" | "canmount" | "xattr" | "acltype" | "snapdir" | "sharenfs" | "sharesmb" | "zoned" | "aclmode" | "aclinherit" | "vscan" | "nbmand" | "overlay" | "dnodesize" | "special_small_blocks" | "quota" | "refquota")
+        && matches!(
+            prop,
+            "mountpoint"
+                | "recordsize"
+                | "atime"
+                | "relatime"
+                | "exec"
+                | "setuid"
+                | "devices"
+                | "canmount"
+                | "xattr"
+                | "acltype"
+                | "snapdir"
+                | "sharenfs"
+                | "sharesmb"
+                | "zoned"
+                | "aclmode"
+                | "aclinherit"
+                | "vscan"
+                | "nbmand"
+                | "overlay"
+                | "dnodesize"
+                | "special_small_blocks"
+                | "quota"
+                | "refquota"
+        )
     {
         return dash();
     }
@@ -245,7 +376,11 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
         while let Some(p) = parent_of(cur) {
             if let Some(mp) = st.datasets.get(p).and_then(|d| d.props.get("mountpoint")) {
                 let rel = &name[p.len() + 1..];
-                let path = if mp == "none" || mp == "legacy" { mp.clone() } else { format!("{}/{rel}", mp.trim_end_matches('/')) };
+                let path = if mp == "none" || mp == "legacy" {
+                    mp.clone()
+                } else {
+                    format!("{}/{rel}", mp.trim_end_matches('/'))
+                };
                 return (path, format!("inherited from {p}"));
             }
             cur = p;
@@ -280,7 +415,12 @@ fn available(st: &SimState, u: &Usage, name: &str) -> u64 {
     let mut avail = (size - size / 32).saturating_sub(alloc);
     let mut cur = Some(name);
     while let Some(c) = cur {
-        if let Some(q) = st.datasets.get(c).and_then(|d| d.props.get("quota")).and_then(|q| q.parse::<u64>().ok()) {
+        if let Some(q) = st
+            .datasets
+            .get(c)
+            .and_then(|d| d.props.get("quota"))
+            .and_then(|q| q.parse::<u64>().ok())
+        {
             avail = avail.min(q.saturating_sub(u.used.get(c).copied().unwrap_or(0)));
         }
         cur = parent_of(c);
@@ -319,7 +459,12 @@ fn sorted_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a String> 
 }
 
 /// Expand the positional dataset arguments with `-r`/`-d`. Missing ones go to `errors`.
-fn select<'a>(st: &'a SimState, names: &[String], recurse: Option<usize>, errors: &mut String) -> Vec<&'a String> {
+fn select<'a>(
+    st: &'a SimState,
+    names: &[String],
+    recurse: Option<usize>,
+    errors: &mut String,
+) -> Vec<&'a String> {
     if names.is_empty() {
         return sorted_names(st.datasets.keys());
     }
@@ -365,13 +510,19 @@ pub(crate) fn run_zfs(st: &mut SimState, argv: &[String]) -> Output {
         "inherit" => zfs_inherit(st, rest),
         "destroy" => zfs_destroy(st, rest),
         "" => die("missing command\nusage: zfs command args ...", 2),
-        other => die(format!("unrecognized command '{other}'\nusage: zfs command args ..."), 2),
+        other => die(
+            format!("unrecognized command '{other}'\nusage: zfs command args ..."),
+            2,
+        ),
     }
 }
 
 fn depth_arg(a: &ShortArgs) -> Result<Option<usize>, Output> {
     if let Some(d) = a.value('d') {
-        return d.parse().map(Some).map_err(|_| die(format!("invalid depth '{d}'"), 2));
+        return d
+            .parse()
+            .map(Some)
+            .map_err(|_| die(format!("invalid depth '{d}'"), 2));
     }
     Ok(if a.flag('r') { Some(usize::MAX) } else { None })
 }
@@ -392,9 +543,19 @@ fn zfs_list(st: &SimState, argv: &[String]) -> Output {
         .map(|p| canonical_prop(p).to_string())
         .collect();
     if let Some(bad) = props.iter().find(|p| !is_known_prop(p)) {
-        return die(format!("bad property list: invalid property '{bad}'\n{}", GET_USAGE.replace("get [-rHp]", "list [-Hp]")), 2);
+        return die(
+            format!(
+                "bad property list: invalid property '{bad}'\n{}",
+                GET_USAGE.replace("get [-rHp]", "list [-Hp]")
+            ),
+            2,
+        );
     }
-    let types: Vec<&str> = a.value('t').unwrap_or("filesystem,volume").split(',').collect();
+    let types: Vec<&str> = a
+        .value('t')
+        .unwrap_or("filesystem,volume")
+        .split(',')
+        .collect();
     let mut errors = String::new();
     // Named datasets are shown whatever their type; -t filters only recursion and the full list.
     let named = !a.positional.is_empty();
@@ -404,13 +565,24 @@ fn zfs_list(st: &SimState, argv: &[String]) -> Output {
     let rows: Vec<Vec<String>> = names
         .iter()
         .filter(|n| {
-            st.datasets.get(n.as_str()).is_some_and(|d| (named && a.positional.contains(n)) || type_matches(d, &types))
+            st.datasets
+                .get(n.as_str())
+                .is_some_and(|d| (named && a.positional.contains(n)) || type_matches(d, &types))
         })
-        .map(|n| props.iter().map(|p| display(p, &resolve(st, &u, n, p).0, parsable)).collect())
+        .map(|n| {
+            props
+                .iter()
+                .map(|p| display(p, &resolve(st, &u, n, p).0, parsable))
+                .collect()
+        })
         .collect();
     let cols: Vec<Column> = props
         .iter()
-        .map(|p| Column { header: column_header(p), right: is_size_prop(p), min_width: if is_size_prop(p) { 5 } else { 0 } })
+        .map(|p| Column {
+            header: column_header(p),
+            right: is_size_prop(p),
+            min_width: if is_size_prop(p) { 5 } else { 0 },
+        })
         .collect();
     let mut out = ok(String::new());
     if rows.is_empty() && errors.is_empty() {
@@ -439,16 +611,39 @@ fn zfs_get(st: &SimState, argv: &[String]) -> Output {
     let Some(proplist) = a.positional.first() else {
         return die(format!("missing property argument\n{GET_USAGE}"), 2);
     };
-    let fields: Vec<&str> = a.value('o').unwrap_or("name,property,value,source").split(',').collect();
-    if let Some(bad) = fields.iter().find(|f| !matches!(**f, "name" | "property" | "value" | "received" | "source" | "all")) {
+    let fields: Vec<&str> = a
+        .value('o')
+        .unwrap_or("name,property,value,source")
+        .split(',')
+        .collect();
+    if let Some(bad) = fields.iter().find(|f| {
+        !matches!(
+            **f,
+            "name" | "property" | "value" | "received" | "source" | "all"
+        )
+    }) {
         return die(format!("invalid field '{bad}'\n{GET_USAGE}"), 2);
     }
-    let fields: Vec<&str> = if fields.contains(&"all") { vec!["name", "property", "value", "received", "source"] } else { fields };
+    let fields: Vec<&str> = if fields.contains(&"all") {
+        vec!["name", "property", "value", "received", "source"]
+    } else {
+        fields
+    };
     let sources: Option<Vec<&str>> = a.value('s').map(|s| s.split(',').collect());
     let all = proplist == "all";
-    let props: Vec<String> = if all { Vec::new() } else { proplist.split(',').map(|p| canonical_prop(p).to_string()).collect() };
+    let props: Vec<String> = if all {
+        Vec::new()
+    } else {
+        proplist
+            .split(',')
+            .map(|p| canonical_prop(p).to_string())
+            .collect()
+    };
     if let Some(bad) = props.iter().find(|p| !is_known_prop(p)) {
-        return die(format!("bad property list: invalid property '{bad}'\n{GET_USAGE}"), 2);
+        return die(
+            format!("bad property list: invalid property '{bad}'\n{GET_USAGE}"),
+            2,
+        );
     }
     let mut errors = String::new();
     let names = select(st, &a.positional[1..], depth, &mut errors);
@@ -483,7 +678,13 @@ fn zfs_get(st: &SimState, argv: &[String]) -> Output {
             if all && raw == "-" && source == "-" {
                 continue;
             }
-            let kind = if source.starts_with("inherited") { "inherited" } else if source == "-" { "none" } else { source.as_str() };
+            let kind = if source.starts_with("inherited") {
+                "inherited"
+            } else if source == "-" {
+                "none"
+            } else {
+                source.as_str()
+            };
             if let Some(s) = &sources {
                 if !s.contains(&kind) {
                     continue;
@@ -502,8 +703,19 @@ fn zfs_get(st: &SimState, argv: &[String]) -> Output {
             rows.push(row);
         }
     }
-    let cols: Vec<Column> = fields.iter().map(|f| Column { header: f.to_ascii_uppercase(), right: false, min_width: 0 }).collect();
-    let mut out = ok(if rows.is_empty() { String::new() } else { render(&cols, &rows, a.flag('H'), true) });
+    let cols: Vec<Column> = fields
+        .iter()
+        .map(|f| Column {
+            header: f.to_ascii_uppercase(),
+            right: false,
+            min_width: 0,
+        })
+        .collect();
+    let mut out = ok(if rows.is_empty() {
+        String::new()
+    } else {
+        render(&cols, &rows, a.flag('H'), true)
+    });
     if !errors.is_empty() {
         out.stderr = errors.into_bytes();
         out.code = 1;
@@ -531,8 +743,21 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         };
     }
     let allowed: Option<&[&str]> = match k {
-        "compression" => Some(&["on", "off", "lz4", "lzjb", "gzip", "gzip-1", "gzip-6", "gzip-9", "zle", "zstd", "zstd-fast"]),
-        "atime" | "relatime" | "exec" | "setuid" | "devices" | "readonly" | "zoned" | "overlay" | "vscan" | "nbmand" => Some(&["on", "off"]),
+        "compression" => Some(&[
+            "on",
+            "off",
+            "lz4",
+            "lzjb",
+            "gzip",
+            "gzip-1",
+            "gzip-6",
+            "gzip-9",
+            "zle",
+            "zstd",
+            "zstd-fast",
+        ]),
+        "atime" | "relatime" | "exec" | "setuid" | "devices" | "readonly" | "zoned" | "overlay"
+        | "vscan" | "nbmand" => Some(&["on", "off"]),
         "sync" => Some(&["standard", "always", "disabled"]),
         "xattr" => Some(&["on", "off", "sa", "dir"]),
         "acltype" => Some(&["off", "noacl", "nfsv4", "posix", "posixacl"]),
@@ -540,13 +765,16 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         _ => None,
     };
     if let Some(vals) = allowed {
-        let ok_value = vals.contains(&v) || (k == "compression" && (v.starts_with("zstd-") || v.starts_with("gzip-")));
+        let ok_value = vals.contains(&v)
+            || (k == "compression" && (v.starts_with("zstd-") || v.starts_with("gzip-")));
         if !ok_value {
             return fail(format!("'{k}' must be one of '{}'", vals.join(" | ")));
         }
     }
     if k == "mountpoint" && !(v.starts_with('/') || v == "none" || v == "legacy") {
-        return fail(format!("'mountpoint' must be an absolute path, 'none', or 'legacy'"));
+        return fail(format!(
+            "'mountpoint' must be an absolute path, 'none', or 'legacy'"
+        ));
     }
     Ok((k.to_string(), v.to_string()))
 }
@@ -562,7 +790,7 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
     let mut props = IndexMap::new();
     for kv in a.all('o') {
         let Some((k, v)) = kv.split_once('=') else {
-            return die(format!("missing '=' for property=value argument\n"), 2);
+            return die("missing '=' for property=value argument", 2);
         };
         match check_prop(name, k, v) {
             Ok((k, v)) => {
@@ -579,7 +807,10 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         None => None,
     };
     if let Some(b) = a.value('b') {
-        props.insert("volblocksize".into(), parse_size(b, 1).unwrap_or(16384).to_string());
+        props.insert(
+            "volblocksize".into(),
+            parse_size(b, 1).unwrap_or(16384).to_string(),
+        );
     }
     let Some(parent) = parent_of(name) else {
         if st.datasets.contains_key(name.as_str()) {
@@ -592,7 +823,11 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         return die(format!("cannot create '{name}': no such pool '{pool}'"), 1);
     }
     if st.datasets.contains_key(name.as_str()) {
-        return if a.flag('p') { ok("") } else { die(format!("cannot create '{name}': dataset already exists"), 1) };
+        return if a.flag('p') {
+            ok("")
+        } else {
+            die(format!("cannot create '{name}': dataset already exists"), 1)
+        };
     }
     if !st.datasets.contains_key(parent) {
         if !a.flag('p') {
@@ -605,11 +840,26 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
             cur = parent_of(c);
         }
         for m in missing.into_iter().rev() {
-            st.datasets.insert(m, Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props: IndexMap::new() });
+            st.datasets.insert(
+                m,
+                Dataset {
+                    kind: DatasetKind::Filesystem,
+                    referenced: EMPTY_FS,
+                    volsize: None,
+                    props: IndexMap::new(),
+                },
+            );
         }
     }
-    if st.datasets.get(parent).is_some_and(|d| d.kind == DatasetKind::Volume) {
-        return die(format!("cannot create '{name}': parent is not a filesystem"), 1);
+    if st
+        .datasets
+        .get(parent)
+        .is_some_and(|d| d.kind == DatasetKind::Volume)
+    {
+        return die(
+            format!("cannot create '{name}': parent is not a filesystem"),
+            1,
+        );
     }
     let ds = match volsize {
         Some(size) => {
@@ -617,16 +867,27 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
             if !a.flag('s') && !props.contains_key("refreservation") {
                 props.insert("refreservation".into(), size.to_string());
             }
-            Dataset { kind: DatasetKind::Volume, referenced: 57_344, volsize: Some(size), props }
+            Dataset {
+                kind: DatasetKind::Volume,
+                referenced: 57_344,
+                volsize: Some(size),
+                props,
+            }
         }
-        None => Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props },
+        None => Dataset {
+            kind: DatasetKind::Filesystem,
+            referenced: EMPTY_FS,
+            volsize: None,
+            props,
+        },
     };
     st.datasets.insert(name.clone(), ds);
     ok("")
 }
 
 fn zfs_set(st: &mut SimState, argv: &[String]) -> Output {
-    let (assignments, targets): (Vec<&String>, Vec<&String>) = argv.iter().partition(|a| a.contains('='));
+    let (assignments, targets): (Vec<&String>, Vec<&String>) =
+        argv.iter().partition(|a| a.contains('='));
     if assignments.is_empty() {
         return die("missing property=value argument(s)\nusage:\n\tset <property=value> ... <filesystem|volume|snapshot> ...", 2);
     }
@@ -699,7 +960,10 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
         Err(e) => return die(e, 2),
     };
     let Some(name) = a.positional.first() else {
-        return die("missing dataset argument\nusage:\n\tdestroy [-fnpRrv] <filesystem|volume>", 2);
+        return die(
+            "missing dataset argument\nusage:\n\tdestroy [-fnpRrv] <filesystem|volume>",
+            2,
+        );
     };
     if !st.datasets.contains_key(name.as_str()) {
         return die(format!("cannot open '{name}': dataset does not exist"), 1);
@@ -708,9 +972,17 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
         return die(format!("cannot destroy '{name}': operation does not apply to pools\nuse 'zfs destroy -r {name}' to destroy all datasets in the pool\nuse 'zpool destroy {name}' to destroy the pool itself"), 1);
     }
     let prefix = format!("{name}/");
-    let children: Vec<String> = st.datasets.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+    let children: Vec<String> = st
+        .datasets
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
     if !children.is_empty() && !(a.flag('r') || a.flag('R')) {
-        let direct: Vec<&String> = children.iter().filter(|c| !c[prefix.len()..].contains('/')).collect();
+        let direct: Vec<&String> = children
+            .iter()
+            .filter(|c| !c[prefix.len()..].contains('/'))
+            .collect();
         let list: String = direct.iter().map(|c| format!("{c}\n")).collect();
         return die(format!("cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following datasets:\n{list}"), 1);
     }
@@ -723,7 +995,19 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
 
 // ---- zpool ----
 
-const POOL_COLUMNS: &[&str] = &["name", "size", "allocated", "free", "checkpoint", "expandsize", "fragmentation", "capacity", "dedupratio", "health", "altroot"];
+const POOL_COLUMNS: &[&str] = &[
+    "name",
+    "size",
+    "allocated",
+    "free",
+    "checkpoint",
+    "expandsize",
+    "fragmentation",
+    "capacity",
+    "dedupratio",
+    "health",
+    "altroot",
+];
 
 fn pool_prop_canonical(p: &str) -> Option<&'static str> {
     Some(match p {
@@ -765,25 +1049,61 @@ fn pool_header(p: &str) -> (&'static str, bool, usize) {
 }
 
 fn pool_value(name: &str, pool: &Pool, alloc: u64, prop: &str, parsable: bool) -> String {
-    let size = |n: u64| if parsable { n.to_string() } else { nicenum(n, false) };
+    let size = |n: u64| {
+        if parsable {
+            n.to_string()
+        } else {
+            nicenum(n, false)
+        }
+    };
     match prop {
         "name" => name.to_string(),
         "size" => size(pool.size),
         "allocated" => size(alloc),
         "free" => size(pool.size.saturating_sub(alloc)),
         "checkpoint" | "expandsize" | "altroot" => "-".into(),
-        "fragmentation" => if parsable { "0".into() } else { "0%".into() },
-        "capacity" => {
-            let pct = if pool.size == 0 { 0 } else { alloc * 100 / pool.size };
-            if parsable { pct.to_string() } else { format!("{pct}%") }
+        "fragmentation" => {
+            if parsable {
+                "0".into()
+            } else {
+                "0%".into()
+            }
         }
-        "dedupratio" => if parsable { "1.00".into() } else { "1.00x".into() },
+        "capacity" => {
+            let pct = if pool.size == 0 {
+                0
+            } else {
+                alloc * 100 / pool.size
+            };
+            if parsable {
+                pct.to_string()
+            } else {
+                format!("{pct}%")
+            }
+        }
+        "dedupratio" => {
+            if parsable {
+                "1.00".into()
+            } else {
+                "1.00x".into()
+            }
+        }
         "health" => pool.health.clone(),
-        "ashift" => pool.props.get("ashift").cloned().unwrap_or_else(|| "0".into()),
-        "autotrim" => pool.props.get("autotrim").cloned().unwrap_or_else(|| "off".into()),
+        "ashift" => pool
+            .props
+            .get("ashift")
+            .cloned()
+            .unwrap_or_else(|| "0".into()),
+        "autotrim" => pool
+            .props
+            .get("autotrim")
+            .cloned()
+            .unwrap_or_else(|| "off".into()),
         _ => {
             // A stable pseudo guid derived from the name.
-            let h = name.bytes().fold(1_469_598_103_934_665_603u64, |h, b| (h ^ b as u64).wrapping_mul(1_099_511_628_211));
+            let h = name.bytes().fold(1_469_598_103_934_665_603u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(1_099_511_628_211)
+            });
             h.to_string()
         }
     }
@@ -797,7 +1117,10 @@ pub(crate) fn run_zpool(st: &mut SimState, argv: &[String]) -> Output {
         "status" => zpool_status(st, rest),
         "create" => zpool_create(st, rest),
         "" => die("missing command\nusage: zpool command args ...", 2),
-        other => die(format!("unrecognized command '{other}'\nusage: zpool command args ..."), 2),
+        other => die(
+            format!("unrecognized command '{other}'\nusage: zpool command args ..."),
+            2,
+        ),
     }
 }
 
@@ -812,7 +1135,12 @@ fn zpool_list(st: &SimState, argv: &[String]) -> Output {
             for p in list.split(',') {
                 match pool_prop_canonical(p) {
                     Some(c) => props.push(c),
-                    None => return die(format!("property '{p}' is not a valid pool or vdev property"), 2),
+                    None => {
+                        return die(
+                            format!("property '{p}' is not a valid pool or vdev property"),
+                            2,
+                        )
+                    }
                 }
             }
         }
@@ -821,20 +1149,33 @@ fn zpool_list(st: &SimState, argv: &[String]) -> Output {
     let u = usage(st);
     let mut rows = Vec::new();
     let mut errors = String::new();
-    let names: Vec<&String> = if a.positional.is_empty() { st.pools.keys().collect() } else { a.positional.iter().collect() };
+    let names: Vec<&String> = if a.positional.is_empty() {
+        st.pools.keys().collect()
+    } else {
+        a.positional.iter().collect()
+    };
     for n in names {
         let Some(pool) = st.pools.get(n.as_str()) else {
             errors.push_str(&format!("cannot open '{n}': no such pool\n"));
             continue;
         };
         let alloc = u.pool_alloc.get(n.as_str()).copied().unwrap_or(0);
-        rows.push(props.iter().map(|p| pool_value(n, pool, alloc, p, a.flag('p'))).collect::<Vec<_>>());
+        rows.push(
+            props
+                .iter()
+                .map(|p| pool_value(n, pool, alloc, p, a.flag('p')))
+                .collect::<Vec<_>>(),
+        );
     }
     let cols: Vec<Column> = props
         .iter()
         .map(|p| {
             let (h, right, w) = pool_header(p);
-            Column { header: h.into(), right, min_width: w }
+            Column {
+                header: h.into(),
+                right,
+                min_width: w,
+            }
         })
         .collect();
     let mut out = ok(String::new());
@@ -857,7 +1198,11 @@ fn zpool_status(st: &SimState, argv: &[String]) -> Output {
         Ok(a) => a,
         Err(e) => return die(e, 2),
     };
-    let names: Vec<&String> = if a.positional.is_empty() { st.pools.keys().collect() } else { a.positional.iter().collect() };
+    let names: Vec<&String> = if a.positional.is_empty() {
+        st.pools.keys().collect()
+    } else {
+        a.positional.iter().collect()
+    };
     if st.pools.is_empty() && a.positional.is_empty() {
         return ok("no pools available\n");
     }
@@ -876,14 +1221,34 @@ fn zpool_status(st: &SimState, argv: &[String]) -> Output {
             lines.push((2, format!("{}-0", pool.layout)));
             lines.extend(pool.devices.iter().map(|d| (4, dev_name(d))));
         }
-        let width = lines.iter().map(|(d, s)| d + s.len()).max().unwrap_or(4).max(10);
+        let width = lines
+            .iter()
+            .map(|(d, s)| d + s.len())
+            .max()
+            .unwrap_or(4)
+            .max(10);
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&format!("  pool: {n}\n state: {}\nconfig:\n\n", pool.health));
-        out.push_str(&format!("\t{:<width$}  {:<8} {:>5} {:>5} {:>5}\n", "NAME", "STATE", "READ", "WRITE", "CKSUM"));
+        out.push_str(&format!(
+            "  pool: {n}\n state: {}\nconfig:\n\n",
+            pool.health
+        ));
+        out.push_str(&format!(
+            "\t{:<width$}  {:<8} {:>5} {:>5} {:>5}\n",
+            "NAME", "STATE", "READ", "WRITE", "CKSUM"
+        ));
         for (depth, name) in lines {
-            out.push_str(&format!("\t{:depth$}{:<w$}  {:<8} {:>5} {:>5} {:>5}\n", "", name, pool.health, 0, 0, 0, w = width - depth));
+            out.push_str(&format!(
+                "\t{:depth$}{:<w$}  {:<8} {:>5} {:>5} {:>5}\n",
+                "",
+                name,
+                pool.health,
+                0,
+                0,
+                0,
+                w = width - depth
+            ));
         }
         out.push_str("\nerrors: No known data errors\n");
     }
@@ -912,7 +1277,9 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         return die(format!("cannot create '{name}': pool already exists"), 1);
     }
     let (layout, devices) = match spec[0].as_str() {
-        l @ ("mirror" | "raidz" | "raidz1" | "raidz2" | "raidz3") => (if l == "raidz" { "raidz1" } else { l }, &spec[1..]),
+        l @ ("mirror" | "raidz" | "raidz1" | "raidz2" | "raidz3") => {
+            (if l == "raidz" { "raidz1" } else { l }, &spec[1..])
+        }
         _ => ("stripe", spec),
     };
     let min = match layout {
@@ -922,7 +1289,10 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         _ => 1,
     };
     if devices.len() < min {
-        return die(format!("invalid vdev specification: {layout} requires at least {min} devices"), 1);
+        return die(
+            format!("invalid vdev specification: {layout} requires at least {min} devices"),
+            1,
+        );
     }
     let mut in_use = String::new();
     for d in devices {
@@ -931,7 +1301,12 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         }
     }
     if !in_use.is_empty() {
-        return die(format!("invalid vdev specification\nuse '-f' to override the following errors:\n{in_use}"), 1);
+        return die(
+            format!(
+                "invalid vdev specification\nuse '-f' to override the following errors:\n{in_use}"
+            ),
+            1,
+        );
     }
     let mut pool_props = IndexMap::new();
     for kv in a.all('o') {
@@ -952,7 +1327,9 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
                 fs_props.insert(k, v);
             }
             Err(mut e) => {
-                e.stderr = String::from_utf8_lossy(&e.stderr).replace("cannot set property for", "cannot create").into_bytes();
+                e.stderr = String::from_utf8_lossy(&e.stderr)
+                    .replace("cannot set property for", "cannot create")
+                    .into_bytes();
                 return e;
             }
         }
@@ -965,13 +1342,35 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         "mirror" => DISK_BYTES,
         _ => DISK_BYTES * n,
     };
-    st.pools.insert(name.clone(), Pool { layout: layout.into(), devices: devices.to_vec(), size, health: "ONLINE".into(), props: pool_props });
-    st.datasets.insert(name.clone(), Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props: fs_props });
+    st.pools.insert(
+        name.clone(),
+        Pool {
+            layout: layout.into(),
+            devices: devices.to_vec(),
+            size,
+            health: "ONLINE".into(),
+            props: pool_props,
+        },
+    );
+    st.datasets.insert(
+        name.clone(),
+        Dataset {
+            kind: DatasetKind::Filesystem,
+            referenced: EMPTY_FS,
+            volsize: None,
+            props: fs_props,
+        },
+    );
     ok("")
 }
 
 /// Create a dataset for a guest volume (used by pct/qm allocation); false if it exists.
-pub(crate) fn create_for_volume(st: &mut SimState, name: &str, volsize: Option<u64>, quota: Option<u64>) -> bool {
+pub(crate) fn create_for_volume(
+    st: &mut SimState,
+    name: &str,
+    volsize: Option<u64>,
+    quota: Option<u64>,
+) -> bool {
     if st.datasets.contains_key(name) {
         return false;
     }
@@ -979,8 +1378,20 @@ pub(crate) fn create_for_volume(st: &mut SimState, name: &str, volsize: Option<u
     if let Some(q) = quota {
         props.insert("refquota".to_string(), q.to_string());
     }
-    let kind = if volsize.is_some() { DatasetKind::Volume } else { DatasetKind::Filesystem };
-    st.datasets.insert(name.to_string(), Dataset { kind, referenced: EMPTY_FS, volsize, props });
+    let kind = if volsize.is_some() {
+        DatasetKind::Volume
+    } else {
+        DatasetKind::Filesystem
+    };
+    st.datasets.insert(
+        name.to_string(),
+        Dataset {
+            kind,
+            referenced: EMPTY_FS,
+            volsize,
+            props,
+        },
+    );
     true
 }
 
@@ -1006,20 +1417,38 @@ mod tests {
             "NAME    SIZE  ALLOC   FREE  CKPOINT  EXPANDSZ   FRAG    CAP  DEDUP    HEALTH  ALTROOT\n\
              rpool  3.62T  2.48G  3.62T        -         -     0%     0%  1.00x    ONLINE  -\n"
         );
-        assert_eq!(run(&mut st, "zpool list -H -o name,health rpool").stdout_str(), "rpool\tONLINE\n");
+        assert_eq!(
+            run(&mut st, "zpool list -H -o name,health rpool").stdout_str(),
+            "rpool\tONLINE\n"
+        );
         let missing = run(&mut st, "zpool list tank");
-        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "cannot open 'tank': no such pool\n"));
+        assert_eq!(
+            (missing.code, missing.stderr_str().as_str()),
+            (1, "cannot open 'tank': no such pool\n")
+        );
     }
 
     #[test]
     fn zpool_create_and_errors() {
         let mut st = SimState::default();
-        let o = run(&mut st, "zpool create -f -o ashift=12 tank mirror /dev/sdb /dev/sdc");
+        let o = run(
+            &mut st,
+            "zpool create -f -o ashift=12 tank mirror /dev/sdb /dev/sdc",
+        );
         assert_eq!(o.code, 0, "{}", o.stderr_str());
-        assert_eq!(run(&mut st, "zfs get -H -o value,source mountpoint tank").stdout_str(), "/tank\tdefault\n");
-        assert_eq!(run(&mut st, "zpool list -Hp -o name,size tank").stdout_str(), format!("tank\t{DISK_BYTES}\n"));
+        assert_eq!(
+            run(&mut st, "zfs get -H -o value,source mountpoint tank").stdout_str(),
+            "/tank\tdefault\n"
+        );
+        assert_eq!(
+            run(&mut st, "zpool list -Hp -o name,size tank").stdout_str(),
+            format!("tank\t{DISK_BYTES}\n")
+        );
         let dup = run(&mut st, "zpool create tank /dev/sdd");
-        assert_eq!((dup.code, dup.stderr_str().as_str()), (1, "cannot create 'tank': pool already exists\n"));
+        assert_eq!(
+            (dup.code, dup.stderr_str().as_str()),
+            (1, "cannot create 'tank': pool already exists\n")
+        );
         let used = run(&mut st, "zpool create -f other /dev/sdb");
         assert_eq!(used.code, 1);
         assert_eq!(used.stderr_str(), "invalid vdev specification\nuse '-f' to override the following errors:\n/dev/sdb is part of active pool 'tank'\n");
@@ -1034,52 +1463,114 @@ mod tests {
         assert_eq!(o.stdout_str(), "rpool/data\t/rpool/data\n");
         let o = run(&mut st, "zfs list");
         let lines: Vec<&str> = o.stdout_str().leak().lines().collect();
-        assert_eq!(lines[0], "NAME               USED  AVAIL  REFER  MOUNTPOINT");
+        assert_eq!(
+            lines[0],
+            "NAME               USED  AVAIL  REFER  MOUNTPOINT"
+        );
         assert_eq!(lines[1], "rpool             2.48G  3.51T    96K  /rpool");
         assert_eq!(lines[3], "rpool/ROOT/pve-1  2.10G  3.51T  2.10G  /");
         let missing = run(&mut st, "zfs list -H tank/x");
-        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "cannot open 'tank/x': dataset does not exist\n"));
+        assert_eq!(
+            (missing.code, missing.stderr_str().as_str()),
+            (1, "cannot open 'tank/x': dataset does not exist\n")
+        );
     }
 
     #[test]
     fn zfs_get_sources_and_values() {
         let mut st = SimState::default();
-        assert_eq!(run(&mut st, "zfs get -H -o value compression rpool/data").stdout_str(), "on\n");
         assert_eq!(
-            run(&mut st, "zfs get compression,recordsize,quota,x:y rpool/data").stdout_str(),
+            run(&mut st, "zfs get -H -o value compression rpool/data").stdout_str(),
+            "on\n"
+        );
+        assert_eq!(
+            run(
+                &mut st,
+                "zfs get compression,recordsize,quota,x:y rpool/data"
+            )
+            .stdout_str(),
             "NAME        PROPERTY     VALUE  SOURCE\n\
              rpool/data  compression  on     inherited from rpool\n\
              rpool/data  recordsize   128K   default\n\
              rpool/data  quota        none   default\n\
              rpool/data  x:y          -      -\n"
         );
-        assert_eq!(run(&mut st, "zfs get -Hp -o value recordsize rpool").stdout_str(), "131072\n");
+        assert_eq!(
+            run(&mut st, "zfs get -Hp -o value recordsize rpool").stdout_str(),
+            "131072\n"
+        );
         run(&mut st, "zfs set quota=10G x:y=z rpool/data");
-        assert_eq!(run(&mut st, "zfs get -H -s local -o property,value,source all rpool/data").stdout_str(), "quota\t10G\tlocal\nmountpoint\t/rpool/data\tlocal\nx:y\tz\tlocal\n");
+        assert_eq!(
+            run(
+                &mut st,
+                "zfs get -H -s local -o property,value,source all rpool/data"
+            )
+            .stdout_str(),
+            "quota\t10G\tlocal\nmountpoint\t/rpool/data\tlocal\nx:y\tz\tlocal\n"
+        );
         let bad = run(&mut st, "zfs get foo rpool");
         assert_eq!(bad.code, 2);
-        assert!(bad.stderr_str().starts_with("bad property list: invalid property 'foo'\n"));
+        assert!(bad
+            .stderr_str()
+            .starts_with("bad property list: invalid property 'foo'\n"));
         let missing = run(&mut st, "zfs get all nope");
-        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "cannot open 'nope': dataset does not exist\n"));
+        assert_eq!(
+            (missing.code, missing.stderr_str().as_str()),
+            (1, "cannot open 'nope': dataset does not exist\n")
+        );
     }
 
     #[test]
     fn zfs_create_destroy_errors() {
         let mut st = SimState::default();
         let e = |o: Output| (o.code, o.stderr_str());
-        assert_eq!(e(run(&mut st, "zfs create rpool/data")), (1, "cannot create 'rpool/data': dataset already exists\n".into()));
-        assert_eq!(e(run(&mut st, "zfs create rpool/a/b")), (1, "cannot create 'rpool/a/b': parent does not exist\n".into()));
-        assert_eq!(e(run(&mut st, "zfs create tank/a")), (1, "cannot create 'tank/a': no such pool 'tank'\n".into()));
-        assert_eq!(run(&mut st, "zfs create -p -o mountpoint=/srv/a rpool/a/b").code, 0);
+        assert_eq!(
+            e(run(&mut st, "zfs create rpool/data")),
+            (
+                1,
+                "cannot create 'rpool/data': dataset already exists\n".into()
+            )
+        );
+        assert_eq!(
+            e(run(&mut st, "zfs create rpool/a/b")),
+            (
+                1,
+                "cannot create 'rpool/a/b': parent does not exist\n".into()
+            )
+        );
+        assert_eq!(
+            e(run(&mut st, "zfs create tank/a")),
+            (1, "cannot create 'tank/a': no such pool 'tank'\n".into())
+        );
+        assert_eq!(
+            run(&mut st, "zfs create -p -o mountpoint=/srv/a rpool/a/b").code,
+            0
+        );
         assert_eq!(run(&mut st, "zfs create -p rpool/a/b").code, 0);
-        assert_eq!(run(&mut st, "zfs get -H -o value,source mountpoint rpool/a/b").stdout_str(), "/srv/a\tlocal\n");
-        assert_eq!(run(&mut st, "zfs create -V 4G rpool/data/vm-100-disk-0").code, 0);
-        assert_eq!(run(&mut st, "zfs list -H -o name,mountpoint,volsize rpool/data/vm-100-disk-0").stdout_str(), "rpool/data/vm-100-disk-0\t-\t4G\n");
+        assert_eq!(
+            run(&mut st, "zfs get -H -o value,source mountpoint rpool/a/b").stdout_str(),
+            "/srv/a\tlocal\n"
+        );
+        assert_eq!(
+            run(&mut st, "zfs create -V 4G rpool/data/vm-100-disk-0").code,
+            0
+        );
+        assert_eq!(
+            run(
+                &mut st,
+                "zfs list -H -o name,mountpoint,volsize rpool/data/vm-100-disk-0"
+            )
+            .stdout_str(),
+            "rpool/data/vm-100-disk-0\t-\t4G\n"
+        );
         let d = run(&mut st, "zfs destroy rpool/a");
         assert_eq!(e(d), (1, "cannot destroy 'rpool/a': filesystem has children\nuse '-r' to destroy the following datasets:\nrpool/a/b\n".into()));
         assert_eq!(run(&mut st, "zfs destroy -r rpool/a").code, 0);
         assert!(!st.datasets.contains_key("rpool/a/b"));
-        assert_eq!(e(run(&mut st, "zfs destroy rpool/a")), (1, "cannot open 'rpool/a': dataset does not exist\n".into()));
+        assert_eq!(
+            e(run(&mut st, "zfs destroy rpool/a")),
+            (1, "cannot open 'rpool/a': dataset does not exist\n".into())
+        );
         assert_eq!(e(run(&mut st, "zfs set compression=bogus rpool")).0, 1);
     }
 }

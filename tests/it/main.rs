@@ -3,3 +3,4 @@ mod graph_props;
 mod local;
 mod ssh;
 mod support;
+mod dry_run;

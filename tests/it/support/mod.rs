@@ -1,1 +1,2 @@
 pub mod sshd;
+pub mod phoenix;

@@ -1,0 +1,108 @@
+//! Running the real `phoenix` binary against the simulator, for end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_phoenix")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch area for one test: a simulator state file and a state dir.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn sim_state(&self) -> PathBuf {
+        self.dir.path().join("sim.json")
+    }
+
+    pub fn sim_host(&self) -> String {
+        format!("sim:{}", self.sim_state().display())
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Every command the simulator received so far, as (argv, mutating).
+    pub fn sim_commands(&self) -> Vec<(Vec<String>, bool)> {
+        let log = PathBuf::from(format!("{}.commands.jsonl", self.sim_state().display()));
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("command log line is JSON");
+                let argv = v["argv"].as_array().expect("argv").iter().map(|a| a.as_str().unwrap_or("").to_string()).collect();
+                (argv, v["mutating"].as_bool().expect("mutating flag"))
+            })
+            .collect()
+    }
+
+    pub fn clear_sim_log(&self) {
+        let _ = std::fs::remove_file(format!("{}.commands.jsonl", self.sim_state().display()));
+    }
+
+    /// `phoenix --host sim:<state> --state-dir <dir> --config-dir <config> <args>`.
+    pub fn command(&self, config: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(root())
+            .env("NO_COLOR", "1")
+            .env_remove("PHOENIX_CONFIG_DIR")
+            .env_remove("PHOENIX_HOME")
+            .stdin(Stdio::null())
+            .arg("--host")
+            .arg(self.sim_host())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .arg("--config-dir")
+            .arg(config)
+            .args(args);
+        c
+    }
+
+    pub fn run(&self, config: &Path, args: &[&str]) -> Output {
+        self.command(config, args).output().expect("phoenix runs")
+    }
+}
+
+/// The JSON events of a `--output json` run.
+pub fn events(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event: {l}: {e}")))
+        .collect()
+}
+
+/// The actions of a run as comparable text: `change subject (reason) [guest] :: steps`.
+pub fn actions(out: &Output) -> Vec<String> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "action")
+        .map(|e| {
+            format!(
+                "{} {} ({}) [{}] :: {}",
+                e["change"].as_str().unwrap_or(""),
+                e["subject"].as_str().unwrap_or(""),
+                e["reason"].as_str().unwrap_or(""),
+                e["guest"],
+                e["steps"].as_array().map(|s| s.iter().map(|x| x.as_str().unwrap_or("")).collect::<Vec<_>>().join(" ; ")).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+pub fn summary(out: &Output) -> serde_json::Value {
+    events(out).into_iter().find(|e| e["event"] == "run_finished").expect("run_finished event")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
