@@ -100,21 +100,26 @@ fn connect(spec: &HostSpec, state_dir: &Path) -> Result<Arc<dyn Connector>, Stri
 }
 
 /// Ctrl-C: the first stops the run after the command in flight; the second exits at once.
+/// Returns once the handler is registered, so no interrupt can slip past it.
 fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
         rt.block_on(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut interrupts) = signal(SignalKind::interrupt()) else { return };
+            let _ = ready_tx.send(());
+            if interrupts.recv().await.is_none() {
                 return;
             }
             cancel.store(true, Ordering::SeqCst);
             eprintln!("\ninterrupted: finishing the command in flight, then stopping (Ctrl-C again to abort now)");
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 std::process::exit(EXIT_INTERRUPTED);
             }
         });
     });
-    if spawned.is_err() {
+    if spawned.is_err() || ready_rx.recv_timeout(std::time::Duration::from_secs(5)).is_err() {
         tracing::warn!("could not install the Ctrl-C handler");
     }
 }
@@ -205,6 +210,7 @@ pub fn run(argv: Vec<String>) -> i32 {
         }
     };
     let host_name = connector.describe();
+    install_interrupt_handler(cancel.clone());
     // An in-memory simulator is private to this process: nothing to lock.
     let _lock = if host == HostSpec::Sim(None) {
         None
@@ -217,7 +223,6 @@ pub fn run(argv: Vec<String>) -> i32 {
             }
         }
     };
-    install_interrupt_handler(cancel.clone());
     let journal = (!g.dry_run).then(|| Journal::new(&state_dir.join("journal.jsonl")));
     let reporter = Reporter::stdout(g.output, verbosity, g.dry_run);
     let opts = RunOptions {

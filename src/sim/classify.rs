@@ -22,6 +22,7 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
         ("pvesm", sub) => matches!(sub, "status" | "list"),
         ("pvesh", sub) => sub == "get",
         ("pve-firewall", sub) => sub == "status",
+        ("exportfs", sub) => sub == "-v" || sub.is_empty(),
         ("file.read", _) => true,
         _ => false,
     };

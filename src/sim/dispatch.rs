@@ -2,7 +2,7 @@
 
 use super::reply::{die, Step};
 use super::state::SimState;
-use super::{firewall, pct, pvesh, pvesm, qm, zfs};
+use super::{firewall, nfs, pct, pvesh, pvesm, qm, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -17,6 +17,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "pvesm" => pvesm::run(st, rest).into(),
         "pvesh" => pvesh::run(st, rest).into(),
         "pve-firewall" => firewall::run(st, rest).into(),
+        "exportfs" => nfs::run(st, rest).into(),
         // Exit 127 like a shell that cannot find the program, so a plan relying on an
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),

@@ -15,6 +15,7 @@ mod guest;
 mod host;
 mod latency;
 mod lifecycle;
+mod nfs;
 mod pct;
 mod props;
 mod pvesh;

@@ -4,3 +4,4 @@ mod local;
 mod ssh;
 mod support;
 mod dry_run;
+mod run_safety;
