@@ -82,10 +82,12 @@ impl Namespace {
         FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
     {
         let comments: Vec<String> = doc.lines().map(|l| format!("/// {}", l.trim())).collect();
+        // Rhai's convention: parameters as `name: type`, then the bare return type.
+        let params: Vec<&str> = params.iter().map(|p| p.trim_start_matches("-> ")).collect();
         FuncRegistration::new(name)
             .with_namespace(FnNamespace::Internal)
             .with_volatility(true)
-            .with_params_info(params)
+            .with_params_info(&params)
             .with_comments(comments)
             .set_into_module(&mut self.module, func);
     }

@@ -18,6 +18,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Environment variable holding extra ssh client options (space-separated).
 pub const SSH_OPTS_ENV: &str = "PHOENIX_SSH_OPTS";
@@ -325,11 +326,17 @@ impl SshConnector {
         }
         m.running = false;
         let out = self.control("exit").map_err(|e| self.spawn_error(e))?;
-        let gone = m.socket.as_ref().is_none_or(|s| !s.exists());
-        if !out.status.success() && !gone {
-            return Err(
-                self.connection_error(String::from_utf8_lossy(&out.stderr).trim().to_string())
-            );
+        if !out.status.success() && m.socket.as_deref().is_some_and(answers) {
+            let message = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(self.connection_error(message));
+        }
+        // `-O exit` returns before the master has shut down; wait (briefly) so that when
+        // finish() returns the connection is really closed and the socket removed.
+        if let Some(sock) = &m.socket {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while sock.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         Ok(())
     }

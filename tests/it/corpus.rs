@@ -59,12 +59,18 @@ struct Outcome {
     stderr: String,
 }
 
-/// Run the binary to completion with a time limit, collecting both streams.
-fn run(mut cmd: std::process::Command, what: &str) -> Outcome {
-    // The developer's environment must not change what the corpus sees.
+/// `phoenix --host sim:<tmp> --state-dir <tmp> --config-dir <config> <args>`, with none of the
+/// developer's environment that would change what the corpus sees.
+fn phoenix(sandbox: &Sandbox, config: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = sandbox.command(config, args);
     for var in ["PHOENIX_STATE_DIR", "PHOENIX_MAX_OPERATIONS", "PHOENIX_LOG", "PHOENIX_SSH_OPTS", "CLICOLOR_FORCE"] {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// Run the binary to completion with a time limit, collecting both streams.
+fn run(mut cmd: std::process::Command, what: &str) -> Outcome {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: cannot start phoenix: {e}"));
     let mut out_pipe = child.stdout.take().expect("piped stdout");
@@ -141,7 +147,7 @@ fn config_corpus_matches_expected_output() {
     for case in &cases {
         let name = name(case);
         let sandbox = Sandbox::new();
-        let out = run(sandbox.command(&case.join("etc"), &["check"]), &name);
+        let out = run(phoenix(&sandbox, &case.join("etc"), &["check"]), &name);
         let stderr = normalise(&out.stderr, &sandbox);
         let stdout = normalise(&out.stdout, &sandbox);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
@@ -178,7 +184,7 @@ fn plan_corpus_matches_expected_output_and_runs_nothing() {
         }
         let config = if root().join(case).join("etc").is_dir() { case.join("etc") } else { PathBuf::from(SHARED_CONFIG) };
         let sandbox = Sandbox::new();
-        let mut cmd = sandbox.command(&config, &["run", &plan.to_string_lossy()]);
+        let mut cmd = phoenix(&sandbox, &config, &["run", &plan.to_string_lossy()]);
         if name == OPERATION_LIMIT_CASE {
             cmd.env("PHOENIX_MAX_OPERATIONS", "100000");
         }

@@ -5,3 +5,4 @@ mod ssh;
 mod support;
 mod dry_run;
 mod run_safety;
+mod cli;
