@@ -77,13 +77,17 @@ fn build_graph(inv: &Inventory) -> Result<GuestGraph, i32> {
     })
 }
 
-/// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent.
+/// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent
+/// (kept relative, so messages name files the way the operator typed them).
 fn project_root(config_dir: &Path) -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
         return Some(PathBuf::from(h));
     }
-    let abs = std::fs::canonicalize(config_dir).ok()?;
-    abs.parent().map(Path::to_path_buf)
+    match config_dir.parent() {
+        Some(p) => Some(p.to_path_buf()),
+        // `--config-dir /` has no parent; plans then come only from the binary.
+        None => None,
+    }
 }
 
 fn connect(spec: &HostSpec, state_dir: &Path) -> Result<Arc<dyn Connector>, String> {
@@ -276,10 +280,11 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
         return EXIT_INVALID;
     }
     println!(
-        "ok: {} LXC, {} VM, {} stacks in {}; {} plans compiled ({})",
+        "ok: {} LXC, {} VM, {} stack{} in {}; {} plans compiled ({})",
         inventory.lxc.guests.len(),
         inventory.vm.guests.len(),
         inventory.stacks.len(),
+        if inventory.stacks.len() == 1 { "" } else { "s" },
         config_dir.display(),
         names.len(),
         names.join(", ")

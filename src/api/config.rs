@@ -169,7 +169,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                         .map(|d| d.to_string())
                         .filter(|d| strsim::levenshtein(d, &text) <= 1)
                         .collect::<Vec<_>>();
-                    let hint = if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(" or ")) };
+                    let hint = if near.is_empty() {
+                        let all: Vec<String> = declared.iter().map(u32::to_string).collect();
+                        format!("; declared guests: {}", all.join(", "))
+                    } else {
+                        format!("; did you mean {}?", near.join(" or "))
+                    };
                     return Err(format!("guest {id} is not declared in the configuration{hint}").into());
                 }
                 if !out.contains(&id) {

@@ -4,7 +4,7 @@
 //! the first command so a typo never leaves a host half-changed.
 
 use super::diagnostic::{ScriptDiagnostic, ScriptErrorKind};
-use super::{suggest, Scripts};
+use super::{suggest, FnTable, Overload, Scripts};
 use rhai::{ASTNode, Expr, Stmt};
 use rhai::{Position, AST};
 use std::collections::{HashMap, HashSet};
@@ -20,18 +20,20 @@ struct Call {
 }
 
 /// Imports (alias → path) and calls found in an AST.
-fn scan(ast: &AST) -> (HashMap<String, String>, Vec<Call>) {
+fn scan(ast: &AST) -> (HashMap<String, (String, Position)>, Vec<Call>) {
     let mut imports = HashMap::new();
     let mut calls = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         match path.last() {
-            Some(ASTNode::Stmt(Stmt::Import(x, _))) => {
+            Some(ASTNode::Stmt(Stmt::Import(x, pos))) => {
                 let (expr, alias) = &**x;
                 if let Expr::StringConstant(s, _) = expr {
-                    imports.insert(alias.as_str().to_string(), s.to_string());
+                    imports.insert(alias.as_str().to_string(), (s.to_string(), *pos));
                 }
             }
-            Some(ASTNode::Expr(Expr::FnCall(x, pos))) => {
+            // A call used as a value is an expression; a call written as a statement
+            // (`zfs::ensure_dataset("x");`, the usual form in plans) is a statement.
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos))) => {
                 if x.op_token.is_none() {
                     calls.push(Call {
                         namespace: x.namespace.to_string(),
@@ -48,11 +50,14 @@ fn scan(ast: &AST) -> (HashMap<String, String>, Vec<Call>) {
     (imports, calls)
 }
 
-/// Script-defined functions: name → arities.
-fn script_fns(ast: &AST) -> HashMap<String, Vec<usize>> {
-    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+/// Script-defined functions of an AST (`prefix` is the import alias, or "").
+fn script_fns(ast: &AST, prefix: &str) -> FnTable {
+    let mut out = FnTable::new();
     for f in ast.iter_functions() {
-        out.entry(f.name.to_string()).or_default().push(f.params.len());
+        let name = if prefix.is_empty() { f.name.to_string() } else { format!("{prefix}::{}", f.name) };
+        out.entry(f.name.to_string())
+            .or_default()
+            .push(Overload { arity: f.params.len(), signature: format!("{name}({})", f.params.join(", ")) });
     }
     out
 }
@@ -79,17 +84,33 @@ fn check_ast(
     seen_modules: &mut HashSet<String>,
 ) {
     let (imports, calls) = scan(ast);
-    let local = script_fns(ast);
-    let mut module_fns: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
-    for (alias, path) in &imports {
-        if let Some((name, mast)) = scripts.compile_module(path) {
-            module_fns.insert(alias.clone(), script_fns(&mast));
-            if seen_modules.insert(path.clone()) {
-                check_ast(scripts, &mast, &name, problems, seen_modules);
+    let local = script_fns(ast, "");
+    let mut module_fns: HashMap<String, FnTable> = HashMap::new();
+    for (alias, (path, pos)) in &imports {
+        match scripts.compile_module(path) {
+            Ok((name, mast)) => {
+                module_fns.insert(alias.clone(), script_fns(&mast, alias));
+                if seen_modules.insert(path.clone()) {
+                    check_ast(scripts, &mast, &name, problems, seen_modules);
+                }
             }
+            Err(Err(diagnostic)) => problems.push(diagnostic),
+            Err(Ok(problem)) => problems.push(ScriptDiagnostic::at(
+                &scripts.sources,
+                ScriptErrorKind::Compile,
+                source,
+                *pos,
+                format!("cannot import `{path}`: {problem}"),
+                "imported here",
+                Some(match scripts.resolver.root() {
+                    Some(root) => format!(
+                        "modules are read from {}, then from the copies built into phoenix",
+                        root.join("stdlib/<name>.rhai").display()
+                    ),
+                    None => "modules are read from the copies built into phoenix".to_string(),
+                }),
+            )),
         }
-        // A module that does not exist or does not compile is reported when it is imported,
-        // with its own diagnostic; nothing to add here.
     }
     let api = scripts.api_index();
     let globals: HashSet<&str> = scripts.global_fns().iter().map(String::as_str).collect();
@@ -100,7 +121,7 @@ fn check_ast(
                 None
             } else {
                 match local.get(&call.name) {
-                    Some(arities) => arity_problem(&call.name, arities, call.arity),
+                    Some(overloads) => arity_problem(&call.name, overloads, call.arity),
                     None => {
                         let candidates = local.keys().map(String::as_str).chain(globals.iter().copied());
                         Some(unknown(&call.name, suggest::closest(&call.name, candidates)))
@@ -111,7 +132,7 @@ fn check_ast(
             let table = api.get(&call.namespace).or_else(|| module_fns.get(&call.namespace));
             match table {
                 Some(fns) => match fns.get(&call.name) {
-                    Some(arities) => arity_problem(&format!("{}::{}", call.namespace, call.name), arities, call.arity),
+                    Some(overloads) => arity_problem(&format!("{}::{}", call.namespace, call.name), overloads, call.arity),
                     None => {
                         let s = suggest::closest(&call.name, fns.keys().map(String::as_str));
                         Some(unknown(
@@ -158,16 +179,22 @@ fn unknown(name: &str, suggestion: Option<String>) -> (String, String) {
     )
 }
 
-fn arity_problem(name: &str, arities: &[usize], got: usize) -> Option<(String, String)> {
-    if arities.contains(&got) {
+fn arity_problem(name: &str, overloads: &[Overload], got: usize) -> Option<(String, String)> {
+    if overloads.iter().any(|o| o.arity == got) {
         return None;
     }
-    let mut expected: Vec<String> = arities.iter().map(usize::to_string).collect();
-    expected.sort();
-    expected.dedup();
+    let mut arities: Vec<usize> = overloads.iter().map(|o| o.arity).collect();
+    arities.sort_unstable();
+    arities.dedup();
+    let expected: Vec<String> = arities.iter().map(usize::to_string).collect();
+    let sigs: Vec<&str> = overloads.iter().map(|o| o.signature.as_str()).collect();
     Some((
-        format!("`{name}` takes {} argument(s), called with {got}", expected.join(" or ")),
-        "`phoenix api` shows the parameters".to_string(),
+        format!(
+            "`{name}` takes {} argument{}, called with {got}",
+            expected.join(" or "),
+            if arities == [1] { "" } else { "s" }
+        ),
+        format!("signature: {}", sigs.join(" | ")),
     ))
 }
 

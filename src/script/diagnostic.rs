@@ -103,16 +103,32 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-pub fn from_parse_error(sources: &Sources, source: &str, err: &ParseError, candidates: &[String]) -> ScriptDiagnostic {
+pub fn from_parse_error(
+    sources: &Sources,
+    source: &str,
+    err: &ParseError,
+    candidates: &[String],
+    namespaces: &[String],
+) -> ScriptDiagnostic {
     let (kind, pos) = (&*err.0, err.1);
     let mut help = None;
+    let mut message = format!("syntax error in {source}: {}", strip_position(&kind.to_string()));
     let label;
     match kind {
         ParseErrorType::VariableUndefined(name) => {
+            message = format!("undefined variable `{name}` in {source}");
             label = "not defined".to_string();
             help = Some(match crate::script::suggest::closest(name, candidates.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`? Variables must be declared with `let` before use"),
                 None => "declare it with `let` first, or check the spelling".to_string(),
+            });
+        }
+        ParseErrorType::ModuleUndefined(name) => {
+            message = format!("unknown namespace `{name}` in {source}");
+            label = "not a namespace".to_string();
+            help = Some(match crate::script::suggest::closest(name, namespaces.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? Namespaces are API modules (`phoenix api`) or names bound with `import \"…\" as name`"),
+                None => "namespaces are API modules (`phoenix api`) or names bound with `import \"…\" as name`".to_string(),
             });
         }
         ParseErrorType::MissingToken(token, _) => {
@@ -120,15 +136,7 @@ pub fn from_parse_error(sources: &Sources, source: &str, err: &ParseError, candi
         }
         _ => label = "here".to_string(),
     }
-    ScriptDiagnostic::at(
-        sources,
-        ScriptErrorKind::Compile,
-        source,
-        pos,
-        format!("syntax error in {source}: {}", strip_position(&kind.to_string())),
-        label,
-        help,
-    )
+    ScriptDiagnostic::at(sources, ScriptErrorKind::Compile, source, pos, message, label, help)
 }
 
 /// Map a runtime error, walking through function-call and module frames to the innermost error
@@ -137,7 +145,7 @@ pub fn from_eval_error(
     sources: &Sources,
     source: &str,
     err: &EvalAltResult,
-    suggest_fn: &dyn Fn(&str) -> Option<String>,
+    help_fn: &dyn Fn(&str) -> String,
 ) -> ScriptDiagnostic {
     let mut frames: Vec<(String, Position, String)> = Vec::new();
     let mut current_source = source.to_string();
@@ -160,7 +168,7 @@ pub fn from_eval_error(
         }
     }
     let pos = e.position();
-    let (kind, message, label, help) = describe(e, suggest_fn);
+    let (kind, message, label, help) = describe(e, help_fn);
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
     for (src, pos, what) in frames.into_iter().rev() {
@@ -173,18 +181,15 @@ pub fn from_eval_error(
 
 fn describe(
     e: &EvalAltResult,
-    suggest_fn: &dyn Fn(&str) -> Option<String>,
+    help_fn: &dyn Fn(&str) -> String,
 ) -> (ScriptErrorKind, String, String, Option<String>) {
     use EvalAltResult as E;
     let rt = ScriptErrorKind::Runtime;
     match e {
         E::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split([' ', '(']).next().unwrap_or(sig).to_string();
-            let help = match suggest_fn(&name) {
-                Some(s) => format!("did you mean `{s}`? `phoenix api` lists every function"),
-                None => "`phoenix api` lists every function with its parameters".to_string(),
-            };
-            (rt, format!("function not found: {sig}"), "unknown function (or wrong argument types)".into(), Some(help))
+            let help = help_fn(&name);
+            (rt, format!("no function `{name}` takes these arguments"), "called here".into(), Some(help))
         }
         E::ErrorVariableNotFound(name, _) => (rt, format!("variable not found: {name}"), "not defined".into(), None),
         E::ErrorRuntime(value, _) => {

@@ -46,8 +46,8 @@ pub struct Scripts {
     pub ctx: Ctx,
     pub resolver: Resolver,
     pub sources: Sources,
-    /// (namespace, function name) → arities, for the pre-flight call check and suggestions.
-    api_index: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// namespace → function name → overloads, for the pre-flight call check and suggestions.
+    api_index: HashMap<String, FnTable>,
     /// Names callable without a namespace (Rhai's standard library).
     global_fns: Vec<String>,
 }
@@ -136,10 +136,10 @@ impl Scripts {
             cache: Mutex::new(HashMap::new()),
         });
 
-        let mut api_index: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();
-            collect_module_fns(&ns.module, fns);
+            collect_module_fns(ns.name, &ns.module, fns);
             engine.register_static_module(ns.name, ns.module.into());
         }
         let global_fns = engine
@@ -198,7 +198,9 @@ impl Scripts {
         let scope = Self::plan_scope(&[], false, "");
         let mut ast = self.engine.compile_with_scope(&scope, &*found.text).map_err(|e| {
             let candidates = check::identifiers(&found.text);
-            diagnostic::from_parse_error(&self.sources, &found.name, &e, &candidates)
+            let mut namespaces: Vec<String> = self.api_index.keys().cloned().collect();
+            namespaces.sort();
+            diagnostic::from_parse_error(&self.sources, &found.name, &e, &candidates, &namespaces)
         })?;
         ast.set_source(found.name.as_str());
         check::check_calls(self, &ast, &found.name)?;
@@ -213,7 +215,22 @@ impl Scripts {
     }
 
     pub fn diagnose(&self, source: &str, err: &EvalAltResult) -> ScriptDiagnostic {
-        diagnostic::from_eval_error(&self.sources, source, err, &|name| self.suggest_function(name))
+        diagnostic::from_eval_error(&self.sources, source, err, &|name| self.function_help(name))
+    }
+
+    /// Help for a call Rhai could not match: the signatures when the function exists (wrong
+    /// argument types), else the closest known name (`zfs::ensure_datset` → `zfs::ensure_dataset`).
+    pub fn function_help(&self, name: &str) -> String {
+        if let Some((ns, f)) = name.rsplit_once("::") {
+            if let Some(overloads) = self.api_index.get(ns).and_then(|t| t.get(f)) {
+                let sigs: Vec<&str> = overloads.iter().map(|o| o.signature.as_str()).collect();
+                return format!("the arguments do not match: {}", sigs.join(" | "));
+            }
+        }
+        match self.suggest_function(name) {
+            Some(s) => format!("did you mean `{s}`? `phoenix api` lists every function"),
+            None => "`phoenix api` lists every function with its parameters".to_string(),
+        }
     }
 
     /// The closest known function to `name` (`zfs::ensure_datset` → `zfs::ensure_dataset`).
@@ -231,7 +248,7 @@ impl Scripts {
         }
     }
 
-    pub(crate) fn api_index(&self) -> &HashMap<String, HashMap<String, Vec<usize>>> {
+    pub(crate) fn api_index(&self) -> &HashMap<String, FnTable> {
         &self.api_index
     }
 
@@ -239,14 +256,24 @@ impl Scripts {
         &self.global_fns
     }
 
-    /// Compile a stdlib module for checking (not evaluated).
-    pub(crate) fn compile_module(&self, import_path: &str) -> Option<(String, AST)> {
-        let found = self.resolver.module(import_path).ok()??;
+    /// Compile a stdlib module for checking (not evaluated). `Err(Ok(reason))`: not found or
+    /// unreadable; `Err(Err(diagnostic))`: it does not compile.
+    pub(crate) fn compile_module(&self, import_path: &str) -> Result<(String, AST), Result<String, ScriptDiagnostic>> {
+        let found = match self.resolver.module(import_path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(Ok("no such module".to_string())),
+            Err(e) => return Err(Ok(e.to_string())),
+        };
         self.sources.add(&found.name, found.text.clone());
         self.sources.add_module(import_path, &found.name);
-        let mut ast = self.engine.compile(&*found.text).ok()?;
+        let mut ast = self.engine.compile(&*found.text).map_err(|e| {
+            let candidates = check::identifiers(&found.text);
+            let mut namespaces: Vec<String> = self.api_index.keys().cloned().collect();
+            namespaces.sort();
+            Err(diagnostic::from_parse_error(&self.sources, &found.name, &e, &candidates, &namespaces))
+        })?;
         ast.set_source(found.name.as_str());
-        Some((found.name, ast))
+        Ok((found.name, ast))
     }
 
     /// Every registered function as JSON metadata (for `phoenix api`).
@@ -255,14 +282,25 @@ impl Scripts {
     }
 }
 
-fn collect_module_fns(module: &Module, out: &mut HashMap<String, Vec<usize>>) {
+/// One callable form of a function: its number of parameters and its signature for messages.
+#[derive(Debug, Clone)]
+pub struct Overload {
+    pub arity: usize,
+    pub signature: String,
+}
+
+/// Function name → its overloads.
+pub type FnTable = HashMap<String, Vec<Overload>>;
+
+fn collect_module_fns(ns: &str, module: &Module, out: &mut FnTable) {
     // Read back what was registered: the same metadata `phoenix api` prints.
     #[allow(deprecated)] // the replacement needs a type mapper; plain signatures are enough here
     for sig in module.gen_fn_signatures() {
         if let Some((name, rest)) = sig.split_once('(') {
             let params = rest.split(')').next().unwrap_or("");
             let arity = if params.trim().is_empty() { 0 } else { params.split(',').count() };
-            out.entry(name.trim().to_string()).or_default().push(arity);
+            let name = name.trim().to_string();
+            out.entry(name).or_default().push(Overload { arity, signature: format!("{ns}::{sig}") });
         }
     }
 }

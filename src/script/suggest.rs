@@ -6,7 +6,12 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         if c == name {
             continue;
         }
-        let score = strsim::jaro_winkler(name, c);
+        let mut score = strsim::jaro_winkler(name, c);
+        // Short names: one typo (a swap, a missing or extra letter) is close even when the
+        // Jaro-Winkler score is not (`zsf` → `zfs`).
+        if strsim::damerau_levenshtein(name, c) <= 1 && name.chars().count() >= 3 {
+            score = score.max(0.9);
+        }
         if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }

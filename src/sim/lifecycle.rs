@@ -3,7 +3,8 @@
 
 use super::conf::valid_snapname;
 use super::guest::{check_lock, lookup, word};
-use super::props::{format_size, parse_size};
+use super::args::parse_size;
+use crate::facts::propstring::format_size;
 use super::reply::{fail, ok, task_fail};
 use super::state::{GuestKind, PowerState, SimState, Snapshot};
 use super::volumes;

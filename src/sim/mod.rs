@@ -17,7 +17,6 @@ mod latency;
 mod lifecycle;
 mod nfs;
 mod pct;
-mod props;
 mod pvesh;
 mod pvesm;
 mod qm;

@@ -8,12 +8,13 @@ use super::guest::{
     print_snapshot_tree,
 };
 use super::lifecycle::{self, is_volume_key, volid_of};
-use super::props::{self, format_size, parse_size};
+use super::args::parse_size;
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{Guest, GuestKind, PowerState, SimState};
 use super::volumes::{self, VolKind};
 use crate::command::Output;
 use crate::connector::FileData;
+use crate::facts::propstring::{self as ps, format_size, PropString};
 use indexmap::IndexMap;
 
 const K: GuestKind = GuestKind::Lxc;
@@ -355,38 +356,34 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
         return Err(bad("value must have a minimum value of 16".into()));
     }
     if k.starts_with("net") {
-        let mut p = props::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
-        if !p.contains_key("name") {
+        let mut p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
+        if p.get("name").is_none() {
             return Err(param_fail(k, "invalid format - format error\nnet0.name: property is missing and it is not optional", u));
         }
-        props::normalise_bools(&mut p, &["firewall", "link_down", "host-managed"]);
-        p.entry("type".into()).or_insert_with(|| "veth".into());
-        if !p.contains_key("hwaddr") {
-            p.insert("hwaddr".into(), guest::next_mac(st));
+        ps::normalise_bools(&mut p, &["firewall", "link_down", "host-managed"])
+            .map_err(|e| bad(format!("invalid format - {e}")))?;
+        if p.get("hwaddr").is_none() {
+            p.set("hwaddr", guest::next_mac(st));
         }
-        return Ok(props::print(&p, None, &["name"]));
+        return Ok(ps::print_lxc_net(&p));
     }
     if k == "features" {
-        let mut p = props::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
-        props::normalise_bools(
-            &mut p,
-            &["force_rw_sys", "fuse", "keyctl", "mknod", "nesting"],
-        );
-        return Ok(props::print(&p, None, &[]));
+        let p = ps::features(v).map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(ps::print_features(&p));
     }
     if k == "startup" {
         // `startup` is a string PVE validates but stores with explicit `order=` keys.
-        let p = props::parse(v, Some("order")).map_err(|e| bad(format!("invalid format - {e}")))?;
-        return Ok(props::print(&p, None, &[]));
+        let p = ps::startup(v).map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(p.to_string());
     }
     Ok(v.to_string())
 }
 
 /// rootfs / mpN: parse, allocate `<storage>:<GiB>`, canonicalise.
 fn volume_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = props::parse(v, Some("volume"))
+    let mut p = PropString::parse(v, Some("volume"))
         .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
-    if k != "rootfs" && !p.contains_key("mp") {
+    if k != "rootfs" && p.get("mp").is_none() {
         return Err(param_fail(
             k,
             &format!(
@@ -395,25 +392,22 @@ fn volume_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Resul
             u,
         ));
     }
-    props::normalise_bools(
+    ps::normalise_bools(
         &mut p,
         &["acl", "backup", "quota", "replicate", "ro", "shared"],
-    );
-    let vol = p.get("volume").cloned().unwrap_or_default();
+    )
+    .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    let vol = p.get("volume").unwrap_or_default().to_string();
     if let Some((sid, size)) = vol.split_once(':') {
         if let Ok(gib) = size.parse::<f64>() {
             let bytes = (gib * (1u64 << 30) as f64) as u64;
             let volid = volumes::allocate(st, sid, id, bytes, VolKind::Subvol)
                 .map_err(|e| param_fail(k, &e, u))?;
-            p.insert("volume".into(), volid);
-            p.insert("size".into(), format_size(bytes));
+            p.set("volume", volid);
+            p.set("size", format_size(bytes));
         }
     }
-    Ok(props::print(
-        &p,
-        Some("volume"),
-        if k == "rootfs" { &[] } else { &["mp"] },
-    ))
+    Ok(ps::print_lxc_mount(&p, k == "rootfs"))
 }
 
 fn resolve_template(st: &SimState, ostemplate: &str) -> Result<String, String> {
@@ -772,9 +766,9 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         .collect();
     for k in nets {
         if let Some(v) = config.get(&k).cloned() {
-            let mut p = props::parse(&v, None).unwrap_or_default();
-            p.insert("hwaddr".into(), guest::next_mac(st));
-            config.insert(k, props::print(&p, None, &["name"]));
+            let mut p = PropString::parse(&v, None).unwrap_or_default();
+            p.set("hwaddr", guest::next_mac(st));
+            config.insert(k, ps::print_lxc_net(&p));
         }
     }
     let storage = a.get("storage").map(String::from);

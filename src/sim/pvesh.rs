@@ -3,7 +3,7 @@
 
 use super::args::Args;
 use super::guest::memory_mib;
-use super::props::parse_size;
+use super::args::parse_size;
 use super::reply::{fail, ok};
 use super::state::{Guest, GuestKind, PowerState, SimState};
 use crate::command::Output;

@@ -443,7 +443,7 @@ fn list(st: &SimState, a: &Args) -> Output {
             let size = v
                 .split(',')
                 .find_map(|p| p.strip_prefix("size="))
-                .and_then(|s| super::props::parse_size(s, 1 << 30))
+                .and_then(|s| super::args::parse_size(s, 1 << 30))
                 .unwrap_or(0);
             let (format, kind) = if vol.contains("subvol-") {
                 ("subvol", "rootdir")

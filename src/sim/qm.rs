@@ -7,7 +7,8 @@ use super::guest::{
 };
 use super::lifecycle::{self, is_volume_key, volid_of};
 use super::pct::run_in_guest;
-use super::props::{self, format_size, parse_size};
+use super::args::parse_size;
+use crate::facts::propstring::{self as ps, format_size, PropString, PropStringError};
 use super::pvesh::perl_pretty;
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{unix_ms, Guest, GuestKind, PowerState, SimState};
@@ -42,11 +43,6 @@ const BOOLS: &[&str] = &[
     "acpi",
     "kvm",
     "unique",
-];
-
-const NET_MODELS: &[&str] = &[
-    "virtio", "e1000", "e1000e", "rtl8139", "vmxnet3", "i82551", "i82557b", "i82559er", "ne2k_isa",
-    "ne2k_pci", "pcnet",
 ];
 
 fn is_config_option(k: &str) -> bool {
@@ -391,57 +387,36 @@ fn next_uuid(st: &mut SimState) -> String {
 
 /// `virtio,bridge=vmbr0` → `virtio=<MAC>,bridge=vmbr0` (model=MAC first, the rest sorted).
 fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
-    let mut model: Option<(String, Option<String>)> = None;
-    let mut rest = IndexMap::new();
-    for part in v.split(',') {
-        let (k, val) = match part.split_once('=') {
-            Some((k, val)) => (k, Some(val.to_string())),
-            None => (part, None),
-        };
-        if NET_MODELS.contains(&k) {
-            model = Some((k.to_string(), val));
-        } else if k == "model" {
-            model = Some((val.clone().unwrap_or_default(), model.and_then(|m| m.1)));
-        } else if k == "macaddr" {
-            let m = model.take().unwrap_or_default();
-            model = Some((m.0, val));
-        } else if let Some(val) = val {
-            rest.insert(k.to_string(), val);
-        } else {
-            return Err(format!("invalid format - unknown network model '{k}'"));
-        }
+    let mut p = ps::vm_net(v).map_err(|e| match e {
+        PropStringError::MissingRequired { key } => format!(
+            "invalid format - format error\nnet0.{key}: property is missing and it is not optional"
+        ),
+        other => format!("invalid format - {other}"),
+    })?;
+    ps::normalise_bools(&mut p, &["firewall", "link_down"])
+        .map_err(|e| format!("invalid format - {e}"))?;
+    if p.get("macaddr").is_none() {
+        p.set("macaddr", guest::next_mac(st));
     }
-    let Some((m, mac)) = model.filter(|(m, _)| !m.is_empty()) else {
-        return Err(
-            "invalid format - format error\nnet0.model: property is missing and it is not optional"
-                .into(),
-        );
-    };
-    props::normalise_bools(&mut rest, &["firewall", "link_down"]);
-    let mac = mac.unwrap_or_else(|| guest::next_mac(st));
-    let tail = props::print(&rest, None, &[]);
-    Ok(if tail.is_empty() {
-        format!("{m}={mac}")
-    } else {
-        format!("{m}={mac},{tail}")
-    })
+    Ok(ps::print_vm_net(&p))
 }
 
 /// Disk options: allocate `<storage>:<GiB>`, cloud-init drives, imports.
 fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = props::parse(v, Some("file"))
+    let mut p = PropString::parse(v, Some("file"))
         .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
-    let file = p.get("file").cloned().unwrap_or_default();
+    let file = p.get("file").unwrap_or_default().to_string();
     if let Some((sid, what)) = file.split_once(':') {
         if what == "cloudinit" {
             if !st.storages.contains_key(sid) {
                 return Err(fail(format!("storage '{sid}' does not exist")));
             }
-            p.insert("file".into(), format!("{sid}:vm-{id}-cloudinit"));
-            p.insert("media".into(), "cdrom".into());
+            p.set("file", format!("{sid}:vm-{id}-cloudinit"));
+            p.set("media", "cdrom");
         } else if let Ok(gib) = what.parse::<f64>() {
             let mut bytes = (gib * (1u64 << 30) as f64) as u64;
-            if let Some(src) = p.shift_remove("import-from") {
+            if let Some(src) = p.get("import-from").map(String::from) {
+                p.remove("import-from");
                 if !src.contains(':') && !st.files.contains_key(&src) {
                     return Err(fail(format!("{src}: non-existent or non-regular file")));
                 }
@@ -449,11 +424,11 @@ fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<
                 bytes = 3584 << 20;
             }
             let volid = volumes::allocate(st, sid, id, bytes, VolKind::Image).map_err(fail)?;
-            p.insert("file".into(), volid);
-            p.insert("size".into(), format_size(bytes));
+            p.set("file", volid);
+            p.set("size", format_size(bytes));
         }
     }
-    Ok(props::print(&p, Some("file"), &[]))
+    Ok(p.to_canonical_format(&ps::VM_DISK))
 }
 
 fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
@@ -484,17 +459,19 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         return disk_option(st, id, k, v, u);
     }
     if k == "agent" {
-        let mut p =
-            props::parse(v, Some("enabled")).map_err(|e| bad(format!("invalid format - {e}")))?;
-        props::normalise_bools(
+        let mut p = PropString::parse(v, Some("enabled"))
+            .map_err(|e| bad(format!("invalid format - {e}")))?;
+        ps::normalise_bools(
             &mut p,
             &["enabled", "fstrim_cloned_disks", "freeze-fs-on-backup"],
-        );
-        return Ok(props::print(&p, None, &["enabled"]));
+        )
+        .map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(p.to_canonical(None, &["enabled"]));
     }
     if k.starts_with("ipconfig") {
-        let p = props::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
-        if p.contains_key("gw") && !p.contains_key("ip") {
+        let p = PropString::parse_format(v, &ps::VM_IPCONFIG)
+            .map_err(|e| bad(format!("invalid format - {e}")))?;
+        if p.get("gw").is_some() && p.get("ip").is_none() {
             return Err(bad(
                 "gateway specified without specifying an IP address".into()
             ));

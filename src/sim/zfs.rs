@@ -2,7 +2,7 @@
 //! `compression` defaults to `on` (since OpenZFS 2.2) and `xattr` to `sa`.
 
 use super::args::ShortArgs;
-use super::props::parse_size;
+use super::args::parse_size;
 use super::reply::{die, ok};
 use super::state::{Dataset, DatasetKind, Pool, SimState};
 use super::table::{nicenum, render, Column};
