@@ -127,8 +127,12 @@ fn mac_of(i: usize) -> String {
     format!("BC:24:11:{:02X}:{:02X}:{:02X}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff)
 }
 
+fn pick(rng: &mut Rng, from: &[u32]) -> u32 {
+    from[rng.below(from.len())]
+}
+
 fn fw_rules(rng: &mut Rng) -> serde_json::Value {
-    let port = [22, 80, 443, 5432, 6379, 8080, 9000][rng.below(7)];
+    let port = pick(rng, &[80, 443, 5432, 6379, 8080, 9000]);
     serde_json::json!({
         "enabled": true,
         "rules": [
@@ -143,10 +147,10 @@ fn fw_rules(rng: &mut Rng) -> serde_json::Value {
 fn lxc_json(i: usize, g: &Guest, rng: &mut Rng) -> serde_json::Value {
     let mut o = serde_json::json!({
         "name": format!("ct-{}", g.id),
-        "memory_mb": [512, 1024, 2048, 4096][rng.below(4)],
+        "memory_mb": pick(rng, &[512, 1024, 2048, 4096]),
         "cores": 1 + rng.below(4),
         "storage_pool": "tank-lxc-disks",
-        "storage_size_gb": [8, 16, 32][rng.below(3)],
+        "storage_size_gb": pick(rng, &[8, 16, 32]),
         "network_config": {
             "name": "eth0",
             "bridge": "vmbr0",
@@ -181,8 +185,8 @@ fn vm_json(i: usize, g: &Guest, rng: &mut Rng) -> serde_json::Value {
         "vmid": g.id,
         "name": format!("vm-{}", g.id),
         "cores": 2 + rng.below(3),
-        "memory_mb": [2048, 4096, 8192][rng.below(3)],
-        "disk_size_gb": [32, 64][rng.below(2)],
+        "memory_mb": pick(rng, &[2048, 4096, 8192]),
+        "disk_size_gb": pick(rng, &[32, 64]),
         "start_at_boot": true,
         "boot_order": i,
         "features": ["base_setup", "docker"],
@@ -453,23 +457,35 @@ fn measure_size(n: usize, tmp: &Path, probe: RssProbe) -> Res<SizeRow> {
 }
 
 /// Rhai loop calling `call` N times; the difference between an API call and a builtin is the
-/// binding overhead (argument conversion, context lookup, error wrapping).
+/// binding overhead (argument conversion, context lookup, error wrapping). The loop body is a
+/// plain assignment so both loops do the same work apart from the call itself.
 fn loop_plan(call: &str) -> String {
-    format!(
-        "//! bench: call overhead\nlet hits = 0;\nfor i in 0..{API_LOOP} {{\n    if {call} {{ hits += 1; }}\n}}\n\
-         if hits < 0 {{ throw \"unreachable\"; }}\n"
-    )
+    format!("//! bench: call overhead\nfor i in 0..{API_LOOP} {{\n    let x = {call};\n}}\n")
 }
 
 struct ApiOverhead {
     api: Summary,
     builtin: Summary,
+    empty: Summary,
+}
+
+/// µs per iteration that `a` costs over `b`, from the minima (the least disturbed runs).
+fn per_iter_us(a: &Summary, b: &Summary) -> f64 {
+    (a.min.as_secs_f64() - b.min.as_secs_f64()) * 1e6 / API_LOOP as f64
 }
 
 impl ApiOverhead {
-    fn per_call_us(&self) -> f64 {
-        let diff = self.api.min.as_secs_f64() - self.builtin.min.as_secs_f64();
-        diff.max(0.0) * 1e6 / API_LOOP as f64
+    /// Whole cost of one API call: API loop minus the same loop with no call.
+    fn api_call_us(&self) -> f64 {
+        per_iter_us(&self.api, &self.empty)
+    }
+    /// Cost of one builtin call, for scale.
+    fn builtin_call_us(&self) -> f64 {
+        per_iter_us(&self.builtin, &self.empty)
+    }
+    /// What the phoenix binding adds over a builtin (negative: cheaper than the builtin).
+    fn overhead_us(&self) -> f64 {
+        per_iter_us(&self.api, &self.builtin)
     }
 }
 
@@ -479,18 +495,17 @@ fn measure_api(tmp: &Path, probe: RssProbe) -> Res<ApiOverhead> {
     fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let d = dir.to_string_lossy().into_owned();
     let state = work.join("state").to_string_lossy().into_owned();
-    let mut run = |name: &str, call: &str| -> Res<Summary> {
+    let run = |name: &str, call: &str| -> Res<Summary> {
         let plan = work.join(name);
         fs::write(&plan, loop_plan(call)).map_err(|e| format!("cannot write {}: {e}", plan.display()))?;
         let p = plan.to_string_lossy().into_owned();
         let args = ["run", &p, "--dry-run", "--host", "sim", "--config-dir", &d, "--state-dir", &state, "-q"];
         repeat(REPS, &args, &work, probe).map(|(s, _)| s)
     };
-    // Both conditions are cheap and always true in a dry-run, so the loops do the same work
-    // apart from the call itself.
-    let builtin = run("builtin.rhai", "i.is_even() || i.is_odd()")?;
-    let api = run("api.rhai", "host::dry_run() || i.is_odd()")?;
-    Ok(ApiOverhead { api, builtin })
+    let empty = run("empty.rhai", "i")?;
+    let builtin = run("builtin.rhai", "i.is_even()")?;
+    let api = run("api.rhai", "host::dry_run()")?;
+    Ok(ApiOverhead { api, builtin, empty })
 }
 
 fn measure_etc(tmp: &Path, probe: RssProbe) -> Res<Summary> {
@@ -571,14 +586,20 @@ fn report(rows: &[SizeRow], api: &Res<ApiOverhead>, etc: &Res<Summary>, probe: R
     let _ = writeln!(s, "\n## API call overhead\n");
     match api {
         Ok(a) => {
+            let _ = writeln!(s, "| loop body ({API_LOOP} iterations) | wall min / median | per call |");
+            let _ = writeln!(s, "|---|---|---:|");
+            for (body, x, per) in [
+                ("`let x = i;`", &a.empty, "-".to_string()),
+                ("`let x = i.is_even();`", &a.builtin, format!("{:.3} µs", a.builtin_call_us())),
+                ("`let x = host::dry_run();`", &a.api, format!("{:.3} µs", a.api_call_us())),
+            ] {
+                let _ = writeln!(s, "| {body} | {} / {} | {per} |", ms(x.min), ms(x.median));
+            }
             let _ = writeln!(
                 s,
-                "{API_LOOP} iterations: `host::dry_run()` loop {} (median {}), builtin loop {} (median {}) → **{:.2} µs per API call** (from the minima).",
-                ms(a.api.min),
-                ms(a.api.median),
-                ms(a.builtin.min),
-                ms(a.builtin.median),
-                a.per_call_us()
+                "\nAPI call **{:.3} µs** per call (over the empty loop); {:+.3} µs compared with a builtin.",
+                a.api_call_us(),
+                a.overhead_us()
             );
         }
         Err(e) => {
@@ -629,7 +650,7 @@ fn report(rows: &[SizeRow], api: &Res<ApiOverhead>, etc: &Res<Summary>, probe: R
     }
     match api {
         Ok(a) => {
-            let us = a.per_call_us();
+            let us = a.api_call_us();
             let _ = writeln!(s, "- {} API call overhead {us:.2} µs < 20 µs", verdict(us < 20.0));
         }
         Err(_) => {
@@ -666,6 +687,10 @@ fn main() {
     let etc = measure_etc(tmp.path(), probe);
     let text = report(&rows, &api, &etc, probe);
     println!("{text}");
+    // Keep the generated configs for profiling a single run by hand.
+    if std::env::var_os("PHOENIX_BENCH_KEEP").is_some() {
+        eprintln!("bench: generated configs kept in {}", tmp.keep().display());
+    }
     let out = PathBuf::from(ROOT).join("target").join("bench-scale.md");
     if let Err(e) = fs::write(&out, &text) {
         eprintln!("cannot write {}: {e}", out.display());

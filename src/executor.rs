@@ -67,6 +67,12 @@ impl Run {
             });
         } else {
             let started = now_rfc3339();
+            // Hold the serialisation key (e.g. one clone per source at a time) for the whole action.
+            let key_lock = action.serialize_on.as_ref().map(|k| self.serial_lock(k));
+            let _held = key_lock.as_ref().map(|m| match m.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            });
             let result = self.run_steps(&action);
             let error = result.as_ref().err().map(|e| e.to_string());
             if let Some(journal) = &self.journal {
@@ -107,6 +113,34 @@ impl Run {
             .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })
     }
 
+    fn serial_lock(&self, key: &str) -> std::sync::Arc<Mutex<()>> {
+        let mut map = match self.serial_locks.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Run a host command, retrying while Proxmox reports a lock held by someone else (another
+    /// clone from the same storage, a backup, pvestatd): those clear by themselves.
+    fn run_retrying_locks(&self, command: &crate::command::Command) -> Result<Output, ConnectorError> {
+        let mut delay = std::time::Duration::from_millis(LOCK_RETRY_FIRST_MS);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let out = self.connector.run(command)?;
+            if out.success() || !is_lock_error(&out.stderr_str()) || waited >= std::time::Duration::from_secs(LOCK_RETRY_BUDGET_S) {
+                return Ok(out);
+            }
+            if self.cancelled() {
+                return Ok(out);
+            }
+            tracing::info!("{}: lock busy, retrying in {:?}", command, delay);
+            std::thread::sleep(delay);
+            waited += delay;
+            delay = (delay * 2).min(std::time::Duration::from_secs(8));
+        }
+    }
+
     fn run_steps(&self, action: &Action) -> Result<(), ExecError> {
         let subject = &action.subject;
         let conn_err = |source| ExecError::Connector { subject: subject.clone(), source };
@@ -114,7 +148,7 @@ impl Run {
             let _progress = Progress::start(step.describe());
             match step {
                 Step::Exec { command } => {
-                    let out: Output = self.connector.run(command).map_err(conn_err)?;
+                    let out: Output = self.run_retrying_locks(command).map_err(conn_err)?;
                     if !out.success() {
                         return Err(ExecError::StepFailed {
                             subject: subject.clone(),
@@ -124,6 +158,28 @@ impl Run {
                         });
                     }
                 }
+                Step::Guest { kind, command, .. } => {
+                    let out: Output = self.connector.run(command).map_err(conn_err)?;
+                    match crate::ops::guest::guest_result(*kind, command, &out) {
+                        Ok((0, _)) => {}
+                        Ok((code, _)) => {
+                            return Err(ExecError::StepFailed {
+                                subject: subject.clone(),
+                                step: command.to_string(),
+                                code,
+                                stderr: guest_stderr(*kind, &out),
+                            })
+                        }
+                        Err(e) => {
+                            return Err(ExecError::StepFailed {
+                                subject: subject.clone(),
+                                step: command.to_string(),
+                                code: out.code,
+                                stderr: e.to_string(),
+                            })
+                        }
+                    }
+                }
                 Step::WriteFile { path, file } => self.connector.write_file(path, file).map_err(conn_err)?,
                 Step::RemoveFile { path } => {
                     self.connector.remove_file(path).map_err(conn_err)?;
@@ -131,6 +187,32 @@ impl Run {
             }
         }
         Ok(())
+    }
+}
+
+/// First wait and total budget for retrying lock errors.
+const LOCK_RETRY_FIRST_MS: u64 = 250;
+const LOCK_RETRY_BUDGET_S: u64 = 60;
+
+/// Whether a failure is Proxmox saying a lock is held (retryable), per the contracts reference.
+pub fn is_lock_error(stderr: &str) -> bool {
+    stderr.contains("can't lock file")
+        || stderr.contains("CT is locked")
+        || stderr.contains("VM is locked")
+        || (stderr.contains("got timeout") && stderr.contains("lock"))
+        || stderr.contains("trying to acquire lock")
+}
+
+/// A guest command's error output: stderr for containers, `err-data` for VMs.
+fn guest_stderr(kind: crate::graph::GuestKind, out: &Output) -> String {
+    match kind {
+        crate::graph::GuestKind::Lxc => out.stderr_str().trim_end().to_string(),
+        crate::graph::GuestKind::Vm => crate::facts::qm::parse_guest_exec_json(&out.stdout_str())
+            .ok()
+            .and_then(|r| r.err_data)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
     }
 }
 
@@ -240,6 +322,8 @@ impl Run {
             let failed = outcome != GuestOutcome::Ok;
             s.outcomes.insert(id, outcome);
             if failed {
+                // A guest that failed part-way has touched the host: the run failed (exit 1).
+                self.action_failed.store(true, Ordering::Relaxed);
                 if self.fail_fast {
                     s.stop = true;
                 }
@@ -309,4 +393,31 @@ pub fn with_guest<R>(id: u32, f: impl FnOnce() -> R) -> R {
     let r = f();
     CURRENT_GUEST.with(|g| g.set(prev));
     r
+}
+
+/// Poll `probe` until it yields a value or `timeout_s` passes: bounded, interruptible, with
+/// progress on a TTY. Waits are for apply only; a dry-run never waits.
+pub fn wait_for<T>(
+    run: &Run,
+    what: &str,
+    timeout_s: i64,
+    mut probe: impl FnMut() -> Result<Option<T>, String>,
+) -> Result<T, Box<rhai::EvalAltResult>> {
+    let _progress = Progress::start(what.to_string());
+    let start = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(timeout_s.max(0) as u64);
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        if let Some(v) = probe()? {
+            return Ok(v);
+        }
+        if run.cancelled() {
+            return Err(format!("{what}: interrupted").into());
+        }
+        if start.elapsed() >= limit {
+            return Err(format!("{what}: gave up after {timeout_s}s").into());
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+    }
 }

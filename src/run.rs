@@ -31,6 +31,8 @@ pub struct Run {
     /// Set when a host action failed: the run exits 1 (not 2, which means invalid input).
     pub action_failed: AtomicBool,
     pub started: Instant,
+    /// Keys of actions that must not overlap (see `Action::serialize_on`).
+    pub serial_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<()>>>>,
 }
 
 /// Options a run is built with (from the CLI, or from a test or benchmark).
@@ -59,7 +61,7 @@ impl Run {
             dry_run: opts.dry_run,
             parallel: opts.parallel.max(1),
             fail_fast: opts.fail_fast,
-            facts: Facts::new(connector.clone()),
+            facts: Facts::new(connector.clone(), opts.dry_run),
             connector,
             reporter,
             journal: opts.journal,
@@ -68,6 +70,7 @@ impl Run {
             cancel: opts.cancel,
             action_failed: AtomicBool::new(false),
             started: Instant::now(),
+            serial_locks: Default::default(),
         }
     }
 

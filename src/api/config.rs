@@ -133,6 +133,26 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "application_script",
+        &["id: int", "-> String"],
+        "The text of a container's application script (from the configuration folder), or () when it declares none.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let Some(GuestRef::Lxc(g)) = run.inventory.guest(id) else { return Ok(Dynamic::UNIT) };
+                match &g.application_script_path {
+                    Some(p) => std::fs::read_to_string(p)
+                        .map(Dynamic::from)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()).into()),
+                    None => Ok(Dynamic::UNIT),
+                }
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "stacks",
         &["-> Map"],
         "Every stack (stacks/<name>/{phoenix.json,docker-compose.yml}) by name.",

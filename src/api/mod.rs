@@ -7,11 +7,14 @@ pub mod docs;
 pub mod file;
 pub mod fw;
 pub mod graph;
+pub mod guest;
+pub mod guest_read;
 pub mod host;
 pub mod log;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;
+pub mod util;
 pub mod zfs;
 
 use crate::run::Run;
@@ -105,6 +108,8 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         zfs::namespace(ctx),
         pvesm::namespace(ctx),
         pct::namespace(ctx),
+        guest::namespace(ctx),
         qm::namespace(ctx),
+        util::namespace(),
     ]
 }

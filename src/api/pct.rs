@@ -1,82 +1,187 @@
-//! `pct::` — LXC containers (read side: list, status, config).
+//! `pct::` — LXC containers: read side (shared with `qm::`) and the lifecycle ops the LXC state
+//! machine (`stdlib/lxc.rhai`) is written with.
 
-use super::at;
-use super::convert::{guest_id, to_dynamic};
-use super::{Ctx, Namespace, Res};
-use rhai::{Dynamic, NativeCallContext};
+use super::convert::{guest_id, outcome};
+use super::file::carry_out;
+use super::{at, Ctx, Namespace, Res};
+use crate::graph::GuestKind;
+use crate::inventory::{GuestRef, LxcGuest};
+use crate::ops::lxc;
+use crate::run::Run;
+use rhai::{Array, Dynamic, NativeCallContext};
+
+fn declared(run: &Run, id: u32) -> Res<&LxcGuest> {
+    match run.inventory.guest(id) {
+        Some(GuestRef::Lxc(g)) => Ok(g),
+        Some(GuestRef::Vm(_)) => Err(format!("guest {id} is a VM, not a container").into()),
+        None => Err(format!("guest {id} is not declared").into()),
+    }
+}
+
+/// The desired container, with the plan's extra `features` keys.
+fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
+    let devices = if g.gpu_assignment.is_empty() {
+        None
+    } else {
+        let f = run.facts.file("/proc/devices").map_err(|e| e.to_string())?;
+        f.as_ref().as_ref().map(|d| String::from_utf8_lossy(&d.content).into_owned())
+    };
+    lxc::desired(g, extra, devices.as_deref()).map_err(|e| e.to_string().into())
+}
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new("pct", "LXC containers: list, status and configuration.");
+    let mut ns = Namespace::new("pct", "LXC containers: list, status, configuration, lifecycle.");
+    super::guest_read::add(&mut ns, ctx, GuestKind::Lxc);
 
     let c = ctx.clone();
     ns.add(
-        "list",
-        &["-> Array"],
-        "Every container: [#{vmid, status, lock, name}] (one `pct list` per run).",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    to_dynamic(&*c.run()?.facts.pct_list().map_err(|e| e.to_string())?)
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "exists",
-        &["id: int", "-> bool"],
-        "Whether a container exists.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    let id = guest_id(&id)?;
-                    Ok(c.run()?
-                        .facts
-                        .pct_list()
-                        .map_err(|e| e.to_string())?
-                        .iter()
-                        .any(|e| e.vmid == id))
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "status",
-        &["id: int", "-> String"],
-        "\"running\", \"stopped\", … or () when the container does not exist.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let id = guest_id(&id)?;
-                    let list = c.run()?.facts.pct_list().map_err(|e| e.to_string())?;
-                    Ok(match list.iter().find(|e| e.vmid == id) {
-                        Some(e) => super::convert::to_dynamic(&e.status)?,
-                        None => Dynamic::UNIT,
-                    })
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "config",
+        "ensure_defined",
         &["id: int", "-> Map"],
-        "The parsed `pct config`: #{hostname, cores, memory, swap, onboot, nets, mount_points, features, lxc, raw, …}, or () when absent.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        "Make the container exist: `pct create` from its `template`, or `pct clone` (full) from `clone_from_ctid` \
+         at the source's `template_snapshot_name`. Clones of one source run one at a time. An existing container is left alone.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let g = declared(run, id)?;
+                let d = desired(run, g, &[])?;
+                let snap = g.clone_from_ctid.and_then(|s| match run.inventory.guest(s) {
+                    Some(GuestRef::Lxc(src)) => src.template_snapshot_name.clone(),
+                    _ => None,
+                });
+                carry_out(&c, lxc::ensure_defined(&run.facts, &d, g, snap.as_deref()))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_config",
+        &["id: int", "features: Array", "-> Map"],
+        "Bring the container's configuration to the declared one, changing only what differs: cores, memory, swap, \
+         net0 (with firewall=1 when its firewall is enabled), nameserver, onboot, startup, features (plus `features`, \
+         e.g. [\"nesting=1\", \"keyctl=1\"] for docker), rootfs and volume sizes (grow only), mount points (stable \
+         indices), lxc.* lines (id maps, AppArmor, GPU passthrough) kept alongside every other line of the conf file. \
+         Returns #{changed, actions, restart}: restart = the changes take effect only after a restart.",
+        move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let g = declared(run, id)?;
+                let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
+                let d = desired(run, g, &extra)?;
+                let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
+                let restart = cp.restart_needed;
+                let o = run.execute(cp.plan, Some(id)).map_err(|e| e.to_string())?;
+                let mut m = outcome(o.changed, o.actions);
+                if let Some(mut map) = m.write_lock::<rhai::Map>() {
+                    map.insert("restart".into(), (restart && o.changed).into());
+                }
+                Ok(m)
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add("ensure_running", &["id: int", "-> Map"], "Start the container unless it runs (`pct start`).", move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+        at(&nc, (|| {
+            let run = c.run()?;
             let id = guest_id(&id)?;
-            let cfg = c.run()?.facts.pct_config(id).map_err(|e| e.to_string())?;
-            match cfg.as_ref() {
-                Some(cfg) => to_dynamic(cfg),
-                None => Ok(Dynamic::UNIT),
-            }
-        })()) },
+            carry_out(&c, lxc::ensure_power(&run.facts, id, true))
+        })())
+    });
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_stopped",
+        &["id: int", "-> Map"],
+        "Shut the container down unless it is stopped (`pct shutdown --timeout 60 --forceStop 1`).",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                carry_out(&c, lxc::ensure_power(&run.facts, id, false))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "restart",
+        &["id: int", "reason: String", "-> Map"],
+        "Reboot a running container (`pct reboot`) so pending changes apply; a stopped one picks them up at its next start.",
+        move |nc: NativeCallContext, id: Dynamic, reason: &str| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                carry_out(&c, lxc::restart(&run.facts, id, reason))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_snapshot",
+        &["id: int", "name: String", "-> Map"],
+        "Take a snapshot unless one with this name exists (never recreated).",
+        move |nc: NativeCallContext, id: Dynamic, name: &str| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                carry_out(&c, lxc::ensure_snapshot(&run.facts, id, name))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "has_snapshot",
+        &["id: int", "name: String", "-> bool"],
+        "Whether the container has a snapshot of this name.",
+        move |nc: NativeCallContext, id: Dynamic, name: &str| -> Res<bool> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let conf = run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?;
+                Ok(conf.as_ref().as_ref().is_some_and(|c| c.file.snapshots.contains_key(name)))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "destroy",
+        &["id: int", "-> Map"],
+        "Stop the container and `pct destroy --purge` it (its firewall file goes with it). Absent: nothing to do.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                carry_out(&c, lxc::destroy(&run.facts, id))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "wait_network",
+        &["id: int", "timeout_s: int", "-> String"],
+        "Wait (bounded, with progress) until the container has an IPv4 address on eth0 and return it. A dry-run never \
+         waits: it returns the declared address (or `(known after apply)`).",
+        move |nc: NativeCallContext, id: Dynamic, timeout: i64| -> Res<String> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let g = declared(run, id)?;
+                if run.dry_run {
+                    let ip = g.network_config.ip.split('/').next().unwrap_or("").to_string();
+                    return Ok(if ip.is_empty() || ip == "dhcp" { "(known after apply)".to_string() } else { ip });
+                }
+                crate::executor::wait_for(run, &format!("ct {id}: waiting for its network"), timeout, || {
+                    lxc::address(&run.facts, id).map_err(|e| e.to_string())
+                })
+            })())
+        },
     );
     ns
 }

@@ -1,85 +1,10 @@
-//! `qm::` — QEMU VMs (read side: list, status, config).
+//! `qm::` — QEMU virtual machines.
 
-use super::at;
-use super::convert::{guest_id, to_dynamic};
-use super::{Ctx, Namespace, Res};
-use rhai::{Dynamic, NativeCallContext};
+use super::{Ctx, Namespace};
+use crate::graph::GuestKind;
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "qm",
-        "QEMU virtual machines: list, status and configuration.",
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "list",
-        &["-> Array"],
-        "Every VM: [#{vmid, name, status, mem_mib, bootdisk_gib, pid}] (one `qm list` per run).",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    to_dynamic(&*c.run()?.facts.qm_list().map_err(|e| e.to_string())?)
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "exists",
-        &["id: int", "-> bool"],
-        "Whether a VM exists.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    let id = guest_id(&id)?;
-                    Ok(c.run()?
-                        .facts
-                        .qm_list()
-                        .map_err(|e| e.to_string())?
-                        .iter()
-                        .any(|e| e.vmid == id))
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "status",
-        &["id: int", "-> String"],
-        "\"running\", \"stopped\", … or () when the VM does not exist.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let id = guest_id(&id)?;
-                    let list = c.run()?.facts.qm_list().map_err(|e| e.to_string())?;
-                    Ok(match list.iter().find(|e| e.vmid == id) {
-                        Some(e) => super::convert::to_dynamic(&e.status)?,
-                        None => Dynamic::UNIT,
-                    })
-                })(),
-            )
-        },
-    );
-
-    let c = ctx.clone();
-    ns.add(
-        "config",
-        &["id: int", "-> Map"],
-        "The parsed `qm config`: #{name, cores, memory, onboot, agent, nets, disks, ciuser, ipconfigs, raw, …}, or () when absent.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
-            let id = guest_id(&id)?;
-            let cfg = c.run()?.facts.qm_config(id).map_err(|e| e.to_string())?;
-            match cfg.as_ref() {
-                Some(cfg) => to_dynamic(cfg),
-                None => Ok(Dynamic::UNIT),
-            }
-        })()) },
-    );
+    let mut ns = Namespace::new("qm", "QEMU virtual machines: list, status, configuration, lifecycle.");
+    super::guest_read::add(&mut ns, ctx, GuestKind::Vm);
     ns
 }

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod firewall;
 pub mod guest_config;
+pub mod guests;
 pub mod pct;
 pub mod propstring;
 pub mod pvesm;
@@ -66,10 +67,9 @@ pub struct Facts {
     datasets: Cell<BTreeMap<String, Dataset>>,
     dataset_props: Keyed<String, DatasetProps>,
     storages: Cell<IndexMap<String, pvesm::StorageDef>>,
-    pct_list: Cell<Vec<pct::PctListEntry>>,
-    pct_configs: Keyed<u32, Option<pct::PctConfig>>,
-    qm_list: Cell<Vec<qm::QmListEntry>>,
-    qm_configs: Keyed<u32, Option<qm::QmConfig>>,
+    pub(crate) guests: guests::GuestFacts,
+    /// Dry-run: effects are modelled; apply: guest facts an action touched are re-read.
+    dry_run: bool,
 }
 
 pub const STORAGE_CFG: &str = "/etc/pve/storage.cfg";
@@ -88,7 +88,7 @@ fn num(row: &zfs::Row, col: &str, cmd: &str) -> Result<u64, FactError> {
 }
 
 impl Facts {
-    pub fn new(conn: Arc<dyn Connector>) -> Self {
+    pub fn new(conn: Arc<dyn Connector>, dry_run: bool) -> Self {
         Facts {
             conn,
             files: Keyed::default(),
@@ -96,10 +96,8 @@ impl Facts {
             datasets: Cell::default(),
             dataset_props: Keyed::default(),
             storages: Cell::default(),
-            pct_list: Cell::default(),
-            pct_configs: Keyed::default(),
-            qm_list: Cell::default(),
-            qm_configs: Keyed::default(),
+            guests: guests::GuestFacts::default(),
+            dry_run,
         }
     }
 
@@ -216,46 +214,6 @@ impl Facts {
         pvesm::parse_storage_cfg(&text).map_err(|e| parse_err(STORAGE_CFG, e))
     }
 
-    // ---- guests ----
-
-    pub fn pct_list(&self) -> Result<Arc<Vec<pct::PctListEntry>>, FactError> {
-        self.pct_list.get(|| {
-            let out = self.read_command(&["pct", "list"])?;
-            pct::parse_pct_list(&out.stdout_str()).map_err(|e| parse_err("pct list", e))
-        })
-    }
-
-    /// A container's configuration, or `None` when it does not exist (known from the one
-    /// `pct list` of the run, so absent guests cost no command).
-    pub fn pct_config(&self, id: u32) -> Result<Arc<Option<pct::PctConfig>>, FactError> {
-        self.pct_configs.cell(&id).get(|| {
-            if !self.pct_list()?.iter().any(|e| e.vmid == id) {
-                return Ok(None);
-            }
-            let ids = id.to_string();
-            let out = self.read_command(&["pct", "config", &ids])?;
-            pct::parse_pct_config(&out.stdout_str()).map(Some).map_err(|e| parse_err(&format!("pct config {id}"), e))
-        })
-    }
-
-    pub fn qm_list(&self) -> Result<Arc<Vec<qm::QmListEntry>>, FactError> {
-        self.qm_list.get(|| {
-            let out = self.read_command(&["qm", "list"])?;
-            qm::parse_qm_list(&out.stdout_str()).map_err(|e| parse_err("qm list", e))
-        })
-    }
-
-    pub fn qm_config(&self, id: u32) -> Result<Arc<Option<qm::QmConfig>>, FactError> {
-        self.qm_configs.cell(&id).get(|| {
-            if !self.qm_list()?.iter().any(|e| e.vmid == id) {
-                return Ok(None);
-            }
-            let ids = id.to_string();
-            let out = self.read_command(&["qm", "config", &ids])?;
-            qm::parse_qm_config(&out.stdout_str()).map(Some).map_err(|e| parse_err(&format!("qm config {id}"), e))
-        })
-    }
-
     // ---- modelled effects ----
 
     /// Apply an action's modelled effect, so later reads see the state the action creates.
@@ -331,6 +289,7 @@ impl Facts {
                 // The file view of storage.cfg is derived; forget it rather than model it twice.
                 self.files.invalidate(&STORAGE_CFG.to_string());
             }
+            Effect::Guest { kind, id, change } => self.apply_guest(*id, *kind, change)?,
             Effect::Nothing => {}
         }
         Ok(())

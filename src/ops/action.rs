@@ -31,6 +31,9 @@ impl Change {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     Exec { command: Command },
+    /// A command inside a guest (`pct exec` / `qm guest exec`): success is the inner command's
+    /// exit code, which for VMs comes in `qm`'s JSON answer.
+    Guest { kind: crate::graph::GuestKind, id: u32, command: Command },
     WriteFile { path: String, file: FileWrite },
     RemoveFile { path: String },
 }
@@ -39,7 +42,7 @@ impl Step {
     /// A one-line rendering for output and the journal (file content omitted, secrets masked).
     pub fn describe(&self) -> String {
         match self {
-            Step::Exec { command } => command.to_string(),
+            Step::Exec { command } | Step::Guest { command, .. } => command.to_string(),
             Step::WriteFile { path, file } => format!(
                 "write {path} ({} bytes, mode {:04o}{})",
                 file.content.len(),
@@ -70,6 +73,8 @@ pub enum Effect {
     Storage { id: String, def: Option<crate::facts::pvesm::StorageDef> },
     /// A host file now reads like this (`None` = removed).
     File { path: String, data: Option<FileData> },
+    /// Something about a guest changed.
+    Guest { kind: crate::graph::GuestKind, id: u32, change: crate::facts::guests::GuestChange },
     /// No fact changes (or none phoenix reads back).
     Nothing,
 }
@@ -88,6 +93,10 @@ pub struct Action {
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub effect: Effect,
+    /// Actions with the same key never run at the same time (clones of one source: Proxmox
+    /// locks the source during a clone, so parallel clones would only fight over the lock).
+    #[serde(skip)]
+    pub serialize_on: Option<String>,
 }
 
 impl Action {
@@ -99,6 +108,7 @@ impl Action {
             guest: None,
             steps: Vec::new(),
             effect: Effect::Nothing,
+            serialize_on: None,
         }
     }
 
@@ -113,6 +123,11 @@ impl Action {
 
     pub fn effect(mut self, effect: Effect) -> Self {
         self.effect = effect;
+        self
+    }
+
+    pub fn serialize_on(mut self, key: impl Into<String>) -> Self {
+        self.serialize_on = Some(key.into());
         self
     }
 

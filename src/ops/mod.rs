@@ -5,10 +5,18 @@
 pub mod action;
 pub mod exec;
 pub mod file;
+pub mod guest;
+pub mod lxc;
 pub mod pvesm;
 pub mod zfs;
 
 pub use action::{Action, Change, Effect, Step};
+
+/// SHA-256 of some content, as lowercase hex (content comparisons and script hashes).
+pub fn content_digest(content: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// What an op decided: the actions to take, or why nothing needs doing.
 #[derive(Debug, Clone)]

@@ -195,7 +195,12 @@ impl Scripts {
     /// stops the run before the first command.
     pub fn compile(&self, found: &Found) -> Result<AST, ScriptDiagnostic> {
         self.sources.add(&found.name, found.text.clone());
-        let scope = Self::plan_scope(&[], false, "");
+        // The names a plan sees, declared for strict-variable checking. Pushed as plain
+        // variables here: constants would be folded into the AST with these placeholder values.
+        let mut scope = Scope::new();
+        scope.push("ARGS", rhai::Array::new());
+        scope.push("DRY_RUN", false);
+        scope.push("HOST", String::new());
         let mut ast = self.engine.compile_with_scope(&scope, &*found.text).map_err(|e| {
             let candidates = check::identifiers(&found.text);
             let mut namespaces: Vec<String> = self.api_index.keys().cloned().collect();

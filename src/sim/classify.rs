@@ -4,13 +4,19 @@
 pub(crate) fn is_mutating(argv: &[String]) -> bool {
     let a = |i: usize| argv.get(i).map(String::as_str).unwrap_or("");
     let read = match (a(0), a(1)) {
+        ("pct", "exec") => inner_command(&argv[2..]).is_some_and(guest_reads),
         ("pct", sub) => matches!(
             sub,
             "list" | "status" | "config" | "listsnapshot" | "pending"
         ),
+        ("qm", "guest") if a(2) == "exec" => {
+            inner_command(&argv[3..]).is_some_and(guest_reads)
+        }
         ("qm", "guest") => {
             // `qm guest cmd <id> <cmd>`: ping, info and get-* only read.
-            a(2) == "cmd" && (matches!(a(4), "ping" | "info") || a(4).starts_with("get-"))
+            a(2) == "cmd"
+                && (matches!(a(4), "ping" | "info" | "network-get-interfaces")
+                    || a(4).starts_with("get-"))
         }
         ("qm", "agent") => matches!(a(3), "ping" | "info") || a(3).starts_with("get-"),
         ("qm", sub) => matches!(
@@ -29,6 +35,40 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
     !read
 }
 
+/// The argv after `--` (`pct exec <id> [opts] -- argv…`).
+fn inner_command(rest: &[String]) -> Option<&[String]> {
+    let i = rest.iter().position(|a| a == "--")?;
+    Some(&rest[i + 1..])
+}
+
+/// In-guest commands that only look: the guards features use.
+fn guest_reads(cmd: &[String]) -> bool {
+    let a = |i: usize| cmd.get(i).map(String::as_str).unwrap_or("");
+    // `env VAR=x cmd` reads iff cmd does.
+    if a(0) == "env" {
+        let rest: Vec<String> = cmd[1..]
+            .iter()
+            .skip_while(|x| x.contains('=') && !x.starts_with('-'))
+            .cloned()
+            .collect();
+        return guest_reads(&rest);
+    }
+    let prog = a(0).rsplit('/').next().unwrap_or("");
+    match prog {
+        "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query" | "hostname"
+        | "getent" | "nvidia-smi" => true,
+        "dpkg" => matches!(a(1), "-s" | "--status" | "-l" | "--list"),
+        "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),
+        "ip" => cmd.iter().any(|x| x == "show") && !cmd.iter().any(|x| x == "add" || x == "del"),
+        "cloud-init" => a(1) == "status",
+        "pip" | "pip3" => matches!(a(1), "show" | "list"),
+        "step" | "docker" | "ollama" | "vllm" | "python3" => {
+            matches!(a(1), "version" | "--version" | "-v" | "-V")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,15 +81,47 @@ mod tests {
     fn classification() {
         assert!(!m("pct list"));
         assert!(!m("qm guest cmd 100 get-osinfo"));
-        assert!(m("qm guest exec 100 -- true"));
+        assert!(!m("qm guest exec 100 -- true"));
         assert!(!m("qm agent 100 ping"));
         assert!(m("qm agent 100 shutdown"));
         assert!(!m("zpool status rpool"));
         assert!(m("zfs set a=b rpool"));
-        assert!(m("pct exec 100 -- true"));
+        assert!(!m("pct exec 100 -- true"));
         assert!(!m("file.read /etc/hostname"));
         assert!(m("file.write /etc/hostname"));
         assert!(m("pve-firewall compile"));
         assert!(m("apt-get update"));
+    }
+
+    #[test]
+    fn in_guest_commands() {
+        for read in [
+            "pct exec 100 -- test -x /usr/bin/docker",
+            "pct exec 100 -- systemctl is-enabled docker",
+            "pct exec 100 -- systemctl is-active docker",
+            "pct exec 100 -- dpkg-query -W -f=${Status} docker.io",
+            "pct exec 100 -- cat /etc/os-release",
+            "pct exec 100 -- ip -4 -o addr show dev eth0",
+            "pct exec 100 -- step version",
+            "pct exec 100 -- env LC_ALL=C getent passwd root",
+            "qm guest exec 9000 --timeout 30 -- cloud-init status --wait",
+            "qm guest exec 9000 -- nvidia-smi",
+            "qm guest cmd 9000 network-get-interfaces",
+            "qm agent 9000 ping",
+        ] {
+            assert!(!m(read), "{read}");
+        }
+        for write in [
+            "pct exec 100 -- apt-get install -y docker.io",
+            "pct exec 100 -- systemctl enable --now docker",
+            "pct exec 100 -- tee /etc/x",
+            "pct exec 100 -- sh /tmp/install.sh",
+            "pct exec 100 test -f /x",
+            "qm guest exec 9000 -- systemctl restart docker",
+            "qm guest exec 9000 -- ip addr add 1.2.3.4/24 dev eth0",
+            "pct push 100 /a /b",
+        ] {
+            assert!(m(write), "{write}");
+        }
     }
 }

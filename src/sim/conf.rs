@@ -129,6 +129,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                         .or_insert_with(|| Snapshot {
                             config: IndexMap::new(),
                             lxc: Vec::new(),
+                            image: None,
                         })
                         .config
                 }
@@ -145,6 +146,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                         Snapshot {
                             config: IndexMap::new(),
                             lxc: Vec::new(),
+                            image: None,
                         },
                     );
                     Target::Snap(s.to_string())
@@ -213,6 +215,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                 .or_insert_with(|| Snapshot {
                     config: IndexMap::new(),
                     lxc: Vec::new(),
+                    image: None,
                 })
                 .config
         }
@@ -257,6 +260,7 @@ mod tests {
         let mut snap = Snapshot {
             config: IndexMap::new(),
             lxc: Vec::new(),
+            image: None,
         };
         snap.config.insert("hostname".into(), "web01".into());
         snap.config.insert("snaptime".into(), "1714560000".into());

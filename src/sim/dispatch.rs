@@ -1,7 +1,7 @@
 //! Route an argv to the simulated program.
 
-use super::reply::{die, Step};
-use super::state::SimState;
+use super::reply::{die, ok, Step};
+use super::state::{text_file, SimState};
 use super::{firewall, nfs, pct, pvesh, pvesm, qm, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
@@ -18,8 +18,45 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "pvesh" => pvesh::run(st, rest).into(),
         "pve-firewall" => firewall::run(st, rest).into(),
         "exportfs" => nfs::run(st, rest).into(),
+        "curl" | "wget" => host_download(st, program, rest).into(),
         // Exit 127 like a shell that cannot find the program, so a plan relying on an
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),
+    }
+}
+
+/// Host `curl -fsSL -o <dest> <url>` / `wget -qO <dest> <url>`: the file appears with the
+/// catalogue's content for the URL (cloud images, snippets and installers are placeholders).
+fn host_download(st: &mut SimState, tool: &str, args: &[String]) -> crate::command::Output {
+    let mut dest: Option<&str> = None;
+    let mut url: Option<&str> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let x = args[i].as_str();
+        if let Some(flags) = x.strip_prefix('-').filter(|f| !f.starts_with('-')) {
+            if flags.ends_with('o') || flags.ends_with('O') {
+                i += 1;
+                dest = args.get(i).map(String::as_str);
+            }
+        } else if x == "--output" || x == "--output-document" {
+            i += 1;
+            dest = args.get(i).map(String::as_str);
+        } else if !x.starts_with('-') {
+            url = Some(x);
+        }
+        i += 1;
+    }
+    let Some(url) = url else {
+        return die(format!("{tool}: no URL specified"), 2);
+    };
+    let data = super::catalogue::download(url);
+    match dest {
+        Some(d) if d != "-" => {
+            let mut f = text_file("");
+            f.content = data;
+            st.files.insert(d.to_string(), f);
+            ok("")
+        }
+        _ => ok(data),
     }
 }

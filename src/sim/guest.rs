@@ -292,6 +292,7 @@ mod tests {
         let mut s = Snapshot {
             config: IndexMap::new(),
             lxc: Vec::new(),
+            image: None,
         };
         s.config.insert("snaptime".into(), "1714564800".into());
         g.snapshots.insert("snap1".into(), s);

@@ -86,11 +86,28 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
         return fail(format!("{} {id} already running", word(kind)));
     }
     apply_pending(st, id);
+    let snippet = user_data(st, id);
     if let Some(g) = st.guests.get_mut(&id) {
         g.status = PowerState::Running;
         g.started_at_ms = Some(super::state::unix_ms());
+        super::inside::on_boot(g, snippet.as_deref());
     }
     ok("")
+}
+
+/// The `cicustom user=` snippet of a VM, read from the host (cloud-init's first boot uses it).
+fn user_data(st: &SimState, id: u32) -> Option<String> {
+    let g = st.guests.get(&id)?;
+    let volid = g
+        .config
+        .get("cicustom")?
+        .split(',')
+        .find_map(|p| p.strip_prefix("user="))?
+        .to_string();
+    let path = super::qm::snippet_path(st, &volid)?;
+    st.files
+        .get(&path)
+        .map(|f| String::from_utf8_lossy(&f.content).into_owned())
 }
 
 /// stop / shutdown / reboot.
@@ -120,6 +137,7 @@ pub(crate) fn power_off(
         } else {
             g.status = PowerState::Stopped;
             g.started_at_ms = None;
+            super::inside::on_shutdown(g);
         }
     }
     ok("")
@@ -221,6 +239,7 @@ pub(crate) fn snapshot(
     let snap = Snapshot {
         config,
         lxc: g.lxc.clone(),
+        image: Some(g.image()),
     };
     g.snapshots.insert(name.to_string(), snap);
     g.config.insert("parent".into(), name.to_string());
@@ -289,6 +308,9 @@ pub(crate) fn rollback(
     config.insert("parent".into(), name.to_string());
     g.config = config;
     g.lxc = snap.lxc;
+    if let Some(image) = snap.image {
+        g.set_image(image);
+    }
     g.pending.clear();
     if start_after {
         return start(st, kind, id, false);

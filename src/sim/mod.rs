@@ -4,6 +4,7 @@
 //! (offline rehearsal), the test double and the benchmark bed.
 
 mod args;
+mod catalogue;
 mod classify;
 mod conf;
 mod dispatch;
@@ -13,6 +14,7 @@ mod files;
 mod firewall;
 mod guest;
 mod host;
+mod inside;
 mod latency;
 mod lifecycle;
 mod nfs;
@@ -29,5 +31,6 @@ mod zfs;
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
 pub use state::{
-    Dataset, DatasetKind, Fault, Guest, GuestKind, Pool, PowerState, SimState, Snapshot, Storage,
+    Dataset, DatasetKind, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, SimState,
+    Snapshot, Storage, Unit,
 };

@@ -7,6 +7,7 @@ use super::guest::{
     self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending,
     print_snapshot_tree,
 };
+use super::inside;
 use super::lifecycle::{self, is_volume_key, volid_of};
 use super::args::parse_size;
 use super::reply::{die, fail, ok, param_fail, Step};
@@ -119,7 +120,7 @@ fn usage(sub: &str) -> String {
     format!("pct {sub}{args} [OPTIONS]")
 }
 
-pub(crate) fn run(st: &mut SimState, argv: &[String], _stdin: Option<&[u8]>) -> Step {
+pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let sub = argv.first().map(String::as_str).unwrap_or("");
     let a = match Args::parse(argv.get(1..).unwrap_or(&[]), BOOLS) {
         Ok(a) => a,
@@ -198,7 +199,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], _stdin: Option<&[u8]>) -> 
             (Err(e), _) | (_, Err(e)) => e,
         },
         "unlock" => lifecycle::unlock(st, K, id),
-        "exec" => exec(st, id, &a),
+        "exec" => exec(st, id, &a, stdin),
         "push" => match (need(1), need(2)) {
             (Ok(f), Ok(d)) => push(st, id, f, d, &a),
             (Err(e), _) | (_, Err(e)) => e,
@@ -572,6 +573,8 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
         }
     }
     let start_after = a.flag("start");
+    // What the template unpacks to (Debian/Ubuntu are modelled inside; others stay empty).
+    let image = inside::base_image(ostype_from(&ostemplate), false);
     // `create_and_lock_config`: the config exists with only `lock: create` during the task.
     let mut placeholder = Guest::new(K);
     placeholder.config.insert("lock".into(), "create".into());
@@ -585,6 +588,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
             );
         };
         g.config = config;
+        g.set_image(image);
         if start_after {
             let out = lifecycle::start(st, K, id, false);
             if !out.success() {
@@ -737,12 +741,17 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     if !full && a.get("storage").is_some() {
         return fail("parameter 'storage' not allowed for linked clones").into();
     }
-    let (mut config, lxc) = match a.get("snapname") {
+    // The clone's disk is the source's at the snapshot (or now).
+    let (mut config, lxc, image) = match a.get("snapname") {
         Some(s) => match g.snapshots.get(s) {
-            Some(snap) => (snap.config.clone(), snap.lxc.clone()),
+            Some(snap) => (
+                snap.config.clone(),
+                snap.lxc.clone(),
+                snap.image.clone().unwrap_or_else(|| g.image()),
+            ),
             None => return fail(format!("snapshot '{s}' does not exist")).into(),
         },
-        None => (g.config.clone(), g.lxc.clone()),
+        None => (g.config.clone(), g.lxc.clone(), g.image()),
     };
     if let Some(sid) = a.get("storage") {
         if !st.storages.contains_key(sid) {
@@ -832,6 +841,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
             Some(g) => {
                 g.config = config;
                 g.lxc = lxc;
+                g.set_image(image);
                 ok(log)
             }
             None => lifecycle::worker_error(
@@ -843,7 +853,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
 }
 
 /// `pct exec`: the few commands plans use to probe a guest. Exit status is the command's.
-fn exec(st: &SimState, id: u32, a: &Args) -> Output {
+fn exec(st: &mut SimState, id: u32, a: &Args, stdin: Option<&[u8]>) -> Output {
     let g = match lookup(st, K, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -856,55 +866,9 @@ fn exec(st: &SimState, id: u32, a: &Args) -> Output {
         _ if a.positional.len() > 1 => a.positional[1..].to_vec(),
         _ => return fail("missing command"),
     };
-    run_in_guest(g, &cmd)
-}
-
-/// Commands simulated inside a guest (shared with `qm guest exec`).
-pub(crate) fn run_in_guest(g: &Guest, cmd: &[String]) -> Output {
-    let arg = |i: usize| cmd.get(i).map(String::as_str).unwrap_or("");
-    let code = |c: i32| Output {
-        code: c,
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-    };
-    match arg(0) {
-        "true" => code(0),
-        "false" => code(1),
-        "test" | "[" => {
-            let path = arg(2);
-            let exists = g.files.contains_key(path);
-            let is_dir = g
-                .files
-                .keys()
-                .any(|k| k.starts_with(&format!("{}/", path.trim_end_matches('/'))));
-            match arg(1) {
-                "-f" | "-r" | "-s" => code(if exists { 0 } else { 1 }),
-                "-e" => code(if exists || is_dir { 0 } else { 1 }),
-                "-d" => code(if is_dir { 0 } else { 1 }),
-                _ => Output {
-                    code: 127,
-                    stdout: Vec::new(),
-                    stderr: format!("sim: test {} not simulated\n", arg(1)).into_bytes(),
-                },
-            }
-        }
-        "cat" => match g.files.get(arg(1)) {
-            Some(f) => Output {
-                code: 0,
-                stdout: f.content.clone(),
-                stderr: Vec::new(),
-            },
-            None => Output {
-                code: 1,
-                stdout: Vec::new(),
-                stderr: format!("cat: {}: No such file or directory\n", arg(1)).into_bytes(),
-            },
-        },
-        other => Output {
-            code: 127,
-            stdout: Vec::new(),
-            stderr: format!("sim: command not simulated in guest: {other}\n").into_bytes(),
-        },
+    match st.guests.get_mut(&id) {
+        Some(g) => inside::run(g, id, &cmd, stdin),
+        None => fail(format!("CT {id} vanished")),
     }
 }
 
@@ -1089,7 +1053,7 @@ mod tests {
             h.exec(&argv("pct exec 120 -- test -f /etc/x"), None).code,
             1
         );
-        assert_eq!(h.exec(&argv("pct exec 120 -- sh -c true"), None).code, 127);
+        assert_eq!(h.exec(&argv("pct exec 120 -- sh -c true;false"), None).code, 127);
         ok_run(&h, "pct push 120 /etc/hostname /etc/x --perms 600");
         assert_eq!(ok_run(&h, "pct exec 120 -- cat /etc/x").stdout, b"pve\n");
         assert_eq!(h.with_state(|s| s.guests[&120].files["/etc/x"].mode), 0o600);

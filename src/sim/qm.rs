@@ -6,7 +6,7 @@ use super::guest::{
     print_snapshot_tree,
 };
 use super::lifecycle::{self, is_volume_key, volid_of};
-use super::pct::run_in_guest;
+use super::inside;
 use super::args::parse_size;
 use crate::facts::propstring::{self as ps, format_size, PropString, PropStringError};
 use super::pvesh::perl_pretty;
@@ -125,12 +125,12 @@ fn usage(sub: &str) -> String {
     format!("qm {sub}{args} [OPTIONS]")
 }
 
-pub(crate) fn run(st: &mut SimState, argv: &[String], _stdin: Option<&[u8]>) -> Step {
+pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let mut sub = argv.first().map(String::as_str).unwrap_or("").to_string();
     let mut rest: &[String] = argv.get(1..).unwrap_or(&[]);
     // `qm disk resize` = `qm resize`; `qm guest cmd|exec` and `qm agent` handled below.
-    if sub == "disk" && rest.first().is_some_and(|s| s == "resize") {
-        sub = "resize".into();
+    if sub == "disk" && rest.first().is_some_and(|s| s == "resize" || s == "import") {
+        sub = if rest[0] == "resize" { "resize" } else { "importdisk" }.into();
         rest = &rest[1..];
     }
     if sub == "guest" {
@@ -164,6 +164,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], _stdin: Option<&[u8]>) -> 
         "template",
         "resize",
         "unlock",
+        "importdisk",
         "guest exec",
         "guest cmd",
         "agent",
@@ -216,7 +217,11 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], _stdin: Option<&[u8]>) -> 
             (Err(e), _) | (_, Err(e)) => e,
         },
         "unlock" => lifecycle::unlock(st, K, id),
-        "guest exec" => guest_exec(st, id, &a),
+        "guest exec" => guest_exec(st, id, &a, stdin),
+        "importdisk" => match (need(1), need(2)) {
+            (Ok(src), Ok(sid)) => import_disk(st, id, src, sid, &a),
+            (Err(e), _) | (_, Err(e)) => e,
+        },
         "guest cmd" | "agent" => match need(1) {
             Ok(c) => agent_cmd(st, id, c),
             Err(e) => e,
@@ -422,6 +427,7 @@ fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<
                 }
                 // The simulator does not know image sizes: imported cloud images are 3.5 GiB.
                 bytes = 3584 << 20;
+                adopt_cloud_image(st, id, &src);
             }
             let volid = volumes::allocate(st, sid, id, bytes, VolKind::Image).map_err(fail)?;
             p.set("file", volid);
@@ -480,7 +486,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         let order = ["ip", "gw", "ip6", "gw6"];
         return Ok(order
             .iter()
-            .filter_map(|key| p.get(*key).map(|val| format!("{key}={val}")))
+            .filter_map(|key| p.get(key).map(|val| format!("{key}={val}")))
             .collect::<Vec<_>>()
             .join(","));
     }
@@ -491,6 +497,15 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         } else {
             format!("$5$sim${}", v.len())
         });
+    }
+    if k == "cicustom" {
+        let p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
+        for (_, volid) in p.iter() {
+            if snippet_path(st, volid).is_none_or(|path| !st.files.contains_key(&path)) {
+                return Err(fail(format!("volume '{volid}' does not exist")));
+            }
+        }
+        return Ok(v.to_string());
     }
     if k == "sshkeys" {
         // The CLI reads the file and stores it URI-escaped.
@@ -506,6 +521,74 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         return Ok(uri_escape(&content));
     }
     Ok(v.to_string())
+}
+
+/// The host path of a `<storage>:snippets/<file>` volume.
+pub(crate) fn snippet_path(st: &SimState, volid: &str) -> Option<String> {
+    let (sid, rest) = volid.split_once(':')?;
+    let file = rest.strip_prefix("snippets/")?;
+    let base = st.storages.get(sid)?.options.get("path")?;
+    Some(format!("{base}/snippets/{file}"))
+}
+
+/// Importing a cloud image gives the VM that image's inside (cloud-init, no guest agent), unless
+/// the VM already has a modelled OS. Image names say which distribution they are.
+fn adopt_cloud_image(st: &mut SimState, id: u32, src: &str) {
+    let os = if src.contains("debian") { "debian" } else { "ubuntu" };
+    if let Some(g) = st.guests.get_mut(&id) {
+        if g.os.packages.is_empty() {
+            g.set_image(inside::base_image(os, true));
+        }
+    }
+}
+
+/// `qm disk import <vmid> <source> <storage> [--format f] [--target-disk d]` (contracts §B.6).
+fn import_disk(st: &mut SimState, id: u32, src: &str, sid: &str, a: &Args) -> Output {
+    let g = match lookup(st, K, id) {
+        Ok(g) => g,
+        Err(e) => return e,
+    };
+    if let Err(e) = check_lock(g, false) {
+        return e;
+    }
+    if !src.contains(':') && !st.files.contains_key(src) {
+        return fail(format!("{src}: non-existent or non-regular file"));
+    }
+    let Some(storage) = st.storages.get(sid) else {
+        return fail(format!("storage '{sid}' does not exist"));
+    };
+    if !storage.content().split(',').any(|c| c == "images") {
+        return fail(format!("storage {sid} does not support vm images"));
+    }
+    let target = match a.get("target-disk") {
+        Some(t) => t.to_string(),
+        None => {
+            let n = (0..)
+                .find(|n| !g.config.contains_key(&format!("unused{n}")))
+                .unwrap_or(0);
+            format!("unused{n}")
+        }
+    };
+    let bytes: u64 = 3584 << 20;
+    let volid = match volumes::allocate(st, sid, id, bytes, VolKind::Image) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    adopt_cloud_image(st, id, src);
+    let value = if target.starts_with("unused") {
+        volid.clone()
+    } else {
+        format!("{volid},size={}", format_size(bytes))
+    };
+    if let Some(g) = st.guests.get_mut(&id) {
+        g.config.insert(target.clone(), value);
+    }
+    ok(format!(
+        "importing disk '{src}' to VM {id} ...
+transferred 3.5 GiB of 3.5 GiB (100.00%)
+{target}: successfully imported disk '{volid}'
+"
+    ))
 }
 
 fn uri_escape(s: &str) -> String {
@@ -589,6 +672,13 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     let genid = next_uuid(st);
     config.entry("vmgenid".into()).or_insert(genid);
     let start_after = a.flag("start");
+    // `qm create --scsi0 …,import-from=<img>`: the guest does not exist yet when the disk is
+    // allocated, so its inside is set once the config is in place.
+    let imported = a.opts.iter().find_map(|(_, v)| {
+        v.split(',')
+            .find_map(|p| p.strip_prefix("import-from="))
+            .map(String::from)
+    });
     let mut placeholder = Guest::new(K);
     placeholder.config.insert("lock".into(), "create".into());
     st.guests.insert(id, placeholder);
@@ -600,6 +690,9 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
             );
         };
         g.config = config;
+        if let Some(src) = imported {
+            adopt_cloud_image(st, id, &src);
+        }
         if start_after {
             let out = lifecycle::start(st, K, id, false);
             if !out.success() {
@@ -739,12 +832,16 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     if !full && a.get("format").is_some() {
         return fail("parameter 'format' not allowed for linked clones").into();
     }
-    let mut config = match a.get("snapname") {
+    // The clone's disks hold the source's inside at the snapshot (or now).
+    let (mut config, image) = match a.get("snapname") {
         Some(s) => match g.snapshots.get(s) {
-            Some(snap) => snap.config.clone(),
+            Some(snap) => (
+                snap.config.clone(),
+                snap.image.clone().unwrap_or_else(|| g.image()),
+            ),
             None => return fail(format!("snapshot '{s}' does not exist")).into(),
         },
-        None => g.config.clone(),
+        None => (g.config.clone(), g.image()),
     };
     for k in ["lock", "parent", "snaptime", "template", "vmstate"] {
         config.shift_remove(k);
@@ -856,6 +953,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         match st.guests.get_mut(&new) {
             Some(g) => {
                 g.config = config;
+                g.set_image(image);
                 ok(log)
             }
             None => lifecycle::worker_error(
@@ -879,20 +977,21 @@ fn agent_available(st: &SimState, id: u32) -> Result<&Guest, Output> {
     if g.status != PowerState::Running {
         return Err(fail(format!("VM {id} is not running")));
     }
-    let ready = g
-        .started_at_ms
-        .is_some_and(|t| unix_ms() >= t + g.agent_ready_after_ms);
-    if !ready {
+    let delay = g.agent_ready_after_ms.unwrap_or(st.agent_ready_after_ms);
+    let booted = g.started_at_ms.is_some_and(|t| unix_ms() >= t + delay);
+    // A guest whose OS is modelled needs the agent installed in it (a cloud image without
+    // qemu-guest-agent never answers: the real failure when the user-data forgets it).
+    let installed = g.os.packages.is_empty() || g.os.packages.contains("qemu-guest-agent");
+    if !booted || !installed {
         return Err(fail("QEMU guest agent is not running"));
     }
     Ok(g)
 }
 
-fn guest_exec(st: &SimState, id: u32, a: &Args) -> Output {
-    let g = match agent_available(st, id) {
-        Ok(g) => g,
-        Err(e) => return e,
-    };
+fn guest_exec(st: &mut SimState, id: u32, a: &Args, stdin: Option<&[u8]>) -> Output {
+    if let Err(e) = agent_available(st, id) {
+        return e;
+    }
     let cmd: Vec<String> = match &a.rest {
         Some(r) if !r.is_empty() => r.clone(),
         _ if a.positional.len() > 1 => a.positional[1..].to_vec(),
@@ -901,7 +1000,11 @@ fn guest_exec(st: &SimState, id: u32, a: &Args) -> Output {
     if a.get("synchronous").and_then(parse_bool) == Some(false) {
         return ok(format!("{}\n", perl_pretty(&json!({"pid": 1000 + id}), 0)));
     }
-    let r = run_in_guest(g, &cmd);
+    let input = if a.flag("pass-stdin") { stdin } else { None };
+    let Some(g) = st.guests.get_mut(&id) else {
+        return fail(format!("VM {id} vanished"));
+    };
+    let r = inside::run(g, id, &cmd, input);
     let mut obj = serde_json::Map::new();
     obj.insert("exitcode".into(), json!(r.code));
     obj.insert("exited".into(), json!(1));
@@ -935,19 +1038,12 @@ fn agent_cmd(st: &SimState, id: u32, cmd: &str) -> Output {
         "get-time" => json!(unix_ms() * 1_000_000),
         "fsfreeze-status" => json!("thawed"),
         "network-get-interfaces" => {
-            let ip = g
-                .config
-                .get("ipconfig0")
-                .and_then(|c| {
-                    c.split(',')
-                        .find_map(|p| p.strip_prefix("ip="))
-                        .map(String::from)
-                })
-                .unwrap_or_else(|| "dhcp".into());
-            let (addr, prefix) = match ip.split_once('/') {
+            let cidr = inside::eth0_address(g, id)
+                .map(|(c, _)| c)
+                .unwrap_or_else(|| format!("{}/24", inside::dhcp_lease(id)));
+            let (addr, prefix) = match cidr.split_once('/') {
                 Some((a, p)) => (a.to_string(), p.parse::<u32>().unwrap_or(24)),
-                // A DHCP lease the simulator makes up, stable per VM.
-                None => (format!("10.0.{}.{}", (id / 250) % 250, id % 250 + 2), 24),
+                None => (cidr.clone(), 24),
             };
             let mac = g
                 .config
@@ -1039,13 +1135,13 @@ mod tests {
             h.exec(&argv("qm agent 100 ping"), None).stderr_str(),
             "VM 100 is not running\n"
         );
-        h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = 60_000);
+        h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = Some(60_000));
         ok_run(&h, "qm start 100");
         assert_eq!(
             h.exec(&argv("qm guest cmd 100 ping"), None).stderr_str(),
             "QEMU guest agent is not running\n"
         );
-        h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = 0);
+        h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = Some(0));
         assert_eq!(ok_run(&h, "qm agent 100 ping").stdout, b"");
         let o = ok_run(&h, "qm guest exec 100 -- false");
         assert_eq!(

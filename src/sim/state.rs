@@ -5,7 +5,7 @@
 use crate::connector::FileData;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole simulated PVE node. `Default` is a freshly installed PVE 9 node named `pve`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct SimState {
     /// Simulated wall clock (epoch seconds) used for snapshot times; advances by one per use so
     /// snapshots are ordered and runs reproducible.
     pub clock: u64,
+    /// How long after `qm start` a VM's guest agent answers, unless the VM overrides it. Real
+    /// elapsed time, so tests and benchmarks can wait for it.
+    pub agent_ready_after_ms: u64,
 }
 
 impl Default for SimState {
@@ -44,6 +47,7 @@ impl Default for SimState {
             faults: Vec::new(),
             mac_counter: 0,
             clock: 1_735_689_600, // 2025-01-01 00:00:00 UTC
+            agent_ready_after_ms: 1500,
         };
         s.pools.insert(
             "rpool".into(),
@@ -116,6 +120,12 @@ impl Default for SimState {
         zfs.options.insert("sparse".into(), "1".into());
         s.storages.insert("local-zfs".into(), zfs);
         s.files.insert("/etc/hostname".into(), text_file("pve\n"));
+        // A GPU node with the NVIDIA driver loaded: the character-device majors that GPU
+        // passthrough reads (nvidia-uvm and nvidia-caps get dynamic majors on real hosts).
+        s.files.insert(
+            "/proc/devices".into(),
+            text_file("Character devices:\n  1 mem\n  4 tty\n  5 /dev/tty\n195 nvidia\n195 nvidiactl\n234 nvidia-caps\n510 nvidia-uvm\n\nBlock devices:\n  8 sd\n259 blkext\n"),
+        );
         for t in [
             "ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
             "debian-12-standard_12.7-1_amd64.tar.zst",
@@ -237,15 +247,29 @@ pub struct Guest {
     /// Files inside the guest (for `pct push`, `pct exec … cat`).
     #[serde(default)]
     pub files: IndexMap<String, FileData>,
-    /// How long after start the QEMU guest agent answers.
+    /// How long after start the QEMU guest agent answers; `None` = the node default.
     #[serde(default)]
-    pub agent_ready_after_ms: u64,
+    pub agent_ready_after_ms: Option<u64>,
     /// Unix milliseconds of the last start (wall clock, for agent readiness).
     #[serde(default)]
     pub started_at_ms: Option<u64>,
+    /// What is installed and configured inside the guest, besides its files.
+    #[serde(default)]
+    pub os: GuestOs,
 }
 
 impl Guest {
+    /// Files and OS together (for snapshots and clones).
+    pub fn image(&self) -> GuestImage {
+        GuestImage {
+            files: self.files.clone(),
+            os: self.os.clone(),
+        }
+    }
+    pub fn set_image(&mut self, image: GuestImage) {
+        self.files = image.files;
+        self.os = image.os;
+    }
     pub fn new(kind: GuestKind) -> Guest {
         Guest {
             kind,
@@ -255,8 +279,9 @@ impl Guest {
             snapshots: BTreeMap::new(),
             status: PowerState::Stopped,
             files: IndexMap::new(),
-            agent_ready_after_ms: 0,
+            agent_ready_after_ms: None,
             started_at_ms: None,
+            os: GuestOs::default(),
         }
     }
     pub fn lock(&self) -> Option<&str> {
@@ -267,13 +292,51 @@ impl Guest {
     }
 }
 
+/// The inside of a guest apart from its files: packages, services, users. Empty for a guest
+/// whose disk holds no modelled OS (a bare `qm create`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuestOs {
+    /// Installed Debian packages.
+    pub packages: BTreeSet<String>,
+    /// Python distributions installed with pip, keyed by environment (`system` or a venv dir).
+    pub pip: BTreeSet<String>,
+    /// systemd units that have been installed, enabled or started (`docker.service`).
+    pub units: BTreeMap<String, Unit>,
+    /// Explicit directories (`mkdir -p`); directories holding files exist implicitly.
+    pub dirs: BTreeSet<String>,
+    /// passwd entries: name → uid.
+    pub users: BTreeMap<String, u32>,
+    pub groups: BTreeSet<String>,
+    /// cloud-init has run its first boot (VMs from cloud images).
+    pub cloud_init_done: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    pub enabled: bool,
+    pub active: bool,
+}
+
+/// A guest's whole inside (files and OS), as a snapshot captures it and a clone copies it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuestImage {
+    #[serde(default)]
+    pub files: IndexMap<String, FileData>,
+    #[serde(default)]
+    pub os: GuestOs,
+}
+
 /// A snapshot section: its own config (with `snaptime`, optional `description` and `parent`)
-/// and, for containers, its `lxc.*` lines.
+/// and, for containers, its `lxc.*` lines. `image` is the guest's inside at snapshot time
+/// (absent for snapshots read from a config file: they carry no disk state).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub config: IndexMap<String, String>,
     #[serde(default)]
     pub lxc: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<GuestImage>,
 }
 
 impl Snapshot {

@@ -1,0 +1,137 @@
+//! `guest::` — commands and files inside a declared guest, the same for LXC and VM.
+
+use super::convert::{guest_id, known_keys, mode, opt_str};
+use super::file::carry_out;
+use super::{at, Ctx, Namespace, Res};
+use crate::graph::GuestKind;
+use crate::ops::guest::{exec, push, Guard, GuestFile};
+use crate::run::Run;
+use rhai::{Array, Dynamic, Map, NativeCallContext};
+
+fn strings(what: &str, a: Array) -> Res<Vec<String>> {
+    a.into_iter()
+        .map(|v| v.into_string().map_err(|t| format!("{what}: every argv element must be a string, not {t}").into()))
+        .collect()
+}
+
+/// The kind of a declared guest.
+pub(crate) fn declared_kind(run: &Run, id: u32) -> Res<GuestKind> {
+    run.inventory.guest(id).map(|g| g.kind()).ok_or_else(|| format!("guest {id} is not declared").into())
+}
+
+pub fn namespace(ctx: &Ctx) -> Namespace {
+    let mut ns = Namespace::new("guest", "Inside a guest: commands, checks and files (pct exec / qm guest exec).");
+
+    let c = ctx.clone();
+    ns.add(
+        "exec",
+        &["id: int", "argv: Array", "-> Map"],
+        "Run a command inside a guest. It has no guard, so it shows as \"always runs\": prefer exec/3 with `unless`.",
+        move |nc: NativeCallContext, id: Dynamic, argv: Array| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                let argv = strings("guest::exec", argv)?;
+                carry_out(&c, exec(&run.facts, kind, id, &argv, &Guard::Always, ""))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "exec",
+        &["id: int", "argv: Array", "opts: Map", "-> Map"],
+        "Run a command inside a guest unless a check command already succeeds there: \
+         #{unless: [\"test\", \"-x\", \"/usr/bin/docker\"], reason: \"install docker\"}. After it runs, the check is taken to succeed. \
+         Returns #{changed, actions}. A non-zero exit fails the guest.",
+        move |nc: NativeCallContext, id: Dynamic, argv: Array, opts: Map| -> Res<Dynamic> {
+            at(&nc, (|| {
+                known_keys(&opts, "guest::exec", &["unless", "reason"])?;
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                let argv = strings("guest::exec", argv)?;
+                let guard = match opts.get("unless") {
+                    Some(v) if !v.is_unit() => {
+                        let check = v.clone().try_cast::<Array>().ok_or("guest::exec: `unless` must be an argv array")?;
+                        Guard::Unless(strings("guest::exec unless", check)?)
+                    }
+                    _ => Guard::Always,
+                };
+                let reason = opt_str(&opts, "reason")?.unwrap_or_default();
+                carry_out(&c, exec(&run.facts, kind, id, &argv, &guard, &reason))
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "check",
+        &["id: int", "argv: Array", "-> bool"],
+        "Whether a read-only check command succeeds inside a guest; () when unknown until apply (a guest this dry-run would create).",
+        move |nc: NativeCallContext, id: Dynamic, argv: Array| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                let argv = strings("guest::check", argv)?;
+                Ok(match run.facts.guest_check(kind, id, &argv).map_err(|e| e.to_string())? {
+                    Some(b) => b.into(),
+                    None => Dynamic::UNIT,
+                })
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "read_file",
+        &["id: int", "path: String", "-> String"],
+        "A file inside a guest as text; () when it does not exist (or cannot be known before apply).",
+        move |nc: NativeCallContext, id: Dynamic, path: &str| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                Ok(match run.facts.guest_file(kind, id, path).map_err(|e| e.to_string())? {
+                    Some(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned().into(),
+                    _ => Dynamic::UNIT,
+                })
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "push",
+        &["id: int", "path: String", "opts: Map", "-> Map"],
+        "Make a file inside a guest hold #{content: String} (or #{source: \"scripts/x.sh\"}, a file of the \
+         configuration folder), with #{mode: \"0644\", owner, group}. Written only when the content differs.",
+        move |nc: NativeCallContext, id: Dynamic, path: &str, opts: Map| -> Res<Dynamic> {
+            at(&nc, (|| {
+                known_keys(&opts, "guest::push", &["content", "source", "mode", "owner", "group"])?;
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                let content = match (opt_str(&opts, "content")?, opt_str(&opts, "source")?) {
+                    (Some(text), None) => text.into_bytes(),
+                    (None, Some(src)) => {
+                        let p = run.inventory.config_dir.join(&src);
+                        std::fs::read(&p).map_err(|e| format!("guest::push: cannot read {}: {e}", p.display()))?
+                    }
+                    _ => return Err("guest::push: give exactly one of `content` or `source`".into()),
+                };
+                let want = GuestFile {
+                    path: path.to_string(),
+                    content,
+                    mode: mode(&opts, "mode", 0o644)?,
+                    owner: opt_str(&opts, "owner")?,
+                    group: opt_str(&opts, "group")?,
+                };
+                carry_out(&c, push(&run.facts, kind, id, &want))
+            })())
+        },
+    );
+    ns
+}

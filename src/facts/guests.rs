@@ -1,0 +1,466 @@
+//! Guest facts: which guests exist and run (one listing per kind per run), each guest's config
+//! file (one read per guest), and what is true inside a guest (checks and files, read through
+//! `pct exec` / `qm guest exec`).
+//!
+//! In a dry-run, guests this run would create are *modelled*: their config comes from the
+//! modelled effects, and questions about their inside are answered from the modelled history
+//! (what earlier steps did to them, and what their clone source held), because they cannot be
+//! asked of the host. What the model cannot know is "unknown until apply".
+
+use super::cache::{Cell, Keyed};
+use super::guest_config::{parse_conf_file, ConfFile, ConfSection};
+use super::{pct, qm, FactError, Facts};
+use crate::graph::GuestKind;
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A guest's config file: the text as read (edits keep every line) and its parsed sections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuestConf {
+    pub kind: GuestKind,
+    pub text: String,
+    pub file: ConfFile,
+}
+
+impl GuestConf {
+    pub fn parse(kind: GuestKind, text: String) -> Result<GuestConf, FactError> {
+        let file = parse_conf_file(&text)
+            .map_err(|e| FactError::Parse { command: conf_path(kind, 0), message: e.to_string() })?;
+        Ok(GuestConf { kind, text, file })
+    }
+
+    /// The config in effect after the next restart: the main section with pending changes
+    /// (and pending deletions) applied — what `pct config`/`qm config` print.
+    pub fn effective(&self) -> ConfSection {
+        let mut sec = self.file.main.clone();
+        if let Some(p) = &self.file.pending {
+            for (k, v) in &p.entries {
+                if k == "delete" {
+                    for d in v.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                        sec.entries.shift_remove(d);
+                    }
+                } else {
+                    sec.entries.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        sec
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.effective().entries.get(key).cloned()
+    }
+
+    pub fn snapshot_names(&self) -> Vec<String> {
+        self.file.snapshots.keys().cloned().collect()
+    }
+
+    pub fn is_template(&self) -> bool {
+        matches!(self.get("template").as_deref(), Some("1"))
+    }
+
+    pub fn pct(&self) -> Result<pct::PctConfig, FactError> {
+        pct::pct_config_from_section(&self.effective())
+            .map_err(|e| FactError::Parse { command: conf_path(self.kind, 0), message: e.to_string() })
+    }
+
+    pub fn qm(&self) -> Result<qm::QmConfig, FactError> {
+        qm::qm_config_from_section(&self.effective())
+            .map_err(|e| FactError::Parse { command: conf_path(self.kind, 0), message: e.to_string() })
+    }
+
+    /// Set keys in the main section (a modelled `pct set`/`qm set`), keeping the text in step.
+    pub fn set(&mut self, set: &[(String, String)], delete: &[String]) {
+        for (k, v) in set {
+            self.file.main.entries.insert(k.clone(), v.clone());
+        }
+        for k in delete {
+            self.file.main.entries.shift_remove(k);
+        }
+        self.text = render_main(&self.file.main) + rest_of(&self.text).as_str();
+    }
+
+    /// The text with `lines` (`lxc.key: value`) added at the end of the main section.
+    pub fn with_lxc_lines(&self, lines: &[(String, String)]) -> String {
+        let (main, rest) = split_main(&self.text);
+        let mut out = main.trim_end_matches('\n').to_string();
+        out.push('\n');
+        for (k, v) in lines {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        out + rest
+    }
+}
+
+/// Where a guest's config lives.
+pub fn conf_path(kind: GuestKind, id: u32) -> String {
+    match kind {
+        GuestKind::Lxc => format!("/etc/pve/lxc/{id}.conf"),
+        GuestKind::Vm => format!("/etc/pve/qemu-server/{id}.conf"),
+    }
+}
+
+/// The main section's text and the rest (from the first `[section]` line on, with the blank
+/// line before it).
+fn split_main(text: &str) -> (&str, &str) {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('[') {
+            // Keep the blank separator line with the rest.
+            let main = &text[..offset];
+            let trimmed = main.trim_end_matches('\n');
+            // The rest starts at the blank separator line, after the main section's last newline.
+            let rest_start = (trimmed.len() + 1).min(text.len());
+            return (trimmed, &text[rest_start..]);
+        }
+        offset += line.len();
+    }
+    (text, "")
+}
+
+fn rest_of(text: &str) -> String {
+    let (_, rest) = split_main(text);
+    if rest.is_empty() {
+        String::new()
+    } else {
+        rest.to_string()
+    }
+}
+
+/// A main section as the file writer prints it: description lines, sorted keys, lxc lines.
+fn render_main(sec: &ConfSection) -> String {
+    let mut out = String::new();
+    if let Some(c) = &sec.comment {
+        for l in c.lines() {
+            out.push_str(&format!("#{l}\n"));
+        }
+    }
+    let mut keys: Vec<&String> = sec.entries.keys().collect();
+    keys.sort();
+    for k in keys {
+        out.push_str(&format!("{k}: {}\n", sec.entries[k]));
+    }
+    for (k, v) in &sec.lxc {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out
+}
+
+/// Run state of a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Power {
+    Running,
+    Stopped,
+    /// Paused, suspended, …: neither, for phoenix's purposes.
+    Other,
+}
+
+/// One row of a guest listing, both kinds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Listed {
+    pub id: u32,
+    pub kind: GuestKind,
+    pub name: String,
+    pub power: Power,
+    pub lock: Option<String>,
+}
+
+/// What this run knows about guests beyond the host's answers.
+#[derive(Default)]
+pub struct GuestFacts {
+    pub(super) lxc_list: Cell<IndexMap<u32, Listed>>,
+    pub(super) vm_list: Cell<IndexMap<u32, Listed>>,
+    pub(super) confs: Keyed<u32, Option<GuestConf>>,
+    /// (guest, argv) → whether the check command succeeds.
+    pub(super) checks: Keyed<(u32, Vec<String>), Option<bool>>,
+    /// (guest, path) → content.
+    pub(super) files: Keyed<(u32, String), Option<Option<Vec<u8>>>>,
+    /// Dry-run only: guests this run would create → their clone source, if any.
+    pub(super) modelled: Mutex<HashMap<u32, Option<u32>>>,
+}
+
+fn power(status: &pct::GuestStatus) -> Power {
+    match status {
+        pct::GuestStatus::Running => Power::Running,
+        pct::GuestStatus::Stopped => Power::Stopped,
+        _ => Power::Other,
+    }
+}
+
+impl Facts {
+    fn lxc_listing(&self) -> Result<IndexMap<u32, Listed>, FactError> {
+        let out = self.read_command(&["pct", "list"])?;
+        let rows = pct::parse_pct_list(&out.stdout_str()).map_err(|e| FactError::Parse { command: "pct list".into(), message: e.to_string() })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (r.vmid, Listed { id: r.vmid, kind: GuestKind::Lxc, name: r.name, power: power(&r.status), lock: r.lock })
+            })
+            .collect())
+    }
+
+    fn vm_listing(&self) -> Result<IndexMap<u32, Listed>, FactError> {
+        let out = self.read_command(&["qm", "list"])?;
+        let rows = qm::parse_qm_list(&out.stdout_str()).map_err(|e| FactError::Parse { command: "qm list".into(), message: e.to_string() })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.vmid, Listed { id: r.vmid, kind: GuestKind::Vm, name: r.name, power: power(&r.status), lock: None }))
+            .collect())
+    }
+
+    fn listing(&self, kind: GuestKind) -> &Cell<IndexMap<u32, Listed>> {
+        match kind {
+            GuestKind::Lxc => &self.guests.lxc_list,
+            GuestKind::Vm => &self.guests.vm_list,
+        }
+    }
+
+    fn load_listing(&self, kind: GuestKind) -> Result<IndexMap<u32, Listed>, FactError> {
+        match kind {
+            GuestKind::Lxc => self.lxc_listing(),
+            GuestKind::Vm => self.vm_listing(),
+        }
+    }
+
+    /// Every guest of a kind (one `pct list` / `qm list` per run).
+    pub fn guests(&self, kind: GuestKind) -> Result<Arc<IndexMap<u32, Listed>>, FactError> {
+        self.listing(kind).get(|| self.load_listing(kind))
+    }
+
+    /// A guest's listing row, whichever kind it is.
+    pub fn guest(&self, id: u32) -> Result<Option<Listed>, FactError> {
+        if let Some(l) = self.guests(GuestKind::Lxc)?.get(&id) {
+            return Ok(Some(l.clone()));
+        }
+        Ok(self.guests(GuestKind::Vm)?.get(&id).cloned())
+    }
+
+    /// A guest's config file, or `None` when the guest does not exist.
+    pub fn guest_conf(&self, kind: GuestKind, id: u32) -> Result<Arc<Option<GuestConf>>, FactError> {
+        self.guests.confs.cell(&id).get(|| self.load_conf(kind, id))
+    }
+
+    fn load_conf(&self, kind: GuestKind, id: u32) -> Result<Option<GuestConf>, FactError> {
+        if !self.guests(kind)?.contains_key(&id) {
+            return Ok(None);
+        }
+        match self.conn.read_file(&conf_path(kind, id))? {
+            Some(f) => GuestConf::parse(kind, String::from_utf8_lossy(&f.content).into_owned()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether this dry-run models the guest (it would be created by this run).
+    pub fn is_modelled(&self, id: u32) -> bool {
+        lock(&self.guests.modelled).contains_key(&id)
+    }
+
+    /// Whether a check command succeeds inside a guest. `None`: unknown until apply (a modelled
+    /// guest whose history does not say).
+    pub fn guest_check(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<Option<bool>, FactError> {
+        let key = (id, argv.to_vec());
+        if let Some(v) = *self.guests.checks.cell(&key).get(|| Ok::<_, FactError>(None))? {
+            return Ok(Some(v));
+        }
+        let modelled = lock(&self.guests.modelled).get(&id).copied();
+        let answer = match modelled {
+            Some(Some(source)) => {
+                let src_kind = self.guest_kind(source)?.unwrap_or(kind);
+                self.guest_check(src_kind, source, argv)?
+            }
+            Some(None) => Some(false), // freshly created from an OS template: nothing done yet
+            None => Some(self.run_in_guest(kind, id, argv)?.0 == 0),
+        };
+        if answer.is_some() && modelled.is_none() {
+            let cell = self.guests.checks.cell(&key);
+            cell.update(|| Ok::<_, FactError>(None), |v| *v = answer)?;
+        }
+        Ok(answer)
+    }
+
+    /// A file inside a guest: `Some(None)` absent, `None` unknown until apply.
+    pub fn guest_file(&self, kind: GuestKind, id: u32, path: &str) -> Result<Option<Option<Vec<u8>>>, FactError> {
+        let key = (id, path.to_string());
+        if let Some(v) = self.guests.files.cell(&key).get(|| Ok::<_, FactError>(None))?.as_ref() {
+            return Ok(Some(v.clone()));
+        }
+        let modelled = lock(&self.guests.modelled).get(&id).copied();
+        let answer = match modelled {
+            Some(Some(source)) => {
+                let src_kind = self.guest_kind(source)?.unwrap_or(kind);
+                self.guest_file(src_kind, source, path)?
+            }
+            Some(None) => Some(None),
+            None => {
+                let test = vec!["test".to_string(), "-f".to_string(), path.to_string()];
+                if self.run_in_guest(kind, id, &test)?.0 != 0 {
+                    Some(None)
+                } else {
+                    let cat = vec!["cat".to_string(), path.to_string()];
+                    let (code, out) = self.run_in_guest(kind, id, &cat)?;
+                    if code != 0 {
+                        return Err(FactError::Command { command: format!("cat {path} in guest {id}"), code, stderr: String::new() });
+                    }
+                    Some(Some(out))
+                }
+            }
+        };
+        if modelled.is_none() {
+            let cell = self.guests.files.cell(&key);
+            cell.update(|| Ok::<_, FactError>(None), |v| *v = answer.clone())?;
+        }
+        Ok(answer)
+    }
+
+    /// Which kind a declared-or-listed guest is, if it exists (or is modelled).
+    pub fn guest_kind(&self, id: u32) -> Result<Option<GuestKind>, FactError> {
+        Ok(self.guest(id)?.map(|l| l.kind))
+    }
+
+    /// Run a read-only command inside a guest: (exit code, stdout).
+    pub fn run_in_guest(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<(i32, Vec<u8>), FactError> {
+        let cmd = crate::ops::guest::in_guest_command(kind, id, argv, None);
+        let out = self.conn.run(&cmd)?;
+        crate::ops::guest::guest_result(kind, &cmd, &out)
+    }
+
+    /// Apply a guest effect. Dry-run: model it. Apply: forget what it touched (the next read
+    /// asks the host), except in-guest checks and files, whose new value the action defines.
+    pub(super) fn apply_guest(&self, id: u32, kind: GuestKind, change: &GuestChange) -> Result<(), FactError> {
+        match change {
+            GuestChange::Check { argv, ok } => {
+                let cell = self.guests.checks.cell(&(id, argv.clone()));
+                cell.update(|| Ok::<_, FactError>(None), |v| *v = Some(*ok))?;
+                return Ok(());
+            }
+            GuestChange::File { path, content } => {
+                let cell = self.guests.files.cell(&(id, path.clone()));
+                cell.update(|| Ok::<_, FactError>(None), |v| *v = Some(content.clone()))?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        if !self.dry_run {
+            self.listing(kind).invalidate();
+            self.guests.confs.invalidate(&id);
+            return Ok(());
+        }
+        match change {
+            GuestChange::Created { name, conf, clone_of } => {
+                lock(&self.guests.modelled).insert(id, *clone_of);
+                self.listing(kind).update(
+                    || self.load_listing(kind),
+                    |l| {
+                        l.insert(id, Listed { id, kind, name: name.clone(), power: Power::Stopped, lock: None });
+                    },
+                )?;
+                let conf = GuestConf::parse(kind, conf.clone())?;
+                let cell = self.guests.confs.cell(&id);
+                cell.update(|| Ok::<_, FactError>(None), |c| *c = Some(conf))?;
+            }
+            GuestChange::Set { set, delete } => {
+                let cell = self.guests.confs.cell(&id);
+                cell.update(|| self.load_conf(kind, id), |c| {
+                    if let Some(c) = c {
+                        c.set(set, delete);
+                    }
+                })?;
+            }
+            GuestChange::ConfText(text) => {
+                let conf = GuestConf::parse(kind, text.clone())?;
+                let cell = self.guests.confs.cell(&id);
+                cell.update(|| Ok::<_, FactError>(None), |c| *c = Some(conf))?;
+            }
+            GuestChange::Power(p) => {
+                self.listing(kind).update(
+                    || self.load_listing(kind),
+                    |l| {
+                        if let Some(g) = l.get_mut(&id) {
+                            g.power = *p;
+                        }
+                    },
+                )?;
+            }
+            GuestChange::Snapshot(name) => {
+                let cell = self.guests.confs.cell(&id);
+                cell.update(|| self.load_conf(kind, id), |c| {
+                    if let Some(c) = c {
+                        c.file.snapshots.insert(name.clone(), c.file.main.clone());
+                    }
+                })?;
+            }
+            GuestChange::Destroyed => {
+                lock(&self.guests.modelled).remove(&id);
+                self.listing(kind).update(|| self.load_listing(kind), |l| {
+                    l.shift_remove(&id);
+                })?;
+                let cell = self.guests.confs.cell(&id);
+                cell.update(|| Ok::<_, FactError>(None), |c| *c = None)?;
+            }
+            GuestChange::Check { .. } | GuestChange::File { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// What an action does to a guest, for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuestChange {
+    /// Created (from an OS template or cloned) with this config file text.
+    Created { name: String, conf: String, clone_of: Option<u32> },
+    /// `pct set` / `qm set`.
+    Set { set: Vec<(String, String)>, delete: Vec<String> },
+    /// The config file rewritten (lxc lines added).
+    ConfText(String),
+    Power(Power),
+    Snapshot(String),
+    Destroyed,
+    /// A check command now succeeds (or not) inside the guest.
+    Check { argv: Vec<String>, ok: bool },
+    /// A file inside the guest now has this content (`None`: removed).
+    File { path: String, content: Option<Vec<u8>> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "arch: amd64\ncores: 2\nhostname: a\nlxc.apparmor.profile: unconfined\n\n[pve:pending]\ncores: 4\n\n[ready]\narch: amd64\ncores: 1\nsnaptime: 1\n";
+
+    #[test]
+    fn effective_applies_pending() {
+        let c = GuestConf::parse(GuestKind::Lxc, CONF.into()).unwrap();
+        assert_eq!(c.get("cores").as_deref(), Some("4"));
+        assert_eq!(c.snapshot_names(), vec!["ready".to_string()]);
+    }
+
+    #[test]
+    fn lxc_lines_are_added_to_the_main_section_only() {
+        let c = GuestConf::parse(GuestKind::Lxc, CONF.into()).unwrap();
+        let t = c.with_lxc_lines(&[("lxc.mount.auto".into(), "sys:rw".into())]);
+        assert!(t.starts_with("arch: amd64\ncores: 2\nhostname: a\nlxc.apparmor.profile: unconfined\nlxc.mount.auto: sys:rw\n\n[pve:pending]\n"), "{t}");
+        let again = GuestConf::parse(GuestKind::Lxc, t).unwrap();
+        assert_eq!(again.file.main.lxc.len(), 2);
+        assert_eq!(again.file.snapshots.len(), 1);
+    }
+
+    #[test]
+    fn set_keeps_other_sections() {
+        let mut c = GuestConf::parse(GuestKind::Lxc, CONF.into()).unwrap();
+        c.set(&[("memory".into(), "2048".into())], &["arch".into()]);
+        let again = GuestConf::parse(GuestKind::Lxc, c.text.clone()).unwrap();
+        assert_eq!(again.file.main.get("memory"), Some("2048"));
+        assert_eq!(again.file.main.get("arch"), None);
+        assert_eq!(again.file.snapshots.len(), 1);
+        assert!(again.file.pending.is_some());
+    }
+}

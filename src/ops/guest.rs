@@ -1,0 +1,182 @@
+//! Work inside a guest, the same way for both kinds: `pct exec <id> -- argv` for containers,
+//! `qm guest exec <id> -- argv` (through the guest agent, JSON answer) for VMs.
+//!
+//! Commands that change a guest carry a guard — a check command whose success means "already
+//! done" — so a converged guest runs only its checks. A command without a guard shows as
+//! "always runs".
+
+use super::{Action, Change, Effect, OpError, Plan, Step};
+use crate::command::{Command, Output};
+use crate::facts::guests::GuestChange;
+use crate::facts::{FactError, Facts};
+use crate::graph::GuestKind;
+
+/// Seconds `qm guest exec` waits for a command before returning its pid.
+pub const VM_EXEC_TIMEOUT_S: u32 = 600;
+
+/// The host command that runs `argv` inside guest `id`.
+pub fn in_guest_command(kind: GuestKind, id: u32, argv: &[String], stdin: Option<&[u8]>) -> Command {
+    let ids = id.to_string();
+    let mut cmd = match kind {
+        GuestKind::Lxc => Command::new(["pct", "exec", ids.as_str(), "--"]),
+        GuestKind::Vm => {
+            let mut c = Command::new(["qm", "guest", "exec", ids.as_str()]);
+            c = c.arg("--timeout").arg(VM_EXEC_TIMEOUT_S.to_string());
+            if stdin.is_some() {
+                c = c.arg("--pass-stdin").arg("1");
+            }
+            c.arg("--")
+        }
+    };
+    cmd = cmd.args(argv.iter().cloned());
+    if let Some(input) = stdin {
+        cmd = cmd.with_stdin(input.to_vec());
+    }
+    cmd
+}
+
+/// The guest command's exit code and stdout. `pct exec` passes the exit status through;
+/// `qm guest exec` always exits 0 and reports it in JSON.
+pub fn guest_result(kind: GuestKind, cmd: &Command, out: &Output) -> Result<(i32, Vec<u8>), FactError> {
+    match kind {
+        GuestKind::Lxc => {
+            // pct itself failing (CT not running, missing) is not the command's answer.
+            let err = out.stderr_str();
+            if out.code == 255 && (err.contains("not running") || err.contains("does not exist")) {
+                return Err(FactError::Command { command: cmd.to_string(), code: out.code, stderr: err.trim_end().to_string() });
+            }
+            Ok((out.code, out.stdout.clone()))
+        }
+        GuestKind::Vm => {
+            if !out.success() {
+                return Err(FactError::Command {
+                    command: cmd.to_string(),
+                    code: out.code,
+                    stderr: out.stderr_str().trim_end().to_string(),
+                });
+            }
+            let r = crate::facts::qm::parse_guest_exec_json(&out.stdout_str())
+                .map_err(|e| FactError::Parse { command: cmd.to_string(), message: e.to_string() })?;
+            if !r.exited {
+                return Err(FactError::Command {
+                    command: cmd.to_string(),
+                    code: -1,
+                    stderr: format!("still running after {VM_EXEC_TIMEOUT_S}s (pid {})", r.pid.unwrap_or(0)),
+                });
+            }
+            let code = r.exitcode.unwrap_or(-1) as i32;
+            Ok((code, r.out_data.unwrap_or_default().into_bytes()))
+        }
+    }
+}
+
+/// When a guest command needs to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// No check: it runs every time.
+    Always,
+    /// Runs unless this check command succeeds inside the guest; afterwards it does.
+    Unless(Vec<String>),
+}
+
+fn subject(id: u32, argv: &[String]) -> String {
+    let shown: Vec<&str> = argv.iter().take(4).map(String::as_str).collect();
+    let more = if argv.len() > 4 { " …" } else { "" };
+    format!("guest {id}: {}{more}", shown.join(" "))
+}
+
+fn describe(argv: &[String]) -> String {
+    crate::shell::join(argv)
+}
+
+/// Run `argv` in a guest, subject to `guard`. `reason` says why the plan wants it.
+pub fn exec(facts: &Facts, kind: GuestKind, id: u32, argv: &[String], guard: &Guard, reason: &str) -> Result<Plan, OpError> {
+    if argv.is_empty() {
+        return Err(OpError::Invalid { subject: format!("guest {id}"), message: "the command is empty".into() });
+    }
+    let subj = subject(id, argv);
+    let (why, effect) = match guard {
+        Guard::Always => ("always runs (no guard)".to_string(), Effect::Nothing),
+        Guard::Unless(check) => {
+            let c = describe(check);
+            match facts.guest_check(kind, id, check)? {
+                Some(true) => return Ok(Plan::noop(subj, format!("`{c}` succeeds"))),
+                Some(false) => (format!("`{c}` fails"), Effect::Guest { kind, id, change: GuestChange::Check { argv: check.clone(), ok: true } }),
+                None => (format!("`{c}` unknown until apply"), Effect::Guest { kind, id, change: GuestChange::Check { argv: check.clone(), ok: true } }),
+            }
+        }
+    };
+    let reason = if reason.is_empty() { why } else { format!("{reason}; {why}") };
+    let action = Action::new(Change::Run, subj.clone(), reason)
+        .step(Step::Guest { kind, id, command: in_guest_command(kind, id, argv, None) })
+        .effect(effect);
+    Ok(Plan::with(subj, vec![action]))
+}
+
+/// A file inside a guest as phoenix wants it.
+#[derive(Debug, Clone)]
+pub struct GuestFile {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Make a file inside the guest hold `want.content` (compared by content; mode and owner are set
+/// whenever it is written).
+pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result<Plan, OpError> {
+    let subj = format!("guest {id}: file {}", want.path);
+    let (change, reason) = match facts.guest_file(kind, id, &want.path)? {
+        Some(Some(have)) if have == want.content => return Ok(Plan::noop(subj, "content matches")),
+        Some(Some(_)) => (Change::Update, "content differs".to_string()),
+        Some(None) => (Change::Create, "absent".to_string()),
+        None => (Change::Update, "content unknown until apply".to_string()),
+    };
+    let effect = Effect::Guest { kind, id, change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) } };
+    let mut action = Action::new(change, subj.clone(), reason).effect(effect);
+    let mode = format!("{:04o}", want.mode);
+    match kind {
+        GuestKind::Lxc => {
+            // pct push copies a host file: stage it next to nothing else, then remove it.
+            let digest = crate::ops::content_digest(&want.content);
+            let staged = format!("/tmp/.phoenix-push-{id}-{}", &digest[..16]);
+            let mut push = Command::new(["pct", "push"]).arg(id.to_string()).arg(staged.as_str()).arg(want.path.as_str());
+            push = push.arg("--perms").arg(mode.as_str());
+            if let Some(u) = &want.owner {
+                push = push.arg("--user").arg(u.as_str());
+            }
+            if let Some(g) = &want.group {
+                push = push.arg("--group").arg(g.as_str());
+            }
+            action = action
+                .step(Step::WriteFile {
+                    path: staged.clone(),
+                    file: crate::connector::FileWrite { content: want.content.clone(), mode: 0o600, owner: None, group: None },
+                })
+                .exec(push)
+                .step(Step::RemoveFile { path: staged });
+        }
+        GuestKind::Vm => {
+            let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+            let dir = want.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or("/");
+            action = action
+                .step(Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) })
+                .step(Step::Guest {
+                    kind,
+                    id,
+                    command: in_guest_command(kind, id, &s(&["tee", want.path.as_str()]), Some(&want.content)),
+                })
+                .step(Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["chmod", mode.as_str(), want.path.as_str()]), None) });
+            if want.owner.is_some() || want.group.is_some() {
+                let owner = format!("{}:{}", want.owner.as_deref().unwrap_or("root"), want.group.as_deref().unwrap_or("root"));
+                action = action.step(Step::Guest {
+                    kind,
+                    id,
+                    command: in_guest_command(kind, id, &s(&["chown", owner.as_str(), want.path.as_str()]), None),
+                });
+            }
+        }
+    }
+    Ok(Plan::with(subj, vec![action]))
+}

@@ -1,0 +1,636 @@
+//! LXC containers: the desired `pct` configuration derived from the inventory, and the ops
+//! that bring a container to it — define (create or clone), configure (only what differs),
+//! power, snapshots, destroy. The order of these steps is the plan's (`stdlib/lxc.rhai`).
+
+use super::{Action, Change, Effect, OpError, Plan, Step};
+use crate::command::Command;
+use crate::facts::guests::{conf_path, GuestChange, GuestConf, Power};
+use crate::facts::propstring::{self, PropString};
+use crate::facts::Facts;
+use crate::graph::GuestKind;
+use crate::inventory::LxcGuest;
+
+const KIND: GuestKind = GuestKind::Lxc;
+
+fn subject(id: u32) -> String {
+    format!("ct {id}")
+}
+
+fn invalid(id: u32, message: impl Into<String>) -> OpError {
+    OpError::Invalid { subject: subject(id), message: message.into() }
+}
+
+fn effect(id: u32, change: GuestChange) -> Effect {
+    Effect::Guest { kind: KIND, id, change }
+}
+
+/// A mount the container should have, identified by its path inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DesiredMount {
+    /// A host directory bind-mounted (`mpN: /host/path,mp=/ct/path`).
+    Bind { host_path: String, mp: String },
+    /// A volume allocated on a storage (`mpN: <storage>:<GiB>,mp=/ct/path`).
+    Volume { storage: String, size_gb: u32, mp: String },
+}
+
+impl DesiredMount {
+    pub fn mp(&self) -> &str {
+        match self {
+            DesiredMount::Bind { mp, .. } | DesiredMount::Volume { mp, .. } => mp,
+        }
+    }
+}
+
+/// The container as the inventory declares it, in `pct` terms.
+#[derive(Debug, Clone)]
+pub struct DesiredCt {
+    pub id: u32,
+    pub hostname: String,
+    pub cores: u32,
+    pub memory: u32,
+    pub swap: Option<u32>,
+    /// Only the keys the inventory declares; others on the host are left alone.
+    pub net0: PropString,
+    pub nameserver: Option<String>,
+    pub onboot: Option<bool>,
+    pub startup: Option<String>,
+    /// `features` keys (nesting, keyctl, …) that must be set.
+    pub features: Vec<(String, String)>,
+    pub storage: String,
+    pub rootfs_gb: u32,
+    pub unprivileged: bool,
+    pub mounts: Vec<DesiredMount>,
+    /// Raw `lxc.*` lines that must be present in the conf file.
+    pub lxc_lines: Vec<(String, String)>,
+}
+
+/// Split `key=value` or `key: value`.
+fn split_kv(s: &str) -> Option<(String, String)> {
+    let (k, v) = s.split_once('=').or_else(|| s.split_once(':'))?;
+    let (k, v) = (k.trim(), v.trim());
+    (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
+}
+
+/// NVIDIA device lines for GPU passthrough. Majors of nvidia-uvm and nvidia-caps differ per
+/// host, so they come from the host's /proc/devices (the original hard-coded 243 and omitted caps).
+pub fn gpu_lines(gpus: &[u32], proc_devices: &str) -> Result<Vec<(String, String)>, String> {
+    let major = |name: &str| {
+        proc_devices.lines().find_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?;
+            (w.next()? == name).then(|| n.to_string())
+        })
+    };
+    let uvm = major("nvidia-uvm").ok_or("GPU passthrough needs the NVIDIA driver loaded on the host: /proc/devices has no nvidia-uvm")?;
+    let mut lines = vec![("lxc.cgroup2.devices.allow".to_string(), "c 195:* rwm".to_string())];
+    lines.push(("lxc.cgroup2.devices.allow".into(), format!("c {uvm}:* rwm")));
+    if let Some(caps) = major("nvidia-caps") {
+        lines.push(("lxc.cgroup2.devices.allow".into(), format!("c {caps}:* rwm")));
+    }
+    let entry = |dev: &str, create: &str| ("lxc.mount.entry".to_string(), format!("/dev/{dev} dev/{dev} none bind,optional,create={create}"));
+    for g in gpus {
+        lines.push(entry(&format!("nvidia{g}"), "file"));
+    }
+    for dev in ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"] {
+        lines.push(entry(dev, "file"));
+    }
+    lines.push(entry("nvidia-caps", "dir"));
+    Ok(lines)
+}
+
+/// Derive the desired container. `extra_features` are `features` keys the plan adds for the
+/// guest's feature modules (docker needs nesting and keyctl); `proc_devices` is the host's
+/// /proc/devices, needed only for GPU passthrough.
+pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&str>) -> Result<DesiredCt, OpError> {
+    let id = g.id;
+    let n = &g.network_config;
+    let mut net0 = PropString::new();
+    net0.set("name", n.name.clone());
+    net0.set("bridge", n.bridge.clone());
+    net0.set("ip", n.ip.clone());
+    if let Some(gw) = &n.gw {
+        net0.set("gw", gw.clone());
+    }
+    if let Some(mac) = &g.mac_address {
+        net0.set("hwaddr", mac.to_ascii_uppercase());
+    }
+    if g.firewall.as_ref().is_some_and(|f| f.enabled) {
+        net0.set("firewall", "1");
+    }
+
+    let mut features: Vec<(String, String)> = Vec::new();
+    for opt in g.pct_options.iter().chain(extra_features) {
+        for part in opt.split(',') {
+            let (k, v) = split_kv(part).ok_or_else(|| invalid(id, format!("pct option `{part}` is not key=value")))?;
+            let v = propstring::parse_bool(&v).map(|b| if b { "1".to_string() } else { "0".to_string() }).unwrap_or(v);
+            match features.iter_mut().find(|(fk, _)| *fk == k) {
+                Some(existing) => existing.1 = v,
+                None => features.push((k, v)),
+            }
+        }
+    }
+    features.sort();
+
+    let startup = g.boot_order.map(|o| {
+        let mut s = format!("order={o}");
+        if let Some(d) = g.boot_delay {
+            s.push_str(&format!(",up={d}"));
+        }
+        s
+    });
+
+    let mut lxc_lines = Vec::new();
+    for line in &g.lxc_options {
+        let (k, v) = split_kv(line).ok_or_else(|| invalid(id, format!("lxc option `{line}` is not `lxc.key: value`")))?;
+        if k == "lxc.cap.keep" || k == "lxc.cap.drop" {
+            // One capability per line, as LXC reads them.
+            for cap in v.split([',', ' ']).filter(|c| !c.is_empty()) {
+                lxc_lines.push((k.clone(), cap.to_string()));
+            }
+        } else {
+            lxc_lines.push((k, v));
+        }
+    }
+    if let Some(p) = &g.apparmor_profile {
+        lxc_lines.push(("lxc.apparmor.profile".into(), p.clone()));
+        if g.apparmor_manages_nesting == Some(true) {
+            lxc_lines.push(("lxc.apparmor.allow_nesting".into(), "1".into()));
+        }
+    }
+    for m in &g.id_maps {
+        let field = |k: &[&str]| k.iter().find_map(|k| m.get(*k)).map(|v| v.to_string().trim_matches('"').to_string());
+        match (field(&["type", "kind"]), field(&["container_id", "container"]), field(&["host_id", "host"]), field(&["range", "size"])) {
+            (Some(t), Some(c), Some(h), Some(r)) => lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}"))),
+            _ => return Err(invalid(id, format!("id map {m} needs type, container_id, host_id and range"))),
+        }
+    }
+    if !g.gpu_assignment.is_empty() {
+        let devices = proc_devices.unwrap_or("");
+        lxc_lines.extend(gpu_lines(&g.gpu_assignment, devices).map_err(|e| invalid(id, e))?);
+    }
+
+    let mut mounts = Vec::new();
+    for m in &g.mount_points {
+        mounts.push(DesiredMount::Bind { host_path: m.host_path.clone(), mp: m.container_path.clone() });
+    }
+    for v in &g.zfs_volumes {
+        mounts.push(DesiredMount::Volume { storage: v.pool.clone(), size_gb: v.size_gb, mp: v.mount_point.clone() });
+    }
+
+    Ok(DesiredCt {
+        id,
+        hostname: g.name.clone(),
+        cores: g.cores,
+        memory: g.memory_mb,
+        swap: g.swap_mb,
+        net0,
+        nameserver: n.nameservers.clone(),
+        onboot: g.start_at_boot,
+        startup,
+        features,
+        storage: g.storage_pool.clone(),
+        rootfs_gb: g.storage_size_gb,
+        unprivileged: g.unprivileged.unwrap_or(true),
+        mounts,
+        lxc_lines,
+    })
+}
+
+fn bool01(b: bool) -> &'static str {
+    if b {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+fn features_string(features: &[(String, String)]) -> String {
+    features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Make the container exist: `pct create` from its OS template, or `pct clone` from its clone
+/// source at the source's template snapshot. An existing container is left as it is.
+pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapshot: Option<&str>) -> Result<Plan, OpError> {
+    let id = d.id;
+    if facts.guest_conf(KIND, id)?.is_some() {
+        return Ok(Plan::noop(subject(id), "exists"));
+    }
+    if let Some(other) = facts.guest(id)? {
+        return Err(invalid(id, format!("id {id} is taken by a {} on the host", other.kind)));
+    }
+    let ids = id.to_string();
+    let action = match g.clone_from_ctid {
+        Some(src) => {
+            let src_conf = facts.guest_conf(KIND, src)?;
+            let Some(src_conf) = src_conf.as_ref() else {
+                return Err(invalid(id, format!("clone source {src} does not exist yet; converge it first")));
+            };
+            let mut cmd = Command::new(["pct", "clone"]).arg(src.to_string()).arg(ids.as_str());
+            cmd = cmd.arg("--hostname").arg(d.hostname.as_str()).arg("--full").arg("1");
+            let base = match source_snapshot {
+                Some(snap) => {
+                    let Some(sec) = src_conf.file.snapshots.get(snap) else {
+                        return Err(invalid(id, format!("clone source {src} has no snapshot `{snap}` (it is taken when {src} is converged)")));
+                    };
+                    cmd = cmd.arg("--snapname").arg(snap);
+                    sec.clone()
+                }
+                None => src_conf.effective(),
+            };
+            cmd = cmd.arg("--storage").arg(d.storage.as_str());
+            // The clone gets the source's config with a new hostname, new MACs, new volumes.
+            let mut entries = base.entries.clone();
+            entries.shift_remove("snaptime");
+            entries.shift_remove("parent");
+            entries.shift_remove("lock");
+            entries.shift_remove("template");
+            entries.insert("hostname".into(), d.hostname.clone());
+            for (k, v) in entries.iter_mut() {
+                if k.starts_with("net") {
+                    if let Ok(mut p) = propstring::lxc_net(v) {
+                        p.remove("hwaddr");
+                        *v = propstring::print_lxc_net(&p);
+                    }
+                }
+            }
+            entries.insert("rootfs".into(), format!("{}:subvol-{id}-disk-0,size={}", d.storage, rootfs_size(&base)));
+            let text = render_conf(&entries, &base.lxc);
+            Action::new(Change::Create, subject(id), format!("absent; clone of {src}{}", source_snapshot.map(|s| format!(" at snapshot {s}")).unwrap_or_default()))
+                .exec(cmd)
+                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, clone_of: Some(src) }))
+                .serialize_on(format!("clone source {src}"))
+        }
+        None => {
+            let Some(template) = &g.template else {
+                return Err(invalid(id, "declares neither `template` nor `clone_from_ctid`"));
+            };
+            let net0 = propstring::print_lxc_net(&d.net0);
+            let mut cmd = Command::new(["pct", "create"]).arg(ids.as_str()).arg(template.as_str());
+            cmd = cmd
+                .arg("--hostname")
+                .arg(d.hostname.as_str())
+                .arg("--cores")
+                .arg(d.cores.to_string())
+                .arg("--memory")
+                .arg(d.memory.to_string())
+                .arg("--rootfs")
+                .arg(format!("{}:{}", d.storage, d.rootfs_gb))
+                .arg("--net0")
+                .arg(net0.as_str())
+                .arg("--unprivileged")
+                .arg(bool01(d.unprivileged));
+            let mut entries = indexmap::IndexMap::new();
+            entries.insert("arch".to_string(), "amd64".to_string());
+            entries.insert("cores".into(), d.cores.to_string());
+            entries.insert("hostname".into(), d.hostname.clone());
+            entries.insert("memory".into(), d.memory.to_string());
+            entries.insert("net0".into(), net0.clone());
+            entries.insert("rootfs".into(), format!("{}:subvol-{id}-disk-0,size={}G", d.storage, d.rootfs_gb));
+            entries.insert("swap".into(), d.swap.unwrap_or(512).to_string());
+            entries.insert("unprivileged".into(), bool01(d.unprivileged).into());
+            if let Some(s) = d.swap {
+                cmd = cmd.arg("--swap").arg(s.to_string());
+            }
+            if !d.features.is_empty() {
+                let f = features_string(&d.features);
+                cmd = cmd.arg("--features").arg(f.as_str());
+                entries.insert("features".into(), f);
+            }
+            if let Some(ns) = &d.nameserver {
+                cmd = cmd.arg("--nameserver").arg(ns.as_str());
+                entries.insert("nameserver".into(), ns.clone());
+            }
+            if let Some(b) = d.onboot {
+                cmd = cmd.arg("--onboot").arg(bool01(b));
+                entries.insert("onboot".into(), bool01(b).into());
+            }
+            if let Some(s) = &d.startup {
+                cmd = cmd.arg("--startup").arg(s.as_str());
+                entries.insert("startup".into(), s.clone());
+            }
+            entries.sort_keys();
+            let text = render_conf(&entries, &[]);
+            Action::new(Change::Create, subject(id), format!("absent; from {template}"))
+                .exec(cmd)
+                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, clone_of: None }))
+        }
+    };
+    Ok(Plan::with(subject(id), vec![action.for_guest(Some(id))]))
+}
+
+/// The rootfs size of a config section, as `pct` writes it (`8G`), for a modelled clone.
+fn rootfs_size(sec: &crate::facts::guest_config::ConfSection) -> String {
+    sec.get("rootfs")
+        .and_then(|r| propstring::lxc_mount(r, true).ok())
+        .and_then(|p| p.get("size").map(str::to_string))
+        .unwrap_or_else(|| "8G".to_string())
+}
+
+fn render_conf(entries: &indexmap::IndexMap<String, String>, lxc: &[(String, String)]) -> String {
+    let mut keys: Vec<&String> = entries.keys().collect();
+    keys.sort();
+    let mut out = String::new();
+    for k in keys {
+        out.push_str(&format!("{k}: {}\n", entries[k]));
+    }
+    for (k, v) in lxc {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out
+}
+
+/// What `ensure_config` found: the plan, and whether the changes only take effect after a
+/// restart of a running container (features, mounts, lxc lines).
+pub struct ConfigPlan {
+    pub plan: Plan,
+    pub restart_needed: bool,
+}
+
+/// Bring an existing container's configuration to `d`, changing only what differs.
+pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError> {
+    let id = d.id;
+    let conf = facts.guest_conf(KIND, id)?;
+    let Some(conf) = conf.as_ref() else {
+        return Err(invalid(id, "does not exist; define it first"));
+    };
+    let have = conf.effective();
+    let get = |k: &str| have.entries.get(k).map(String::as_str);
+    let mut set: Vec<(String, String)> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    let mut restart = false;
+    let mut differ = |key: &str, cur: Option<&str>, want: String, needs_restart: bool, set: &mut Vec<(String, String)>| {
+        if cur != Some(want.as_str()) {
+            reasons.push(format!("{key}: {} → {want}", cur.unwrap_or("(unset)")));
+            set.push((key.to_string(), want));
+            restart |= needs_restart;
+        }
+    };
+
+    differ("hostname", get("hostname"), d.hostname.clone(), false, &mut set);
+    differ("cores", get("cores"), d.cores.to_string(), false, &mut set);
+    differ("memory", get("memory"), d.memory.to_string(), false, &mut set);
+    if let Some(s) = d.swap {
+        differ("swap", get("swap"), s.to_string(), false, &mut set);
+    }
+    if let Some(ns) = &d.nameserver {
+        differ("nameserver", get("nameserver"), ns.clone(), false, &mut set);
+    }
+    if let Some(b) = d.onboot {
+        differ("onboot", get("onboot").map(|v| if propstring::parse_bool(v) == Some(true) { "1" } else { "0" }), bool01(b).into(), false, &mut set);
+    }
+    if let Some(s) = &d.startup {
+        let cur = get("startup").and_then(|v| propstring::startup(v).ok()).map(|s| s.to_string());
+        let want = propstring::startup(s).map(|s| s.to_string()).unwrap_or_else(|_| s.clone());
+        differ("startup", cur.as_deref(), want, false, &mut set);
+    }
+    // net0: only the declared keys count; the rest (a generated MAC) stays as it is.
+    {
+        let cur = get("net0").and_then(|v| propstring::lxc_net(v).ok()).unwrap_or_default();
+        let mut merged = cur.clone();
+        let mut changed = Vec::new();
+        for (k, v) in d.net0.iter() {
+            let same = match cur.get(k) {
+                Some(c) if k == "hwaddr" => c.eq_ignore_ascii_case(v),
+                Some(c) => c == v,
+                None => false,
+            };
+            if !same {
+                changed.push(format!("{k} {}→{v}", cur.get(k).unwrap_or("(unset)")));
+                merged.set(k, v.to_string());
+            }
+        }
+        if !changed.is_empty() {
+            reasons.push(format!("net0: {}", changed.join(", ")));
+            set.push(("net0".into(), propstring::print_lxc_net(&merged)));
+        }
+    }
+    // features: the declared keys must have the declared values.
+    if !d.features.is_empty() {
+        let cur = get("features").and_then(|v| propstring::features(v).ok()).unwrap_or_default();
+        let mut merged = cur.clone();
+        let mut changed = Vec::new();
+        for (k, v) in &d.features {
+            if cur.get(k) != Some(v.as_str()) {
+                changed.push(format!("{k}={v}"));
+                merged.set(k, v.clone());
+            }
+        }
+        if !changed.is_empty() {
+            reasons.push(format!("features: + {}", changed.join(",")));
+            set.push(("features".into(), propstring::print_features(&merged)));
+            restart = true;
+        }
+    }
+    if let Some(u) = get("unprivileged") {
+        let cur = propstring::parse_bool(u).unwrap_or(false);
+        if cur != d.unprivileged {
+            return Err(invalid(id, format!(
+                "is {}privileged on the host but declared {}privileged; this cannot change after creation (recreate it)",
+                if cur { "un" } else { "" },
+                if d.unprivileged { "un" } else { "" }
+            )));
+        }
+    }
+
+    // Mount points: matched by their path in the container, so indices stay stable.
+    let mut existing: Vec<(u8, PropString)> = have
+        .entries
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("mp")?.parse::<u8>().ok()?, propstring::lxc_mount(v, false).ok()?)))
+        .collect();
+    existing.sort_by_key(|(i, _)| *i);
+    let mut used: Vec<u8> = existing.iter().map(|(i, _)| *i).collect();
+    let mut resizes: Vec<(String, u32)> = Vec::new();
+    for m in &d.mounts {
+        let found = existing.iter().find(|(_, p)| p.get("mp") == Some(m.mp()));
+        match (m, found) {
+            (DesiredMount::Bind { host_path, mp }, Some((i, p))) => {
+                if p.get("volume") != Some(host_path.as_str()) {
+                    let mut np = p.clone();
+                    np.set("volume", host_path.clone());
+                    reasons.push(format!("mp{i} ({mp}): {} → {host_path}", p.get("volume").unwrap_or("?")));
+                    set.push((format!("mp{i}"), propstring::print_lxc_mount(&np, false)));
+                    restart = true;
+                }
+            }
+            (DesiredMount::Volume { size_gb, mp, .. }, Some((i, p))) => {
+                let cur = p.get("size").and_then(propstring::parse_size).unwrap_or(0);
+                let want = u64::from(*size_gb) << 30;
+                if cur < want {
+                    reasons.push(format!("mp{i} ({mp}): size {} → {size_gb}G", p.get("size").unwrap_or("?")));
+                    resizes.push((format!("mp{i}"), *size_gb));
+                }
+            }
+            (m, None) => {
+                let i = (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
+                used.push(i);
+                let value = match m {
+                    DesiredMount::Bind { host_path, mp } => format!("{host_path},mp={mp}"),
+                    DesiredMount::Volume { storage, size_gb, mp } => format!("{storage}:{size_gb},mp={mp}"),
+                };
+                reasons.push(format!("mp{i}: + {}", m.mp()));
+                set.push((format!("mp{i}"), value));
+                restart = true;
+            }
+        }
+    }
+
+    let mut actions = Vec::new();
+    if !set.is_empty() {
+        let mut cmd = Command::new(["pct", "set"]).arg(id.to_string());
+        for (k, v) in &set {
+            cmd = cmd.arg(format!("--{k}")).arg(v.as_str());
+        }
+        // What the host will store: volumes are allocated (`storage:size` becomes a volume id).
+        let modelled: Vec<(String, String)> = set
+            .iter()
+            .map(|(k, v)| match k.strip_prefix("mp").and_then(|n| n.parse::<u8>().ok()) {
+                Some(n) => match d.mounts.iter().find(|m| v.ends_with(&format!("mp={}", m.mp()))) {
+                    Some(DesiredMount::Volume { storage, size_gb, mp }) => {
+                        (k.clone(), format!("{storage}:subvol-{id}-disk-{},mp={mp},size={size_gb}G", n + 1))
+                    }
+                    _ => (k.clone(), v.clone()),
+                },
+                None => (k.clone(), v.clone()),
+            })
+            .collect();
+        actions.push(
+            Action::new(Change::Update, subject(id), reasons.join("; "))
+                .exec(cmd)
+                .effect(effect(id, GuestChange::Set { set: modelled, delete: Vec::new() })),
+        );
+    }
+    // Grow only: ZFS and pct cannot shrink a volume.
+    let rootfs_cur = get("rootfs").and_then(|r| propstring::lxc_mount(r, true).ok()).and_then(|p| p.get("size").and_then(propstring::parse_size));
+    if let Some(cur) = rootfs_cur {
+        if cur < u64::from(d.rootfs_gb) << 30 {
+            resizes.insert(0, ("rootfs".into(), d.rootfs_gb));
+        }
+    }
+    for (disk, gb) in resizes {
+        let cur_value = get(&disk).unwrap_or("").to_string();
+        let mut p = propstring::lxc_mount(&cur_value, disk == "rootfs").unwrap_or_default();
+        p.set("size", format!("{gb}G"));
+        let new_value = propstring::print_lxc_mount(&p, disk == "rootfs");
+        actions.push(
+            Action::new(Change::Update, subject(id), format!("{disk} size {} → {gb}G", p.get("size").map(|_| cur_size(&cur_value)).unwrap_or_default()))
+                .exec(Command::new(["pct", "resize"]).arg(id.to_string()).arg(disk.as_str()).arg(format!("{gb}G")))
+                .effect(effect(id, GuestChange::Set { set: vec![(disk.clone(), new_value)], delete: Vec::new() })),
+        );
+    }
+    // Raw lxc lines: added when missing; every other line of the file is kept as it is.
+    let missing: Vec<(String, String)> = d.lxc_lines.iter().filter(|l| !conf.file.main.lxc.contains(l)).cloned().collect();
+    if !missing.is_empty() {
+        let text = conf.with_lxc_lines(&missing);
+        let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let path = conf_path(KIND, id);
+        actions.push(
+            Action::new(Change::Update, format!("{} ({path})", subject(id)), format!("+ {}", shown.join("; ")))
+                .step(Step::WriteFile {
+                    path: path.clone(),
+                    file: crate::connector::FileWrite { content: text.clone().into_bytes(), mode: 0o640, owner: None, group: None },
+                })
+                .effect(effect(id, GuestChange::ConfText(text))),
+        );
+        restart = true;
+    }
+    let plan = if actions.is_empty() {
+        Plan::noop(subject(id), "configuration matches")
+    } else {
+        Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
+    };
+    Ok(ConfigPlan { plan, restart_needed: restart })
+}
+
+fn cur_size(value: &str) -> String {
+    propstring::lxc_mount(value, true).ok().and_then(|p| p.get("size").map(str::to_string)).unwrap_or_else(|| "?".into())
+}
+
+/// Start or stop the container (`pct start` / `pct shutdown`).
+pub fn ensure_power(facts: &Facts, id: u32, running: bool) -> Result<Plan, OpError> {
+    let Some(g) = facts.guests(KIND)?.get(&id).cloned() else {
+        return Err(invalid(id, "does not exist"));
+    };
+    let want = if running { Power::Running } else { Power::Stopped };
+    if g.power == want {
+        return Ok(Plan::noop(subject(id), if running { "running" } else { "stopped" }));
+    }
+    let ids = id.to_string();
+    let (cmd, reason) = if running {
+        (Command::new(["pct", "start", ids.as_str()]), "stopped")
+    } else {
+        (Command::new(["pct", "shutdown", ids.as_str(), "--timeout", "60", "--forceStop", "1"]), "running")
+    };
+    let action = Action::new(if running { Change::Update } else { Change::Update }, format!("{} power", subject(id)), format!("{reason} → {}", if running { "running" } else { "stopped" }))
+        .exec(cmd)
+        .effect(effect(id, GuestChange::Power(want)))
+        .for_guest(Some(id));
+    Ok(Plan::with(subject(id), vec![action]))
+}
+
+/// Restart a running container so pending changes take effect (`pct reboot`).
+pub fn restart(facts: &Facts, id: u32, reason: &str) -> Result<Plan, OpError> {
+    match facts.guests(KIND)?.get(&id) {
+        Some(g) if g.power == Power::Running => {
+            let action = Action::new(Change::Run, format!("{} restart", subject(id)), reason)
+                .exec(Command::new(["pct", "reboot"]).arg(id.to_string()))
+                .effect(effect(id, GuestChange::Power(Power::Running)))
+                .for_guest(Some(id));
+            Ok(Plan::with(subject(id), vec![action]))
+        }
+        Some(_) => Ok(Plan::noop(format!("{} restart", subject(id)), "not running: changes apply at the next start")),
+        None => Err(invalid(id, "does not exist")),
+    }
+}
+
+/// Take snapshot `name` unless it exists (an existing snapshot is never recreated).
+pub fn ensure_snapshot(facts: &Facts, id: u32, name: &str) -> Result<Plan, OpError> {
+    let conf = facts.guest_conf(KIND, id)?;
+    let Some(conf) = conf.as_ref() else {
+        return Err(invalid(id, "does not exist"));
+    };
+    let subj = format!("{} snapshot {name}", subject(id));
+    if conf.file.snapshots.contains_key(name) {
+        return Ok(Plan::noop(subj, "exists"));
+    }
+    let action = Action::new(Change::Create, subj.clone(), "absent")
+        .exec(Command::new(["pct", "snapshot"]).arg(id.to_string()).arg(name))
+        .effect(effect(id, GuestChange::Snapshot(name.to_string())))
+        .for_guest(Some(id));
+    Ok(Plan::with(subj, vec![action]))
+}
+
+/// Stop and destroy the container with purge (its firewall file goes with it).
+pub fn destroy(facts: &Facts, id: u32) -> Result<Plan, OpError> {
+    let Some(g) = facts.guests(KIND)?.get(&id).cloned() else {
+        return Ok(Plan::noop(subject(id), "absent"));
+    };
+    let ids = id.to_string();
+    let mut action = Action::new(Change::Delete, subject(id), "declared for deletion");
+    if g.power == Power::Running {
+        action = action.exec(Command::new(["pct", "stop", ids.as_str()]));
+    }
+    action = action
+        .exec(Command::new(["pct", "destroy", ids.as_str(), "--purge", "1"]))
+        .effect(effect(id, GuestChange::Destroyed))
+        .for_guest(Some(id));
+    Ok(Plan::with(subject(id), vec![action]))
+}
+
+/// The container's IPv4 address on eth0 once it has one; `None` when not (yet) up.
+pub fn address(facts: &Facts, id: u32) -> Result<Option<String>, OpError> {
+    let argv: Vec<String> = ["ip", "-4", "-o", "addr", "show", "dev", "eth0"].iter().map(|s| s.to_string()).collect();
+    let (code, out) = facts.run_in_guest(KIND, id, &argv)?;
+    if code != 0 {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&out);
+    Ok(text.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(|a| a.to_string()))
+}
+
+impl GuestConf {
+    /// Whether this container's config declares GPU passthrough lines.
+    pub fn has_gpu_lines(&self) -> bool {
+        self.file.main.lxc.iter().any(|(_, v)| v.contains("/dev/nvidia"))
+    }
+}
