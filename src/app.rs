@@ -234,6 +234,7 @@ pub fn run(argv: Vec<String>) -> i32 {
         dry_run: g.dry_run,
         parallel: g.parallel as usize,
         fail_fast: g.fail_fast,
+        yes: g.yes,
         journal,
         cancel,
     };

@@ -20,6 +20,8 @@ pub struct Run {
     pub parallel: usize,
     /// Stop every guest at the first failure instead of only the failed guest's dependents.
     pub fail_fast: bool,
+    /// `--yes`: destructive plans proceed without asking.
+    pub yes: bool,
     pub connector: Arc<dyn Connector>,
     pub facts: Facts,
     pub reporter: Reporter,
@@ -41,6 +43,7 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub parallel: usize,
     pub fail_fast: bool,
+    pub yes: bool,
     pub journal: Option<Journal>,
     pub cancel: Arc<AtomicBool>,
 }
@@ -61,6 +64,7 @@ impl Run {
             dry_run: opts.dry_run,
             parallel: opts.parallel.max(1),
             fail_fast: opts.fail_fast,
+            yes: opts.yes,
             facts: Facts::new(connector.clone(), opts.dry_run),
             connector,
             reporter,

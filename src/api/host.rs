@@ -44,5 +44,53 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             carry_out(&c, run_command(&argv, reason))
         })()) },
     );
+    let c = ctx.clone();
+    ns.add(
+        "probe",
+        &["argv: Array", "-> Map"],
+        "Run a read-only command on the host and return #{code, stdout, stderr} (for checks: it must change nothing; \
+         it also runs in a dry-run).",
+        move |nc: NativeCallContext, argv: Array| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let argv: Vec<String> = argv
+                    .into_iter()
+                    .map(|a| a.into_string().map_err(|t| format!("host::probe: every argv element must be a string, not {t}")))
+                    .collect::<Result<_, _>>()?;
+                let run = c.run()?;
+                let out = run.connector.run(&crate::command::Command::new(argv)).map_err(|e| e.to_string())?;
+                let mut m = rhai::Map::new();
+                m.insert("code".into(), (out.code as i64).into());
+                m.insert("stdout".into(), out.stdout_str().into());
+                m.insert("stderr".into(), out.stderr_str().into());
+                Ok(m.into())
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "confirm",
+        &["question: String", "-> bool"],
+        "Ask before something destructive: true with --yes; on a terminal, asks (y/N); otherwise fails asking for --yes. \
+         A dry-run answers true without asking (it changes nothing).",
+        move |nc: NativeCallContext, question: &str| -> Res<bool> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                if run.yes || run.dry_run {
+                    return Ok(true);
+                }
+                use std::io::{BufRead, IsTerminal, Write};
+                if !std::io::stdin().is_terminal() {
+                    return Err(format!("{question} — not confirmed: pass --yes to confirm without a terminal").into());
+                }
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "{question} [y/N] ");
+                let _ = err.flush();
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
+            })())
+        },
+    );
     ns
 }

@@ -135,6 +135,28 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "drift",
+        &["id: int", "features: Array", "-> Array"],
+        "How the container's live configuration differs from the declared one: [#{field, live, declared}] \
+         (empty when it matches or the container does not exist). Changes nothing.",
+        move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
+            at(&nc, (|| {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let g = declared(run, id)?;
+                if run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?.is_none() {
+                    return Ok(Dynamic::from(Array::new()));
+                }
+                let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
+                let d = desired(run, g, &extra)?;
+                let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
+                super::convert::to_dynamic(&cp.diffs)
+            })())
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "has_snapshot",
         &["id: int", "name: String", "-> bool"],
         "Whether the container has a snapshot of this name.",

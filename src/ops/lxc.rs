@@ -339,10 +339,19 @@ fn render_conf(entries: &indexmap::IndexMap<String, String>, lxc: &[(String, Str
     out
 }
 
-/// What `ensure_config` found: the plan, and whether the changes only take effect after a
-/// restart of a running container (features, mounts, lxc lines).
+/// One field whose live value differs from the declared one (for `status` and reasons).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diff {
+    pub field: String,
+    pub live: String,
+    pub declared: String,
+}
+
+/// What `ensure_config` found: the plan, the differences behind it, and whether the changes
+/// only take effect after a restart of a running container (features, mounts, lxc lines).
 pub struct ConfigPlan {
     pub plan: Plan,
+    pub diffs: Vec<Diff>,
     pub restart_needed: bool,
 }
 
@@ -357,31 +366,38 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     let get = |k: &str| have.entries.get(k).map(String::as_str);
     let mut set: Vec<(String, String)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
+    let mut diffs: Vec<Diff> = Vec::new();
     let mut restart = false;
-    let mut differ = |key: &str, cur: Option<&str>, want: String, needs_restart: bool, set: &mut Vec<(String, String)>| {
+    let diff = |field: &str, live: Option<&str>, declared: &str| Diff {
+        field: field.to_string(),
+        live: live.unwrap_or("(unset)").to_string(),
+        declared: declared.to_string(),
+    };
+    let mut differ = |key: &str, cur: Option<&str>, want: String, needs_restart: bool, set: &mut Vec<(String, String)>, diffs: &mut Vec<Diff>| {
         if cur != Some(want.as_str()) {
             reasons.push(format!("{key}: {} → {want}", cur.unwrap_or("(unset)")));
+            diffs.push(diff(key, cur, &want));
             set.push((key.to_string(), want));
             restart |= needs_restart;
         }
     };
 
-    differ("hostname", get("hostname"), d.hostname.clone(), false, &mut set);
-    differ("cores", get("cores"), d.cores.to_string(), false, &mut set);
-    differ("memory", get("memory"), d.memory.to_string(), false, &mut set);
+    differ("hostname", get("hostname"), d.hostname.clone(), false, &mut set, &mut diffs);
+    differ("cores", get("cores"), d.cores.to_string(), false, &mut set, &mut diffs);
+    differ("memory", get("memory"), d.memory.to_string(), false, &mut set, &mut diffs);
     if let Some(s) = d.swap {
-        differ("swap", get("swap"), s.to_string(), false, &mut set);
+        differ("swap", get("swap"), s.to_string(), false, &mut set, &mut diffs);
     }
     if let Some(ns) = &d.nameserver {
-        differ("nameserver", get("nameserver"), ns.clone(), false, &mut set);
+        differ("nameserver", get("nameserver"), ns.clone(), false, &mut set, &mut diffs);
     }
     if let Some(b) = d.onboot {
-        differ("onboot", get("onboot").map(|v| if propstring::parse_bool(v) == Some(true) { "1" } else { "0" }), bool01(b).into(), false, &mut set);
+        differ("onboot", get("onboot").map(|v| if propstring::parse_bool(v) == Some(true) { "1" } else { "0" }), bool01(b).into(), false, &mut set, &mut diffs);
     }
     if let Some(s) = &d.startup {
         let cur = get("startup").and_then(|v| propstring::startup(v).ok()).map(|s| s.to_string());
         let want = propstring::startup(s).map(|s| s.to_string()).unwrap_or_else(|_| s.clone());
-        differ("startup", cur.as_deref(), want, false, &mut set);
+        differ("startup", cur.as_deref(), want, false, &mut set, &mut diffs);
     }
     // net0: only the declared keys count; the rest (a generated MAC) stays as it is.
     {
@@ -396,6 +412,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
             };
             if !same {
                 changed.push(format!("{k} {}→{v}", cur.get(k).unwrap_or("(unset)")));
+                diffs.push(diff(&format!("net0.{k}"), cur.get(k), v));
                 merged.set(k, v.to_string());
             }
         }
@@ -412,6 +429,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         for (k, v) in &d.features {
             if cur.get(k) != Some(v.as_str()) {
                 changed.push(format!("{k}={v}"));
+                diffs.push(diff(&format!("features.{k}"), cur.get(k), v));
                 merged.set(k, v.clone());
             }
         }
@@ -449,6 +467,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                     let mut np = p.clone();
                     np.set("volume", host_path.clone());
                     reasons.push(format!("mp{i} ({mp}): {} → {host_path}", p.get("volume").unwrap_or("?")));
+                    diffs.push(diff(&format!("mount {mp}"), p.get("volume"), host_path));
                     set.push((format!("mp{i}"), propstring::print_lxc_mount(&np, false)));
                     restart = true;
                 }
@@ -458,6 +477,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                 let want = u64::from(*size_gb) << 30;
                 if cur < want {
                     reasons.push(format!("mp{i} ({mp}): size {} → {size_gb}G", p.get("size").unwrap_or("?")));
+                    diffs.push(diff(&format!("mount {mp} size"), p.get("size"), &format!("{size_gb}G")));
                     resizes.push((format!("mp{i}"), *size_gb));
                 }
             }
@@ -469,6 +489,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                     DesiredMount::Volume { storage, size_gb, mp } => format!("{storage}:{size_gb},mp={mp}"),
                 };
                 reasons.push(format!("mp{i}: + {}", m.mp()));
+                diffs.push(diff(&format!("mount {}", m.mp()), None, &value));
                 set.push((format!("mp{i}"), value));
                 restart = true;
             }
@@ -504,6 +525,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     let rootfs_cur = get("rootfs").and_then(|r| propstring::lxc_mount(r, true).ok()).and_then(|p| p.get("size").and_then(propstring::parse_size));
     if let Some(cur) = rootfs_cur {
         if cur < u64::from(d.rootfs_gb) << 30 {
+            diffs.push(diff("rootfs size", Some(&propstring::format_size(cur)), &format!("{}G", d.rootfs_gb)));
             resizes.insert(0, ("rootfs".into(), d.rootfs_gb));
         }
     }
@@ -523,6 +545,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     if !missing.is_empty() {
         let text = conf.with_lxc_lines(&missing);
         let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        for line in &shown {
+            diffs.push(diff("lxc line", None, line));
+        }
         let path = conf_path(KIND, id);
         actions.push(
             Action::new(Change::Update, format!("{} ({path})", subject(id)), format!("+ {}", shown.join("; ")))
@@ -539,7 +564,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
-    Ok(ConfigPlan { plan, restart_needed: restart })
+    Ok(ConfigPlan { plan, diffs, restart_needed: restart })
 }
 
 fn cur_size(value: &str) -> String {
