@@ -5,6 +5,7 @@
 use miette::{NamedSource, SourceSpan};
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Where one JSON value sits in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,53 +21,62 @@ pub(crate) struct Location {
 pub(crate) struct SourceFile {
     pub name: String,
     pub text: String,
-    spans: HashMap<String, Location>,
+    /// Built on first use: only a config with problems needs positions, and indexing every
+    /// value of a large inventory costs more than loading it.
+    spans: OnceLock<HashMap<String, Location>>,
+    /// False for text serde_json rejected: it is only shown around the error, never indexed.
+    indexable: bool,
 }
 
 /// Appends one reference token to a JSON pointer (RFC 6901 escaping).
 pub(crate) fn child_pointer(parent: &str, token: &str) -> String {
-    let escaped = token.replace('~', "~0").replace('/', "~1");
-    format!("{parent}/{escaped}")
+    let mut out = String::with_capacity(parent.len() + 1 + token.len());
+    out.push_str(parent);
+    out.push('/');
+    if token.contains(['~', '/']) {
+        out.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    } else {
+        out.push_str(token);
+    }
+    out
+}
+
+fn index(text: &str) -> HashMap<String, Location> {
+    let mut spans = HashMap::new();
+    let mut scanner = Scanner { bytes: text.as_bytes(), pos: 0, spans: &mut spans };
+    scanner.skip_ws();
+    let _ = scanner.value(String::new(), None, 0);
+    spans
 }
 
 impl SourceFile {
-    /// Builds the index. Text that is not valid JSON yields a partial (possibly empty) index
-    /// rather than an error: spans are a convenience, serde_json is the judge of validity.
+    /// A file whose positions are indexed on first use. Text that is not valid JSON yields a
+    /// partial (possibly empty) index rather than an error: spans are a convenience, serde_json
+    /// is the judge of validity.
     pub fn new(name: impl Into<String>, text: String) -> Self {
-        let mut spans = HashMap::new();
-        let mut scanner = Scanner {
-            bytes: text.as_bytes(),
-            pos: 0,
-            spans: &mut spans,
-        };
-        scanner.skip_ws();
-        let _ = scanner.value(String::new(), None, 0);
-        SourceFile {
-            name: name.into(),
-            text,
-            spans,
-        }
+        SourceFile { name: name.into(), text, spans: OnceLock::new(), indexable: true }
     }
 
     /// A file without content (missing or unreadable), for problems that name only the path.
     pub fn empty(name: impl Into<String>) -> Self {
-        SourceFile {
-            name: name.into(),
-            text: String::new(),
-            spans: HashMap::new(),
-        }
+        SourceFile { name: name.into(), text: String::new(), spans: OnceLock::new(), indexable: false }
     }
 
     /// Replaces the text without indexing it (for files serde_json rejected: the text is only
     /// shown around the error).
     pub fn with_text(mut self, text: String) -> Self {
         self.text = text;
-        self.spans.clear();
+        self.spans = OnceLock::new();
+        self.indexable = false;
         self
     }
 
+    fn spans(&self) -> &HashMap<String, Location> {
+        self.spans.get_or_init(|| if self.indexable { index(&self.text) } else { HashMap::new() })
+    }
+
     pub fn location(&self, pointer: &str) -> Option<&Location> {
-        self.spans.get(pointer)
+        self.spans().get(pointer)
     }
 
     /// Span of the value at `pointer`, falling back to the nearest ancestor that has one.
@@ -98,7 +108,7 @@ impl SourceFile {
     fn nearest(&self, pointer: &str) -> Option<&Location> {
         let mut p = pointer;
         loop {
-            if let Some(l) = self.spans.get(p) {
+            if let Some(l) = self.spans().get(p) {
                 return Some(l);
             }
             match p.rfind('/') {

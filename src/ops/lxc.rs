@@ -218,6 +218,12 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
     if let Some(other) = facts.guest(id)? {
         return Err(invalid(id, format!("id {id} is taken by a {} on the host", other.kind)));
     }
+    if !facts.storages()?.contains_key(&d.storage) {
+        return Err(invalid(id, format!(
+            "storage `{}` does not exist on the host: declare it (a zfs dataset with proxmox_storage_type) and run `phoenix setup` first",
+            d.storage
+        )));
+    }
     let ids = id.to_string();
     let action = match g.clone_from_ctid {
         Some(src) => {
