@@ -31,10 +31,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> String"],
         "The configuration folder this run loaded.",
         move |nc: NativeCallContext| -> Res<String> {
-            at(
-                &nc,
-                (|| -> Res<String> { Ok(c.run()?.inventory.config_dir.display().to_string()) })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?.inventory.config_dir.display().to_string())
+            })
         },
     );
 
@@ -43,7 +42,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "hypervisor",
         &["-> Map"],
         "The host configuration (phoenix_hypervisor_config.json) as a map; secrets read as \"***\".",
-        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> { to_dynamic(&c.run()?.inventory.hypervisor) })()) },
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || { to_dynamic(&c.run()?.inventory.hypervisor) }) },
     );
 
     let c = ctx.clone();
@@ -52,10 +51,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every declared guest id: LXCs, then VMs, in file order.",
         move |nc: NativeCallContext| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> { Ok(ids_to_array(&c.run()?.inventory.guest_ids())) })(),
-            )
+            at(&nc, || Ok(ids_to_array(&c.run()?.inventory.guest_ids())))
         },
     );
 
@@ -65,20 +61,17 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every declared LXC id, in file order.",
         move |nc: NativeCallContext| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> {
-                    Ok(ids_to_array(
-                        &c.run()?
-                            .inventory
-                            .lxc
-                            .guests
-                            .keys()
-                            .copied()
-                            .collect::<Vec<_>>(),
-                    ))
-                })(),
-            )
+            at(&nc, || {
+                Ok(ids_to_array(
+                    &c.run()?
+                        .inventory
+                        .lxc
+                        .guests
+                        .keys()
+                        .copied()
+                        .collect::<Vec<_>>(),
+                ))
+            })
         },
     );
 
@@ -88,20 +81,17 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every declared VM id, in file order.",
         move |nc: NativeCallContext| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> {
-                    Ok(ids_to_array(
-                        &c.run()?
-                            .inventory
-                            .vm
-                            .guests
-                            .keys()
-                            .copied()
-                            .collect::<Vec<_>>(),
-                    ))
-                })(),
-            )
+            at(&nc, || {
+                Ok(ids_to_array(
+                    &c.run()?
+                        .inventory
+                        .vm
+                        .guests
+                        .keys()
+                        .copied()
+                        .collect::<Vec<_>>(),
+                ))
+            })
         },
     );
 
@@ -110,12 +100,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "guest",
         &["id: int", "-> Map"],
         "A declared guest (LXC or VM) as a map with its config fields plus `id`, `kind` (\"lxc\"/\"vm\") and `is_template`.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, || {
             let run = c.run()?;
             let id = guest_id(&id)?;
             let g = run.inventory.guest(id).ok_or_else(|| format!("guest {id} is not declared"))?;
             guest_map(g)
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -124,10 +114,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> bool"],
         "Whether a guest id is declared.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> { Ok(c.run()?.inventory.guest(guest_id(&id)?).is_some()) })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?.inventory.guest(guest_id(&id)?).is_some())
+            })
         },
     );
 
@@ -137,7 +126,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> String"],
         "The text of a container's application script (from the configuration folder), or () when it declares none.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let Some(GuestRef::Lxc(g)) = run.inventory.guest(id) else { return Ok(Dynamic::UNIT) };
@@ -147,7 +136,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                         .map_err(|e| format!("cannot read {}: {e}", p.display()).into()),
                     None => Ok(Dynamic::UNIT),
                 }
-            })())
+            })
         },
     );
 
@@ -157,10 +146,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Map"],
         "Every stack (stacks/<name>/{phoenix.json,docker-compose.yml}) by name.",
         move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> { to_dynamic(&c.run()?.inventory.stacks) })(),
-            )
+            at(&nc, || to_dynamic(&c.run()?.inventory.stacks))
         },
     );
 
@@ -169,7 +155,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "targets",
         &["args: Array", "-> Array"],
         "Guest ids named on the command line (`101 102`, or `--all` for every guest), checked against the config.",
-        move |nc: NativeCallContext, args: Array| -> Res<Array> { at(&nc, (|| -> Res<Array> {
+        move |nc: NativeCallContext, args: Array| -> Res<Array> { at(&nc, || {
             let run = c.run()?;
             let declared = run.inventory.guest_ids();
             let mut out = Vec::new();
@@ -203,7 +189,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             }
             out.dedup();
             Ok(ids_to_array(&out))
-        })()) },
+        }) },
     );
     ns
 }

@@ -28,14 +28,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "read",
         &["path: String", "-> String"],
         "The text of a host file, or () when it does not exist. In a dry-run it reads as earlier steps would leave it.",
-        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> { at(&nc, || {
             let run = c.run()?;
             let f = run.facts.file(path).map_err(|e| e.to_string())?;
             Ok(match f.as_ref() {
                 Some(d) => String::from_utf8_lossy(&d.content).into_owned().into(),
                 None => Dynamic::UNIT,
             })
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -44,16 +44,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "-> bool"],
         "Whether a host file exists.",
         move |nc: NativeCallContext, path: &str| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    Ok(c.run()?
-                        .facts
-                        .file(path)
-                        .map_err(|e| e.to_string())?
-                        .is_some())
-                })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?
+                    .facts
+                    .file(path)
+                    .map_err(|e| e.to_string())?
+                    .is_some())
+            })
         },
     );
 
@@ -63,7 +60,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "opts: Map", "-> Map"],
         "Make a host file read exactly like `opts`: #{content: String, mode: \"0644\", owner: \"root\", group: \"root\"} \
          (mode defaults to 0644; owner/group unset = leave as is). Written atomically. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
             known_keys(&opts, "file::ensure", &["content", "mode", "owner", "group"])?;
             let content = opt_str(&opts, "content")?.ok_or("file::ensure: option `content` is required")?;
             let want = DesiredFile {
@@ -75,7 +72,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             };
             let run = c.run()?;
             carry_out(&c, ensure_file(&run.facts, &want))
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -84,10 +81,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "marker: String", "content: String", "-> Map"],
         "Keep a block of lines between `# BEGIN phoenix <marker>` and `# END phoenix <marker>` in a host \
          file equal to `content`, leaving every other line alone (appended when absent; a new file gets 0644).",
-        move |nc: NativeCallContext, path: &str, marker: &str, content: &str| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, path: &str, marker: &str, content: &str| -> Res<Dynamic> { at(&nc, || {
             let run = c.run()?;
             carry_out(&c, ensure_block(&run.facts, path, marker, content, "#", 0o644))
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -95,13 +92,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "ensure_block",
         &["path: String", "marker: String", "content: String", "opts: Map", "-> Map"],
         "Like ensure_block/3 with options #{comment: \"#\", mode: \"0644\"} (comment prefix of the marker lines; mode of a new file).",
-        move |nc: NativeCallContext, path: &str, marker: &str, content: &str, opts: Map| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, path: &str, marker: &str, content: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
             known_keys(&opts, "file::ensure_block", &["comment", "mode"])?;
             let comment = opt_str(&opts, "comment")?.unwrap_or_else(|| "#".into());
             let m = mode(&opts, "mode", 0o644)?;
             let run = c.run()?;
             carry_out(&c, ensure_block(&run.facts, path, marker, content, &comment, m))
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -110,13 +107,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "-> Map"],
         "Remove a host file if it exists.",
         move |nc: NativeCallContext, path: &str| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let run = c.run()?;
-                    carry_out(&c, ensure_absent(&run.facts, path))
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                carry_out(&c, ensure_absent(&run.facts, path))
+            })
         },
     );
     ns

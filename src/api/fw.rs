@@ -18,13 +18,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "cluster_file",
         &["-> String"],
         "The text of /etc/pve/firewall/cluster.fw for the declared host firewall, or () when none is declared.",
-        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || {
             let run = c.run()?;
             Ok(match &run.inventory.hypervisor.firewall {
                 Some(fw) => cluster_file(fw).into(),
                 None => Dynamic::UNIT,
             })
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -32,7 +32,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "guest_file",
         &["id: int", "-> String"],
         "The text of /etc/pve/firewall/<id>.fw for a guest's declared firewall, or () when it declares none.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> { at(&nc, || {
             let run = c.run()?;
             let id = guest_id(&id)?;
             let fw = match run.inventory.guest(id).ok_or_else(|| format!("guest {id} is not declared"))? {
@@ -40,7 +40,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 GuestRef::Vm(g) => g.firewall.as_ref(),
             };
             Ok(fw.map(|f| Dynamic::from(guest_file(f))).unwrap_or(Dynamic::UNIT))
-        })()) },
+        }) },
     );
     ns
 }

@@ -30,17 +30,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["targets: Array", "-> Array"],
         "The targets and everything they need, prerequisites first (ties by id).",
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> {
-                    let run = c.run()?;
-                    let ids = run
-                        .graph
-                        .order(&guest_ids(&t)?)
-                        .map_err(|e| e.to_string())?;
-                    Ok(ids_to_array(&ids))
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                let ids = run
+                    .graph
+                    .order(&guest_ids(&t)?)
+                    .map_err(|e| e.to_string())?;
+                Ok(ids_to_array(&ids))
+            })
         },
     );
 
@@ -50,20 +47,17 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["targets: Array", "-> Array"],
         "The closure of the targets as waves: each wave needs only guests of earlier waves.",
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> {
-                    let run = c.run()?;
-                    let waves = run
-                        .graph
-                        .waves(&guest_ids(&t)?)
-                        .map_err(|e| e.to_string())?;
-                    Ok(waves
-                        .iter()
-                        .map(|w| Dynamic::from(ids_to_array(w)))
-                        .collect())
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                let waves = run
+                    .graph
+                    .waves(&guest_ids(&t)?)
+                    .map_err(|e| e.to_string())?;
+                Ok(waves
+                    .iter()
+                    .map(|w| Dynamic::from(ids_to_array(w)))
+                    .collect())
+            })
         },
     );
 
@@ -72,7 +66,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "prerequisites",
         &["id: int", "-> Array"],
         "What a guest needs directly: [#{id, reason}] with reason \"dependency\" or \"clone source\".",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Array> { at(&nc, (|| -> Res<Array> { Ok(edges_to_array(c.run()?.graph.prerequisites(guest_id(&id)?))) })()) },
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Array> { at(&nc, || { Ok(edges_to_array(c.run()?.graph.prerequisites(guest_id(&id)?))) }) },
     );
 
     let c = ctx.clone();
@@ -81,12 +75,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> Array"],
         "Guests that need this one directly: [#{id, reason}].",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Array> {
-            at(
-                &nc,
-                (|| -> Res<Array> {
-                    Ok(edges_to_array(c.run()?.graph.dependents(guest_id(&id)?)))
-                })(),
-            )
+            at(&nc, || {
+                Ok(edges_to_array(c.run()?.graph.dependents(guest_id(&id)?)))
+            })
         },
     );
 

@@ -10,17 +10,26 @@ use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 fn strings(what: &str, a: Array) -> Res<Vec<String>> {
     a.into_iter()
-        .map(|v| v.into_string().map_err(|t| format!("{what}: every argv element must be a string, not {t}").into()))
+        .map(|v| {
+            v.into_string()
+                .map_err(|t| format!("{what}: every argv element must be a string, not {t}").into())
+        })
         .collect()
 }
 
 /// The kind of a declared guest.
 pub(crate) fn declared_kind(run: &Run, id: u32) -> Res<GuestKind> {
-    run.inventory.guest(id).map(|g| g.kind()).ok_or_else(|| format!("guest {id} is not declared").into())
+    run.inventory
+        .guest(id)
+        .map(|g| g.kind())
+        .ok_or_else(|| format!("guest {id} is not declared").into())
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new("guest", "Inside a guest: commands, checks and files (pct exec / qm guest exec).");
+    let mut ns = Namespace::new(
+        "guest",
+        "Inside a guest: commands, checks and files (pct exec / qm guest exec).",
+    );
 
     let c = ctx.clone();
     ns.add(
@@ -28,13 +37,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "argv: Array", "-> Map"],
         "Run a command inside a guest. It has no guard, so it shows as \"always runs\": prefer exec/3 with `unless`.",
         move |nc: NativeCallContext, id: Dynamic, argv: Array| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
                 let argv = strings("guest::exec", argv)?;
                 carry_out(&c, exec(&run.facts, kind, id, &argv, &Guard::Always, ""))
-            })())
+            })
         },
     );
 
@@ -46,7 +55,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
          #{unless: [\"test\", \"-x\", \"/usr/bin/docker\"], reason: \"install docker\"}. After it runs, the check is taken to succeed. \
          Returns #{changed, actions}. A non-zero exit fails the guest.",
         move |nc: NativeCallContext, id: Dynamic, argv: Array, opts: Map| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 known_keys(&opts, "guest::exec", &["unless", "reason"])?;
                 let run = c.run()?;
                 let id = guest_id(&id)?;
@@ -61,7 +70,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 };
                 let reason = opt_str(&opts, "reason")?.unwrap_or_default();
                 carry_out(&c, exec(&run.facts, kind, id, &argv, &guard, &reason))
-            })())
+            })
         },
     );
 
@@ -71,7 +80,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "argv: Array", "-> bool"],
         "Whether a read-only check command succeeds inside a guest; () when unknown until apply (a guest this dry-run would create).",
         move |nc: NativeCallContext, id: Dynamic, argv: Array| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
@@ -80,7 +89,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     Some(b) => b.into(),
                     None => Dynamic::UNIT,
                 })
-            })())
+            })
         },
     );
 
@@ -90,7 +99,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "path: String", "-> String"],
         "A file inside a guest as text; () when it does not exist (or cannot be known before apply).",
         move |nc: NativeCallContext, id: Dynamic, path: &str| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
@@ -98,7 +107,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     Some(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned().into(),
                     _ => Dynamic::UNIT,
                 })
-            })())
+            })
         },
     );
 
@@ -109,7 +118,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a file inside a guest hold #{content: String} (or #{source: \"scripts/x.sh\"}, a file of the \
          configuration folder), with #{mode: \"0644\", owner, group}. Written only when the content differs.",
         move |nc: NativeCallContext, id: Dynamic, path: &str, opts: Map| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 known_keys(&opts, "guest::push", &["content", "source", "mode", "owner", "group"])?;
                 let run = c.run()?;
                 let id = guest_id(&id)?;
@@ -130,7 +139,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     group: opt_str(&opts, "group")?,
                 };
                 carry_out(&c, push(&run.facts, kind, id, &want))
-            })())
+            })
         },
     );
     ns

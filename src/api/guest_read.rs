@@ -17,17 +17,28 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &["-> Array"],
         &format!("Every {what}: [#{{id, kind, name, power, lock}}] (one `{list_cmd}` per run)."),
         move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let all = c.run()?.facts.guests(kind).map_err(|e| e.to_string())?;
                 to_dynamic(&all.values().collect::<Vec<_>>())
-            })())
+            })
         },
     );
 
     let c = ctx.clone();
-    ns.add("exists", &["id: int", "-> bool"], &format!("Whether a {what} exists."), move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-        at(&nc, (|| Ok(c.run()?.facts.guests(kind).map_err(|e| e.to_string())?.contains_key(&guest_id(&id)?)))())
-    });
+    ns.add(
+        "exists",
+        &["id: int", "-> bool"],
+        &format!("Whether a {what} exists."),
+        move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
+            at(&nc, || {
+                Ok(c.run()?
+                    .facts
+                    .guests(kind)
+                    .map_err(|e| e.to_string())?
+                    .contains_key(&guest_id(&id)?))
+            })
+        },
+    );
 
     let c = ctx.clone();
     ns.add(
@@ -35,14 +46,14 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &["id: int", "-> String"],
         &format!("\"running\", \"stopped\" or \"other\"; () when the {what} does not exist."),
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let id = guest_id(&id)?;
                 let all = c.run()?.facts.guests(kind).map_err(|e| e.to_string())?;
                 match all.get(&id) {
                     Some(g) => to_dynamic(&g.power),
                     None => Ok(Dynamic::UNIT),
                 }
-            })())
+            })
         },
     );
 
@@ -56,7 +67,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &["id: int", "-> Map"],
         &format!("The {what}'s configuration (pending changes applied), parsed: {fields}; () when absent."),
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let id = guest_id(&id)?;
                 let run = c.run()?;
                 let conf = run.facts.guest_conf(kind, id).map_err(|e| e.to_string())?;
@@ -67,7 +78,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
                         GuestKind::Vm => to_dynamic(&conf.qm().map_err(|e| e.to_string())?),
                     },
                 }
-            })())
+            })
         },
     );
 }

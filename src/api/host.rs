@@ -16,18 +16,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "name",
         &["-> String"],
         "How the host is named: `local`, `ssh://root@pve:22`, `sim`.",
-        move |nc: NativeCallContext| -> Res<String> {
-            at(&nc, (|| -> Res<String> { Ok(c.run()?.host.clone()) })())
-        },
+        move |nc: NativeCallContext| -> Res<String> { at(&nc, || Ok(c.run()?.host.clone())) },
     );
     let c = ctx.clone();
     ns.add(
         "dry_run",
         &["-> bool"],
         "Whether this run only shows what it would do.",
-        move |nc: NativeCallContext| -> Res<bool> {
-            at(&nc, (|| -> Res<bool> { Ok(c.run()?.dry_run) })())
-        },
+        move |nc: NativeCallContext| -> Res<bool> { at(&nc, || Ok(c.run()?.dry_run)) },
     );
     let c = ctx.clone();
     ns.add(
@@ -36,13 +32,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Run a command on the host (an argv array, never a shell string). It always runs when called, so \
          guard it: `if r.changed { host::exec([\"exportfs\", \"-ra\"], \"exports changed\") }`. \
          A non-zero exit fails the plan (or the guest, inside graph::walk).",
-        move |nc: NativeCallContext, argv: Array, reason: &str| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, argv: Array, reason: &str| -> Res<Dynamic> { at(&nc, || {
             let argv: Vec<String> = argv
                 .into_iter()
                 .map(|a| a.into_string().map_err(|t| format!("host::exec: every argv element must be a string, not {t}")))
                 .collect::<Result<_, _>>()?;
             carry_out(&c, run_command(&argv, reason))
-        })()) },
+        }) },
     );
     let c = ctx.clone();
     ns.add(
@@ -51,7 +47,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Run a read-only command on the host and return #{code, stdout, stderr} (for checks: it must change nothing; \
          it also runs in a dry-run).",
         move |nc: NativeCallContext, argv: Array| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let argv: Vec<String> = argv
                     .into_iter()
                     .map(|a| a.into_string().map_err(|t| format!("host::probe: every argv element must be a string, not {t}")))
@@ -63,7 +59,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 m.insert("stdout".into(), out.stdout_str().into());
                 m.insert("stderr".into(), out.stderr_str().into());
                 Ok(m.into())
-            })())
+            })
         },
     );
 
@@ -74,7 +70,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Ask before something destructive: true with --yes; on a terminal, asks (y/N); otherwise fails asking for --yes. \
          A dry-run answers true without asking (it changes nothing).",
         move |nc: NativeCallContext, question: &str| -> Res<bool> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 if run.yes || run.dry_run {
                     return Ok(true);
@@ -89,7 +85,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let mut line = String::new();
                 let _ = std::io::stdin().lock().read_line(&mut line);
                 Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
-            })())
+            })
         },
     );
     ns

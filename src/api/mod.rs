@@ -48,8 +48,8 @@ pub type Res<T> = Result<T, Box<EvalAltResult>>;
 /// Pin an API function's error to the position of the call in the script. Rhai does not do
 /// this for calls through a namespace (`zfs::…`), and a diagnostic without a span would not
 /// say which line of which plan or module failed.
-pub fn at<T>(nc: &rhai::NativeCallContext, result: Res<T>) -> Res<T> {
-    result.map_err(|mut e| {
+pub fn at<T>(nc: &rhai::NativeCallContext, body: impl FnOnce() -> Res<T>) -> Res<T> {
+    body().map_err(|mut e| {
         if e.position().is_none() {
             e.set_position(nc.call_position());
         }

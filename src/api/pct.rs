@@ -24,13 +24,18 @@ fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
         None
     } else {
         let f = run.facts.file("/proc/devices").map_err(|e| e.to_string())?;
-        f.as_ref().as_ref().map(|d| String::from_utf8_lossy(&d.content).into_owned())
+        f.as_ref()
+            .as_ref()
+            .map(|d| String::from_utf8_lossy(&d.content).into_owned())
     };
     lxc::desired(g, extra, devices.as_deref()).map_err(|e| e.to_string().into())
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new("pct", "LXC containers: list, status, configuration, lifecycle.");
+    let mut ns = Namespace::new(
+        "pct",
+        "LXC containers: list, status, configuration, lifecycle.",
+    );
     super::guest_read::add(&mut ns, ctx, GuestKind::Lxc);
 
     let c = ctx.clone();
@@ -40,7 +45,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make the container exist: `pct create` from its `template`, or `pct clone` (full) from `clone_from_ctid` \
          at the source's `template_snapshot_name`. Clones of one source run one at a time. An existing container is left alone.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let g = declared(run, id)?;
@@ -50,7 +55,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     _ => None,
                 });
                 carry_out(&c, lxc::ensure_defined(&run.facts, &d, g, snap.as_deref()))
-            })())
+            })
         },
     );
 
@@ -64,7 +69,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
          indices), lxc.* lines (id maps, AppArmor, GPU passthrough) kept alongside every other line of the conf file. \
          Returns #{changed, actions, restart}: restart = the changes take effect only after a restart.",
         move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let g = declared(run, id)?;
@@ -78,18 +83,23 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     map.insert("restart".into(), (restart && o.changed).into());
                 }
                 Ok(m)
-            })())
+            })
         },
     );
 
     let c = ctx.clone();
-    ns.add("ensure_running", &["id: int", "-> Map"], "Start the container unless it runs (`pct start`).", move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-        at(&nc, (|| {
-            let run = c.run()?;
-            let id = guest_id(&id)?;
-            carry_out(&c, lxc::ensure_power(&run.facts, id, true))
-        })())
-    });
+    ns.add(
+        "ensure_running",
+        &["id: int", "-> Map"],
+        "Start the container unless it runs (`pct start`).",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                carry_out(&c, lxc::ensure_power(&run.facts, id, true))
+            })
+        },
+    );
 
     let c = ctx.clone();
     ns.add(
@@ -97,11 +107,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> Map"],
         "Shut the container down unless it is stopped (`pct shutdown --timeout 60 --forceStop 1`).",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 carry_out(&c, lxc::ensure_power(&run.facts, id, false))
-            })())
+            })
         },
     );
 
@@ -111,11 +121,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "reason: String", "-> Map"],
         "Reboot a running container (`pct reboot`) so pending changes apply; a stopped one picks them up at its next start.",
         move |nc: NativeCallContext, id: Dynamic, reason: &str| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 carry_out(&c, lxc::restart(&run.facts, id, reason))
-            })())
+            })
         },
     );
 
@@ -125,11 +135,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "name: String", "-> Map"],
         "Take a snapshot unless one with this name exists (never recreated).",
         move |nc: NativeCallContext, id: Dynamic, name: &str| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 carry_out(&c, lxc::ensure_snapshot(&run.facts, id, name))
-            })())
+            })
         },
     );
 
@@ -140,7 +150,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "How the container's live configuration differs from the declared one: [#{field, live, declared}] \
          (empty when it matches or the container does not exist). Changes nothing.",
         move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let g = declared(run, id)?;
@@ -151,7 +161,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let d = desired(run, g, &extra)?;
                 let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
                 super::convert::to_dynamic(&cp.diffs)
-            })())
+            })
         },
     );
 
@@ -161,12 +171,18 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "name: String", "-> bool"],
         "Whether the container has a snapshot of this name.",
         move |nc: NativeCallContext, id: Dynamic, name: &str| -> Res<bool> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                let conf = run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?;
-                Ok(conf.as_ref().as_ref().is_some_and(|c| c.file.snapshots.contains_key(name)))
-            })())
+                let conf = run
+                    .facts
+                    .guest_conf(GuestKind::Lxc, id)
+                    .map_err(|e| e.to_string())?;
+                Ok(conf
+                    .as_ref()
+                    .as_ref()
+                    .is_some_and(|c| c.file.snapshots.contains_key(name)))
+            })
         },
     );
 
@@ -176,11 +192,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> Map"],
         "Stop the container and `pct destroy --purge` it (its firewall file goes with it). Absent: nothing to do.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 carry_out(&c, lxc::destroy(&run.facts, id))
-            })())
+            })
         },
     );
 
@@ -191,7 +207,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Wait (bounded, with progress) until the container has an IPv4 address on eth0 and return it. A dry-run never \
          waits: it returns the declared address (or `(known after apply)`).",
         move |nc: NativeCallContext, id: Dynamic, timeout: i64| -> Res<String> {
-            at(&nc, (|| {
+            at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let g = declared(run, id)?;
@@ -202,7 +218,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 crate::executor::wait_for(run, &format!("ct {id}: waiting for its network"), timeout, || {
                     lxc::address(&run.facts, id).map_err(|e| e.to_string())
                 })
-            })())
+            })
         },
     );
     ns

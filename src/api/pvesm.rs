@@ -17,12 +17,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Map"],
         "Every storage definition by id: #{\"local\": #{kind, id, options}}.",
         move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    to_dynamic(&*c.run()?.facts.storages().map_err(|e| e.to_string())?)
-                })(),
-            )
+            at(&nc, || {
+                to_dynamic(&*c.run()?.facts.storages().map_err(|e| e.to_string())?)
+            })
         },
     );
 
@@ -32,16 +29,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: String", "-> bool"],
         "Whether a storage id is defined.",
         move |nc: NativeCallContext, id: &str| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    Ok(c.run()?
-                        .facts
-                        .storages()
-                        .map_err(|e| e.to_string())?
-                        .contains_key(id))
-                })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?
+                    .facts
+                    .storages()
+                    .map_err(|e| e.to_string())?
+                    .contains_key(id))
+            })
         },
     );
 
@@ -52,7 +46,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a storage exist with this type and options (pvesm option names: #{pool: \"tank/vm\", content: \"images,rootdir\"}). \
          Adds it when absent (`pvesm add`), sets only the options that differ otherwise (`pvesm set`); \
          never removes or retypes a storage. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, id: &str, kind: &str, opts: Map| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, id: &str, kind: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
             let mut options = IndexMap::new();
             for (k, v) in opts {
                 let v = if v.is_string() { v.into_string().unwrap_or_default() } else { v.to_string() };
@@ -60,7 +54,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             }
             let run = c.run()?;
             carry_out(&c, ensure_storage(&run.facts, id, kind, &options))
-        })()) },
+        }) },
     );
     ns
 }

@@ -44,13 +44,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every pool: [#{name, size, alloc, free, health}] (bytes).",
         move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let run = c.run()?;
-                    to_dynamic(&*run.facts.pools().map_err(|e| e.to_string())?)
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                to_dynamic(&*run.facts.pools().map_err(|e| e.to_string())?)
+            })
         },
     );
 
@@ -60,17 +57,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a pool is imported on the host.",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    Ok(c.run()?
-                        .facts
-                        .pools()
-                        .map_err(|e| e.to_string())?
-                        .iter()
-                        .any(|p| p.name == name))
-                })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?
+                    .facts
+                    .pools()
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .any(|p| p.name == name))
+            })
         },
     );
 
@@ -80,11 +74,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "raid_level: String", "disks: Array", "-> Map"],
         "Make a pool exist: when absent, `zpool create -o ashift=12 <name> [mirror|raidz1|…] <disks>` \
          (without -f: ZFS refuses disks that carry data; phoenix never wipes). An imported pool is left as it is.",
-        move |nc: NativeCallContext, name: &str, raid: &str, disks: rhai::Array| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, name: &str, raid: &str, disks: rhai::Array| -> Res<Dynamic> { at(&nc, || {
             let disks: Vec<String> = disks.into_iter().map(|d| d.to_string()).collect();
             let run = c.run()?;
             carry_out(&c, ensure_pool(&run.facts, name, Some(raid), &disks))
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -93,15 +87,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every filesystem and volume: [#{name, kind, used, avail, mountpoint}].",
         move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let run = c.run()?;
-                    let all = run.facts.datasets().map_err(|e| e.to_string())?;
-                    let list: Vec<_> = all.values().cloned().collect();
-                    to_dynamic(&list)
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                let all = run.facts.datasets().map_err(|e| e.to_string())?;
+                let list: Vec<_> = all.values().cloned().collect();
+                to_dynamic(&list)
+            })
         },
     );
 
@@ -111,16 +102,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a dataset exists (in a dry-run: or would by now).",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(
-                &nc,
-                (|| -> Res<bool> {
-                    Ok(c.run()?
-                        .facts
-                        .datasets()
-                        .map_err(|e| e.to_string())?
-                        .contains_key(name))
-                })(),
-            )
+            at(&nc, || {
+                Ok(c.run()?
+                    .facts
+                    .datasets()
+                    .map_err(|e| e.to_string())?
+                    .contains_key(name))
+            })
         },
     );
 
@@ -130,21 +118,18 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["dataset: String", "property: String", "-> String"],
         "A property's value (exact numbers for sizes), or () when unknown until apply.",
         move |nc: NativeCallContext, ds: &str, prop: &str| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let run = c.run()?;
-                    let props = run
-                        .facts
-                        .dataset_props(ds, &[prop])
-                        .map_err(|e| e.to_string())?;
-                    Ok(props
-                        .values
-                        .get(prop)
-                        .map(|(v, _)| Dynamic::from(v.clone()))
-                        .unwrap_or(Dynamic::UNIT))
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                let props = run
+                    .facts
+                    .dataset_props(ds, &[prop])
+                    .map_err(|e| e.to_string())?;
+                Ok(props
+                    .values
+                    .get(prop)
+                    .map(|(v, _)| Dynamic::from(v.clone()))
+                    .unwrap_or(Dynamic::UNIT))
+            })
         },
     );
 
@@ -155,11 +140,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a dataset exist with these properties (#{compression: \"lz4\"} or \"compression=lz4,atime=off\"). \
          Creates it (`zfs create -o …`) when absent, sets only the properties that differ otherwise. \
          The pool and parent must exist. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, name: &str, props: Dynamic| -> Res<Dynamic> { at(&nc, (|| -> Res<Dynamic> {
+        move |nc: NativeCallContext, name: &str, props: Dynamic| -> Res<Dynamic> { at(&nc, || {
             let props = props_from(&props)?;
             let run = c.run()?;
             carry_out(&c, ensure_dataset(&run.facts, name, &props))
-        })()) },
+        }) },
     );
 
     let c = ctx.clone();
@@ -168,13 +153,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> Map"],
         "Make a dataset exist (no properties declared).",
         move |nc: NativeCallContext, name: &str| -> Res<Dynamic> {
-            at(
-                &nc,
-                (|| -> Res<Dynamic> {
-                    let run = c.run()?;
-                    carry_out(&c, ensure_dataset(&run.facts, name, &[]))
-                })(),
-            )
+            at(&nc, || {
+                let run = c.run()?;
+                carry_out(&c, ensure_dataset(&run.facts, name, &[]))
+            })
         },
     );
     ns
