@@ -18,24 +18,6 @@ pub(crate) fn encode_text(s: &str) -> String {
     out
 }
 
-pub(crate) fn decode_text(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 fn section(out: &mut String, config: &IndexMap<String, String>, lxc: &[(String, String)]) {
     if let Some(d) = config.get("description") {
@@ -156,7 +138,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
-            descr.push(decode_text(c));
+            descr.push(crate::facts::guest_config::percent_decode(c));
             continue;
         }
         let (key, value) = if let Some((k, v)) = line
