@@ -3,9 +3,12 @@
 use super::Res;
 use rhai::{Dynamic, Map};
 
-/// Any serialisable value as a Rhai value (maps, arrays, strings, numbers).
+/// Any serialisable value as a Rhai value (maps, arrays, strings, numbers). Goes through JSON
+/// first: Rhai maps only have string keys, and JSON turns integer keys (`nets: {0: …}`) into
+/// strings the way a plan expects to index them (`cfg.nets["0"]`).
 pub fn to_dynamic<T: serde::Serialize>(value: &T) -> Res<Dynamic> {
-    rhai::serde::to_dynamic(value)
+    let json = serde_json::to_value(value).map_err(|e| format!("cannot convert to a plan value: {e}"))?;
+    rhai::serde::to_dynamic(json)
 }
 
 /// A guest id from a Rhai value: an integer, or a string of digits (as config files allow).

@@ -8,6 +8,7 @@ pub mod file;
 pub mod guest;
 pub mod lxc;
 pub mod pvesm;
+pub mod qm;
 pub mod zfs;
 
 pub use action::{Action, Change, Effect, Step};

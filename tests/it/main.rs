@@ -6,3 +6,6 @@ mod support;
 mod dry_run;
 mod run_safety;
 mod cli;
+mod lifecycle;
+mod vm_lifecycle;
+mod features;
