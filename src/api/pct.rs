@@ -76,11 +76,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
                 let d = desired(run, g, &extra)?;
                 let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
-                let restart = cp.restart_needed;
                 let o = run.execute(cp.plan, Some(id)).map_err(|e| e.to_string())?;
-                let mut m = outcome(o.changed, o.actions);
+                // The conf file is written whole: plan its lxc lines only after `pct set` ran.
+                let (lines, _) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
+                let o2 = run.execute(lines, Some(id)).map_err(|e| e.to_string())?;
+                let restart = (cp.restart_needed && o.changed) || o2.changed;
+                let mut m = outcome(o.changed || o2.changed, o.actions + o2.actions);
                 if let Some(mut map) = m.write_lock::<rhai::Map>() {
-                    map.insert("restart".into(), (restart && o.changed).into());
+                    map.insert("restart".into(), restart.into());
                 }
                 Ok(m)
             })
@@ -160,7 +163,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
                 let d = desired(run, g, &extra)?;
                 let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
-                super::convert::to_dynamic(&cp.diffs)
+                let (_, lines) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
+                let diffs: Vec<lxc::Diff> = cp.diffs.into_iter().chain(lines).collect();
+                super::convert::to_dynamic(&diffs)
             })
         },
     );

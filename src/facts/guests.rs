@@ -93,6 +93,15 @@ impl GuestConf {
     }
 }
 
+/// A template reference as a host path: `local:vztmpl/x.tar.zst` → the `local` storage's
+/// template cache; a path stays as it is.
+pub fn template_path(t: &str) -> String {
+    match t.split_once(":vztmpl/") {
+        Some(("local", file)) => format!("/var/lib/vz/template/cache/{file}"),
+        _ => t.to_string(),
+    }
+}
+
 /// Where a guest's config lives.
 pub fn conf_path(kind: GuestKind, id: u32) -> String {
     match kind {
@@ -177,8 +186,71 @@ pub struct GuestFacts {
     pub(super) checks: Keyed<(u32, Vec<String>), Option<bool>>,
     /// (guest, path) → content.
     pub(super) files: Keyed<(u32, String), Option<Option<Vec<u8>>>>,
-    /// Dry-run only: guests this run would create → their clone source, if any.
-    pub(super) modelled: Mutex<HashMap<u32, Option<u32>>>,
+    /// Dry-run only: guests this run would create → what their inside starts as.
+    pub(super) modelled: Mutex<HashMap<u32, Origin>>,
+    /// What an OS template or cloud image holds (files, packages, enabled units), by path.
+    pub(super) images: Keyed<String, Option<ImageManifest>>,
+}
+
+/// Where a modelled guest's inside comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A clone of this guest (at the snapshot it was cloned from).
+    Clone(u32),
+    /// Created from this OS template or cloud image (a host path).
+    Image(String),
+}
+
+/// The contents of an OS template or cloud image that checks can be answered from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageManifest {
+    pub files: std::collections::HashSet<String>,
+    pub packages: std::collections::HashSet<String>,
+    pub enabled_units: std::collections::HashSet<String>,
+}
+
+impl ImageManifest {
+    /// From `tar -tf` (one path per line, `./usr/bin/x`, dirs end in `/`) and the image's
+    /// `var/lib/dpkg/status`.
+    pub fn parse(listing: &str, dpkg_status: &str) -> ImageManifest {
+        let mut m = ImageManifest::default();
+        for line in listing.lines() {
+            let path = format!("/{}", line.trim().trim_start_matches("./").trim_end_matches('/'));
+            if let Some(rest) = path.strip_prefix("/etc/systemd/system/") {
+                if let Some((dir, unit)) = rest.split_once('/') {
+                    if dir.ends_with(".wants") {
+                        m.enabled_units.insert(unit.trim_end_matches(".service").to_string());
+                    }
+                }
+            }
+            m.files.insert(path);
+        }
+        let mut name = None;
+        for line in dpkg_status.lines() {
+            if let Some(n) = line.strip_prefix("Package: ") {
+                name = Some(n.trim().to_string());
+            } else if line.starts_with("Status: ") && line.ends_with("install ok installed") {
+                if let Some(n) = name.take() {
+                    m.packages.insert(n);
+                }
+            } else if line.is_empty() {
+                name = None;
+            }
+        }
+        m
+    }
+
+    /// Answer a check command from the image, when it is one of the checks this can decide.
+    pub fn check(&self, argv: &[String]) -> Option<bool> {
+        let a: Vec<&str> = argv.iter().map(String::as_str).collect();
+        match a.as_slice() {
+            ["test", "-e" | "-f" | "-x" | "-s" | "-d", path] => Some(self.files.contains(path.trim_end_matches('/'))),
+            ["dpkg-query", "-W", fmt, pkg] if fmt.contains("Status") => Some(self.packages.contains(*pkg)),
+            ["dpkg", "-s", pkg] => Some(self.packages.contains(*pkg)),
+            ["systemctl", "is-enabled" | "is-active", unit] => Some(self.enabled_units.contains(unit.trim_end_matches(".service"))),
+            _ => None,
+        }
+    }
 }
 
 fn power(status: &pct::GuestStatus) -> Power {
@@ -257,27 +329,50 @@ impl Facts {
         lock(&self.guests.modelled).contains_key(&id)
     }
 
-    /// Whether a check command succeeds inside a guest. `None`: unknown until apply (a modelled
-    /// guest whose history does not say).
+    /// Whether a check command succeeds inside a guest. `None`: unknown until apply (a guest
+    /// this dry-run would create, when neither its clone source nor its image can say).
     pub fn guest_check(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<Option<bool>, FactError> {
         let key = (id, argv.to_vec());
         if let Some(v) = *self.guests.checks.cell(&key).get(|| Ok::<_, FactError>(None))? {
             return Ok(Some(v));
         }
-        let modelled = lock(&self.guests.modelled).get(&id).copied();
-        let answer = match modelled {
-            Some(Some(source)) => {
-                let src_kind = self.guest_kind(source)?.unwrap_or(kind);
-                self.guest_check(src_kind, source, argv)?
-            }
-            Some(None) => Some(false), // freshly created from an OS template: nothing done yet
+        let origin = lock(&self.guests.modelled).get(&id).cloned();
+        let answer = match &origin {
+            Some(Origin::Clone(source)) => self.source_check(kind, *source, argv)?,
+            Some(Origin::Image(path)) => self.image(path)?.and_then(|m| m.check(argv)),
             None => Some(self.run_in_guest(kind, id, argv)?.0 == 0),
         };
-        if answer.is_some() && modelled.is_none() {
+        if answer.is_some() && origin.is_none() {
             let cell = self.guests.checks.cell(&key);
             cell.update(|| Ok::<_, FactError>(None), |v| *v = answer)?;
         }
         Ok(answer)
+    }
+
+    /// A check asked of a clone source: modelled sources answer from the model; a real one only
+    /// while it runs (a stopped template cannot be asked: unknown until apply).
+    fn source_check(&self, kind: GuestKind, source: u32, argv: &[String]) -> Result<Option<bool>, FactError> {
+        let src_kind = self.guest_kind(source)?.unwrap_or(kind);
+        if self.is_modelled(source) || self.guest(source)?.is_some_and(|g| g.power == Power::Running) {
+            return self.guest_check(src_kind, source, argv);
+        }
+        Ok(None)
+    }
+
+    /// What an OS template or cloud image holds (`tar -tf` plus its dpkg status), or `None`
+    /// when it cannot be read (then checks on guests made from it are unknown until apply).
+    fn image(&self, path: &str) -> Result<Option<ImageManifest>, FactError> {
+        let path = template_path(path);
+        let cell = self.guests.images.cell(&path);
+        let m = cell.get(|| {
+            let listing = self.conn.run(&crate::command::Command::new(["tar", "-tf", path.as_str()]))?;
+            let status = self.conn.run(&crate::command::Command::new(["tar", "-xOf", path.as_str(), "./var/lib/dpkg/status"]))?;
+            if !listing.success() || !status.success() {
+                return Ok::<_, FactError>(None);
+            }
+            Ok(Some(ImageManifest::parse(&listing.stdout_str(), &status.stdout_str())))
+        })?;
+        Ok(m.as_ref().clone())
     }
 
     /// A file inside a guest: `Some(None)` absent, `None` unknown until apply.
@@ -286,13 +381,21 @@ impl Facts {
         if let Some(v) = self.guests.files.cell(&key).get(|| Ok::<_, FactError>(None))?.as_ref() {
             return Ok(Some(v.clone()));
         }
-        let modelled = lock(&self.guests.modelled).get(&id).copied();
-        let answer = match modelled {
-            Some(Some(source)) => {
-                let src_kind = self.guest_kind(source)?.unwrap_or(kind);
-                self.guest_file(src_kind, source, path)?
+        let modelled = lock(&self.guests.modelled).get(&id).cloned();
+        let answer = match &modelled {
+            Some(Origin::Clone(source)) => {
+                let src_kind = self.guest_kind(*source)?.unwrap_or(kind);
+                if self.is_modelled(*source) || self.guest(*source)?.is_some_and(|g| g.power == Power::Running) {
+                    self.guest_file(src_kind, *source, path)?
+                } else {
+                    None
+                }
             }
-            Some(None) => Some(None),
+            // An image tells whether a file exists, not what it holds.
+            Some(Origin::Image(image)) => match self.image(image)? {
+                Some(m) if !m.files.contains(path) => Some(None),
+                _ => None,
+            },
             None => {
                 let test = vec!["test".to_string(), "-f".to_string(), path.to_string()];
                 if self.run_in_guest(kind, id, &test)?.0 != 0 {
@@ -348,8 +451,8 @@ impl Facts {
             return Ok(());
         }
         match change {
-            GuestChange::Created { name, conf, clone_of } => {
-                lock(&self.guests.modelled).insert(id, *clone_of);
+            GuestChange::Created { name, conf, origin } => {
+                lock(&self.guests.modelled).insert(id, origin.clone());
                 self.listing(kind).update(
                     || self.load_listing(kind),
                     |l| {
@@ -416,7 +519,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GuestChange {
     /// Created (from an OS template or cloned) with this config file text.
-    Created { name: String, conf: String, clone_of: Option<u32> },
+    Created { name: String, conf: String, origin: Origin },
     /// `pct set` / `qm set`.
     Set { set: Vec<(String, String)>, delete: Vec<String> },
     /// The config file rewritten (lxc lines added).
@@ -451,6 +554,21 @@ mod tests {
         let again = GuestConf::parse(GuestKind::Lxc, t).unwrap();
         assert_eq!(again.file.main.lxc.len(), 2);
         assert_eq!(again.file.snapshots.len(), 1);
+    }
+
+    #[test]
+    fn image_manifest_answers_the_checks_it_can() {
+        let listing = "./\n./usr/\n./usr/bin/curl\n./etc/systemd/system/multi-user.target.wants/ssh.service\n";
+        let status = "Package: curl\nStatus: install ok installed\n\nPackage: jq\nStatus: deinstall ok config-files\n\n";
+        let m = ImageManifest::parse(listing, status);
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(m.check(&argv("test -x /usr/bin/curl")), Some(true));
+        assert_eq!(m.check(&argv("test -x /usr/bin/docker")), Some(false));
+        assert_eq!(m.check(&argv("dpkg-query -W -f=${Status} curl")), Some(true));
+        assert_eq!(m.check(&argv("dpkg-query -W -f=${Status} jq")), Some(false));
+        assert_eq!(m.check(&argv("systemctl is-enabled ssh")), Some(true));
+        assert_eq!(m.check(&argv("nvidia-smi")), None);
+        assert_eq!(template_path("local:vztmpl/x.tar.zst"), "/var/lib/vz/template/cache/x.tar.zst");
     }
 
     #[test]

@@ -43,9 +43,10 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::Exec { command } | Step::Guest { command, .. } => command.to_string(),
+            // No size: an edited file (a guest's conf) may hold host lines a dry-run cannot
+            // know, and the description must read the same in dry-run and apply.
             Step::WriteFile { path, file } => format!(
-                "write {path} ({} bytes, mode {:04o}{})",
-                file.content.len(),
+                "write {path} (mode {:04o}{})",
                 file.mode,
                 match (&file.owner, &file.group) {
                     (Some(o), Some(g)) => format!(", owner {o}:{g}"),

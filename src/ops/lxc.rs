@@ -4,7 +4,7 @@
 
 use super::{Action, Change, Effect, OpError, Plan, Step};
 use crate::command::Command;
-use crate::facts::guests::{conf_path, GuestChange, GuestConf, Power};
+use crate::facts::guests::{conf_path, GuestChange, GuestConf, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
 use crate::graph::GuestKind;
@@ -263,7 +263,7 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
             let text = render_conf(&entries, &base.lxc);
             Action::new(Change::Create, subject(id), format!("absent; clone of {src}{}", source_snapshot.map(|s| format!(" at snapshot {s}")).unwrap_or_default()))
                 .exec(cmd)
-                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, clone_of: Some(src) }))
+                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Clone(src) }))
                 .serialize_on(format!("clone source {src}"))
         }
         None => {
@@ -318,7 +318,7 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
             let text = render_conf(&entries, &[]);
             Action::new(Change::Create, subject(id), format!("absent; from {template}"))
                 .exec(cmd)
-                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, clone_of: None }))
+                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Image(template.clone()) }))
         }
     };
     Ok(Plan::with(subject(id), vec![action.for_guest(Some(id))]))
@@ -361,7 +361,8 @@ pub struct ConfigPlan {
     pub restart_needed: bool,
 }
 
-/// Bring an existing container's configuration to `d`, changing only what differs.
+/// Bring an existing container's configuration to `d`, changing only what differs (`pct set`,
+/// `pct resize`). Raw lxc lines are `ensure_lxc_lines`, planned after this has run.
 pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError> {
     let id = d.id;
     let conf = facts.guest_conf(KIND, id)?;
@@ -417,7 +418,13 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                 None => false,
             };
             if !same {
-                changed.push(format!("{k} {}→{v}", cur.get(k).unwrap_or("(unset)")));
+                // A generated MAC (a clone's) is unknown until apply: name only the new one, so
+                // the dry-run and apply say the same.
+                if k == "hwaddr" {
+                    changed.push(format!("hwaddr → {v}"));
+                } else {
+                    changed.push(format!("{k} {}→{v}", cur.get(k).unwrap_or("(unset)")));
+                }
                 diffs.push(diff(&format!("net0.{k}"), cur.get(k), v));
                 merged.set(k, v.to_string());
             }
@@ -546,31 +553,43 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                 .effect(effect(id, GuestChange::Set { set: vec![(disk.clone(), new_value)], delete: Vec::new() })),
         );
     }
-    // Raw lxc lines: added when missing; every other line of the file is kept as it is.
-    let missing: Vec<(String, String)> = d.lxc_lines.iter().filter(|l| !conf.file.main.lxc.contains(l)).cloned().collect();
-    if !missing.is_empty() {
-        let text = conf.with_lxc_lines(&missing);
-        let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        for line in &shown {
-            diffs.push(diff("lxc line", None, line));
-        }
-        let path = conf_path(KIND, id);
-        actions.push(
-            Action::new(Change::Update, format!("{} ({path})", subject(id)), format!("+ {}", shown.join("; ")))
-                .step(Step::WriteFile {
-                    path: path.clone(),
-                    file: crate::connector::FileWrite { content: text.clone().into_bytes(), mode: 0o640, owner: None, group: None },
-                })
-                .effect(effect(id, GuestChange::ConfText(text))),
-        );
-        restart = true;
-    }
     let plan = if actions.is_empty() {
         Plan::noop(subject(id), "configuration matches")
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
     Ok(ConfigPlan { plan, diffs, restart_needed: restart })
+}
+
+/// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.
+/// Planned after `ensure_config` ran (the file is written whole, so it must be read after
+/// `pct set` changed it). Returns the plan and the lines added (as diffs).
+pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>), OpError> {
+    let id = d.id;
+    let conf = facts.guest_conf(KIND, id)?;
+    let Some(conf) = conf.as_ref() else {
+        return Err(invalid(id, "does not exist; define it first"));
+    };
+    let missing: Vec<(String, String)> = d.lxc_lines.iter().filter(|l| !conf.file.main.lxc.contains(l)).cloned().collect();
+    let path = conf_path(KIND, id);
+    let subj = format!("{} ({path})", subject(id));
+    if missing.is_empty() {
+        return Ok((Plan::noop(subj, "lxc lines present"), Vec::new()));
+    }
+    let text = conf.with_lxc_lines(&missing);
+    let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let diffs = shown
+        .iter()
+        .map(|l| Diff { field: "lxc line".into(), live: "(absent)".into(), declared: l.clone() })
+        .collect();
+    let action = Action::new(Change::Update, subj.clone(), format!("+ {}", shown.join("; ")))
+        .step(Step::WriteFile {
+            path: path.clone(),
+            file: crate::connector::FileWrite { content: text.clone().into_bytes(), mode: 0o640, owner: None, group: None },
+        })
+        .effect(effect(id, GuestChange::ConfText(text)))
+        .for_guest(Some(id));
+    Ok((Plan::with(subj, vec![action]), diffs))
 }
 
 fn cur_size(value: &str) -> String {

@@ -8,7 +8,7 @@ use super::{Action, Change, Effect, OpError, Plan, Step};
 use crate::command::Command;
 use crate::connector::{FileData, FileWrite};
 use crate::facts::guest_config::ConfSection;
-use crate::facts::guests::{GuestChange, GuestConf, Power};
+use crate::facts::guests::{GuestChange, GuestConf, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
 use crate::graph::GuestKind;
@@ -294,7 +294,7 @@ pub fn ensure_template_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpE
     }
     let action = Action::new(Change::Create, subject(id), "absent; template VM")
         .exec(cmd)
-        .effect(effect(id, GuestChange::Created { name: d.name.clone(), conf: render_conf(&entries), clone_of: None }))
+        .effect(effect(id, GuestChange::Created { name: d.name.clone(), conf: render_conf(&entries), origin: Origin::Image(d.image()?.path.clone()) }))
         .for_guest(Some(id));
     Ok(Plan::with(subject(id), vec![action]))
 }
@@ -514,7 +514,7 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpError> {
             GuestChange::Created {
                 name: d.name.clone(),
                 conf: cloned_conf(&base_for_model, id, &d.name),
-                clone_of: Some(src),
+                origin: Origin::Clone(src),
             },
         ))
         .serialize_on(format!("clone source {src}"))
