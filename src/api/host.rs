@@ -65,6 +65,32 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "run_script",
+        &["path: String", "args: Array", "-> Map"],
+        "Run a script of the configuration folder (e.g. \"scripts/health_checks/check_http.sh\") on the host with \
+         `bash -s -- <args>`, the script sent on stdin (so it works over SSH too); returns #{code, stdout, stderr}. \
+         For read-only checks: it also runs in a dry-run.",
+        move |nc: NativeCallContext, path: &str, args: Array| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let file = run.inventory.config_dir.join(path);
+                let script = std::fs::read(&file).map_err(|e| format!("host::run_script: cannot read {}: {e}", file.display()))?;
+                let mut argv = vec!["bash".to_string(), "-s".to_string(), "--".to_string()];
+                for a in args {
+                    argv.push(a.into_string().map_err(|t| format!("host::run_script: arguments must be strings, not {t}"))?);
+                }
+                let out = run.connector.run(&crate::command::Command::new(argv).with_stdin(script)).map_err(|e| e.to_string())?;
+                let mut m = rhai::Map::new();
+                m.insert("code".into(), (out.code as i64).into());
+                m.insert("stdout".into(), out.stdout_str().into());
+                m.insert("stderr".into(), out.stderr_str().into());
+                Ok(m.into())
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "confirm",
         &["question: String", "-> bool"],
         "Ask before something destructive: true with --yes; on a terminal, asks (y/N); otherwise fails asking for --yes. \

@@ -1,6 +1,7 @@
 //! `log::` — messages and stage headings in the run's output.
 
-use super::{Ctx, Namespace};
+use super::{at, Ctx, Namespace, Res};
+use rhai::{Dynamic, NativeCallContext};
 use crate::report::{Event, Level};
 
 fn emit(ctx: &Ctx, level: Level, message: &str) {
@@ -57,6 +58,35 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     title: t.to_string(),
                 });
             }
+        },
+    );
+    let c = ctx.clone();
+    ns.add(
+        "row",
+        &["text: String", "data: Map", "-> ()"],
+        "Report one row of a table (e.g. `status`): human output prints `text` (the plan lays it out); \
+         --output json emits {\"event\":\"row\",\"text\":…,\"row\":data} for scripts to consume.",
+        move |nc: NativeCallContext, text: &str, data: rhai::Map| -> Res<()> {
+            at(&nc, || {
+                let run = c.run()?;
+                let json: serde_json::Value = rhai::serde::from_dynamic(&Dynamic::from(data))?;
+                run.emit(Event::Row { text: text.to_string(), row: json });
+                Ok(())
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "fail",
+        &["message: String", "-> ()"],
+        "Stop the plan and fail the run with exit code 1 (a failed check, not invalid input).",
+        move |nc: NativeCallContext, message: &str| -> Res<()> {
+            at(&nc, || {
+                let run = c.run()?;
+                run.action_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(message.to_string().into())
+            })
         },
     );
     ns

@@ -52,6 +52,8 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         guest: Option<u32>,
     },
+    /// A row of a table a plan reports (`status`): the line as laid out, and its data.
+    Row { text: String, row: serde_json::Value },
     /// A guest finished its part of a `graph::walk`.
     GuestFinished { guest: u32, outcome: String, detail: String },
     RunFinished {

@@ -73,6 +73,7 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 format!("{tag}{}{message}\n", guest_prefix(guest))
             })
         }
+        Event::Row { text, .. } => (verbosity > Verbosity::Quiet).then(|| format!("{text}\n")),
         Event::GuestFinished { guest, outcome, detail } => {
             let show = verbosity >= Verbosity::Verbose || outcome != "ok";
             show.then(|| {

@@ -40,6 +40,9 @@ pub(crate) const BASE_PACKAGES: &[&str] = &[
     "curl",
     "wget",
     "gnupg",
+    "util-linux",
+    "tar",
+    "openssl",
 ];
 
 pub(crate) static PACKAGES: &[Package] = &[
@@ -73,6 +76,17 @@ pub(crate) static PACKAGES: &[Package] = &[
     pkg("curl", &[]),
     pkg("wget", &[]),
     pkg("gnupg", &["/usr/bin/gpg"]),
+    pkg(
+        "util-linux",
+        &[
+            "/usr/bin/mount",
+            "/usr/bin/mountpoint",
+            "/usr/bin/umount",
+            "/usr/sbin/runuser",
+        ],
+    ),
+    pkg("tar", &[]),
+    pkg("openssl", &[]),
     pkg("python3", &["/usr/bin/python3"]),
     Package {
         deps: &["python3"],
@@ -171,6 +185,10 @@ pub(crate) static PACKAGES: &[Package] = &[
         repo: Some("smallstep"),
         ..pkg("step-cli", &["/usr/bin/step"])
     },
+    Package {
+        repo: Some("smallstep"),
+        ..pkg("step-ca", &["/usr/bin/step-ca"])
+    },
 ];
 
 /// NVIDIA userspace packages are versioned (`nvidia-utils-550`, `nvidia-driver-550-server`):
@@ -228,6 +246,7 @@ pub(crate) fn version(name: &str) -> &'static str {
     match name {
         "docker.io" | "docker-ce" | "docker-ce-cli" => "27.5.1",
         "step-cli" => "0.28.2",
+        "step-ca" => "0.28.1",
         "qemu-guest-agent" => "1:8.2.2+ds-0ubuntu1",
         _ => "1.0-sim",
     }
@@ -279,6 +298,22 @@ pub(crate) const INSTALLER_MARK: &str = "# sim-installer: ";
 /// The marker of a downloaded `.deb`.
 pub(crate) const DEB_MARK: &str = "sim-deb: ";
 
+/// The marker of a downloaded release archive (`tar` unpacks it from [`archive_members`]).
+pub(crate) const ARCHIVE_MARK: &str = "sim-archive: ";
+
+/// Release archives the catalogue knows, by the name their marker carries: each member's path
+/// inside the archive and its mode.
+pub(crate) fn archive_members(name: &str) -> Option<&'static [(&'static str, u32)]> {
+    match name {
+        "traefik" => Some(&[
+            ("CHANGELOG.md", 0o644),
+            ("LICENSE.md", 0o644),
+            ("traefik", 0o755),
+        ]),
+        _ => None,
+    }
+}
+
 /// Content of a download. Known installers and `.deb`s carry a marker the in-guest model
 /// recognises; anything else is a placeholder naming the URL.
 pub(crate) fn download(url: &str) -> Vec<u8> {
@@ -294,6 +329,12 @@ pub(crate) fn download(url: &str) -> Vec<u8> {
     };
     if let Some(name) = installer {
         return format!("#!/bin/sh\n{INSTALLER_MARK}{name}\n").into_bytes();
+    }
+    if url.contains("github.com/traefik/traefik/releases/download/")
+        && base.starts_with("traefik_")
+        && base.ends_with("_linux_amd64.tar.gz")
+    {
+        return format!("{ARCHIVE_MARK}traefik\n# {url}\n").into_bytes();
     }
     if let Some(stem) = base.strip_suffix(".deb") {
         let name = stem.split('_').next().unwrap_or(stem);
@@ -366,6 +407,22 @@ mod tests {
         assert!(String::from_utf8(download("https://x/y"))
             .unwrap()
             .contains("https://x/y"));
+        let t = download("https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz");
+        assert!(t.starts_with(b"sim-archive: traefik\n"));
+        assert!(archive_members("traefik")
+            .unwrap()
+            .contains(&("traefik", 0o755)));
+        assert!(archive_members("nope").is_none());
+        assert_eq!(package("step-ca").unwrap().repo, Some("smallstep"));
+        assert_eq!(
+            package("util-linux").unwrap().files,
+            vec![
+                "/usr/bin/mount",
+                "/usr/bin/mountpoint",
+                "/usr/bin/umount",
+                "/usr/sbin/runuser"
+            ]
+        );
         assert_eq!(file_mode("/usr/bin/jq"), 0o755);
         assert_eq!(file_mode("/etc/os-release"), 0o644);
     }

@@ -31,6 +31,6 @@ mod zfs;
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
 pub use state::{
-    Dataset, DatasetKind, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, SimState,
-    Snapshot, Storage, Unit,
+    Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
+    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
 };

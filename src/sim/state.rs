@@ -32,6 +32,9 @@ pub struct SimState {
     /// How long after `qm start` a VM's guest agent answers, unless the VM overrides it. Real
     /// elapsed time, so tests and benchmarks can wait for it.
     pub agent_ready_after_ms: u64,
+    /// Scripts run on the host (`bash -s` with the script on stdin), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub script_runs: Vec<ScriptRun>,
 }
 
 impl Default for SimState {
@@ -48,6 +51,7 @@ impl Default for SimState {
             mac_counter: 0,
             clock: 1_735_689_600, // 2025-01-01 00:00:00 UTC
             agent_ready_after_ms: 1500,
+            script_runs: Vec::new(),
         };
         s.pools.insert(
             "rpool".into(),
@@ -310,6 +314,45 @@ pub struct GuestOs {
     pub groups: BTreeSet<String>,
     /// cloud-init has run its first boot (VMs from cloud images).
     pub cloud_init_done: bool,
+    /// Home directory and login shell of users created with `--home-dir`/`--shell` (others get
+    /// `/home/<name>` and `/bin/bash`, root `/root`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, Account>,
+    /// Owner and mode of directories given them explicitly (`install -d -o -g -m`, `chown`);
+    /// any other directory is root:root 0755.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dir_meta: BTreeMap<String, DirMeta>,
+    /// Mounted mount points (from `/etc/fstab`); cleared at shutdown, fstab mounted at boot.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub mounts: BTreeSet<String>,
+    /// Scripts the simulator ran without interpreting them, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub script_runs: Vec<ScriptRun>,
+}
+
+/// A passwd entry's home and shell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub home: String,
+    pub shell: String,
+}
+
+/// A directory's owner, group and permission bits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirMeta {
+    pub owner: String,
+    pub group: String,
+    pub mode: u32,
+}
+
+/// One run of a script the simulator does not interpret: which file (or `-` for stdin), the
+/// SHA-256 of its content and the arguments it got. Tests count these to see a script ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRun {
+    pub path: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
