@@ -42,9 +42,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     );
     let c = ctx.clone();
     ns.add(
-        "debug",
+        "detail",
         &["message: String"],
-        "Print a line shown only with -v.",
+        "Print a line shown only with -v (not `debug`: that is a Rhai keyword).",
         move |m: &str| emit(&c, Level::Debug, m),
     );
     let c = ctx.clone();

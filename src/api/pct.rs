@@ -164,7 +164,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let d = desired(run, g, &extra)?;
                 let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
                 let (_, lines) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
-                let diffs: Vec<lxc::Diff> = cp.diffs.into_iter().chain(lines).collect();
+                let diffs: Vec<crate::ops::Diff> = cp.diffs.into_iter().chain(lines).collect();
                 super::convert::to_dynamic(&diffs)
             })
         },

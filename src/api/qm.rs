@@ -88,6 +88,27 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "drift",
+        &["id: int", "-> Array"],
+        "How the VM's live configuration differs from the declared one: [#{field, live, declared}] (empty when it \
+         matches, does not exist, or is a template). Changes nothing.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let conf = run.facts.guest_conf(crate::graph::GuestKind::Vm, id).map_err(|e| e.to_string())?;
+                if conf.as_ref().as_ref().is_none_or(|c| c.is_template()) {
+                    return Ok(Dynamic::from(rhai::Array::new()));
+                }
+                let d = desired(run, id)?;
+                let cp = qm::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
+                super::convert::to_dynamic(&cp.diffs)
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "ensure_config",
         &["id: int", "-> Map"],
         "Bring the VM's configuration to the declared one in one `qm set`, changing only what differs: cores, memory \

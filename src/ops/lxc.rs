@@ -2,7 +2,7 @@
 //! that bring a container to it — define (create or clone), configure (only what differs),
 //! power, snapshots, destroy. The order of these steps is the plan's (`stdlib/lxc.rhai`).
 
-use super::{Action, Change, Effect, OpError, Plan, Step};
+use super::{Action, Change, Diff, Effect, OpError, Plan, Step};
 use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, GuestConf, Origin, Power};
 use crate::facts::propstring::{self, PropString};
@@ -343,14 +343,6 @@ fn render_conf(entries: &indexmap::IndexMap<String, String>, lxc: &[(String, Str
         out.push_str(&format!("{k}: {v}\n"));
     }
     out
-}
-
-/// One field whose live value differs from the declared one (for `status` and reasons).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Diff {
-    pub field: String,
-    pub live: String,
-    pub declared: String,
 }
 
 /// What `ensure_config` found: the plan, the differences behind it, and whether the changes

@@ -19,6 +19,14 @@ pub fn content_digest(content: &[u8]) -> String {
     sha2::Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One field whose live value differs from the declared one (`status`'s drift column).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diff {
+    pub field: String,
+    pub live: String,
+    pub declared: String,
+}
+
 /// What an op decided: the actions to take, or why nothing needs doing.
 #[derive(Debug, Clone)]
 pub struct Plan {

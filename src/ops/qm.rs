@@ -4,7 +4,7 @@
 //! agent, cloud-init). The order of these steps is the plan's (`stdlib/vm.rhai`).
 
 use super::file::{ensure_file, DesiredFile};
-use super::{Action, Change, Effect, OpError, Plan, Step};
+use super::{Action, Change, Diff, Effect, OpError, Plan, Step};
 use crate::command::Command;
 use crate::connector::{FileData, FileWrite};
 use crate::facts::guest_config::ConfSection;
@@ -526,6 +526,7 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpError> {
 /// restart of a running VM (hardware and cloud-init settings).
 pub struct ConfigPlan {
     pub plan: Plan,
+    pub diffs: Vec<Diff>,
     pub restart_needed: bool,
 }
 
@@ -550,9 +551,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
     // (key, command value, modelled stored value, needs a restart)
     let mut set: Vec<(String, String, String, bool)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
+    let mut diffs: Vec<Diff> = Vec::new();
     let mut differ = |key: &str, cur: Option<String>, want: String, restart: bool| {
         if cur.as_deref() != Some(want.as_str()) {
             reasons.push(format!("{key}: {} → {want}", cur.as_deref().unwrap_or("(unset)")));
+            diffs.push(Diff { field: key.into(), live: cur.clone().unwrap_or_else(|| "(unset)".into()), declared: want.clone() });
             set.push((key.to_string(), want.clone(), want, restart));
         }
     };
@@ -594,6 +597,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
         if cur != Some(keys.trim()) {
             reasons
                 .push(format!("sshkeys: {}", if cur.is_some() { "differ" } else { "(unset) → the host user's key" }));
+            diffs.push(Diff {
+                field: "sshkeys".into(),
+                live: if cur.is_some() { "other keys".into() } else { "(unset)".into() },
+                declared: "the host user's key".into(),
+            });
             let path = sshkeys_staging(id);
             set.push(("sshkeys".into(), path.clone(), uri_escape(keys), true));
             sshkeys_file = Some((path, keys.clone()));
@@ -619,6 +627,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
         }
         if !changed.is_empty() {
             reasons.push(format!("net0: {}", changed.join(", ")));
+            diffs.push(Diff { field: "net0".into(), live: raw("net0").unwrap_or_else(|| "(unset)".into()), declared: changed.join(", ") });
             let stored = propstring::print_vm_net(&merged);
             let mut sent = merged.clone();
             sent.remove("macaddr");
@@ -626,7 +635,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
         }
     }
     if set.is_empty() {
-        return Ok(ConfigPlan { plan: Plan::noop(subject(id), "configuration matches"), restart_needed: false });
+        return Ok(ConfigPlan { plan: Plan::noop(subject(id), "configuration matches"), diffs, restart_needed: false });
     }
     let restart_needed = set.iter().any(|(_, _, _, r)| *r);
     let mut cmd = Command::new(["qm", "set"]).arg(id.to_string());
@@ -646,7 +655,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
     }
     let modelled = set.into_iter().map(|(k, _, stored, _)| (k, stored)).collect();
     let action = action.effect(effect(id, GuestChange::Set { set: modelled, delete: Vec::new() })).for_guest(Some(id));
-    Ok(ConfigPlan { plan: Plan::with(subject(id), vec![action]), restart_needed })
+    Ok(ConfigPlan { plan: Plan::with(subject(id), vec![action]), diffs, restart_needed })
 }
 
 /// Grow the boot disk to `disk_size_gb` (never shrinks: qm cannot).

@@ -236,3 +236,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod through_pct {
+    use crate::sim::host::SimHost;
+    use crate::sim::state::SimState;
+
+    fn run(h: &SimHost, line: &str) -> crate::command::Output {
+        h.exec(&line.split_whitespace().map(String::from).collect::<Vec<_>>(), None)
+    }
+
+    /// The traefik feature's ensure_binary commands.
+    #[test]
+    fn traefik_release_unpacks() {
+        let h = SimHost::new(SimState::default());
+        let dir = "/opt/traefik/v3.3.4";
+        let archive = "/tmp/traefik_v3.3.4_linux_amd64.tar.gz";
+        for c in [
+            "pct create 170 local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --rootfs local-zfs:4".to_string(),
+            "pct start 170".into(),
+            "pct exec 170 -- test -x /usr/bin/tar".into(),
+            format!("pct exec 170 -- install -d -m 0755 {dir}"),
+            format!("pct exec 170 -- curl -fsSL -o {archive} https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz"),
+            format!("pct exec 170 -- tar -xzf {archive} -C {dir} traefik"),
+            format!("pct exec 170 -- test -x {dir}/traefik"),
+            format!("pct exec 170 -- rm -f {archive}"),
+        ] {
+            let o = run(&h, &c);
+            assert_eq!(o.code, 0, "{c}: {}", o.stderr_str());
+        }
+        assert_eq!(run(&h, &format!("pct exec 170 -- stat -c %a {dir}/traefik")).stdout_str(), "755\n");
+    }
+}

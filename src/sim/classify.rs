@@ -29,6 +29,8 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
         ("pvesh", sub) => sub == "get",
         ("pve-firewall", sub) => sub == "status",
         ("exportfs", sub) => sub == "-v" || sub.is_empty(),
+        // Listing a template or printing a member of it (the dry-run's base-image prediction).
+        ("tar", _) => tar_reads(&argv[1..]),
         ("file.read", _) => true,
         _ => false,
     };
@@ -39,6 +41,12 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
 fn inner_command(rest: &[String]) -> Option<&[String]> {
     let i = rest.iter().position(|a| a == "--")?;
     Some(&rest[i + 1..])
+}
+
+/// `tar -t…` and `tar -xO…` only read; anything else extracts or creates.
+fn tar_reads(args: &[String]) -> bool {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    super::archive::parse(&args).is_ok_and(|t| t.mode == 't' || (t.mode == 'x' && t.to_stdout))
 }
 
 /// In-guest commands that only look: the guards features use.
@@ -54,9 +62,14 @@ fn guest_reads(cmd: &[String]) -> bool {
         return guest_reads(&rest);
     }
     let prog = a(0).rsplit('/').next().unwrap_or("");
+    // `runuser -u <user> -- cmd` reads iff cmd does (the step_ca writability guard).
+    if prog == "runuser" {
+        return inner_command(cmd).is_some_and(guest_reads);
+    }
     match prog {
         "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query" | "hostname"
-        | "getent" | "nvidia-smi" => true,
+        | "getent" | "nvidia-smi" | "mountpoint" => true,
+        "tar" => tar_reads(&cmd[1..]),
         "dpkg" => matches!(a(1), "-s" | "--status" | "-l" | "--list"),
         "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),
         "ip" => cmd.iter().any(|x| x == "show") && !cmd.iter().any(|x| x == "add" || x == "del"),
@@ -91,6 +104,13 @@ mod tests {
         assert!(m("file.write /etc/hostname"));
         assert!(m("pve-firewall compile"));
         assert!(m("apt-get update"));
+        let t = "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst";
+        assert!(!m(&format!("tar -tf {t}")));
+        assert!(!m(&format!("tar -xOf {t} ./var/lib/dpkg/status")));
+        assert!(!m(&format!("tar --list --file={t}")));
+        assert!(m(&format!("tar -xf {t} -C /tmp")));
+        assert!(m("tar -czf /root/b.tgz /etc"));
+        assert!(m("bash -s -- 10.0.0.1"));
     }
 
     #[test]
@@ -104,6 +124,9 @@ mod tests {
             "pct exec 100 -- ip -4 -o addr show dev eth0",
             "pct exec 100 -- step version",
             "pct exec 100 -- env LC_ALL=C getent passwd root",
+            "pct exec 100 -- mountpoint -q /mnt/media",
+            "pct exec 100 -- runuser -u step -- test -w /etc/step-ca",
+            "pct exec 100 -- tar -tzf /tmp/t.tar.gz",
             "qm guest exec 9000 --timeout 30 -- cloud-init status --wait",
             "qm guest exec 9000 -- nvidia-smi",
             "qm guest cmd 9000 network-get-interfaces",
@@ -120,6 +143,11 @@ mod tests {
             "qm guest exec 9000 -- systemctl restart docker",
             "qm guest exec 9000 -- ip addr add 1.2.3.4/24 dev eth0",
             "pct push 100 /a /b",
+            "pct exec 100 -- mount /mnt/media",
+            "pct exec 100 -- tar -xzf /tmp/t.tar.gz -C /opt traefik",
+            "pct exec 100 -- runuser -u step -- env STEPPATH=/etc/step-ca step ca init",
+            "pct exec 100 -- openssl rand -base64 -out /etc/p 32",
+            "pct exec 100 -- /usr/local/lib/phoenix/application.sh",
         ] {
             assert!(m(write), "{write}");
         }

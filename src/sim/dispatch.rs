@@ -2,7 +2,7 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{firewall, nfs, pct, pvesh, pvesm, qm, zfs};
+use super::{firewall, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -19,6 +19,8 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "pve-firewall" => firewall::run(st, rest).into(),
         "exportfs" => nfs::run(st, rest).into(),
         "curl" | "wget" => host_download(st, program, rest).into(),
+        "tar" => template::run(st, rest).into(),
+        "bash" | "sh" => scripts::run_host(st, program, rest, stdin).into(),
         // Exit 127 like a shell that cannot find the program, so a plan relying on an
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),

@@ -3,12 +3,13 @@
 //! codes. Anything not modelled exits 127 with a loud message instead of pretending to work.
 
 use super::catalogue::{self, DEB_MARK, INSTALLER_MARK};
-use super::state::{Guest, GuestImage, GuestKind, GuestOs, PowerState, Unit};
+use super::{archive, mounts, openssl, scripts, smallstep};
+use super::state::{Account, DirMeta, Guest, GuestImage, GuestKind, GuestOs, PowerState, Unit};
 use crate::command::Output;
 use crate::connector::FileData;
 use sha2::{Digest, Sha256};
 
-fn out(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl AsRef<str>) -> Output {
+pub(crate) fn out(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl AsRef<str>) -> Output {
     let mut e = stderr.as_ref().to_string();
     if !e.is_empty() && !e.ends_with('\n') {
         e.push('\n');
@@ -20,11 +21,11 @@ fn out(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl AsRef<str>) -> Output
     }
 }
 
-fn done(stdout: impl Into<Vec<u8>>) -> Output {
+pub(crate) fn done(stdout: impl Into<Vec<u8>>) -> Output {
     out(0, stdout, "")
 }
 
-fn file(content: impl Into<Vec<u8>>, mode: u32) -> FileData {
+pub(crate) fn file(content: impl Into<Vec<u8>>, mode: u32) -> FileData {
     FileData {
         content: content.into(),
         mode,
@@ -137,6 +138,7 @@ pub(crate) fn on_boot(g: &mut Guest, snippet: Option<&str>) {
             run_cloud_config(g, text);
         }
     }
+    mounts::mount_at_boot(g);
     for u in g.os.units.values_mut() {
         u.active = u.enabled;
     }
@@ -146,6 +148,7 @@ pub(crate) fn on_shutdown(g: &mut Guest) {
     for u in g.os.units.values_mut() {
         u.active = false;
     }
+    g.os.mounts.clear();
 }
 
 fn add_user(os: &mut GuestOs, name: &str) {
@@ -213,6 +216,75 @@ fn install_with_deps(
     install_files(files, os, name);
 }
 
+/// Who runs an in-guest command and with which extra environment: root unless `runuser -u`,
+/// variables from `env VAR=x`. Only the commands where it matters look at it (permission
+/// checks, owners of created files, `STEPPATH`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Proc {
+    user: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Proc {
+    pub(crate) fn user(&self) -> &str {
+        self.user.as_deref().unwrap_or("root")
+    }
+    pub(crate) fn var(&self, key: &str) -> Option<&str> {
+        self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Owner, group and mode of a path: a file's own, a directory's recorded or root:root 0755
+/// (`/tmp` 1777).
+fn meta(g: &Guest, path: &str) -> Option<(String, String, u32)> {
+    let p = path.trim_end_matches('/');
+    if let Some(f) = g.files.get(p) {
+        return Some((f.owner.clone(), f.group.clone(), f.mode));
+    }
+    if let Some(m) = g.os.dir_meta.get(p) {
+        return Some((m.owner.clone(), m.group.clone(), m.mode));
+    }
+    if p == "/tmp" || p == "/var/tmp" {
+        return Some(("root".into(), "root".into(), 0o1777));
+    }
+    is_dir(g, p).then(|| ("root".into(), "root".into(), 0o755))
+}
+
+/// Does `user` have permission `bit` (4 read, 2 write, 1 execute) on `path`? Root always
+/// does; users' only group is their own (useradd --user-group).
+fn permitted(g: &Guest, path: &str, user: &str, bit: u32) -> bool {
+    let Some((owner, group, mode)) = meta(g, path) else {
+        return false;
+    };
+    if user == "root" {
+        return true;
+    }
+    let shift = if owner == user {
+        6
+    } else if group == user {
+        3
+    } else {
+        0
+    };
+    mode >> shift & bit != 0
+}
+
+pub(crate) fn may_read(g: &Guest, path: &str, user: &str) -> bool {
+    permitted(g, path, user, 4)
+}
+
+/// Writing an existing path needs its write bit; creating one needs the directory's.
+pub(crate) fn may_write(g: &Guest, path: &str, user: &str) -> bool {
+    if meta(g, path).is_some() {
+        return permitted(g, path, user, 2);
+    }
+    let parent = match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((d, _)) => d,
+    };
+    permitted(g, parent, user, 2)
+}
+
 const PATH: &[&str] = &[
     "/usr/local/sbin",
     "/usr/local/bin",
@@ -239,7 +311,7 @@ fn which(g: &Guest, cmd: &str) -> Option<String> {
         })
 }
 
-fn is_dir(g: &Guest, path: &str) -> bool {
+pub(crate) fn is_dir(g: &Guest, path: &str) -> bool {
     let p = path.trim_end_matches('/');
     if p.is_empty() || g.os.dirs.contains(p) {
         return true;
@@ -253,19 +325,26 @@ fn no_such(tool: &str, path: &str) -> Output {
     out(1, "", format!("{tool}: {path}: No such file or directory"))
 }
 
-/// Run one in-guest command. `id` is the guest's vmid (for addresses); `stdin` feeds `tee`.
+/// Run one in-guest command as root. `id` is the guest's vmid (for addresses); `stdin` feeds `tee`.
 pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) -> Output {
+    run_as(g, id, cmd, stdin, &Proc::default())
+}
+
+fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc) -> Output {
     let Some(argv0) = cmd.first() else {
         return out(127, "", "sim: empty command in guest");
     };
-    // `env VAR=x cmd…` (DEBIAN_FRONTEND=noninteractive apt-get …).
+    // `env VAR=x cmd…` (DEBIAN_FRONTEND=noninteractive apt-get …, STEPPATH=… step …).
     if argv0 == "env" {
-        let rest: Vec<String> = cmd[1..]
+        let vars: Vec<(String, String)> = cmd[1..]
             .iter()
-            .skip_while(|a| a.contains('=') && !a.starts_with('-'))
-            .cloned()
+            .take_while(|a| a.contains('=') && !a.starts_with('-'))
+            .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect();
-        return run(g, id, &rest, stdin);
+        let rest = &cmd[1 + vars.len()..];
+        let mut inner = p.clone();
+        inner.env.extend(vars);
+        return run_as(g, id, rest, stdin, &inner);
     }
     let name = argv0.rsplit('/').next().unwrap_or(argv0).to_string();
     // Without a modelled OS (a bare VM disk) only the probes that need no program work.
@@ -285,7 +364,7 @@ pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) 
     match name.as_str() {
         "true" => done(""),
         "false" => out(1, "", ""),
-        "test" | "[" => test(g, &args),
+        "test" | "[" => test(g, &args, p.user()),
         "cat" => match g.files.get(a(0)) {
             Some(f) => done(f.content.clone()),
             None => no_such("cat", a(0)),
@@ -379,7 +458,14 @@ pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) 
         "systemctl" => systemctl(g, &args),
         "update-ca-certificates" => update_ca(g),
         "curl" | "wget" => download(g, &name, &args),
-        "sh" | "bash" => shell(g, id, &args, stdin),
+        "sh" | "bash" => shell(g, id, &args, stdin, p),
+        "mount" => mounts::mount(g, &args),
+        "mountpoint" => mounts::mountpoint(g, &args),
+        "umount" => mounts::umount(g, &args),
+        "tar" => archive::guest_tar(g, &args),
+        "openssl" => openssl::run(g, &args, p),
+        "runuser" => runuser(g, id, &args, stdin, p),
+        "step" if a(0) == "ca" && a(1) == "init" => smallstep::init(g, &args[2..], p),
         "pip" | "pip3" => pip(g, argv0, &args),
         "python3" if a(0) == "-m" && a(1) == "pip" => pip(g, "pip", &args[2..]),
         "python3" if a(0) == "-m" && a(1) == "venv" => {
@@ -414,15 +500,13 @@ pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) 
             }
         }
         "getent" => getent(g, a(0), a(1)),
-        "useradd" => {
-            let Some(user) = args.iter().rev().find(|x| !x.starts_with('-')) else {
-                return out(2, "", "Usage: useradd [options] LOGIN");
-            };
-            if g.os.users.contains_key(*user) {
-                return out(9, "", format!("useradd: user '{user}' already exists"));
+        "useradd" => useradd(g, &args),
+        // An executable file that is no catalogue program: a script (see scripts.rs).
+        _ if argv0.contains('/') && is_script(g, argv0) => {
+            if g.files.get(argv0.as_str()).is_some_and(|f| f.mode & 0o111 == 0) {
+                return out(126, "", format!("exec: \"{argv0}\": permission denied"));
             }
-            add_user(&mut g.os, user);
-            done("")
+            run_file(g, argv0, &args)
         }
         tool => match catalogue::tool_version(tool) {
             Some(v) if matches!(a(0), "--version" | "version" | "-v" | "-V") => done(v),
@@ -435,7 +519,90 @@ pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) 
     }
 }
 
-fn test(g: &Guest, args: &[&str]) -> Output {
+/// A guest file that is not a program the catalogue installed (those carry `#!sim `).
+fn is_script(g: &Guest, path: &str) -> bool {
+    g.files
+        .get(path)
+        .is_some_and(|f| !f.content.starts_with(b"#!sim "))
+}
+
+/// `runuser -u <user> -- argv…`: argv runs as that user (who must exist).
+fn runuser(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc) -> Output {
+    let (user, rest) = match args {
+        ["-u", user, "--", rest @ ..] | ["-u", user, rest @ ..] => (*user, rest),
+        _ => {
+            return out(
+                127,
+                "",
+                format!("sim: runuser {} not simulated in guest (only -u <user> -- argv)", args.join(" ")),
+            )
+        }
+    };
+    if !g.os.users.contains_key(user) {
+        return out(1, "", format!("runuser: user {user} does not exist or the user entry does not contain all the required fields"));
+    }
+    if rest.is_empty() {
+        return out(127, "", "sim: interactive shell not simulated in guest");
+    }
+    let cmd: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+    let mut inner = p.clone();
+    inner.user = Some(user.to_string());
+    run_as(g, id, &cmd, stdin, &inner)
+}
+
+/// `useradd [--system|-r] [--user-group|-U] [--home-dir|-d h] [--shell|-s sh] [--create-home|-m] LOGIN`.
+/// System users get uids counting down from 999, as Debian's useradd allocates them.
+fn useradd(g: &mut Guest, args: &[&str]) -> Output {
+    let (mut system, mut home, mut shell, mut login) = (false, None, None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i] {
+            "--system" | "-r" => system = true,
+            "--home-dir" | "-d" => {
+                i += 1;
+                home = args.get(i).map(|s| s.to_string());
+            }
+            "--shell" | "-s" => {
+                i += 1;
+                shell = args.get(i).map(|s| s.to_string());
+            }
+            "--user-group" | "-U" | "--create-home" | "-m" | "--no-create-home" | "-M" => {}
+            x if x.starts_with('-') => {
+                return out(2, "", format!("useradd: unrecognized option '{x}'\nsim: useradd option not simulated in guest"))
+            }
+            x => login = Some(x.to_string()),
+        }
+        i += 1;
+    }
+    let Some(user) = login else {
+        return out(2, "", "Usage: useradd [options] LOGIN");
+    };
+    if g.os.users.contains_key(&user) {
+        return out(9, "", format!("useradd: user '{user}' already exists"));
+    }
+    if system {
+        let uid = (100..1000u32)
+            .rev()
+            .find(|n| !g.os.users.values().any(|u| u == n))
+            .unwrap_or(999);
+        g.os.users.insert(user.clone(), uid);
+        g.os.groups.insert(user.clone());
+    } else {
+        add_user(&mut g.os, &user);
+    }
+    if home.is_some() || shell.is_some() {
+        g.os.accounts.insert(
+            user.clone(),
+            Account {
+                home: home.unwrap_or_else(|| format!("/home/{user}")),
+                shell: shell.unwrap_or_else(|| "/bin/sh".into()),
+            },
+        );
+    }
+    done("")
+}
+
+fn test(g: &Guest, args: &[&str], user: &str) -> Output {
     let args: Vec<&str> = args.iter().copied().filter(|a| *a != "]").collect();
     let (op, path) = match args.as_slice() {
         [op, path] => (*op, *path),
@@ -450,10 +617,13 @@ fn test(g: &Guest, args: &[&str]) -> Output {
     let f = g.files.get(path);
     let yes = match op {
         "-e" => f.is_some() || is_dir(g, path),
-        "-f" | "-r" => f.is_some(),
+        "-f" => f.is_some(),
+        "-r" if user == "root" => f.is_some() || is_dir(g, path),
         "-d" => f.is_none() && is_dir(g, path),
         "-x" => f.is_some_and(|f| f.mode & 0o111 != 0) || (f.is_none() && is_dir(g, path)),
         "-s" => f.is_some_and(|f| !f.content.is_empty()),
+        "-w" => may_write(g, path, user) && meta(g, path).is_some(),
+        "-r" => may_read(g, path, user),
         other => return out(127, "", format!("sim: test {other} not simulated in guest")),
     };
     out(if yes { 0 } else { 1 }, "", "")
@@ -469,6 +639,19 @@ fn chown(g: &mut Guest, spec: &str, path: &str) -> Output {
     }
     if !group.is_empty() && !g.os.groups.contains(group) && !g.os.packages.is_empty() {
         return out(1, "", format!("chown: invalid group: '{spec}'"));
+    }
+    if !g.files.contains_key(path) && is_dir(g, path) {
+        let key = path.trim_end_matches('/').to_string();
+        let m = g.os.dir_meta.entry(key).or_insert_with(|| DirMeta {
+            owner: "root".into(),
+            group: "root".into(),
+            mode: 0o755,
+        });
+        m.owner = user.to_string();
+        if !group.is_empty() {
+            m.group = group.to_string();
+        }
+        return done("");
     }
     match g.files.get_mut(path) {
         Some(f) => {
@@ -486,52 +669,86 @@ fn chown(g: &mut Guest, spec: &str, path: &str) -> Output {
     }
 }
 
+/// `install [-d] [-m mode] [-o user] [-g group] src… dst`. `/dev/null` as the source makes an
+/// empty file (how secrets files are created with their mode before anything is written).
 fn install(g: &mut Guest, args: &[&str]) -> Output {
-    let mut mode = 0o755;
+    let mut mode = None;
+    let (mut owner, mut group) = (None, None);
     let mut dirs = false;
     let mut pos = Vec::new();
     let mut i = 0;
     while i < args.len() {
         match args[i] {
-            "-m" => {
+            "-m" | "--mode" => {
                 i += 1;
-                match u32::from_str_radix(args.get(i).copied().unwrap_or(""), 8) {
-                    Ok(m) => mode = m,
-                    Err(_) => {
-                        return out(
-                            1,
-                            "",
-                            format!(
-                                "install: invalid mode '{}'",
-                                args.get(i).copied().unwrap_or("")
-                            ),
-                        )
-                    }
+                let v = args.get(i).copied().unwrap_or("");
+                match u32::from_str_radix(v, 8) {
+                    Ok(m) => mode = Some(m),
+                    Err(_) => return out(1, "", format!("install: invalid mode '{v}'")),
                 }
             }
-            "-d" => dirs = true,
+            "-o" | "--owner" => {
+                i += 1;
+                owner = args.get(i).copied();
+            }
+            "-g" | "--group" => {
+                i += 1;
+                group = args.get(i).copied();
+            }
+            "-d" | "--directory" => dirs = true,
             x if x.starts_with('-') => {}
             x => pos.push(x),
         }
         i += 1;
     }
+    if let Some(u) = owner.filter(|u| !g.os.users.contains_key(*u)) {
+        return out(1, "", format!("install: invalid user '{u}'"));
+    }
+    if let Some(gr) = group.filter(|gr| !g.os.groups.contains(*gr)) {
+        return out(1, "", format!("install: invalid group '{gr}'"));
+    }
+    let owner = owner.unwrap_or("root").to_string();
+    let group = group.unwrap_or("root").to_string();
     if dirs {
         for p in pos {
-            g.os.dirs.insert(p.trim_end_matches('/').to_string());
+            let p = p.trim_end_matches('/');
+            let mut cur = String::new();
+            for part in p.split('/').filter(|s| !s.is_empty()) {
+                cur.push('/');
+                cur.push_str(part);
+                g.os.dirs.insert(cur.clone());
+            }
+            g.os.dir_meta.insert(
+                p.to_string(),
+                DirMeta {
+                    owner: owner.clone(),
+                    group: group.clone(),
+                    mode: mode.unwrap_or(0o755),
+                },
+            );
         }
         return done("");
     }
     let (Some(src), Some(dst)) = (pos.first(), pos.get(1)) else {
         return out(1, "", "install: missing destination file operand");
     };
-    let Some(mut data) = g.files.get(*src).cloned() else {
-        return out(
-            1,
-            "",
-            format!("install: cannot stat '{src}': No such file or directory"),
-        );
+    let content = if *src == "/dev/null" {
+        Vec::new()
+    } else {
+        match g.files.get(*src) {
+            Some(f) => f.content.clone(),
+            None => {
+                return out(
+                    1,
+                    "",
+                    format!("install: cannot stat '{src}': No such file or directory"),
+                )
+            }
+        }
     };
-    data.mode = mode;
+    let mut data = file(content, mode.unwrap_or(0o755));
+    data.owner = owner;
+    data.group = group;
     let dst = if is_dir(g, dst) && !g.files.contains_key(*dst) {
         format!(
             "{}/{}",
@@ -1018,7 +1235,7 @@ fn download(g: &mut Guest, tool: &str, args: &[&str]) -> Output {
     }
 }
 
-fn shell(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>) -> Output {
+fn shell(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc) -> Output {
     match args {
         ["-c", script, ..] => {
             // Only a single simple command: anything with shell syntax is not interpreted.
@@ -1030,25 +1247,29 @@ fn shell(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>) -> Output 
                 );
             }
             let words: Vec<String> = script.split_whitespace().map(String::from).collect();
-            run(g, id, &words, stdin)
+            run_as(g, id, &words, stdin, p)
         }
-        [path, ..] if !path.starts_with('-') => {
-            let Some(f) = g.files.get(*path) else {
+        [path, rest @ ..] if !path.starts_with('-') => {
+            if !g.files.contains_key(*path) {
                 return out(127, "", format!("sh: 0: cannot open {path}: No such file"));
-            };
-            let text = String::from_utf8_lossy(&f.content).into_owned();
-            match text.lines().find_map(|l| l.strip_prefix(INSTALLER_MARK)) {
-                Some(name) => run_installer(g, name.trim()),
-                None => out(
-                    127,
-                    "",
-                    format!(
-                        "sim: cannot interpret script {path} in guest (not a catalogue installer)"
-                    ),
-                ),
             }
+            run_file(g, path, rest)
         }
         _ => out(127, "", "sim: interactive shell not simulated in guest"),
+    }
+}
+
+/// Run a script file: a catalogue installer does what the catalogue says; any other script is
+/// recorded as run (scripts.rs says why it is not interpreted).
+fn run_file(g: &mut Guest, path: &str, args: &[&str]) -> Output {
+    let installer = g.files.get(path).and_then(|f| {
+        String::from_utf8_lossy(&f.content)
+            .lines()
+            .find_map(|l| l.strip_prefix(INSTALLER_MARK).map(|n| n.trim().to_string()))
+    });
+    match installer {
+        Some(name) => run_installer(g, &name),
+        None => scripts::run_guest(g, path, args),
     }
 }
 
@@ -1193,12 +1414,13 @@ fn getent(g: &Guest, db: &str, key: &str) -> Output {
     match db {
         "passwd" => match g.os.users.get(key) {
             Some(uid) => {
-                let home = if key == "root" {
-                    "/root".to_string()
-                } else {
-                    format!("/home/{key}")
+                let (home, shell) = match g.os.accounts.get(key) {
+                    Some(a) => (a.home.clone(), a.shell.clone()),
+                    None if key == "root" => ("/root".to_string(), "/bin/bash".to_string()),
+                    None => (format!("/home/{key}"), "/bin/bash".to_string()),
                 };
-                done(format!("{key}:x:{uid}:{uid}:{key}:{home}:/bin/bash\n"))
+                let gid = if g.os.groups.contains(key) { *uid } else { 100 };
+                done(format!("{key}:x:{uid}:{gid}:{key}:{home}:{shell}\n"))
             }
             None => out(2, "", ""),
         },

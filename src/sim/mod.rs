@@ -3,6 +3,7 @@
 //! the real tools (see the contracts reference), plus host and guest files. A product feature
 //! (offline rehearsal), the test double and the benchmark bed.
 
+mod archive;
 mod args;
 mod catalogue;
 mod classify;
@@ -17,14 +18,19 @@ mod host;
 mod inside;
 mod latency;
 mod lifecycle;
+mod mounts;
 mod nfs;
+mod openssl;
 mod pct;
 mod pvesh;
 mod pvesm;
 mod qm;
 mod reply;
+mod scripts;
+mod smallstep;
 mod state;
 mod table;
+mod template;
 mod volumes;
 mod zfs;
 

@@ -441,7 +441,7 @@ fn resolve_template(st: &SimState, ostemplate: &str) -> Result<String, String> {
     }
 }
 
-fn ostype_from(template: &str) -> &'static str {
+pub(crate) fn ostype_from(template: &str) -> &'static str {
     let f = template.rsplit('/').next().unwrap_or(template);
     for os in [
         "ubuntu",

@@ -88,4 +88,35 @@ mod tests {
         assert_eq!(h.with_state(|s| s.script_runs.len()), 3);
         assert_eq!(h.exec(&argv("bash -c true"), None).code, 127);
     }
+
+    #[test]
+    fn guest_scripts_run_uninterpreted_and_are_counted() {
+        let h = SimHost::new(SimState::default());
+        for c in [
+            "pct create 160 local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst --rootfs local-zfs:4",
+            "pct start 160",
+            "pct exec 160 -- mkdir -p /usr/local/lib/phoenix",
+        ] {
+            assert_eq!(h.exec(&argv(c), None).code, 0, "{c}");
+        }
+        let app = "/usr/local/lib/phoenix/application.sh";
+        let body = b"#!/bin/sh\nset -e\ndocker compose up -d\n";
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- tee {app}")), Some(body)).code, 0);
+        // Written 0644 by tee: not executable yet.
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- {app}")), None).code, 126);
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- chmod 0755 {app}")), None).code, 0);
+        for _ in 0..2 {
+            let o = h.exec(&argv(&format!("pct exec 160 -- {app}")), None);
+            assert_eq!((o.code, o.stdout.len()), (0, 0), "{}", o.stderr_str());
+        }
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- bash {app} --flag")), None).code, 0);
+        let runs = h.with_state(|s| s.guests[&160].os.script_runs.clone());
+        assert_eq!(runs.len(), 3);
+        assert!(runs.iter().all(|r| r.path == app && r.sha256 == super::sha256_hex(body)));
+        assert_eq!(runs[2].args, vec!["--flag"]);
+        // Catalogue programs are still not scripts.
+        assert_eq!(h.exec(&argv("pct exec 160 -- /usr/bin/python3 x.py"), None).code, 127);
+        assert_eq!(h.exec(&argv("pct exec 160 -- sh /nope.sh"), None).code, 127);
+        assert_eq!(h.with_state(|s| s.guests[&160].os.script_runs.len()), 3);
+    }
 }

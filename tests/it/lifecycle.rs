@@ -87,8 +87,16 @@ fn power(sb: &Sandbox) -> Vec<(u32, String)> {
         .unwrap_or_default()
 }
 
+/// The text of log lines and table rows (`status` reports rows).
 fn log_lines(out: &Output) -> Vec<String> {
-    events(out).into_iter().filter(|e| e["event"] == "log").map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
+    events(out)
+        .into_iter()
+        .filter_map(|e| match e["event"].as_str() {
+            Some("log") => Some(e["message"].as_str().unwrap_or("").to_string()),
+            Some("row") => Some(e["text"].as_str().unwrap_or("").to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn assert_all_up(sb: &Sandbox, ids: &[u32], templates: &[u32]) {
@@ -168,6 +176,10 @@ fn drift_is_shown_then_exactly_repaired() {
     assert!(!text.contains("--memory"), "nothing else changes: {text}");
     let status = run(&sb, &cfg, &["status", "102", "--output", "json"]);
     assert!(log_lines(&status).iter().any(|l| l.starts_with("102 ") && l.ends_with(" none")));
+    // The JSON row carries the drift as data too (none left after the repair).
+    let rows: Vec<serde_json::Value> = crate::support::phoenix::events(&status).into_iter().filter(|e| e["event"] == "row" && e["row"]["id"] == 102).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["row"]["drift"], json!([]));
 }
 
 #[test]
