@@ -216,6 +216,20 @@ fn guest_stderr(kind: crate::graph::GuestKind, out: &Output) -> String {
     }
 }
 
+/// One line for the end of a walk: how many guests ended how, naming those that did not succeed.
+fn walk_summary(outcomes: &[(u32, GuestOutcome)]) -> String {
+    let mut parts = Vec::new();
+    let ok = outcomes.iter().filter(|(_, o)| *o == GuestOutcome::Ok).count();
+    parts.push(format!("{ok} ok"));
+    for label in ["failed", "skipped"] {
+        let ids: Vec<String> = outcomes.iter().filter(|(_, o)| o.label() == label).map(|(id, _)| id.to_string()).collect();
+        if !ids.is_empty() {
+            parts.push(format!("{} {label} ({})", ids.len(), ids.join(", ")));
+        }
+    }
+    format!("guests: {}", parts.join(", "))
+}
+
 /// How one guest of a walk ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuestOutcome {
@@ -308,6 +322,7 @@ impl Run {
                 wake.notify_all();
                 return;
             };
+            let started = std::time::Instant::now();
             let outcome = match work(id) {
                 Ok(()) => GuestOutcome::Ok,
                 Err(e) => GuestOutcome::Failed(e),
@@ -316,6 +331,7 @@ impl Run {
                 guest: id,
                 outcome: outcome.label().to_string(),
                 detail: outcome.detail().to_string(),
+                elapsed_ms: started.elapsed().as_millis() as u64,
             });
             let mut s = lock();
             s.running -= 1;
@@ -337,6 +353,7 @@ impl Run {
                                 guest: dep,
                                 outcome: "skipped".into(),
                                 detail: format!("prerequisite {id} failed"),
+                                elapsed_ms: 0,
                             });
                             stack.push(dep);
                         }
@@ -366,13 +383,15 @@ impl Run {
             Ok(s) => s.outcomes,
             Err(p) => p.into_inner().outcomes,
         };
-        Ok(order
+        let result: Vec<(u32, GuestOutcome)> = order
             .into_iter()
             .map(|id| {
                 let o = outcomes.remove(&id).unwrap_or_else(|| GuestOutcome::Skipped("not reached".into()));
                 (id, o)
             })
-            .collect())
+            .collect();
+        self.emit(Event::Log { level: Level::Info, message: walk_summary(&result), guest: None });
+        Ok(result)
     }
 }
 

@@ -55,7 +55,7 @@ pub enum Event {
     /// A row of a table a plan reports (`status`): the line as laid out, and its data.
     Row { text: String, row: serde_json::Value },
     /// A guest finished its part of a `graph::walk`.
-    GuestFinished { guest: u32, outcome: String, detail: String },
+    GuestFinished { guest: u32, outcome: String, detail: String, elapsed_ms: u64 },
     RunFinished {
         created: u64,
         updated: u64,

@@ -74,17 +74,18 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
             })
         }
         Event::Row { text, .. } => (verbosity > Verbosity::Quiet).then(|| format!("{text}\n")),
-        Event::GuestFinished { guest, outcome, detail } => {
+        Event::GuestFinished { guest, outcome, detail, elapsed_ms } => {
             let show = verbosity >= Verbosity::Verbose || outcome != "ok";
             show.then(|| {
                 let o = match outcome.as_str() {
                     "ok" => paint(color, "32", outcome),
                     _ => paint(color, "31", outcome),
                 };
+                let took = if *elapsed_ms >= 1000 { format!(" ({:.1}s)", *elapsed_ms as f64 / 1000.0) } else { String::new() };
                 if detail.is_empty() {
-                    format!("[{guest}] {o}\n")
+                    format!("[{guest}] {o}{took}\n")
                 } else {
-                    format!("[{guest}] {o}: {detail}\n")
+                    format!("[{guest}] {o}{took}: {detail}\n")
                 }
             })
         }

@@ -341,7 +341,8 @@ pub(crate) fn download(url: &str) -> Vec<u8> {
         return format!("{DEB_MARK}{name}\n").into_bytes();
     }
     if base.ends_with(".crt") || base.ends_with(".pem") || url.contains("/roots.pem") {
-        return format!("-----BEGIN CERTIFICATE-----\nc2ltIGNlcnQgZm9yIHt1cmx9\n-----END CERTIFICATE-----\n# {url}\n").into_bytes();
+        return format!("-----BEGIN CERTIFICATE-----\nc2ltIGNlcnQgZm9yIHt1cmx9\n-----END CERTIFICATE-----\n# {url}\n")
+            .into_bytes();
     }
     format!("sim download of {url}\n").into_bytes()
 }
@@ -407,7 +408,8 @@ mod tests {
         assert!(String::from_utf8(download("https://x/y"))
             .unwrap()
             .contains("https://x/y"));
-        let t = download("https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz");
+        let t =
+            download("https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz");
         assert!(t.starts_with(b"sim-archive: traefik\n"));
         assert!(archive_members("traefik")
             .unwrap()

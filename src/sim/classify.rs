@@ -9,9 +9,7 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
             sub,
             "list" | "status" | "config" | "listsnapshot" | "pending"
         ),
-        ("qm", "guest") if a(2) == "exec" => {
-            inner_command(&argv[3..]).is_some_and(guest_reads)
-        }
+        ("qm", "guest") if a(2) == "exec" => inner_command(&argv[3..]).is_some_and(guest_reads),
         ("qm", "guest") => {
             // `qm guest cmd <id> <cmd>`: ping, info and get-* only read.
             a(2) == "cmd"
@@ -67,8 +65,8 @@ fn guest_reads(cmd: &[String]) -> bool {
         return inner_command(cmd).is_some_and(guest_reads);
     }
     match prog {
-        "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query" | "hostname"
-        | "getent" | "nvidia-smi" | "mountpoint" => true,
+        "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query"
+        | "hostname" | "getent" | "nvidia-smi" | "mountpoint" => true,
         "tar" => tar_reads(&cmd[1..]),
         "dpkg" => matches!(a(1), "-s" | "--status" | "-l" | "--list"),
         "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),

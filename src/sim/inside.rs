@@ -3,8 +3,8 @@
 //! codes. Anything not modelled exits 127 with a loud message instead of pretending to work.
 
 use super::catalogue::{self, DEB_MARK, INSTALLER_MARK};
-use super::{archive, mounts, openssl, scripts, smallstep};
 use super::state::{Account, DirMeta, Guest, GuestImage, GuestKind, GuestOs, PowerState, Unit};
+use super::{archive, mounts, openssl, scripts, smallstep};
 use crate::command::Output;
 use crate::connector::FileData;
 use sha2::{Digest, Sha256};
@@ -230,7 +230,11 @@ impl Proc {
         self.user.as_deref().unwrap_or("root")
     }
     pub(crate) fn var(&self, key: &str) -> Option<&str> {
-        self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -339,7 +343,10 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         let vars: Vec<(String, String)> = cmd[1..]
             .iter()
             .take_while(|a| a.contains('=') && !a.starts_with('-'))
-            .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|a| {
+                a.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         let rest = &cmd[1 + vars.len()..];
         let mut inner = p.clone();
@@ -503,7 +510,10 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "useradd" => useradd(g, &args),
         // An executable file that is no catalogue program: a script (see scripts.rs).
         _ if argv0.contains('/') && is_script(g, argv0) => {
-            if g.files.get(argv0.as_str()).is_some_and(|f| f.mode & 0o111 == 0) {
+            if g.files
+                .get(argv0.as_str())
+                .is_some_and(|f| f.mode & 0o111 == 0)
+            {
                 return out(126, "", format!("exec: \"{argv0}\": permission denied"));
             }
             run_file(g, argv0, &args)
@@ -534,12 +544,19 @@ fn runuser(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc
             return out(
                 127,
                 "",
-                format!("sim: runuser {} not simulated in guest (only -u <user> -- argv)", args.join(" ")),
+                format!(
+                    "sim: runuser {} not simulated in guest (only -u <user> -- argv)",
+                    args.join(" ")
+                ),
             )
         }
     };
     if !g.os.users.contains_key(user) {
-        return out(1, "", format!("runuser: user {user} does not exist or the user entry does not contain all the required fields"));
+        return out(
+            1,
+            "",
+            format!("runuser: user {user} does not exist or the user entry does not contain all the required fields"),
+        );
     }
     if rest.is_empty() {
         return out(127, "", "sim: interactive shell not simulated in guest");
@@ -568,7 +585,11 @@ fn useradd(g: &mut Guest, args: &[&str]) -> Output {
             }
             "--user-group" | "-U" | "--create-home" | "-m" | "--no-create-home" | "-M" => {}
             x if x.starts_with('-') => {
-                return out(2, "", format!("useradd: unrecognized option '{x}'\nsim: useradd option not simulated in guest"))
+                return out(
+                    2,
+                    "",
+                    format!("useradd: unrecognized option '{x}'\nsim: useradd option not simulated in guest"),
+                )
             }
             x => login = Some(x.to_string()),
         }
@@ -1613,7 +1634,10 @@ mod tests {
         assert!(ok_run(&h, "pct exec 201 -- step version")
             .stdout_str()
             .starts_with("Smallstep CLI/"));
-        ok_run(&h, "pct exec 201 -- curl -fsSL -o /usr/local/share/ca-certificates/phoenix.crt https://ca.internal/roots.pem");
+        ok_run(
+            &h,
+            "pct exec 201 -- curl -fsSL -o /usr/local/share/ca-certificates/phoenix.crt https://ca.internal/roots.pem",
+        );
         assert!(ok_run(&h, "pct exec 201 -- update-ca-certificates")
             .stdout_str()
             .contains("1 added"));
@@ -1632,7 +1656,10 @@ mod tests {
         ok_run(&h, "pct exec 201 -- nvidia-smi");
         // pct push copies a host file into the running CT with the given ownership.
         h.with_state(|s| s.files.insert("/root/ca.crt".into(), text_file("CA\n")));
-        ok_run(&h, "pct push 201 /root/ca.crt /usr/local/share/ca-certificates/x.crt --perms 0644 --user root --group root");
+        ok_run(
+            &h,
+            "pct push 201 /root/ca.crt /usr/local/share/ca-certificates/x.crt --perms 0644 --user root --group root",
+        );
         assert_eq!(
             ok_run(
                 &h,
@@ -1671,7 +1698,12 @@ mod tests {
         let h = SimHost::new(SimState::default());
         h.with_state(|s| s.agent_ready_after_ms = 300);
         let img = "/var/lib/vz/template/iso/noble-server-cloudimg-amd64.img";
-        ok_run(&h, &format!("curl -fsSL -o {img} https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img"));
+        ok_run(
+            &h,
+            &format!(
+                "curl -fsSL -o {img} https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img"
+            ),
+        );
         assert!(h.read_file(img).is_some());
         ok_run(&h, "qm create 9000 --name tmpl --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --scsihw virtio-scsi-pci --serial0 socket --vga serial0 --agent enabled=1 --ostype l26");
         ok_run(
@@ -1700,7 +1732,10 @@ mod tests {
                 text_file("#cloud-config\npackages:\n  - qemu-guest-agent\nruncmd:\n  - systemctl enable --now qemu-guest-agent\n"),
             )
         });
-        ok_run(&h, "qm set 9000 --cicustom user=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1");
+        ok_run(
+            &h,
+            "qm set 9000 --cicustom user=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
+        );
         ok_run(&h, "qm disk resize 9000 scsi0 20G");
         assert_eq!(
             run(&h, "qm disk resize 9000 scsi0 10G").stderr_str(),
