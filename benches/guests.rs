@@ -100,7 +100,7 @@ fn generate(dir: &Path) -> Res<BTreeMap<u32, Vec<u32>>> {
         vms.push(serde_json::json!({
             "vmid": id, "name": format!("vm{i}"), "clone_from_vmid": 9000, "cores": 2, "memory_mb": 2048,
             "start_at_boot": true, "boot_order": 8,
-            "network_config": { "ip": format!("10.31.0.{}/16", 10 + i), "gw": "10.30.0.1" }
+            "network_config": { "ip": format!("10.30.1.{}/16", 10 + i), "gw": "10.30.0.1" }
         }));
         edges.insert(id, vec![9000]);
     }

@@ -64,6 +64,7 @@ impl Run {
                 steps,
                 status: ActionStatus::Planned,
                 error: None,
+                note: action.note.clone(),
             });
         } else {
             let started = now_rfc3339();
@@ -102,6 +103,7 @@ impl Run {
                 steps,
                 status: if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed },
                 error,
+                note: None,
             });
             if let Err(e) = result {
                 self.action_failed.store(true, Ordering::Relaxed);

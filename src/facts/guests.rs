@@ -246,7 +246,7 @@ impl ImageManifest {
         match a.as_slice() {
             ["test", "-e" | "-f" | "-x" | "-s" | "-d", path] => Some(self.files.contains(path.trim_end_matches('/'))),
             ["dpkg-query", "-W", fmt, pkg] if fmt.contains("Status") => Some(self.packages.contains(*pkg)),
-            ["dpkg", "-s", pkg] => Some(self.packages.contains(*pkg)),
+            ["dpkg", "-s", pkgs @ ..] if !pkgs.is_empty() => Some(pkgs.iter().all(|p| self.packages.contains(*p))),
             ["systemctl", "is-enabled" | "is-active", unit] => Some(self.enabled_units.contains(unit.trim_end_matches(".service"))),
             _ => None,
         }

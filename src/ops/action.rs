@@ -98,6 +98,9 @@ pub struct Action {
     /// locks the source during a clone, so parallel clones would only fight over the lock).
     #[serde(skip)]
     pub serialize_on: Option<String>,
+    /// A dry-run caveat, e.g. a check whose answer is known only at apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Action {
@@ -110,6 +113,7 @@ impl Action {
             steps: Vec::new(),
             effect: Effect::Nothing,
             serialize_on: None,
+            note: None,
         }
     }
 

@@ -95,21 +95,25 @@ pub fn exec(facts: &Facts, kind: GuestKind, id: u32, argv: &[String], guard: &Gu
         return Err(OpError::Invalid { subject: format!("guest {id}"), message: "the command is empty".into() });
     }
     let subj = subject(id, argv);
-    let (why, effect) = match guard {
-        Guard::Always => ("always runs (no guard)".to_string(), Effect::Nothing),
+    // The reason names the guard, not its answer, so a dry-run and apply print the same action
+    // even when the dry-run cannot know the answer yet (then the action carries a note).
+    let (why, effect, note) = match guard {
+        Guard::Always => ("always runs (no guard)".to_string(), Effect::Nothing, None),
         Guard::Unless(check) => {
             let c = describe(check);
+            let effect = Effect::Guest { kind, id, change: GuestChange::Check { argv: check.clone(), ok: true } };
             match facts.guest_check(kind, id, check)? {
                 Some(true) => return Ok(Plan::noop(subj, format!("`{c}` succeeds"))),
-                Some(false) => (format!("`{c}` fails"), Effect::Guest { kind, id, change: GuestChange::Check { argv: check.clone(), ok: true } }),
-                None => (format!("`{c}` unknown until apply"), Effect::Guest { kind, id, change: GuestChange::Check { argv: check.clone(), ok: true } }),
+                Some(false) => (format!("unless `{c}`"), effect, None),
+                None => (format!("unless `{c}`"), effect, Some(format!("`{c}` is known only at apply; runs if it fails then"))),
             }
         }
     };
     let reason = if reason.is_empty() { why } else { format!("{reason}; {why}") };
-    let action = Action::new(Change::Run, subj.clone(), reason)
+    let mut action = Action::new(Change::Run, subj.clone(), reason)
         .step(Step::Guest { kind, id, command: in_guest_command(kind, id, argv, None) })
         .effect(effect);
+    action.note = note;
     Ok(Plan::with(subj, vec![action]))
 }
 

@@ -38,6 +38,9 @@ pub enum Event {
         status: ActionStatus,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Dry-run caveat: part of this action is known only at apply.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Something already in the desired state.
     Noop {

@@ -26,7 +26,7 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
         Event::Stage { title } => {
             (verbosity > Verbosity::Quiet).then(|| paint(color, "1", &format!("\n== {title}")) + "\n")
         }
-        Event::Action { change, subject, reason, guest, steps, status, error } => {
+        Event::Action { change, subject, reason, guest, steps, status, error, note } => {
             let glyph = match status {
                 ActionStatus::Failed => paint(color, "31", "✗"),
                 _ => paint(
@@ -41,6 +41,9 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 ),
             };
             let mut text = format!("{glyph} {}{subject} ({reason})\n", guest_prefix(guest));
+            if let Some(n) = note {
+                text.push_str(&format!("    {}\n", paint(color, "2", &format!("note: {n}"))));
+            }
             if verbosity > Verbosity::Quiet || *status == ActionStatus::Failed {
                 for s in steps {
                     text.push_str(&format!("    {}\n", paint(color, "2", s)));
@@ -126,6 +129,7 @@ mod tests {
             steps: vec!["zfs set compression=lz4 tank/a".into()],
             status: ActionStatus::Planned,
             error: None,
+            note: None,
         };
         assert_eq!(
             render(&e, Verbosity::Normal, false, true).unwrap(),

@@ -977,14 +977,24 @@ fn dpkg(g: &mut Guest, args: &[&str]) -> Output {
             }
             done("")
         }
-        ["-s", p] | ["--status", p] => {
-            if g.os.packages.contains(*p) {
-                done(format!(
-                    "Package: {p}\nStatus: install ok installed\nVersion: {}\n",
-                    catalogue::version(p)
-                ))
+        // `dpkg -s a b c`: a stanza per installed package; exit 1 if any is not installed.
+        ["-s" | "--status", pkgs @ ..] if !pkgs.is_empty() => {
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            for p in pkgs {
+                if g.os.packages.contains(*p) {
+                    if !stdout.is_empty() {
+                        stdout.push('\n');
+                    }
+                    stdout.push_str(&format!("Package: {p}\nStatus: install ok installed\nVersion: {}\n", catalogue::version(p)));
+                } else {
+                    stderr.push_str(&format!("dpkg-query: package '{p}' is not installed and no information is available\n"));
+                }
+            }
+            if stderr.is_empty() {
+                done(stdout)
             } else {
-                out(1, "", format!("dpkg-query: package '{p}' is not installed and no information is available"))
+                out(1, stdout, stderr.trim_end().to_string())
             }
         }
         _ => out(
