@@ -59,7 +59,10 @@ fn generate(dir: &Path) -> Res<BTreeMap<u32, Vec<u32>>> {
         });
         match clone {
             Some(src) => g["clone_from_ctid"] = serde_json::json!(src.to_string()),
-            None => g["template"] = serde_json::json!("/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"),
+            None => {
+                g["template"] =
+                    serde_json::json!("/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst")
+            }
         }
         if let Some(s) = snap {
             g["template_snapshot_name"] = serde_json::json!(s);
@@ -104,23 +107,29 @@ fn generate(dir: &Path) -> Res<BTreeMap<u32, Vec<u32>>> {
         }));
         edges.insert(id, vec![9000]);
     }
-    w("phoenix_vm_configs.json", &serde_json::json!({
-        "vm_defaults": { "template": "ubuntu", "cores": 2, "memory_mb": 2048, "disk_size_gb": 16, "storage_pool": "tank-vm", "network_bridge": "vmbr0" },
-        "vms": vms
-    }))?;
-    w("phoenix_hypervisor_config.json", &serde_json::json!({
-        "domain_name": "bench.example.internal",
-        "network": { "interfaces": { "name": "vmbr0", "address": "10.30.0.2/16", "gateway": "10.30.0.1", "dns_nameservers": ["10.30.0.2"] } },
-        "vm_defaults": { "ubuntu_release": "noble" },
-        "zfs": {
-            "pools": [ { "name": "tank", "raid_level": "mirror", "disks": ["/dev/disk/by-id/nvme-a", "/dev/disk/by-id/nvme-b"] } ],
-            "datasets": [
-                { "name": "lxc", "pool": "tank", "properties": "compression=lz4", "proxmox_storage_type": "zfspool", "proxmox_content_type": "rootdir" },
-                { "name": "vm", "pool": "tank", "properties": "compression=lz4", "proxmox_storage_type": "zfspool", "proxmox_content_type": "images" }
-            ]
-        },
-        "proxmox_storage_ids": { "tank_lxc": "tank-lxc", "tank_vm": "tank-vm" }
-    }))?;
+    w(
+        "phoenix_vm_configs.json",
+        &serde_json::json!({
+            "vm_defaults": { "template": "ubuntu", "cores": 2, "memory_mb": 2048, "disk_size_gb": 16, "storage_pool": "tank-vm", "network_bridge": "vmbr0" },
+            "vms": vms
+        }),
+    )?;
+    w(
+        "phoenix_hypervisor_config.json",
+        &serde_json::json!({
+            "domain_name": "bench.example.internal",
+            "network": { "interfaces": { "name": "vmbr0", "address": "10.30.0.2/16", "gateway": "10.30.0.1", "dns_nameservers": ["10.30.0.2"] } },
+            "vm_defaults": { "ubuntu_release": "noble" },
+            "zfs": {
+                "pools": [ { "name": "tank", "raid_level": "mirror", "disks": ["/dev/disk/by-id/nvme-a", "/dev/disk/by-id/nvme-b"] } ],
+                "datasets": [
+                    { "name": "lxc", "pool": "tank", "properties": "compression=lz4", "proxmox_storage_type": "zfspool", "proxmox_content_type": "rootdir" },
+                    { "name": "vm", "pool": "tank", "properties": "compression=lz4", "proxmox_storage_type": "zfspool", "proxmox_content_type": "images" }
+                ]
+            },
+            "proxmox_storage_ids": { "tank_lxc": "tank-lxc", "tank_vm": "tank-vm" }
+        }),
+    )?;
     Ok(edges)
 }
 
@@ -180,7 +189,10 @@ fn commands_per_guest(log: &Path, ids: &[u32]) -> Res<(BTreeMap<u32, usize>, usi
     let (mut listings, mut other) = (0, 0);
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let argv: Vec<String> = v["argv"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        let argv: Vec<String> = v["argv"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .unwrap_or_default();
         let joined = argv.join(" ");
         if joined == "pct list" || joined == "qm list" {
             listings += 1;
@@ -259,14 +271,28 @@ fn main() -> Res<()> {
     out.push_str(&format!("| create --all, --parallel 8 (wall) | {:.2} s |\n", parallel.wall_ms as f64 / 1000.0));
     out.push_str(&format!("| critical path (guest costs from the serial run) | {:.2} s |\n", cp as f64 / 1000.0));
     out.push_str(&format!("| total guest work / 8 | {:.2} s |\n", (total / 8) as f64 / 1000.0));
-    out.push_str(&format!("| parallel 8 / bound | {ratio:.2}× (target ≤ 1.15×: {}) |\n", if ratio <= 1.15 { "PASS" } else { "FAIL" }));
-    out.push_str(&format!("| speed-up over --parallel 1 | {:.2}× |\n", serial.wall_ms as f64 / parallel.wall_ms as f64));
+    out.push_str(&format!(
+        "| parallel 8 / bound | {ratio:.2}× (target ≤ 1.15×: {}) |\n",
+        if ratio <= 1.15 { "PASS" } else { "FAIL" }
+    ));
+    out.push_str(&format!(
+        "| speed-up over --parallel 1 | {:.2}× |\n",
+        serial.wall_ms as f64 / parallel.wall_ms as f64
+    ));
     out.push_str(&format!("| second create --all: actions | {changes} |\n"));
-    out.push_str(&format!("| second create --all: commands per guest (max / mean) | {} / {:.2} |\n", max(&per), avg(&per)));
+    out.push_str(&format!(
+        "| second create --all: commands per guest (max / mean) | {} / {:.2} |\n",
+        max(&per),
+        avg(&per)
+    ));
     out.push_str(&format!("| second create --all: listings (pct list + qm list) | {listings} |\n"));
     out.push_str(&format!("| second create --all: other host commands | {other} |\n"));
     out.push_str(&format!("| converge --all on the converged host: actions | {full_changes} |\n"));
-    out.push_str(&format!("| converge --all: commands per guest (max / mean) | {} / {:.2} |\n", max(&per_full), avg(&per_full)));
+    out.push_str(&format!(
+        "| converge --all: commands per guest (max / mean) | {} / {:.2} |\n",
+        max(&per_full),
+        avg(&per_full)
+    ));
     out.push_str(&format!("| converge --all: listings | {listings_full} |\n"));
     out.push_str(&format!(
         "| converge --all: guests over 1 + features commands | {} |\n",

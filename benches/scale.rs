@@ -167,9 +167,7 @@ fn lxc_json(i: usize, g: &Guest, rng: &mut Rng) -> serde_json::Value {
     });
     match g.clone_from {
         Some(src) => o["clone_from_ctid"] = src.to_string().into(),
-        None => {
-            o["template"] = "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst".into()
-        }
+        None => o["template"] = "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst".into(),
     }
     if !g.deps.is_empty() {
         o["dependencies"] = g.deps.clone().into();
@@ -368,9 +366,9 @@ fn run_phoenix(args: &[&str], work: &Path, probe: RssProbe) -> Res<Sample> {
         return Err(format!("{shown} failed ({status}):\n{tail}"));
     }
     let peak_kib = match probe {
-        RssProbe::GnuTime => fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok())),
+        RssProbe::GnuTime => {
+            fs::read_to_string(&rss_file).ok().and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+        }
         RssProbe::ProcPoll => polled,
     };
     Ok(Sample { wall, peak_kib, stdout })
@@ -388,11 +386,7 @@ fn summarize(samples: &[Sample]) -> Summary {
     let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
     walls.sort();
     let median = walls[walls.len() / 2];
-    Summary {
-        min: walls[0],
-        median,
-        peak_kib: samples.iter().filter_map(|s| s.peak_kib).max(),
-    }
+    Summary { min: walls[0], median, peak_kib: samples.iter().filter_map(|s| s.peak_kib).max() }
 }
 
 fn repeat(reps: usize, args: &[&str], work: &Path, probe: RssProbe) -> Res<(Summary, Sample)> {
@@ -418,10 +412,7 @@ struct SizeRow {
 /// The dry-run must have written a firewall file for each guest that declares one; otherwise
 /// a fast number would mean nothing.
 fn check_dry_run_output(stdout: &str, stats: &InvStats) -> Res<()> {
-    let guest_files = stdout
-        .lines()
-        .filter(|l| l.contains("/etc/pve/firewall/") && !l.contains("cluster.fw"))
-        .count();
+    let guest_files = stdout.lines().filter(|l| l.contains("/etc/pve/firewall/") && !l.contains("cluster.fw")).count();
     if guest_files < stats.firewalled {
         return Err(format!(
             "dry-run output mentions {guest_files} guest firewall files, expected at least {}",
@@ -448,8 +439,18 @@ fn measure_size(n: usize, tmp: &Path, probe: RssProbe) -> Res<SizeRow> {
         }
     });
     let dry_args = [
-        "firewall", "--all", "--dry-run", "--host", "sim", "--config-dir", &d, "--state-dir", &state, "--output",
-        "json", "-q",
+        "firewall",
+        "--all",
+        "--dry-run",
+        "--host",
+        "sim",
+        "--config-dir",
+        &d,
+        "--state-dir",
+        &state,
+        "--output",
+        "json",
+        "-q",
     ];
     let dry = repeat(REPS, &dry_args, &work, probe)
         .and_then(|(s, last)| check_dry_run_output(&last.stdout, &stats).map(|()| s));

@@ -222,7 +222,10 @@ pub fn run(argv: Vec<String>) -> i32 {
         match HostLock::acquire(&state_dir, &host_name, &format!("phoenix {plan_label}")) {
             Ok(l) => Some(l),
             Err(e) => {
-                plain_error(&e.to_string(), Some("wait for it to finish; a crashed run's lock is released automatically"));
+                plain_error(
+                    &e.to_string(),
+                    Some("wait for it to finish; a crashed run's lock is released automatically"),
+                );
                 return EXIT_FAILED;
             }
         }
@@ -307,7 +310,10 @@ fn graph(config_dir: &Path, ids: &[String], format: GraphFormatArg) -> i32 {
         match id.parse::<u32>() {
             Ok(n) if inventory.guest(n).is_some() => targets.push(n),
             _ => {
-                plain_error(&format!("`{id}` is not a declared guest id"), Some("`phoenix graph` with no ids shows every guest"));
+                plain_error(
+                    &format!("`{id}` is not a declared guest id"),
+                    Some("`phoenix graph` with no ids shows every guest"),
+                );
                 return EXIT_INVALID;
             }
         }

@@ -130,7 +130,10 @@ impl Run {
         let mut waited = std::time::Duration::ZERO;
         loop {
             let out = self.connector.run(command)?;
-            if out.success() || !is_lock_error(&out.stderr_str()) || waited >= std::time::Duration::from_secs(LOCK_RETRY_BUDGET_S) {
+            if out.success()
+                || !is_lock_error(&out.stderr_str())
+                || waited >= std::time::Duration::from_secs(LOCK_RETRY_BUDGET_S)
+            {
                 return Ok(out);
             }
             if self.cancelled() {
@@ -224,7 +227,8 @@ fn walk_summary(outcomes: &[(u32, GuestOutcome)]) -> String {
     let ok = outcomes.iter().filter(|(_, o)| *o == GuestOutcome::Ok).count();
     parts.push(format!("{ok} ok"));
     for label in ["failed", "skipped"] {
-        let ids: Vec<String> = outcomes.iter().filter(|(_, o)| o.label() == label).map(|(id, _)| id.to_string()).collect();
+        let ids: Vec<String> =
+            outcomes.iter().filter(|(_, o)| o.label() == label).map(|(id, _)| id.to_string()).collect();
         if !ids.is_empty() {
             parts.push(format!("{} {label} ({})", ids.len(), ids.join(", ")));
         }

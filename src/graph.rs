@@ -22,9 +22,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
 /// Whether a guest is a container (`pct`) or a virtual machine (`qm`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     Lxc,
@@ -110,18 +108,11 @@ pub enum GraphError {
         code(phoenix::graph::unknown_guest),
         help("declare guest {to} in phoenix_lxc_configs.json or phoenix_vm_configs.json, or fix the id")
     )]
-    UnknownGuest {
-        from: u32,
-        to: u32,
-        reason: EdgeReason,
-    },
+    UnknownGuest { from: u32, to: u32, reason: EdgeReason },
 
     /// A target given on the command line or by a plan is not a declared guest.
     #[error("guest {id} is not declared")]
-    #[diagnostic(
-        code(phoenix::graph::unknown_target),
-        help("run `phoenix graph` to list the declared guests")
-    )]
+    #[diagnostic(code(phoenix::graph::unknown_target), help("run `phoenix graph` to list the declared guests"))]
     UnknownTarget { id: u32 },
 
     /// The same id is used by two guests (two CTs, two VMs, or a CT and a VM).
@@ -134,10 +125,7 @@ pub enum GraphError {
 }
 
 fn join_path(path: &[u32]) -> String {
-    path.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(" → ")
+    path.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ")
 }
 
 /// A validated, acyclic guest graph.
@@ -161,26 +149,17 @@ impl GuestGraph {
         if let Some(pair) = nodes.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(GraphError::DuplicateId { id: pair[0].id });
         }
-        let index: HashMap<u32, NodeIndex> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id, NodeIndex::new(i)))
-            .collect();
+        let index: HashMap<u32, NodeIndex> = nodes.iter().enumerate().map(|(i, n)| (n.id, NodeIndex::new(i))).collect();
         for node in &nodes {
             if let Some(&(to, reason)) = node.edges.iter().find(|(to, _)| !index.contains_key(to)) {
-                return Err(GraphError::UnknownGuest {
-                    from: node.id,
-                    to,
-                    reason,
-                });
+                return Err(GraphError::UnknownGuest { from: node.id, to, reason });
             }
         }
         for node in &mut nodes {
             node.edges = normalized_edges(&node.edges);
         }
 
-        let mut graph =
-            DiGraph::with_capacity(nodes.len(), nodes.iter().map(|n| n.edges.len()).sum());
+        let mut graph = DiGraph::with_capacity(nodes.len(), nodes.iter().map(|n| n.edges.len()).sum());
         for node in &nodes {
             graph.add_node(node.id);
         }
@@ -196,11 +175,7 @@ impl GuestGraph {
         if let Some(path) = adjacency.first_cycle() {
             return Err(GraphError::Cycle { path });
         }
-        Ok(GuestGraph {
-            nodes,
-            index,
-            graph,
-        })
+        Ok(GuestGraph { nodes, index, graph })
     }
 
     /// Every elementary cycle among `nodes`, for validation reports. Each cycle starts and ends at
@@ -224,10 +199,7 @@ impl GuestGraph {
                 }
             }
         }
-        let index: HashMap<u32, NodeIndex> = by_id
-            .iter()
-            .map(|(&id, &i)| (id, NodeIndex::new(i)))
-            .collect();
+        let index: HashMap<u32, NodeIndex> = by_id.iter().map(|(&id, &i)| (id, NodeIndex::new(i))).collect();
         let adjacency = Adjacency::from_sorted(&merged, &index);
         let mut cycles = adjacency.elementary_cycles();
         cycles.sort();
@@ -292,22 +264,14 @@ impl GuestGraph {
     /// error, so ids that are not declared are skipped; callers that must reject them check the
     /// targets with `closure` first. If every target is undeclared, nothing is rendered.
     pub fn render(&self, targets: &[u32], format: GraphFormat) -> String {
-        let known: Vec<u32> = targets
-            .iter()
-            .copied()
-            .filter(|id| self.index.contains_key(id))
-            .collect();
+        let known: Vec<u32> = targets.iter().copied().filter(|id| self.index.contains_key(id)).collect();
         let members = if !targets.is_empty() && known.is_empty() {
             HashSet::new()
         } else {
             // Cannot fail: every id in `known` is declared.
             self.closure_members(&known).unwrap_or_default()
         };
-        let view = RenderView {
-            order: self.topological(&members),
-            waves: self.waves_of(&members),
-            graph: self,
-        };
+        let view = RenderView { order: self.topological(&members), waves: self.waves_of(&members), graph: self };
         match format {
             GraphFormat::Text => view.text(),
             GraphFormat::Mermaid => view.mermaid(),
@@ -342,10 +306,7 @@ impl GuestGraph {
         let mut members = HashSet::new();
         let mut queue = VecDeque::new();
         for id in targets {
-            let ix = *self
-                .index
-                .get(id)
-                .ok_or(GraphError::UnknownTarget { id: *id })?;
+            let ix = *self.index.get(id).ok_or(GraphError::UnknownTarget { id: *id })?;
             if members.insert(ix) {
                 queue.push_back(ix);
             }
@@ -393,12 +354,8 @@ impl GuestGraph {
         let mut level: HashMap<u32, usize> = HashMap::with_capacity(members.len());
         let mut waves: Vec<Vec<u32>> = Vec::new();
         for id in self.topological(members) {
-            let wave = self
-                .prerequisites(id)
-                .iter()
-                .filter_map(|(p, _)| level.get(p).map(|l| l + 1))
-                .max()
-                .unwrap_or(0);
+            let wave =
+                self.prerequisites(id).iter().filter_map(|(p, _)| level.get(p).map(|l| l + 1)).max().unwrap_or(0);
             level.insert(id, wave);
             if waves.len() <= wave {
                 waves.resize_with(wave + 1, Vec::new);
@@ -436,11 +393,8 @@ impl Adjacency {
         let next = nodes
             .iter()
             .map(|n| {
-                let mut out: Vec<usize> = n
-                    .edges
-                    .iter()
-                    .filter_map(|(to, _)| index.get(to).map(|ix| ix.index()))
-                    .collect();
+                let mut out: Vec<usize> =
+                    n.edges.iter().filter_map(|(to, _)| index.get(to).map(|ix| ix.index())).collect();
                 out.sort_unstable();
                 out.dedup();
                 out
@@ -474,8 +428,7 @@ impl Adjacency {
                         }
                         GREY => {
                             let start = stack.iter().position(|&(n, _)| n == next).unwrap_or(0);
-                            let members: Vec<usize> =
-                                stack[start..].iter().map(|&(n, _)| n).collect();
+                            let members: Vec<usize> = stack[start..].iter().map(|&(n, _)| n).collect();
                             return Some(self.closed_path(&members));
                         }
                         _ => {}
@@ -492,17 +445,8 @@ impl Adjacency {
     /// Turns the positions of a cycle (each needs the next, the last needs the first) into ids,
     /// rotated to start at the smallest id, with the first id repeated at the end.
     fn closed_path(&self, members: &[usize]) -> Vec<u32> {
-        let smallest = members
-            .iter()
-            .enumerate()
-            .min_by_key(|&(_, &n)| n)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        let mut path: Vec<u32> = members[smallest..]
-            .iter()
-            .chain(&members[..smallest])
-            .map(|&n| self.ids[n])
-            .collect();
+        let smallest = members.iter().enumerate().min_by_key(|&(_, &n)| n).map(|(i, _)| i).unwrap_or(0);
+        let mut path: Vec<u32> = members[smallest..].iter().chain(&members[..smallest]).map(|&n| self.ids[n]).collect();
         if let Some(&first) = path.first() {
             path.push(first);
         }
@@ -581,25 +525,19 @@ impl Adjacency {
         let mut s = 0;
         while s < n {
             let allowed: Vec<bool> = (0..n)
-                .map(|v| {
-                    v >= s
-                        && found_in.get(&global[v]).copied().unwrap_or(0) < MAX_CYCLES_PER_COMPONENT
-                })
+                .map(|v| v >= s && found_in.get(&global[v]).copied().unwrap_or(0) < MAX_CYCLES_PER_COMPONENT)
                 .collect();
             let local = self.components(&allowed);
             let mut size: HashMap<usize, usize> = HashMap::new();
             for v in (s..n).filter(|&v| allowed[v]) {
                 *size.entry(local[v]).or_insert(0) += 1;
             }
-            let Some(start) = (s..n).find(|&v| {
-                allowed[v]
-                    && (self.next[v].contains(&v) || size.get(&local[v]).copied().unwrap_or(0) > 1)
-            }) else {
+            let Some(start) = (s..n)
+                .find(|&v| allowed[v] && (self.next[v].contains(&v) || size.get(&local[v]).copied().unwrap_or(0) > 1))
+            else {
                 break;
             };
-            let scope: Vec<bool> = (0..n)
-                .map(|v| allowed[v] && local[v] == local[start])
-                .collect();
+            let scope: Vec<bool> = (0..n).map(|v| allowed[v] && local[v] == local[start]).collect();
             let knot = global[start];
             let budget = MAX_CYCLES_PER_COMPONENT - found_in.get(&knot).copied().unwrap_or(0);
             let before = cycles.len();
@@ -686,12 +624,7 @@ impl RenderView<'_> {
     fn member_edges(&self) -> Vec<(u32, u32, EdgeReason)> {
         self.sorted_members()
             .into_iter()
-            .flat_map(|n| {
-                self.graph
-                    .prerequisites(n.id)
-                    .into_iter()
-                    .map(move |(to, reason)| (n.id, to, reason))
-            })
+            .flat_map(|n| self.graph.prerequisites(n.id).into_iter().map(move |(to, reason)| (n.id, to, reason)))
             .collect()
     }
 
@@ -703,34 +636,20 @@ impl RenderView<'_> {
     /// ```
     fn text(&self) -> String {
         let members = self.sorted_members();
-        let id_width = members
-            .iter()
-            .map(|n| n.id.to_string().len())
-            .max()
-            .unwrap_or(0);
-        let name_width = members
-            .iter()
-            .map(|n| n.name.chars().count())
-            .max()
-            .unwrap_or(0);
+        let id_width = members.iter().map(|n| n.id.to_string().len()).max().unwrap_or(0);
+        let name_width = members.iter().map(|n| n.name.chars().count()).max().unwrap_or(0);
         let mut out = String::new();
         for (k, wave) in self.waves.iter().enumerate() {
             out.push_str(&format!("wave {}\n", k + 1));
             for node in wave.iter().filter_map(|id| self.graph.node(*id)) {
                 let mut needs: Vec<(u32, EdgeReason)> = self.graph.prerequisites(node.id);
                 needs.sort_by_key(|&(id, reason)| (reason.rank(), id));
-                let line = format!(
-                    "  {:>id_width$}  {:<3}  {:<name_width$}",
-                    node.id, node.kind, node.name
-                );
+                let line = format!("  {:>id_width$}  {:<3}  {:<name_width$}", node.id, node.kind, node.name);
                 if needs.is_empty() {
                     out.push_str(line.trim_end());
                 } else {
-                    let list = needs
-                        .iter()
-                        .map(|(id, reason)| format!("{id} ({reason})"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let list =
+                        needs.iter().map(|(id, reason)| format!("{id} ({reason})")).collect::<Vec<_>>().join(", ");
                     out.push_str(&format!("{line}  needs {list}"));
                 }
                 out.push('\n');
@@ -817,9 +736,7 @@ fn mermaid_escape(s: &str) -> String {
 
 /// Dot string literals: escape backslashes and quotes, keep newlines out.
 fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', " ")
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -827,19 +744,11 @@ mod tests {
     use super::*;
 
     fn lxc(id: u32, name: &str, edges: &[(u32, EdgeReason)]) -> GuestNode {
-        GuestNode {
-            id,
-            kind: GuestKind::Lxc,
-            name: name.to_string(),
-            edges: edges.to_vec(),
-        }
+        GuestNode { id, kind: GuestKind::Lxc, name: name.to_string(), edges: edges.to_vec() }
     }
 
     fn vm(id: u32, name: &str, edges: &[(u32, EdgeReason)]) -> GuestNode {
-        GuestNode {
-            kind: GuestKind::Vm,
-            ..lxc(id, name, edges)
-        }
+        GuestNode { kind: GuestKind::Vm, ..lxc(id, name, edges) }
     }
 
     use EdgeReason::{CloneSource as C, Dependency as D};
@@ -869,14 +778,8 @@ mod tests {
         assert_eq!(GuestKind::Vm.to_string(), "vm");
         assert_eq!(serde_json::to_string(&GuestKind::Vm).unwrap(), "\"vm\"");
         assert_eq!(EdgeReason::CloneSource.to_string(), "clone source");
-        assert_eq!(
-            serde_json::to_string(&EdgeReason::CloneSource).unwrap(),
-            "\"clone source\""
-        );
-        assert_eq!(
-            serde_json::to_string(&EdgeReason::Dependency).unwrap(),
-            "\"dependency\""
-        );
+        assert_eq!(serde_json::to_string(&EdgeReason::CloneSource).unwrap(), "\"clone source\"");
+        assert_eq!(serde_json::to_string(&EdgeReason::Dependency).unwrap(), "\"dependency\"");
     }
 
     #[test]
@@ -893,10 +796,7 @@ mod tests {
         let mut nodes = lab();
         nodes.push(vm(950, "again", &[]));
         nodes.push(vm(101, "again", &[]));
-        assert_eq!(
-            GuestGraph::build(nodes).unwrap_err(),
-            GraphError::DuplicateId { id: 101 }
-        );
+        assert_eq!(GuestGraph::build(nodes).unwrap_err(), GraphError::DuplicateId { id: 101 });
     }
 
     #[test]
@@ -904,18 +804,8 @@ mod tests {
         let mut nodes = lab();
         nodes.push(lxc(120, "orphan", &[(900, C), (777, D)]));
         let err = GuestGraph::build(nodes).unwrap_err();
-        assert_eq!(
-            err,
-            GraphError::UnknownGuest {
-                from: 120,
-                to: 777,
-                reason: D
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "guest 120 has dependency 777, but no guest 777 is declared"
-        );
+        assert_eq!(err, GraphError::UnknownGuest { from: 120, to: 777, reason: D });
+        assert_eq!(err.to_string(), "guest 120 has dependency 777, but no guest 777 is declared");
     }
 
     #[test]
@@ -927,25 +817,14 @@ mod tests {
             lxc(50, "free", &[]),
         ];
         let err = GuestGraph::build(nodes).unwrap_err();
-        assert_eq!(
-            err,
-            GraphError::Cycle {
-                path: vec![100, 300, 200, 100]
-            }
-        );
+        assert_eq!(err, GraphError::Cycle { path: vec![100, 300, 200, 100] });
         assert_eq!(err.to_string(), "dependency cycle: 100 → 300 → 200 → 100");
     }
 
     #[test]
     fn two_node_and_self_cycles() {
-        let err = GuestGraph::build(vec![lxc(102, "b", &[(101, D)]), lxc(101, "a", &[(102, C)])])
-            .unwrap_err();
-        assert_eq!(
-            err,
-            GraphError::Cycle {
-                path: vec![101, 102, 101]
-            }
-        );
+        let err = GuestGraph::build(vec![lxc(102, "b", &[(101, D)]), lxc(101, "a", &[(102, C)])]).unwrap_err();
+        assert_eq!(err, GraphError::Cycle { path: vec![101, 102, 101] });
         let err = GuestGraph::build(vec![lxc(7, "me", &[(7, D)])]).unwrap_err();
         assert_eq!(err, GraphError::Cycle { path: vec![7, 7] });
     }
@@ -959,12 +838,7 @@ mod tests {
             lxc(2, "b", &[(3, D)]),
             lxc(3, "c", &[(2, D)]),
         ];
-        assert_eq!(
-            GuestGraph::build(nodes).unwrap_err(),
-            GraphError::Cycle {
-                path: vec![2, 3, 2]
-            }
-        );
+        assert_eq!(GuestGraph::build(nodes).unwrap_err(), GraphError::Cycle { path: vec![2, 3, 2] });
     }
 
     #[test]
@@ -977,20 +851,13 @@ mod tests {
             lxc(5, "d", &[(1, D)]),
             lxc(9, "e", &[(9, C)]),
         ];
-        assert_eq!(
-            GuestGraph::find_cycles(&nodes),
-            vec![vec![1, 2, 1], vec![1, 2, 3, 1], vec![9, 9]]
-        );
+        assert_eq!(GuestGraph::find_cycles(&nodes), vec![vec![1, 2, 1], vec![1, 2, 3, 1], vec![9, 9]]);
         assert!(GuestGraph::find_cycles(&lab()).is_empty());
     }
 
     #[test]
     fn find_cycles_merges_duplicate_ids() {
-        let nodes = vec![
-            lxc(1, "a", &[(2, D)]),
-            lxc(2, "b", &[]),
-            vm(2, "b again", &[(1, D)]),
-        ];
+        let nodes = vec![lxc(1, "a", &[(2, D)]), lxc(2, "b", &[]), vm(2, "b again", &[(1, D)])];
         assert_eq!(GuestGraph::find_cycles(&nodes), vec![vec![1, 2, 1]]);
     }
 
@@ -999,8 +866,7 @@ mod tests {
         // A complete digraph on 9 nodes has over 100 000 elementary cycles.
         let nodes: Vec<GuestNode> = (0..9)
             .map(|i| {
-                let edges: Vec<(u32, EdgeReason)> =
-                    (0..9).filter(|&j| j != i).map(|j| (j, D)).collect();
+                let edges: Vec<(u32, EdgeReason)> = (0..9).filter(|&j| j != i).map(|j| (j, D)).collect();
                 lxc(i, "k", &edges)
             })
             .collect();
@@ -1014,11 +880,8 @@ mod tests {
 
     #[test]
     fn both_reasons_to_the_same_guest_are_kept() {
-        let g = GuestGraph::build(vec![
-            lxc(900, "base", &[]),
-            lxc(101, "app", &[(900, D), (900, C), (900, D)]),
-        ])
-        .unwrap();
+        let g =
+            GuestGraph::build(vec![lxc(900, "base", &[]), lxc(101, "app", &[(900, D), (900, C), (900, D)])]).unwrap();
         assert_eq!(g.prerequisites(101), vec![(900, C), (900, D)]);
         assert_eq!(g.dependents(900), vec![(101, C), (101, D)]);
         assert_eq!(g.edges(), vec![(101, 900, C), (101, 900, D)]);
@@ -1042,37 +905,17 @@ mod tests {
     fn closure_and_order() {
         let g = graph();
         assert_eq!(g.closure(&[101]).unwrap(), vec![900, 102, 103, 101]);
-        assert_eq!(
-            g.order(&[950, 1001]).unwrap(),
-            vec![900, 102, 901, 950, 9000, 1001]
-        );
-        assert_eq!(
-            g.order(&[]).unwrap(),
-            vec![900, 102, 103, 101, 901, 950, 9000, 1001]
-        );
+        assert_eq!(g.order(&[950, 1001]).unwrap(), vec![900, 102, 901, 950, 9000, 1001]);
+        assert_eq!(g.order(&[]).unwrap(), vec![900, 102, 103, 101, 901, 950, 9000, 1001]);
         assert_eq!(g.order(&[900, 900]).unwrap(), vec![900]);
-        assert_eq!(
-            g.closure(&[101, 31337]).unwrap_err(),
-            GraphError::UnknownTarget { id: 31337 }
-        );
+        assert_eq!(g.closure(&[101, 31337]).unwrap_err(), GraphError::UnknownTarget { id: 31337 });
     }
 
     #[test]
     fn waves_group_independent_guests() {
         let g = graph();
-        assert_eq!(
-            g.waves(&[]).unwrap(),
-            vec![
-                vec![900, 9000],
-                vec![102, 901],
-                vec![103, 950, 1001],
-                vec![101]
-            ]
-        );
-        assert_eq!(
-            g.waves(&[950]).unwrap(),
-            vec![vec![900], vec![901], vec![950]]
-        );
+        assert_eq!(g.waves(&[]).unwrap(), vec![vec![900, 9000], vec![102, 901], vec![103, 950, 1001], vec![101]]);
+        assert_eq!(g.waves(&[950]).unwrap(), vec![vec![900], vec![901], vec![950]]);
         assert!(g.waves(&[5]).is_err());
     }
 
@@ -1175,12 +1018,7 @@ digraph guests {
         reversed.reverse();
         let a = GuestGraph::build(lab()).unwrap();
         let b = GuestGraph::build(reversed).unwrap();
-        for format in [
-            GraphFormat::Text,
-            GraphFormat::Mermaid,
-            GraphFormat::Dot,
-            GraphFormat::Json,
-        ] {
+        for format in [GraphFormat::Text, GraphFormat::Mermaid, GraphFormat::Dot, GraphFormat::Json] {
             assert_eq!(a.render(&[], format), b.render(&[], format));
         }
     }

@@ -34,7 +34,8 @@ impl HostLock {
         let path = dir.join(format!("{}.lock", host_key(host)));
         let io = |source| LockError::Io { path: path.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

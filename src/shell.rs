@@ -6,7 +6,8 @@
 pub fn quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b',' | b'=' | b'@' | b'+' | b'%')
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b',' | b'=' | b'@' | b'+' | b'%')
         });
     if safe {
         return s.to_string();

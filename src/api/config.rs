@@ -20,10 +20,7 @@ fn guest_map(g: GuestRef<'_>) -> Res<Dynamic> {
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "config",
-        "The declared configuration: host, guests and stacks.",
-    );
+    let mut ns = Namespace::new("config", "The declared configuration: host, guests and stacks.");
 
     let c = ctx.clone();
     ns.add(
@@ -31,9 +28,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> String"],
         "The configuration folder this run loaded.",
         move |nc: NativeCallContext| -> Res<String> {
-            at(&nc, || {
-                Ok(c.run()?.inventory.config_dir.display().to_string())
-            })
+            at(&nc, || Ok(c.run()?.inventory.config_dir.display().to_string()))
         },
     );
 
@@ -42,7 +37,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "hypervisor",
         &["-> Map"],
         "The host configuration (phoenix_hypervisor_config.json) as a map; secrets read as \"***\".",
-        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || { to_dynamic(&c.run()?.inventory.hypervisor) }) },
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || to_dynamic(&c.run()?.inventory.hypervisor)) },
     );
 
     let c = ctx.clone();
@@ -50,9 +45,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "guest_ids",
         &["-> Array"],
         "Every declared guest id: LXCs, then VMs, in file order.",
-        move |nc: NativeCallContext| -> Res<Array> {
-            at(&nc, || Ok(ids_to_array(&c.run()?.inventory.guest_ids())))
-        },
+        move |nc: NativeCallContext| -> Res<Array> { at(&nc, || Ok(ids_to_array(&c.run()?.inventory.guest_ids()))) },
     );
 
     let c = ctx.clone();
@@ -61,17 +54,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every declared LXC id, in file order.",
         move |nc: NativeCallContext| -> Res<Array> {
-            at(&nc, || {
-                Ok(ids_to_array(
-                    &c.run()?
-                        .inventory
-                        .lxc
-                        .guests
-                        .keys()
-                        .copied()
-                        .collect::<Vec<_>>(),
-                ))
-            })
+            at(&nc, || Ok(ids_to_array(&c.run()?.inventory.lxc.guests.keys().copied().collect::<Vec<_>>())))
         },
     );
 
@@ -81,17 +64,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["-> Array"],
         "Every declared VM id, in file order.",
         move |nc: NativeCallContext| -> Res<Array> {
-            at(&nc, || {
-                Ok(ids_to_array(
-                    &c.run()?
-                        .inventory
-                        .vm
-                        .guests
-                        .keys()
-                        .copied()
-                        .collect::<Vec<_>>(),
-                ))
-            })
+            at(&nc, || Ok(ids_to_array(&c.run()?.inventory.vm.guests.keys().copied().collect::<Vec<_>>())))
         },
     );
 
@@ -114,9 +87,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> bool"],
         "Whether a guest id is declared.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(&nc, || {
-                Ok(c.run()?.inventory.guest(guest_id(&id)?).is_some())
-            })
+            at(&nc, || Ok(c.run()?.inventory.guest(guest_id(&id)?).is_some()))
         },
     );
 
@@ -145,9 +116,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "stacks",
         &["-> Map"],
         "Every stack (stacks/<name>/{phoenix.json,docker-compose.yml}) by name.",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(&nc, || to_dynamic(&c.run()?.inventory.stacks))
-        },
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || to_dynamic(&c.run()?.inventory.stacks)) },
     );
 
     let c = ctx.clone();
@@ -155,41 +124,43 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "targets",
         &["args: Array", "-> Array"],
         "Guest ids named on the command line (`101 102`, or `--all` for every guest), checked against the config.",
-        move |nc: NativeCallContext, args: Array| -> Res<Array> { at(&nc, || {
-            let run = c.run()?;
-            let declared = run.inventory.guest_ids();
-            let mut out = Vec::new();
-            for a in &args {
-                let text = a.to_string();
-                if text == "--all" || text == "all" {
-                    out.extend(declared.iter().copied());
-                    continue;
+        move |nc: NativeCallContext, args: Array| -> Res<Array> {
+            at(&nc, || {
+                let run = c.run()?;
+                let declared = run.inventory.guest_ids();
+                let mut out = Vec::new();
+                for a in &args {
+                    let text = a.to_string();
+                    if text == "--all" || text == "all" {
+                        out.extend(declared.iter().copied());
+                        continue;
+                    }
+                    if text.starts_with('-') {
+                        continue;
+                    }
+                    let id = guest_id(a)?;
+                    if !declared.contains(&id) {
+                        let near = declared
+                            .iter()
+                            .map(|d| d.to_string())
+                            .filter(|d| strsim::levenshtein(d, &text) <= 1)
+                            .collect::<Vec<_>>();
+                        let hint = if near.is_empty() {
+                            let all: Vec<String> = declared.iter().map(u32::to_string).collect();
+                            format!("; declared guests: {}", all.join(", "))
+                        } else {
+                            format!("; did you mean {}?", near.join(" or "))
+                        };
+                        return Err(format!("guest {id} is not declared in the configuration{hint}").into());
+                    }
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
                 }
-                if text.starts_with('-') {
-                    continue;
-                }
-                let id = guest_id(a)?;
-                if !declared.contains(&id) {
-                    let near = declared
-                        .iter()
-                        .map(|d| d.to_string())
-                        .filter(|d| strsim::levenshtein(d, &text) <= 1)
-                        .collect::<Vec<_>>();
-                    let hint = if near.is_empty() {
-                        let all: Vec<String> = declared.iter().map(u32::to_string).collect();
-                        format!("; declared guests: {}", all.join(", "))
-                    } else {
-                        format!("; did you mean {}?", near.join(" or "))
-                    };
-                    return Err(format!("guest {id} is not declared in the configuration{hint}").into());
-                }
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            }
-            out.dedup();
-            Ok(ids_to_array(&out))
-        }) },
+                out.dedup();
+                Ok(ids_to_array(&out))
+            })
+        },
     );
     ns
 }

@@ -17,10 +17,7 @@ pub fn guest_id(v: &Dynamic) -> Res<u32> {
         return u32::try_from(i).map_err(|_| format!("guest id {i} is out of range").into());
     }
     if let Some(s) = v.clone().into_immutable_string().ok() {
-        return s
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| format!("`{s}` is not a guest id").into());
+        return s.trim().parse::<u32>().map_err(|_| format!("`{s}` is not a guest id").into());
     }
     Err(format!("a guest id must be an integer, not {}", v.type_name()).into())
 }
@@ -38,11 +35,9 @@ pub fn opt_str(map: &Map, key: &str) -> Res<Option<String>> {
     match map.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v
-            .clone()
-            .into_string()
-            .map(Some)
-            .map_err(|t| format!("option `{key}` must be a string, not {t}").into()),
+        Some(v) => {
+            v.clone().into_string().map(Some).map_err(|t| format!("option `{key}` must be a string, not {t}").into())
+        }
     }
 }
 
@@ -56,17 +51,13 @@ pub fn mode(map: &Map, key: &str, default: u32) -> Res<u32> {
     let text = if let Ok(i) = v.as_int() {
         i.to_string()
     } else {
-        v.clone()
-            .into_string()
-            .map_err(|t| format!("option `{key}` must be an octal string like \"0640\", not {t}"))?
+        v.clone().into_string().map_err(|t| format!("option `{key}` must be an octal string like \"0640\", not {t}"))?
     };
     let digits = text.trim().trim_start_matches("0o");
     u32::from_str_radix(digits, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| {
-            format!("option `{key}`: `{text}` is not an octal file mode like \"0640\"").into()
-        })
+        .ok_or_else(|| format!("option `{key}`: `{text}` is not an octal file mode like \"0640\"").into())
 }
 
 /// Reject keys an options map does not know, naming the closest known one.
@@ -76,11 +67,7 @@ pub fn known_keys(map: &Map, what: &str, known: &[&str]) -> Res<()> {
             let hint = crate::script::suggest::closest(k, known.iter().copied())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            return Err(format!(
-                "{what}: unknown option `{k}` (known: {}){hint}",
-                known.join(", ")
-            )
-            .into());
+            return Err(format!("{what}: unknown option `{k}` (known: {}){hint}", known.join(", ")).into());
         }
     }
     Ok(())

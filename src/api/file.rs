@@ -11,31 +11,28 @@ use rhai::{Dynamic, Map, NativeCallContext};
 pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> Res<Dynamic> {
     let run = ctx.run()?;
     let plan = plan.map_err(|e| e.to_string())?;
-    let o = run
-        .execute(plan, crate::executor::current_guest())
-        .map_err(|e| e.to_string())?;
+    let o = run.execute(plan, crate::executor::current_guest()).map_err(|e| e.to_string())?;
     Ok(outcome(o.changed, o.actions))
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "file",
-        "Files on the host: read, ensure content/mode/owner, managed blocks.",
-    );
+    let mut ns = Namespace::new("file", "Files on the host: read, ensure content/mode/owner, managed blocks.");
 
     let c = ctx.clone();
     ns.add(
         "read",
         &["path: String", "-> String"],
         "The text of a host file, or () when it does not exist. In a dry-run it reads as earlier steps would leave it.",
-        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> { at(&nc, || {
-            let run = c.run()?;
-            let f = run.facts.file(path).map_err(|e| e.to_string())?;
-            Ok(match f.as_ref() {
-                Some(d) => String::from_utf8_lossy(&d.content).into_owned().into(),
-                None => Dynamic::UNIT,
+        move |nc: NativeCallContext, path: &str| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let f = run.facts.file(path).map_err(|e| e.to_string())?;
+                Ok(match f.as_ref() {
+                    Some(d) => String::from_utf8_lossy(&d.content).into_owned().into(),
+                    None => Dynamic::UNIT,
+                })
             })
-        }) },
+        },
     );
 
     let c = ctx.clone();
@@ -44,13 +41,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "-> bool"],
         "Whether a host file exists.",
         move |nc: NativeCallContext, path: &str| -> Res<bool> {
-            at(&nc, || {
-                Ok(c.run()?
-                    .facts
-                    .file(path)
-                    .map_err(|e| e.to_string())?
-                    .is_some())
-            })
+            at(&nc, || Ok(c.run()?.facts.file(path).map_err(|e| e.to_string())?.is_some()))
         },
     );
 
@@ -81,10 +72,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "marker: String", "content: String", "-> Map"],
         "Keep a block of lines between `# BEGIN phoenix <marker>` and `# END phoenix <marker>` in a host \
          file equal to `content`, leaving every other line alone (appended when absent; a new file gets 0644).",
-        move |nc: NativeCallContext, path: &str, marker: &str, content: &str| -> Res<Dynamic> { at(&nc, || {
-            let run = c.run()?;
-            carry_out(&c, ensure_block(&run.facts, path, marker, content, "#", 0o644))
-        }) },
+        move |nc: NativeCallContext, path: &str, marker: &str, content: &str| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                carry_out(&c, ensure_block(&run.facts, path, marker, content, "#", 0o644))
+            })
+        },
     );
 
     let c = ctx.clone();

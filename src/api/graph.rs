@@ -19,10 +19,7 @@ fn edges_to_array(edges: Vec<(u32, crate::graph::EdgeReason)>) -> Array {
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "graph",
-        "The guest dependency graph (dependencies, clone sources).",
-    );
+    let mut ns = Namespace::new("graph", "The guest dependency graph (dependencies, clone sources).");
 
     let c = ctx.clone();
     ns.add(
@@ -32,10 +29,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let ids = run
-                    .graph
-                    .order(&guest_ids(&t)?)
-                    .map_err(|e| e.to_string())?;
+                let ids = run.graph.order(&guest_ids(&t)?).map_err(|e| e.to_string())?;
                 Ok(ids_to_array(&ids))
             })
         },
@@ -49,14 +43,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let waves = run
-                    .graph
-                    .waves(&guest_ids(&t)?)
-                    .map_err(|e| e.to_string())?;
-                Ok(waves
-                    .iter()
-                    .map(|w| Dynamic::from(ids_to_array(w)))
-                    .collect())
+                let waves = run.graph.waves(&guest_ids(&t)?).map_err(|e| e.to_string())?;
+                Ok(waves.iter().map(|w| Dynamic::from(ids_to_array(w))).collect())
             })
         },
     );
@@ -66,7 +54,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "prerequisites",
         &["id: int", "-> Array"],
         "What a guest needs directly: [#{id, reason}] with reason \"dependency\" or \"clone source\".",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Array> { at(&nc, || { Ok(edges_to_array(c.run()?.graph.prerequisites(guest_id(&id)?))) }) },
+        move |nc: NativeCallContext, id: Dynamic| -> Res<Array> {
+            at(&nc, || Ok(edges_to_array(c.run()?.graph.prerequisites(guest_id(&id)?))))
+        },
     );
 
     let c = ctx.clone();
@@ -75,9 +65,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "-> Array"],
         "Guests that need this one directly: [#{id, reason}].",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Array> {
-            at(&nc, || {
-                Ok(edges_to_array(c.run()?.graph.dependents(guest_id(&id)?)))
-            })
+            at(&nc, || Ok(edges_to_array(c.run()?.graph.dependents(guest_id(&id)?))))
         },
     );
 

@@ -10,26 +10,17 @@ use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 fn strings(what: &str, a: Array) -> Res<Vec<String>> {
     a.into_iter()
-        .map(|v| {
-            v.into_string()
-                .map_err(|t| format!("{what}: every argv element must be a string, not {t}").into())
-        })
+        .map(|v| v.into_string().map_err(|t| format!("{what}: every argv element must be a string, not {t}").into()))
         .collect()
 }
 
 /// The kind of a declared guest.
 pub(crate) fn declared_kind(run: &Run, id: u32) -> Res<GuestKind> {
-    run.inventory
-        .guest(id)
-        .map(|g| g.kind())
-        .ok_or_else(|| format!("guest {id} is not declared").into())
+    run.inventory.guest(id).map(|g| g.kind()).ok_or_else(|| format!("guest {id} is not declared").into())
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "guest",
-        "Inside a guest: commands, checks and files (pct exec / qm guest exec).",
-    );
+    let mut ns = Namespace::new("guest", "Inside a guest: commands, checks and files (pct exec / qm guest exec).");
 
     let c = ctx.clone();
     ns.add(

@@ -30,13 +30,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &["id: int", "-> bool"],
         &format!("Whether a {what} exists."),
         move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(&nc, || {
-                Ok(c.run()?
-                    .facts
-                    .guests(kind)
-                    .map_err(|e| e.to_string())?
-                    .contains_key(&guest_id(&id)?))
-            })
+            at(&nc, || Ok(c.run()?.facts.guests(kind).map_err(|e| e.to_string())?.contains_key(&guest_id(&id)?)))
         },
     );
 
@@ -59,7 +53,9 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
 
     let c = ctx.clone();
     let fields = match kind {
-        GuestKind::Lxc => "#{hostname, cores, memory, swap, onboot, startup, nets, mount_points, rootfs, features, lxc, raw, …}",
+        GuestKind::Lxc => {
+            "#{hostname, cores, memory, swap, onboot, startup, nets, mount_points, rootfs, features, lxc, raw, …}"
+        }
         GuestKind::Vm => "#{name, cores, memory, onboot, agent, nets, disks, ciuser, ipconfigs, template, raw, …}",
     };
     ns.add(

@@ -7,10 +7,7 @@ use crate::ops::exec::run_command;
 use rhai::{Array, Dynamic, NativeCallContext};
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "host",
-        "The host this run drives, and imperative commands on it.",
-    );
+    let mut ns = Namespace::new("host", "The host this run drives, and imperative commands on it.");
     let c = ctx.clone();
     ns.add(
         "name",
@@ -32,13 +29,17 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Run a command on the host (an argv array, never a shell string). It always runs when called, so \
          guard it: `if r.changed { host::exec([\"exportfs\", \"-ra\"], \"exports changed\") }`. \
          A non-zero exit fails the plan (or the guest, inside graph::walk).",
-        move |nc: NativeCallContext, argv: Array, reason: &str| -> Res<Dynamic> { at(&nc, || {
-            let argv: Vec<String> = argv
-                .into_iter()
-                .map(|a| a.into_string().map_err(|t| format!("host::exec: every argv element must be a string, not {t}")))
-                .collect::<Result<_, _>>()?;
-            carry_out(&c, run_command(&argv, reason))
-        }) },
+        move |nc: NativeCallContext, argv: Array, reason: &str| -> Res<Dynamic> {
+            at(&nc, || {
+                let argv: Vec<String> = argv
+                    .into_iter()
+                    .map(|a| {
+                        a.into_string().map_err(|t| format!("host::exec: every argv element must be a string, not {t}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                carry_out(&c, run_command(&argv, reason))
+            })
+        },
     );
     let c = ctx.clone();
     ns.add(
@@ -50,7 +51,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let argv: Vec<String> = argv
                     .into_iter()
-                    .map(|a| a.into_string().map_err(|t| format!("host::probe: every argv element must be a string, not {t}")))
+                    .map(|a| {
+                        a.into_string()
+                            .map_err(|t| format!("host::probe: every argv element must be a string, not {t}"))
+                    })
                     .collect::<Result<_, _>>()?;
                 let run = c.run()?;
                 let out = run.connector.run(&crate::command::Command::new(argv)).map_err(|e| e.to_string())?;
@@ -74,12 +78,18 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let file = run.inventory.config_dir.join(path);
-                let script = std::fs::read(&file).map_err(|e| format!("host::run_script: cannot read {}: {e}", file.display()))?;
+                let script = std::fs::read(&file)
+                    .map_err(|e| format!("host::run_script: cannot read {}: {e}", file.display()))?;
                 let mut argv = vec!["bash".to_string(), "-s".to_string(), "--".to_string()];
                 for a in args {
-                    argv.push(a.into_string().map_err(|t| format!("host::run_script: arguments must be strings, not {t}"))?);
+                    argv.push(
+                        a.into_string().map_err(|t| format!("host::run_script: arguments must be strings, not {t}"))?,
+                    );
                 }
-                let out = run.connector.run(&crate::command::Command::new(argv).with_stdin(script)).map_err(|e| e.to_string())?;
+                let out = run
+                    .connector
+                    .run(&crate::command::Command::new(argv).with_stdin(script))
+                    .map_err(|e| e.to_string())?;
                 let mut m = rhai::Map::new();
                 m.insert("code".into(), (out.code as i64).into());
                 m.insert("stdout".into(), out.stdout_str().into());

@@ -30,15 +30,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn install(&self, run: Arc<Run>) -> Result<(), String> {
-        self.run
-            .set(run)
-            .map_err(|_| "a run is already installed in this engine".to_string())
+        self.run.set(run).map_err(|_| "a run is already installed in this engine".to_string())
     }
 
     pub fn run(&self) -> Result<&Arc<Run>, Box<EvalAltResult>> {
-        self.run
-            .get()
-            .ok_or_else(|| "no host run is active (this function needs a host)".into())
+        self.run.get().ok_or_else(|| "no host run is active (this function needs a host)".into())
     }
 }
 

@@ -24,18 +24,13 @@ fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
         None
     } else {
         let f = run.facts.file("/proc/devices").map_err(|e| e.to_string())?;
-        f.as_ref()
-            .as_ref()
-            .map(|d| String::from_utf8_lossy(&d.content).into_owned())
+        f.as_ref().as_ref().map(|d| String::from_utf8_lossy(&d.content).into_owned())
     };
     lxc::desired(g, extra, devices.as_deref()).map_err(|e| e.to_string().into())
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "pct",
-        "LXC containers: list, status, configuration, lifecycle.",
-    );
+    let mut ns = Namespace::new("pct", "LXC containers: list, status, configuration, lifecycle.");
     super::guest_read::add(&mut ns, ctx, GuestKind::Lxc);
 
     let c = ctx.clone();
@@ -179,14 +174,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                let conf = run
-                    .facts
-                    .guest_conf(GuestKind::Lxc, id)
-                    .map_err(|e| e.to_string())?;
-                Ok(conf
-                    .as_ref()
-                    .as_ref()
-                    .is_some_and(|c| c.file.snapshots.contains_key(name)))
+                let conf = run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?;
+                Ok(conf.as_ref().as_ref().is_some_and(|c| c.file.snapshots.contains_key(name)))
             })
         },
     );

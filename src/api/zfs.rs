@@ -16,11 +16,7 @@ fn props_from(value: &Dynamic) -> Res<Vec<(String, String)>> {
         return map
             .into_iter()
             .map(|(k, v)| {
-                let v = if v.is_string() {
-                    v.into_string().unwrap_or_default()
-                } else {
-                    v.to_string()
-                };
+                let v = if v.is_string() { v.into_string().unwrap_or_default() } else { v.to_string() };
                 Ok((k.to_string(), v))
             })
             .collect();
@@ -28,11 +24,7 @@ fn props_from(value: &Dynamic) -> Res<Vec<(String, String)>> {
     if let Ok(s) = value.clone().into_string() {
         return parse_property_list(&s).map_err(|e| e.into());
     }
-    Err(format!(
-        "properties must be a map or a \"k=v,k=v\" string, not {}",
-        value.type_name()
-    )
-    .into())
+    Err(format!("properties must be a map or a \"k=v,k=v\" string, not {}", value.type_name()).into())
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -57,14 +49,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a pool is imported on the host.",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(&nc, || {
-                Ok(c.run()?
-                    .facts
-                    .pools()
-                    .map_err(|e| e.to_string())?
-                    .iter()
-                    .any(|p| p.name == name))
-            })
+            at(&nc, || Ok(c.run()?.facts.pools().map_err(|e| e.to_string())?.iter().any(|p| p.name == name)))
         },
     );
 
@@ -74,11 +59,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "raid_level: String", "disks: Array", "-> Map"],
         "Make a pool exist: when absent, `zpool create -o ashift=12 <name> [mirror|raidz1|…] <disks>` \
          (without -f: ZFS refuses disks that carry data; phoenix never wipes). An imported pool is left as it is.",
-        move |nc: NativeCallContext, name: &str, raid: &str, disks: rhai::Array| -> Res<Dynamic> { at(&nc, || {
-            let disks: Vec<String> = disks.into_iter().map(|d| d.to_string()).collect();
-            let run = c.run()?;
-            carry_out(&c, ensure_pool(&run.facts, name, Some(raid), &disks))
-        }) },
+        move |nc: NativeCallContext, name: &str, raid: &str, disks: rhai::Array| -> Res<Dynamic> {
+            at(&nc, || {
+                let disks: Vec<String> = disks.into_iter().map(|d| d.to_string()).collect();
+                let run = c.run()?;
+                carry_out(&c, ensure_pool(&run.facts, name, Some(raid), &disks))
+            })
+        },
     );
 
     let c = ctx.clone();
@@ -102,13 +89,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a dataset exists (in a dry-run: or would by now).",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(&nc, || {
-                Ok(c.run()?
-                    .facts
-                    .datasets()
-                    .map_err(|e| e.to_string())?
-                    .contains_key(name))
-            })
+            at(&nc, || Ok(c.run()?.facts.datasets().map_err(|e| e.to_string())?.contains_key(name)))
         },
     );
 
@@ -120,15 +101,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, ds: &str, prop: &str| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
-                let props = run
-                    .facts
-                    .dataset_props(ds, &[prop])
-                    .map_err(|e| e.to_string())?;
-                Ok(props
-                    .values
-                    .get(prop)
-                    .map(|(v, _)| Dynamic::from(v.clone()))
-                    .unwrap_or(Dynamic::UNIT))
+                let props = run.facts.dataset_props(ds, &[prop]).map_err(|e| e.to_string())?;
+                Ok(props.values.get(prop).map(|(v, _)| Dynamic::from(v.clone())).unwrap_or(Dynamic::UNIT))
             })
         },
     );
@@ -140,11 +114,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a dataset exist with these properties (#{compression: \"lz4\"} or \"compression=lz4,atime=off\"). \
          Creates it (`zfs create -o …`) when absent, sets only the properties that differ otherwise. \
          The pool and parent must exist. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, name: &str, props: Dynamic| -> Res<Dynamic> { at(&nc, || {
-            let props = props_from(&props)?;
-            let run = c.run()?;
-            carry_out(&c, ensure_dataset(&run.facts, name, &props))
-        }) },
+        move |nc: NativeCallContext, name: &str, props: Dynamic| -> Res<Dynamic> {
+            at(&nc, || {
+                let props = props_from(&props)?;
+                let run = c.run()?;
+                carry_out(&c, ensure_dataset(&run.facts, name, &props))
+            })
+        },
     );
 
     let c = ctx.clone();

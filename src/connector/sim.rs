@@ -21,9 +21,7 @@ impl SimConnector {
             })?,
             None => SimHost::new(SimState::default()),
         };
-        Ok(SimConnector {
-            host: Arc::new(host),
-        })
+        Ok(SimConnector { host: Arc::new(host) })
     }
 
     /// Share an existing host (tests seed it, then inspect it after the run).
@@ -36,12 +34,7 @@ impl SimConnector {
     }
 
     fn file_error(&self, op: &'static str, path: &str, e: SimError) -> ConnectorError {
-        ConnectorError::File {
-            host: self.describe(),
-            op,
-            path: path.to_string(),
-            message: e.to_string(),
-        }
+        ConnectorError::File { host: self.describe(), op, path: path.to_string(), message: e.to_string() }
     }
 }
 
@@ -62,9 +55,7 @@ impl Connector for SimConnector {
     }
 
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
-        self.host
-            .write_file(path, file)
-            .map_err(|e| self.file_error("write", path, e))
+        self.host.write_file(path, file).map_err(|e| self.file_error("write", path, e))
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
@@ -72,10 +63,7 @@ impl Connector for SimConnector {
     }
 
     fn finish(&self) -> Result<(), ConnectorError> {
-        self.host.save().map_err(|e| ConnectorError::Connection {
-            host: self.describe(),
-            message: e.to_string(),
-        })
+        self.host.save().map_err(|e| ConnectorError::Connection { host: self.describe(), message: e.to_string() })
     }
 }
 
@@ -89,33 +77,21 @@ mod tests {
         let path = dir.path().join("s.json");
         let c = SimConnector::open(Some(&path)).unwrap();
         assert_eq!(c.describe(), format!("sim:{}", path.display()));
-        let out = c
-            .run(&Command::new(["zfs", "create", "rpool/data/t"]))
-            .unwrap();
+        let out = c.run(&Command::new(["zfs", "create", "rpool/data/t"])).unwrap();
         assert!(out.success());
-        let err = c.write_file(
-            "/etc/pve/storage.cfg",
-            &FileWrite {
-                content: vec![],
-                mode: 0o640,
-                owner: None,
-                group: None,
-            },
-        );
+        let err =
+            c.write_file("/etc/pve/storage.cfg", &FileWrite { content: vec![], mode: 0o640, owner: None, group: None });
         assert!(matches!(err, Err(ConnectorError::File { .. })));
         c.finish().unwrap();
         let again = SimConnector::open(Some(&path)).unwrap();
-        assert!(again
-            .host()
-            .with_state(|s| s.datasets.contains_key("rpool/data/t")));
+        assert!(again.host().with_state(|s| s.datasets.contains_key("rpool/data/t")));
         assert_eq!(SimConnector::open(None).unwrap().describe(), "sim");
     }
 
     #[test]
     fn secrets_reach_the_sim_but_not_the_log() {
         let c = SimConnector::open(None).unwrap();
-        let cmd = Command::new(["pct", "set", "100", "--password"])
-            .arg(crate::secret::Secret::new("hunter2"));
+        let cmd = Command::new(["pct", "set", "100", "--password"]).arg(crate::secret::Secret::new("hunter2"));
         c.run(&cmd).unwrap();
         let log = c.host().log();
         assert_eq!(log[0].argv.last().map(String::as_str), Some("***"));

@@ -44,9 +44,7 @@ pub struct SshTarget {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "invalid ssh target `{input}`: {reason} (expected ssh://user@host:port, user@host or host)"
-)]
+#[error("invalid ssh target `{input}`: {reason} (expected ssh://user@host:port, user@host or host)")]
 pub struct SshTargetError {
     pub input: String,
     pub reason: String,
@@ -54,10 +52,7 @@ pub struct SshTargetError {
 
 impl SshTarget {
     pub fn parse(input: &str) -> Result<Self, SshTargetError> {
-        let fail = |reason: &str| SshTargetError {
-            input: input.to_string(),
-            reason: reason.to_string(),
-        };
+        let fail = |reason: &str| SshTargetError { input: input.to_string(), reason: reason.to_string() };
         let (rest, has_scheme) = match input.strip_prefix("ssh://") {
             Some(r) => (r.strip_suffix('/').unwrap_or(r), true),
             None => (input, false),
@@ -73,30 +68,18 @@ impl SshTarget {
             if u.is_empty() {
                 return Err(fail("empty user"));
             }
-            if u.starts_with('-')
-                || !u
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c))
-            {
+            if u.starts_with('-') || !u.chars().all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c)) {
                 return Err(fail("invalid user name"));
             }
         }
         let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
-            let (h, after) = inner
-                .split_once(']')
-                .ok_or_else(|| fail("unclosed `[` in IPv6 address"))?;
+            let (h, after) = inner.split_once(']').ok_or_else(|| fail("unclosed `[` in IPv6 address"))?;
             if !h.contains(':') {
                 return Err(fail("brackets are only for IPv6 addresses"));
             }
             match after {
                 "" => (h, None),
-                p => (
-                    h,
-                    Some(
-                        p.strip_prefix(':')
-                            .ok_or_else(|| fail("unexpected text after `]`"))?,
-                    ),
-                ),
+                p => (h, Some(p.strip_prefix(':').ok_or_else(|| fail("unexpected text after `]`"))?)),
             }
         } else if hostport.matches(':').count() > 1 {
             // A bare IPv6 address: without brackets there is no room for a port.
@@ -114,11 +97,7 @@ impl SshTarget {
             return Err(fail("empty host"));
         }
         // A leading dash would be read by ssh as an option.
-        if host.starts_with('-')
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-_:%".contains(c))
-        {
+        if host.starts_with('-') || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:%".contains(c)) {
             return Err(fail("invalid host name"));
         }
         let port = match port {
@@ -128,11 +107,7 @@ impl SshTarget {
                 _ => return Err(fail("port must be a number from 1 to 65535")),
             },
         };
-        Ok(SshTarget {
-            user: user.map(str::to_string),
-            host: host.to_string(),
-            port,
-        })
+        Ok(SshTarget { user: user.map(str::to_string), host: host.to_string(), port })
     }
 }
 
@@ -180,9 +155,7 @@ impl SshConnector {
     /// short: a unix socket path is limited to ~100 bytes). Extra options from `PHOENIX_SSH_OPTS`.
     /// Nothing connects until the first command.
     pub fn new(target: &SshTarget, control_dir: &Path) -> Self {
-        let extra = std::env::var(SSH_OPTS_ENV)
-            .map(|v| parse_ssh_opts(&v))
-            .unwrap_or_default();
+        let extra = std::env::var(SSH_OPTS_ENV).map(|v| parse_ssh_opts(&v)).unwrap_or_default();
         Self::with_options(target, control_dir, extra)
     }
 
@@ -234,26 +207,16 @@ impl SshConnector {
     }
 
     fn connection_error(&self, message: impl Into<String>) -> ConnectorError {
-        ConnectorError::Connection {
-            host: self.describe(),
-            message: message.into(),
-        }
+        ConnectorError::Connection { host: self.describe(), message: message.into() }
     }
 
     fn spawn_error(&self, source: std::io::Error) -> ConnectorError {
-        ConnectorError::Spawn {
-            host: self.describe(),
-            program: "ssh".to_string(),
-            source,
-        }
+        ConnectorError::Spawn { host: self.describe(), program: "ssh".to_string(), source }
     }
 
     /// Start the control master unless one is already serving this connector.
     fn ensure_master(&self) -> Result<(), ConnectorError> {
-        let mut m = self
-            .master
-            .lock()
-            .map_err(|_| self.connection_error("ssh master state poisoned"))?;
+        let mut m = self.master.lock().map_err(|_| self.connection_error("ssh master state poisoned"))?;
         if m.running && m.socket.as_deref().is_none_or(answers) {
             return Ok(());
         }
@@ -283,9 +246,7 @@ impl SshConnector {
             .map_err(|e| self.spawn_error(e))?;
         if !status.success() {
             let mut msg = String::new();
-            let _ = errfile
-                .rewind()
-                .and_then(|_| errfile.read_to_string(&mut msg));
+            let _ = errfile.rewind().and_then(|_| errfile.read_to_string(&mut msg));
             let msg = msg.trim();
             return Err(self.connection_error(if msg.is_empty() {
                 format!("ssh exited with {}", super::local::exit_code(status))
@@ -300,16 +261,9 @@ impl SshConnector {
     /// The control socket path as ssh expands `%C`, so a master that exited can be noticed
     /// with a stat instead of a round trip.
     fn resolve_control_path(&self) -> Option<PathBuf> {
-        let out = self
-            .ssh(&["-G"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
+        let out = self.ssh(&["-G"]).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
         let text = String::from_utf8(out.stdout).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("controlpath "))
-            .map(PathBuf::from)
+        text.lines().find_map(|l| l.strip_prefix("controlpath ")).map(PathBuf::from)
     }
 
     fn control(&self, op: &str) -> std::io::Result<std::process::Output> {
@@ -317,10 +271,7 @@ impl SshConnector {
     }
 
     fn close_master(&self) -> Result<(), ConnectorError> {
-        let mut m = self
-            .master
-            .lock()
-            .map_err(|_| self.connection_error("ssh master state poisoned"))?;
+        let mut m = self.master.lock().map_err(|_| self.connection_error("ssh master state poisoned"))?;
         if !m.running {
             return Ok(());
         }
@@ -345,10 +296,7 @@ impl SshConnector {
     /// as an `Output` for the caller to judge.
     fn session(&self, cmd: &Command) -> Result<Output, ConnectorError> {
         if cmd.argv.is_empty() {
-            return Err(self.spawn_error(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "empty command",
-            )));
+            return Err(self.spawn_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")));
         }
         self.ensure_master()?;
         // `env` sets the C locale for the command without depending on the remote shell's syntax.
@@ -361,11 +309,7 @@ impl SshConnector {
         let mut child = self
             .ssh(&["-o", "ControlMaster=no", "-T", "-x", "-a"])
             .arg(remote)
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -388,26 +332,13 @@ impl SshConnector {
             let msg = mask_secrets(String::from_utf8_lossy(&out.stderr).trim(), cmd);
             return Err(self.connection_error(msg));
         }
-        Ok(Output {
-            code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        Ok(Output { code, stdout: out.stdout, stderr: out.stderr })
     }
 
     fn file_error(&self, op: &'static str, path: &str, out: &Output) -> ConnectorError {
         let msg = out.stderr_str().trim().to_string();
-        let message = if msg.is_empty() {
-            format!("exit code {}", out.code)
-        } else {
-            msg
-        };
-        ConnectorError::File {
-            host: self.describe(),
-            op,
-            path: path.to_string(),
-            message,
-        }
+        let message = if msg.is_empty() { format!("exit code {}", out.code) } else { msg };
+        ConnectorError::File { host: self.describe(), op, path: path.to_string(), message }
     }
 }
 
@@ -434,14 +365,12 @@ printf '%s\n' "$m" && exec cat -- "$1""#;
         if !out.success() {
             return Err(self.file_error("read", path, &out));
         }
-        parse_read_output(&out.stdout)
-            .map(Some)
-            .ok_or_else(|| ConnectorError::File {
-                host: self.describe(),
-                op: "read",
-                path: path.to_string(),
-                message: "unexpected output from stat".to_string(),
-            })
+        parse_read_output(&out.stdout).map(Some).ok_or_else(|| ConnectorError::File {
+            host: self.describe(),
+            op: "read",
+            path: path.to_string(),
+            message: "unexpected output from stat".to_string(),
+        })
     }
 
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
@@ -466,8 +395,7 @@ mv -f -- "$t" "$1""#;
             (None, None) => String::new(),
         };
         let mode = format!("{:o}", file.mode & 0o7777);
-        let cmd = Command::new(["sh", "-c", SCRIPT, "sh", path, &mode, &owner])
-            .with_stdin(file.content.clone());
+        let cmd = Command::new(["sh", "-c", SCRIPT, "sh", path, &mode, &owner]).with_stdin(file.content.clone());
         let out = self.session(&cmd)?;
         if !out.success() {
             return Err(self.file_error("write", path, &out));
@@ -476,8 +404,7 @@ mv -f -- "$t" "$1""#;
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
-        const SCRIPT: &str =
-            r#"if [ -e "$1" ] || [ -L "$1" ]; then exec rm -f -- "$1"; fi; exit 100"#;
+        const SCRIPT: &str = r#"if [ -e "$1" ] || [ -L "$1" ]; then exec rm -f -- "$1"; fi; exit 100"#;
         let out = self.session(&Command::new(["sh", "-c", SCRIPT, "sh", path]))?;
         match out.code {
             0 => Ok(true),
@@ -553,10 +480,7 @@ struct Slot<'a>(&'a Sessions);
 
 impl Sessions {
     fn new(n: usize) -> Self {
-        Sessions {
-            free: Mutex::new(n),
-            cv: Condvar::new(),
-        }
+        Sessions { free: Mutex::new(n), cv: Condvar::new() }
     }
 
     fn acquire(&self) -> Slot<'_> {
@@ -584,41 +508,22 @@ mod tests {
     use crate::secret::Secret;
 
     fn t(user: Option<&str>, host: &str, port: Option<u16>) -> SshTarget {
-        SshTarget {
-            user: user.map(str::to_string),
-            host: host.to_string(),
-            port,
-        }
+        SshTarget { user: user.map(str::to_string), host: host.to_string(), port }
     }
 
     #[test]
     fn parses_every_accepted_form() {
-        assert_eq!(
-            SshTarget::parse("ssh://root@pve:22").unwrap(),
-            t(Some("root"), "pve", Some(22))
-        );
+        assert_eq!(SshTarget::parse("ssh://root@pve:22").unwrap(), t(Some("root"), "pve", Some(22)));
         assert_eq!(SshTarget::parse("ssh://pve").unwrap(), t(None, "pve", None));
-        assert_eq!(
-            SshTarget::parse("root@pve").unwrap(),
-            t(Some("root"), "pve", None)
-        );
-        assert_eq!(
-            SshTarget::parse("pve.lan").unwrap(),
-            t(None, "pve.lan", None)
-        );
-        assert_eq!(
-            SshTarget::parse("pve:2222").unwrap(),
-            t(None, "pve", Some(2222))
-        );
+        assert_eq!(SshTarget::parse("root@pve").unwrap(), t(Some("root"), "pve", None));
+        assert_eq!(SshTarget::parse("pve.lan").unwrap(), t(None, "pve.lan", None));
+        assert_eq!(SshTarget::parse("pve:2222").unwrap(), t(None, "pve", Some(2222)));
         assert_eq!(
             SshTarget::parse("ssh://root@[fe80::1%eth0]:2222").unwrap(),
             t(Some("root"), "fe80::1%eth0", Some(2222))
         );
         assert_eq!(SshTarget::parse("[::1]").unwrap(), t(None, "::1", None));
-        assert_eq!(
-            SshTarget::parse("admin@::1").unwrap(),
-            t(Some("admin"), "::1", None)
-        );
+        assert_eq!(SshTarget::parse("admin@::1").unwrap(), t(Some("admin"), "::1", None));
     }
 
     #[test]
@@ -638,40 +543,27 @@ mod tests {
             ("pve host", "invalid host"),
         ] {
             let e = SshTarget::parse(bad).unwrap_err().to_string();
-            assert!(
-                e.contains(why) && e.contains(&format!("`{bad}`")),
-                "{bad}: {e}"
-            );
+            assert!(e.contains(why) && e.contains(&format!("`{bad}`")), "{bad}: {e}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for s in [
-            "ssh://root@pve:22",
-            "ssh://pve",
-            "ssh://root@[fe80::1]:2222",
-        ] {
+        for s in ["ssh://root@pve:22", "ssh://pve", "ssh://root@[fe80::1]:2222"] {
             assert_eq!(SshTarget::parse(s).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn options_split_on_whitespace() {
-        assert_eq!(
-            parse_ssh_opts("  -i /k  -o\tA=b \n"),
-            vec!["-i", "/k", "-o", "A=b"]
-        );
+        assert_eq!(parse_ssh_opts("  -i /k  -o\tA=b \n"), vec!["-i", "/k", "-o", "A=b"]);
         assert!(parse_ssh_opts("").is_empty());
     }
 
     #[test]
     fn read_output_parses_metadata_and_keeps_content_bytes() {
         let f = parse_read_output(b"4755 0 1234 root UNKNOWN\nline\n\xff\x00").unwrap();
-        assert_eq!(
-            (f.mode, f.owner.as_str(), f.group.as_str()),
-            (0o4755, "root", "1234")
-        );
+        assert_eq!((f.mode, f.owner.as_str(), f.group.as_str()), (0o4755, "root", "1234"));
         assert_eq!(f.content, b"line\n\xff\x00");
         assert!(parse_read_output(b"644 root root\n").is_none());
         assert!(parse_read_output(b"no newline").is_none());

@@ -12,11 +12,7 @@ use indexmap::IndexMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FwParseError {
     #[error("line {line}: {reason}: '{text}'")]
-    Line {
-        line: usize,
-        text: String,
-        reason: String,
-    },
+    Line { line: usize, text: String, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -123,11 +119,8 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
-        let err = |reason: &str| FwParseError::Line {
-            line: line_no,
-            text: line.to_string(),
-            reason: reason.to_string(),
-        };
+        let err =
+            |reason: &str| FwParseError::Line { line: line_no, text: line.to_string(), reason: reason.to_string() };
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -151,26 +144,14 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
                     if fw.ipsets.contains_key(n) {
                         return Err(err("duplicate ipset"));
                     }
-                    fw.ipsets.insert(
-                        n.to_string(),
-                        IpSet {
-                            comment,
-                            entries: Vec::new(),
-                        },
-                    );
+                    fw.ipsets.insert(n.to_string(), IpSet { comment, entries: Vec::new() });
                     Section::IpSet(n.to_string())
                 }
                 ("group", Some(n)) => {
                     if fw.groups.contains_key(n) {
                         return Err(err("duplicate group"));
                     }
-                    fw.groups.insert(
-                        n.to_string(),
-                        Group {
-                            comment,
-                            rules: Vec::new(),
-                        },
-                    );
+                    fw.groups.insert(n.to_string(), Group { comment, rules: Vec::new() });
                     Section::Group(n.to_string())
                 }
                 _ => return Err(err("unknown section")),
@@ -180,12 +161,9 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
         match &section {
             Section::None => return Err(err("skip line - no section")),
             Section::Options => {
-                let (k, v) = line
-                    .split_once(':')
-                    .ok_or_else(|| err("can't parse option"))?;
+                let (k, v) = line.split_once(':').ok_or_else(|| err("can't parse option"))?;
                 let (k, v) = (k.trim(), v.trim());
-                let key_ok =
-                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                let key_ok = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
                 if !key_ok || v.is_empty() || v.contains(char::is_whitespace) {
                     return Err(err("can't parse option"));
                 }
@@ -199,11 +177,7 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
                 let (Some(name), Some(cidr), None) = (w.next(), w.next(), w.next()) else {
                     return Err(err("can't parse alias"));
                 };
-                fw.aliases.push(Alias {
-                    name: name.to_string(),
-                    cidr: cidr.to_string(),
-                    comment,
-                });
+                fw.aliases.push(Alias { name: name.to_string(), cidr: cidr.to_string(), comment });
             }
             Section::IpSet(name) => {
                 let (body, comment) = split_comment(line);
@@ -215,11 +189,7 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
                     return Err(err("can't parse ipset entry"));
                 }
                 if let Some(set) = fw.ipsets.get_mut(name) {
-                    set.entries.push(IpSetEntry {
-                        nomatch,
-                        cidr: cidr.to_string(),
-                        comment,
-                    });
+                    set.entries.push(IpSetEntry { nomatch, cidr: cidr.to_string(), comment });
                 }
             }
             Section::Rules => fw.rules.push(parse_rule(line).map_err(|r| err(&r))?),
@@ -254,21 +224,13 @@ pub fn parse_rule(line: &str) -> Result<Rule, String> {
     };
     let mut words = body.split_whitespace();
     let dir_word = words.next().ok_or("missing direction")?;
-    let direction =
-        Direction::parse(dir_word).ok_or_else(|| format!("unknown rule direction '{dir_word}'"))?;
+    let direction = Direction::parse(dir_word).ok_or_else(|| format!("unknown rule direction '{dir_word}'"))?;
     let action_word = words.next().ok_or("missing action")?;
-    let mut rule = Rule {
-        enabled,
-        direction: Some(direction),
-        comment,
-        ..Rule::default()
-    };
+    let mut rule = Rule { enabled, direction: Some(direction), comment, ..Rule::default() };
     if direction == Direction::Group {
         rule.action = action_word.to_string();
     } else if let Some((m, rest)) = action_word.split_once('(') {
-        let act = rest
-            .strip_suffix(')')
-            .ok_or_else(|| format!("unable to parse macro '{action_word}'"))?;
+        let act = rest.strip_suffix(')').ok_or_else(|| format!("unable to parse macro '{action_word}'"))?;
         check_action(act)?;
         rule.r#macro = Some(m.to_string());
         rule.action = act.to_string();
@@ -283,10 +245,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, String> {
         let name = opt.strip_prefix("--").or_else(|| opt.strip_prefix('-'));
         let value = rest.get(i + 1).copied();
         let (Some(name), Some(value)) = (name, value) else {
-            return Err(format!(
-                "unable to parse rule parameters: {}",
-                rest[i..].join(" ")
-            ));
+            return Err(format!("unable to parse rule parameters: {}", rest[i..].join(" ")));
         };
         let slot = match name {
             "i" => &mut rule.iface,
@@ -297,12 +256,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, String> {
             "sport" => &mut rule.sport,
             "log" => &mut rule.log,
             "icmp-type" => &mut rule.icmp_type,
-            _ => {
-                return Err(format!(
-                    "unable to parse rule parameters: {}",
-                    rest[i..].join(" ")
-                ))
-            }
+            _ => return Err(format!("unable to parse rule parameters: {}", rest[i..].join(" "))),
         };
         if slot.is_some() {
             return Err(format!("duplicate rule parameter '-{name}'"));
@@ -311,17 +265,9 @@ pub fn parse_rule(line: &str) -> Result<Rule, String> {
         i += 2;
     }
     if direction == Direction::Group
-        && [
-            &rule.source,
-            &rule.dest,
-            &rule.proto,
-            &rule.dport,
-            &rule.sport,
-            &rule.log,
-            &rule.icmp_type,
-        ]
-        .iter()
-        .any(|o| o.is_some())
+        && [&rule.source, &rule.dest, &rule.proto, &rule.dport, &rule.sport, &rule.log, &rule.icmp_type]
+            .iter()
+            .any(|o| o.is_some())
     {
         return Err("group rules only allow '-i'".to_string());
     }
@@ -451,16 +397,9 @@ mod tests {
         assert_eq!(fw.options["enable"], "1");
         assert_eq!(
             fw.aliases[0],
-            Alias {
-                name: "gw".into(),
-                cidr: "10.0.0.1".into(),
-                comment: Some("default gateway".into())
-            }
+            Alias { name: "gw".into(), cidr: "10.0.0.1".into(), comment: Some("default gateway".into()) }
         );
-        assert_eq!(
-            fw.ipsets["management"].comment.as_deref(),
-            Some("admin hosts")
-        );
+        assert_eq!(fw.ipsets["management"].comment.as_deref(), Some("admin hosts"));
         assert_eq!(fw.ipsets["management"].entries[0].cidr, "10.0.0.0/24");
         assert_eq!(fw.rules.len(), 3);
         let r0 = &fw.rules[0];
@@ -495,26 +434,16 @@ mod tests {
         let cases = [
             ("enable: 1\n", 1, "no section"),
             ("[OPTIONS]\nenable 1\n", 2, "can't parse option"),
-            (
-                "[RULES]\nIN ACCEPT -p tcp -bogus 1\n",
-                2,
-                "unable to parse rule parameters: -bogus 1",
-            ),
+            ("[RULES]\nIN ACCEPT -p tcp -bogus 1\n", 2, "unable to parse rule parameters: -bogus 1"),
             ("[RULES]\nIN ALLOW\n", 2, "unknown action"),
             ("[RULES]\nSIDEWAYS ACCEPT\n", 2, "unknown rule direction"),
-            (
-                "[RULES]\nIN ACCEPT -p\n",
-                2,
-                "unable to parse rule parameters",
-            ),
+            ("[RULES]\nIN ACCEPT -p\n", 2, "unable to parse rule parameters"),
             ("[RULES]\nGROUP g -p tcp\n", 2, "only allow"),
             ("[STUFF]\n", 1, "unknown section"),
             ("[ALIASES]\nonlyname\n", 2, "can't parse alias"),
         ];
         for (text, line, needle) in cases {
-            let FwParseError::Line {
-                line: l, reason, ..
-            } = parse_firewall(text).unwrap_err();
+            let FwParseError::Line { line: l, reason, .. } = parse_firewall(text).unwrap_err();
             assert_eq!(l, line, "{text}");
             assert!(reason.contains(needle), "{text}: {reason}");
         }
@@ -531,39 +460,16 @@ mod tests {
     fn rule(group_only: bool) -> impl Strategy<Value = Rule> {
         (
             any::<bool>(),
-            prop_oneof![
-                Just(Direction::In),
-                Just(Direction::Out),
-                Just(Direction::Forward),
-                Just(Direction::Group)
-            ],
+            prop_oneof![Just(Direction::In), Just(Direction::Out), Just(Direction::Forward), Just(Direction::Group)],
             prop_oneof![Just("ACCEPT"), Just("DROP"), Just("REJECT")],
             opt_s("(SSH|HTTP|Ping)"),
             opt_s("net[0-9]"),
-            (
-                opt_s("[0-9.]{1,8}(/[0-9]{1,2})?"),
-                opt_s("\\+[a-z]{1,5}"),
-                opt_s("(tcp|udp|icmp)"),
-            ),
-            (
-                opt_s("[0-9]{1,5}(:[0-9]{1,5})?"),
-                opt_s("[0-9]{1,5}"),
-                opt_s("(nolog|info)"),
-                opt_s("echo-request"),
-            ),
+            (opt_s("[0-9.]{1,8}(/[0-9]{1,2})?"), opt_s("\\+[a-z]{1,5}"), opt_s("(tcp|udp|icmp)")),
+            (opt_s("[0-9]{1,5}(:[0-9]{1,5})?"), opt_s("[0-9]{1,5}"), opt_s("(nolog|info)"), opt_s("echo-request")),
             comment(),
         )
             .prop_map(
-                move |(
-                    enabled,
-                    dir,
-                    act,
-                    mac,
-                    iface,
-                    (src, dst, p),
-                    (dport, sport, log, icmp),
-                    comment,
-                )| {
+                move |(enabled, dir, act, mac, iface, (src, dst, p), (dport, sport, log, icmp), comment)| {
                     let dir = if group_only { Direction::Group } else { dir };
                     if dir == Direction::Group {
                         return Rule {
@@ -597,21 +503,10 @@ mod tests {
     fn firewall() -> impl Strategy<Value = FirewallFile> {
         (
             proptest::collection::btree_map("[a-z_]{1,10}", "[A-Z0-9]{1,5}", 0..4),
-            proptest::collection::btree_map(
-                "[a-z][a-z0-9]{0,6}",
-                ("[0-9.]{1,10}", comment()),
-                0..3,
-            ),
+            proptest::collection::btree_map("[a-z][a-z0-9]{0,6}", ("[0-9.]{1,10}", comment()), 0..3),
             proptest::collection::btree_map(
                 "[a-z][a-z0-9-]{0,6}",
-                (
-                    comment(),
-                    proptest::collection::btree_map(
-                        "[0-9a-f.:/]{1,10}",
-                        (any::<bool>(), comment()),
-                        0..3,
-                    ),
-                ),
+                (comment(), proptest::collection::btree_map("[0-9a-f.:/]{1,10}", (any::<bool>(), comment()), 0..3)),
                 0..3,
             ),
             proptest::collection::vec(rule(false), 0..5),
@@ -623,33 +518,19 @@ mod tests {
         )
             .prop_map(|(options, aliases, ipsets, rules, groups)| FirewallFile {
                 options: options.into_iter().collect(),
-                aliases: aliases
-                    .into_iter()
-                    .map(|(name, (cidr, comment))| Alias {
-                        name,
-                        cidr,
-                        comment,
-                    })
-                    .collect(),
+                aliases: aliases.into_iter().map(|(name, (cidr, comment))| Alias { name, cidr, comment }).collect(),
                 ipsets: ipsets
                     .into_iter()
                     .map(|(n, (comment, entries))| {
                         let entries = entries
                             .into_iter()
-                            .map(|(cidr, (nomatch, comment))| IpSetEntry {
-                                nomatch,
-                                cidr,
-                                comment,
-                            })
+                            .map(|(cidr, (nomatch, comment))| IpSetEntry { nomatch, cidr, comment })
                             .collect();
                         (n, IpSet { comment, entries })
                     })
                     .collect(),
                 rules,
-                groups: groups
-                    .into_iter()
-                    .map(|(n, (comment, rules))| (n, Group { comment, rules }))
-                    .collect(),
+                groups: groups.into_iter().map(|(n, (comment, rules))| (n, Group { comment, rules })).collect(),
             })
     }
 

@@ -12,11 +12,7 @@ pub enum ConfParseError {
     #[error("line {line}: unable to parse config line '{text}'")]
     Line { line: usize, text: String },
     #[error("line {line}: duplicate key '{key}' in section '{section}'")]
-    DuplicateKey {
-        line: usize,
-        key: String,
-        section: String,
-    },
+    DuplicateKey { line: usize, key: String, section: String },
     #[error("line {line}: duplicate section '[{section}]'")]
     DuplicateSection { line: usize, section: String },
     #[error("unexpected section '[{section}]' in command output")]
@@ -84,38 +80,24 @@ pub fn parse_conf_file(text: &str) -> Result<ConfFile, ConfParseError> {
             let section_name = name.to_string();
             target = if name == "pve:pending" || name == "PENDING" {
                 if file.pending.is_some() {
-                    return Err(ConfParseError::DuplicateSection {
-                        line: line_no,
-                        section: section_name,
-                    });
+                    return Err(ConfParseError::DuplicateSection { line: line_no, section: section_name });
                 }
                 file.pending = Some(ConfSection::default());
                 Target::Pending
             } else if let Some(special) = name.strip_prefix("special:") {
                 if file.special.contains_key(special) {
-                    return Err(ConfParseError::DuplicateSection {
-                        line: line_no,
-                        section: section_name,
-                    });
+                    return Err(ConfParseError::DuplicateSection { line: line_no, section: section_name });
                 }
-                file.special
-                    .insert(special.to_string(), ConfSection::default());
+                file.special.insert(special.to_string(), ConfSection::default());
                 Target::Special(special.to_string())
             } else if is_snapshot_name(name) {
                 if file.snapshots.contains_key(name) {
-                    return Err(ConfParseError::DuplicateSection {
-                        line: line_no,
-                        section: section_name,
-                    });
+                    return Err(ConfParseError::DuplicateSection { line: line_no, section: section_name });
                 }
-                file.snapshots
-                    .insert(name.to_string(), ConfSection::default());
+                file.snapshots.insert(name.to_string(), ConfSection::default());
                 Target::Snapshot(name.to_string())
             } else {
-                return Err(ConfParseError::Line {
-                    line: line_no,
-                    text: line.to_string(),
-                });
+                return Err(ConfParseError::Line { line: line_no, text: line.to_string() });
             };
             continue;
         }
@@ -128,10 +110,7 @@ pub fn parse_conf_file(text: &str) -> Result<ConfFile, ConfParseError> {
         // The section was inserted when its header was read; absence would be a logic error,
         // reported as a parse error rather than a panic.
         let Some(section) = section else {
-            return Err(ConfParseError::Line {
-                line: line_no,
-                text: line.to_string(),
-            });
+            return Err(ConfParseError::Line { line: line_no, text: line.to_string() });
         };
         if let Some(c) = line.strip_prefix('#') {
             let decoded = percent_decode(c);
@@ -159,12 +138,7 @@ pub fn parse_conf_file(text: &str) -> Result<ConfFile, ConfParseError> {
                 }
                 section.entries.insert(k.to_string(), v.to_string());
             }
-            None => {
-                return Err(ConfParseError::Line {
-                    line: line_no,
-                    text: line.to_string(),
-                })
-            }
+            None => return Err(ConfParseError::Line { line: line_no, text: line.to_string() }),
         }
     }
     Ok(file)
@@ -252,20 +226,14 @@ mod tests {
     #[test]
     fn conf_file_sections() {
         let f = parse_conf_file(CT_FILE).unwrap();
-        assert_eq!(
-            f.main.comment.as_deref(),
-            Some("web server: main\nsecond line é")
-        );
+        assert_eq!(f.main.comment.as_deref(), Some("web server: main\nsecond line é"));
         assert_eq!(f.main.get("cores"), Some("2"));
         assert_eq!(f.main.get("parent"), Some("before"));
         assert_eq!(
             f.main.lxc,
             vec![
                 ("lxc.apparmor.profile".to_string(), "unconfined".to_string()),
-                (
-                    "lxc.mount.entry".to_string(),
-                    "/dev/net dev/net none bind,create=dir".to_string()
-                )
+                ("lxc.mount.entry".to_string(), "/dev/net dev/net none bind,create=dir".to_string())
             ]
         );
         let p = f.pending.unwrap();
@@ -277,8 +245,10 @@ mod tests {
 
     #[test]
     fn crlf_and_vm_sections() {
-        let f = parse_conf_file("name: a\r\n\r\n[PENDING]\r\nmemory: 4096\r\n[special:cloudinit]\r\nipconfig0: ip=dhcp\r\n")
-            .unwrap();
+        let f = parse_conf_file(
+            "name: a\r\n\r\n[PENDING]\r\nmemory: 4096\r\n[special:cloudinit]\r\nipconfig0: ip=dhcp\r\n",
+        )
+        .unwrap();
         assert_eq!(f.main.get("name"), Some("a"));
         assert_eq!(f.pending.unwrap().get("memory"), Some("4096"));
         assert_eq!(f.special["cloudinit"].get("ipconfig0"), Some("ip=dhcp"));
@@ -287,34 +257,16 @@ mod tests {
     #[test]
     fn garbage_names_the_line() {
         let err = parse_conf_file("cores: 2\nthis is not a config line\n").unwrap_err();
-        assert_eq!(
-            err,
-            ConfParseError::Line {
-                line: 2,
-                text: "this is not a config line".into()
-            }
-        );
+        assert_eq!(err, ConfParseError::Line { line: 2, text: "this is not a config line".into() });
         assert!(err.to_string().starts_with("line 2:"));
-        assert!(matches!(
-            parse_conf_file("cores: 2\ncores: 3\n"),
-            Err(ConfParseError::DuplicateKey { line: 2, .. })
-        ));
-        assert!(matches!(
-            parse_conf_file("cores:\n"),
-            Err(ConfParseError::Line { line: 1, .. })
-        ));
-        assert!(matches!(
-            parse_config_output("a: 1\n[snap]\n"),
-            Err(ConfParseError::UnexpectedSection { .. })
-        ));
+        assert!(matches!(parse_conf_file("cores: 2\ncores: 3\n"), Err(ConfParseError::DuplicateKey { line: 2, .. })));
+        assert!(matches!(parse_conf_file("cores:\n"), Err(ConfParseError::Line { line: 1, .. })));
+        assert!(matches!(parse_config_output("a: 1\n[snap]\n"), Err(ConfParseError::UnexpectedSection { .. })));
     }
 
     #[test]
     fn decode() {
-        assert_eq!(
-            percent_decode("ssh-ed25519%20AAAA%20user%40host%0A"),
-            "ssh-ed25519 AAAA user@host\n"
-        );
+        assert_eq!(percent_decode("ssh-ed25519%20AAAA%20user%40host%0A"), "ssh-ed25519 AAAA user@host\n");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("caf%C3%A9"), "café");

@@ -247,7 +247,9 @@ impl ImageManifest {
             ["test", "-e" | "-f" | "-x" | "-s" | "-d", path] => Some(self.files.contains(path.trim_end_matches('/'))),
             ["dpkg-query", "-W", fmt, pkg] if fmt.contains("Status") => Some(self.packages.contains(*pkg)),
             ["dpkg", "-s", pkgs @ ..] if !pkgs.is_empty() => Some(pkgs.iter().all(|p| self.packages.contains(*p))),
-            ["systemctl", "is-enabled" | "is-active", unit] => Some(self.enabled_units.contains(unit.trim_end_matches(".service"))),
+            ["systemctl", "is-enabled" | "is-active", unit] => {
+                Some(self.enabled_units.contains(unit.trim_end_matches(".service")))
+            }
             _ => None,
         }
     }
@@ -264,21 +266,28 @@ fn power(status: &pct::GuestStatus) -> Power {
 impl Facts {
     fn lxc_listing(&self) -> Result<IndexMap<u32, Listed>, FactError> {
         let out = self.read_command(&["pct", "list"])?;
-        let rows = pct::parse_pct_list(&out.stdout_str()).map_err(|e| FactError::Parse { command: "pct list".into(), message: e.to_string() })?;
+        let rows = pct::parse_pct_list(&out.stdout_str())
+            .map_err(|e| FactError::Parse { command: "pct list".into(), message: e.to_string() })?;
         Ok(rows
             .into_iter()
             .map(|r| {
-                (r.vmid, Listed { id: r.vmid, kind: GuestKind::Lxc, name: r.name, power: power(&r.status), lock: r.lock })
+                (
+                    r.vmid,
+                    Listed { id: r.vmid, kind: GuestKind::Lxc, name: r.name, power: power(&r.status), lock: r.lock },
+                )
             })
             .collect())
     }
 
     fn vm_listing(&self) -> Result<IndexMap<u32, Listed>, FactError> {
         let out = self.read_command(&["qm", "list"])?;
-        let rows = qm::parse_qm_list(&out.stdout_str()).map_err(|e| FactError::Parse { command: "qm list".into(), message: e.to_string() })?;
+        let rows = qm::parse_qm_list(&out.stdout_str())
+            .map_err(|e| FactError::Parse { command: "qm list".into(), message: e.to_string() })?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.vmid, Listed { id: r.vmid, kind: GuestKind::Vm, name: r.name, power: power(&r.status), lock: None }))
+            .map(|r| {
+                (r.vmid, Listed { id: r.vmid, kind: GuestKind::Vm, name: r.name, power: power(&r.status), lock: None })
+            })
             .collect())
     }
 
@@ -366,7 +375,12 @@ impl Facts {
         let cell = self.guests.images.cell(&path);
         let m = cell.get(|| {
             let listing = self.conn.run(&crate::command::Command::new(["tar", "-tf", path.as_str()]))?;
-            let status = self.conn.run(&crate::command::Command::new(["tar", "-xOf", path.as_str(), "./var/lib/dpkg/status"]))?;
+            let status = self.conn.run(&crate::command::Command::new([
+                "tar",
+                "-xOf",
+                path.as_str(),
+                "./var/lib/dpkg/status",
+            ]))?;
             if !listing.success() || !status.success() {
                 return Ok::<_, FactError>(None);
             }
@@ -404,7 +418,11 @@ impl Facts {
                     let cat = vec!["cat".to_string(), path.to_string()];
                     let (code, out) = self.run_in_guest(kind, id, &cat)?;
                     if code != 0 {
-                        return Err(FactError::Command { command: format!("cat {path} in guest {id}"), code, stderr: String::new() });
+                        return Err(FactError::Command {
+                            command: format!("cat {path} in guest {id}"),
+                            code,
+                            stderr: String::new(),
+                        });
                     }
                     Some(Some(out))
                 }
@@ -465,11 +483,14 @@ impl Facts {
             }
             GuestChange::Set { set, delete } => {
                 let cell = self.guests.confs.cell(&id);
-                cell.update(|| self.load_conf(kind, id), |c| {
-                    if let Some(c) = c {
-                        c.set(set, delete);
-                    }
-                })?;
+                cell.update(
+                    || self.load_conf(kind, id),
+                    |c| {
+                        if let Some(c) = c {
+                            c.set(set, delete);
+                        }
+                    },
+                )?;
             }
             GuestChange::ConfText(text) => {
                 let conf = GuestConf::parse(kind, text.clone())?;
@@ -488,17 +509,23 @@ impl Facts {
             }
             GuestChange::Snapshot(name) => {
                 let cell = self.guests.confs.cell(&id);
-                cell.update(|| self.load_conf(kind, id), |c| {
-                    if let Some(c) = c {
-                        c.file.snapshots.insert(name.clone(), c.file.main.clone());
-                    }
-                })?;
+                cell.update(
+                    || self.load_conf(kind, id),
+                    |c| {
+                        if let Some(c) = c {
+                            c.file.snapshots.insert(name.clone(), c.file.main.clone());
+                        }
+                    },
+                )?;
             }
             GuestChange::Destroyed => {
                 lock(&self.guests.modelled).remove(&id);
-                self.listing(kind).update(|| self.load_listing(kind), |l| {
-                    l.shift_remove(&id);
-                })?;
+                self.listing(kind).update(
+                    || self.load_listing(kind),
+                    |l| {
+                        l.shift_remove(&id);
+                    },
+                )?;
                 let cell = self.guests.confs.cell(&id);
                 cell.update(|| Ok::<_, FactError>(None), |c| *c = None)?;
             }
@@ -519,18 +546,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GuestChange {
     /// Created (from an OS template or cloned) with this config file text.
-    Created { name: String, conf: String, origin: Origin },
+    Created {
+        name: String,
+        conf: String,
+        origin: Origin,
+    },
     /// `pct set` / `qm set`.
-    Set { set: Vec<(String, String)>, delete: Vec<String> },
+    Set {
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    },
     /// The config file rewritten (lxc lines added).
     ConfText(String),
     Power(Power),
     Snapshot(String),
     Destroyed,
     /// A check command now succeeds (or not) inside the guest.
-    Check { argv: Vec<String>, ok: bool },
+    Check {
+        argv: Vec<String>,
+        ok: bool,
+    },
     /// A file inside the guest now has this content (`None`: removed).
-    File { path: String, content: Option<Vec<u8>> },
+    File {
+        path: String,
+        content: Option<Vec<u8>>,
+    },
 }
 
 #[cfg(test)]
@@ -559,7 +599,8 @@ mod tests {
     #[test]
     fn image_manifest_answers_the_checks_it_can() {
         let listing = "./\n./usr/\n./usr/bin/curl\n./etc/systemd/system/multi-user.target.wants/ssh.service\n";
-        let status = "Package: curl\nStatus: install ok installed\n\nPackage: jq\nStatus: deinstall ok config-files\n\n";
+        let status =
+            "Package: curl\nStatus: install ok installed\n\nPackage: jq\nStatus: deinstall ok config-files\n\n";
         let m = ImageManifest::parse(listing, status);
         let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(m.check(&argv("test -x /usr/bin/curl")), Some(true));

@@ -1,9 +1,7 @@
 //! Typed readings of `pct list`, `pct status`, `pct config`, `/etc/pve/lxc/<id>.conf` and
 //! `pct listsnapshot` (contracts §A).
 
-use super::guest_config::{
-    parse_conf_file, parse_config_output, ConfFile, ConfParseError, ConfSection,
-};
+use super::guest_config::{parse_conf_file, parse_config_output, ConfFile, ConfParseError, ConfSection};
 use super::propstring::{self, parse_bool, parse_size, PropString, PropStringError, Startup};
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
@@ -11,26 +9,15 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PctParseError {
     #[error("line {line}: unexpected output '{text}' ({reason})")]
-    Line {
-        line: usize,
-        text: String,
-        reason: &'static str,
-    },
+    Line { line: usize, text: String, reason: &'static str },
     #[error("unexpected status output '{text}'")]
     Status { text: String },
     #[error(transparent)]
     Conf(#[from] ConfParseError),
     #[error("{key}: {source}")]
-    Prop {
-        key: String,
-        source: PropStringError,
-    },
+    Prop { key: String, source: PropStringError },
     #[error("{key}: invalid value '{value}' (expected {expected})")]
-    Value {
-        key: String,
-        value: String,
-        expected: &'static str,
-    },
+    Value { key: String, value: String, expected: &'static str },
 }
 
 /// Run state as `pct status` / `qm status` report it.
@@ -69,9 +56,7 @@ pub fn parse_status(text: &str) -> Result<GuestStatus, PctParseError> {
         .map(|s| s.trim())
         .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
         .map(GuestStatus::from_word)
-        .ok_or_else(|| PctParseError::Status {
-            text: text.trim_end().to_string(),
-        })
+        .ok_or_else(|| PctParseError::Status { text: text.trim_end().to_string() })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -91,30 +76,17 @@ pub fn parse_pct_list(text: &str) -> Result<Vec<PctListEntry>, PctParseError> {
         let line_no = idx + 1;
         let line = raw.trim_end_matches('\r');
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty()
-            || (fields.first() == Some(&"VMID") && fields.get(1) == Some(&"Status"))
-        {
+        if fields.is_empty() || (fields.first() == Some(&"VMID") && fields.get(1) == Some(&"Status")) {
             continue;
         }
-        let bad = |reason| PctParseError::Line {
-            line: line_no,
-            text: line.to_string(),
-            reason,
-        };
+        let bad = |reason| PctParseError::Line { line: line_no, text: line.to_string(), reason };
         let (vmid, status, lock, name) = match fields.as_slice() {
             [v, s, n] => (v, s, None, n),
             [v, s, l, n] => (v, s, Some(l.to_string()), n),
             _ => return Err(bad("expected VMID Status [Lock] Name")),
         };
-        let vmid = vmid
-            .parse::<u32>()
-            .map_err(|_| bad("VMID is not a number"))?;
-        out.push(PctListEntry {
-            vmid,
-            status: GuestStatus::from_word(status),
-            lock,
-            name: name.to_string(),
-        });
+        let vmid = vmid.parse::<u32>().map_err(|_| bad("VMID is not a number"))?;
+        out.push(PctListEntry { vmid, status: GuestStatus::from_word(status), lock, name: name.to_string() });
     }
     Ok(out)
 }
@@ -216,12 +188,7 @@ pub fn parse_pct_conf_file(text: &str) -> Result<PctConfFile, PctParseError> {
     for (name, sec) in &file.snapshots {
         snapshots.insert(name.clone(), pct_config_from_section(sec)?);
     }
-    Ok(PctConfFile {
-        current,
-        pending: file.pending.clone(),
-        snapshots,
-        file,
-    })
+    Ok(PctConfFile { current, pending: file.pending.clone(), snapshots, file })
 }
 
 /// Build the typed view of one config section.
@@ -251,8 +218,7 @@ pub fn pct_config_from_section(sec: &ConfSection) -> Result<PctConfig, PctParseE
             "rootfs" => cfg.rootfs = Some(parse_mount(k, v, true)?),
             _ => {
                 if let Some(n) = indexed(k, "net") {
-                    cfg.nets
-                        .insert(n, parse_lxc_net(v).map_err(|e| prop(k, e))?);
+                    cfg.nets.insert(n, parse_lxc_net(v).map_err(|e| prop(k, e))?);
                 } else if let Some(n) = indexed(k, "mp") {
                     cfg.mount_points.insert(n, parse_mount(k, v, false)?);
                 } else {
@@ -317,11 +283,7 @@ fn parse_mount(key: &str, v: &str, rootfs: bool) -> Result<MountPoint, PctParseE
     };
     Ok(MountPoint {
         volume: raw.get("volume").unwrap_or_default().to_string(),
-        mp: if rootfs {
-            "/".to_string()
-        } else {
-            raw.get("mp").unwrap_or_default().to_string()
-        },
+        mp: if rootfs { "/".to_string() } else { raw.get("mp").unwrap_or_default().to_string() },
         size,
         ro: b("ro")?.unwrap_or(false),
         backup: b("backup")?,
@@ -340,10 +302,7 @@ fn parse_features(v: &str) -> Result<LxcFeatures, PropStringError> {
         fuse: flag("fuse"),
         mknod: flag("mknod"),
         force_rw_sys: flag("force_rw_sys"),
-        mount: ps
-            .get("mount")
-            .map(|m| m.split(';').map(str::to_string).collect())
-            .unwrap_or_default(),
+        mount: ps.get("mount").map(|m| m.split(';').map(str::to_string).collect()).unwrap_or_default(),
     })
 }
 
@@ -357,26 +316,15 @@ pub(crate) fn indexed(key: &str, prefix: &str) -> Option<u8> {
 }
 
 fn prop(key: &str, source: PropStringError) -> PctParseError {
-    PctParseError::Prop {
-        key: key.to_string(),
-        source,
-    }
+    PctParseError::Prop { key: key.to_string(), source }
 }
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, PctParseError> {
-    v.parse::<T>().map_err(|_| PctParseError::Value {
-        key: key.into(),
-        value: v.into(),
-        expected: "an integer",
-    })
+    v.parse::<T>().map_err(|_| PctParseError::Value { key: key.into(), value: v.into(), expected: "an integer" })
 }
 
 fn boolean(key: &str, v: &str) -> Result<bool, PctParseError> {
-    parse_bool(v).ok_or_else(|| PctParseError::Value {
-        key: key.into(),
-        value: v.into(),
-        expected: "a boolean",
-    })
+    parse_bool(v).ok_or_else(|| PctParseError::Value { key: key.into(), value: v.into(), expected: "a boolean" })
 }
 
 /// One snapshot from `pct listsnapshot` / `qm listsnapshot` (the `current` row is left out).
@@ -404,15 +352,9 @@ pub fn parse_listsnapshot(text: &str) -> Result<Vec<Snapshot>, PctParseError> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |reason| PctParseError::Line {
-            line: line_no,
-            text: line.to_string(),
-            reason,
-        };
+        let bad = |reason| PctParseError::Line { line: line_no, text: line.to_string(), reason };
         let depth = line.len() - line.trim_start_matches(' ').len();
-        let rest = line[depth..]
-            .strip_prefix("`-> ")
-            .ok_or_else(|| bad("expected a `-> tree row"))?;
+        let rest = line[depth..].strip_prefix("`-> ").ok_or_else(|| bad("expected a `-> tree row"))?;
         let rest = rest.trim_start();
         let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (name, rest) = rest.split_at(name_end);
@@ -421,31 +363,18 @@ pub fn parse_listsnapshot(text: &str) -> Result<Vec<Snapshot>, PctParseError> {
         if name == "current" {
             continue;
         }
-        let (time, rest) = if is_timestamp(rest) {
-            (Some(rest[..19].to_string()), rest[19..].trim())
-        } else {
-            (None, rest.trim())
-        };
+        let (time, rest) =
+            if is_timestamp(rest) { (Some(rest[..19].to_string()), rest[19..].trim()) } else { (None, rest.trim()) };
         let description = match rest {
             "" | "no-description" => None,
             d => Some(d.to_string()),
         };
-        let parent = if depth == 0 {
-            None
-        } else {
-            path.get(depth - 1).cloned()
-        };
+        let parent = if depth == 0 { None } else { path.get(depth - 1).cloned() };
         if depth > 0 && parent.is_none() {
             return Err(bad("tree row deeper than its parent"));
         }
         path.push(name.to_string());
-        out.push(Snapshot {
-            name: name.to_string(),
-            depth,
-            parent,
-            time,
-            description,
-        });
+        out.push(Snapshot { name: name.to_string(), depth, parent, time, description });
     }
     Ok(out)
 }
@@ -473,12 +402,7 @@ mod tests {
         assert_eq!(
             l,
             vec![
-                PctListEntry {
-                    vmid: 100,
-                    status: GuestStatus::Running,
-                    lock: None,
-                    name: "web01".into()
-                },
+                PctListEntry { vmid: 100, status: GuestStatus::Running, lock: None, name: "web01".into() },
                 PctListEntry {
                     vmid: 101,
                     status: GuestStatus::Stopped,
@@ -488,44 +412,26 @@ mod tests {
             ]
         );
         assert_eq!(parse_pct_list("").unwrap(), vec![]);
-        assert_eq!(
-            parse_pct_list(&LIST.replace('\n', "\r\n")).unwrap().len(),
-            2
-        );
+        assert_eq!(parse_pct_list(&LIST.replace('\n', "\r\n")).unwrap().len(), 2);
     }
 
     #[test]
     fn pct_list_overflowing_lock_and_garbage() {
-        let l =
-            parse_pct_list("102        stopped    snapshot-delete web02               \n").unwrap();
+        let l = parse_pct_list("102        stopped    snapshot-delete web02               \n").unwrap();
         assert_eq!(l[0].lock.as_deref(), Some("snapshot-delete"));
         assert_eq!(l[0].name, "web02");
         let e = parse_pct_list(&format!("{LIST}garbage\n")).unwrap_err();
         assert!(matches!(e, PctParseError::Line { line: 4, .. }), "{e}");
-        assert!(matches!(
-            parse_pct_list("abc running x\n"),
-            Err(PctParseError::Line { line: 1, .. })
-        ));
+        assert!(matches!(parse_pct_list("abc running x\n"), Err(PctParseError::Line { line: 1, .. })));
     }
 
     #[test]
     fn status() {
-        assert_eq!(
-            parse_status("status: running\n").unwrap(),
-            GuestStatus::Running
-        );
-        assert_eq!(
-            parse_status("status: stopped\n").unwrap(),
-            GuestStatus::Stopped
-        );
-        assert_eq!(
-            parse_status("cpus: 2\nstatus: paused\n").unwrap(),
-            GuestStatus::Paused
-        );
+        assert_eq!(parse_status("status: running\n").unwrap(), GuestStatus::Running);
+        assert_eq!(parse_status("status: stopped\n").unwrap(), GuestStatus::Stopped);
+        assert_eq!(parse_status("cpus: 2\nstatus: paused\n").unwrap(), GuestStatus::Paused);
         assert!(parse_status("").is_err());
-        assert!(
-            parse_status("Configuration file 'nodes/pve/lxc/1.conf' does not exist\n").is_err()
-        );
+        assert!(parse_status("Configuration file 'nodes/pve/lxc/1.conf' does not exist\n").is_err());
     }
 
     const CONFIG: &str = "arch: amd64\ncores: 2\nfeatures: keyctl=1,nesting=1\nhostname: web01\nmemory: 2048\nnet0: name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5E:7A:01,ip=10.0.0.20/24,type=veth\nonboot: 1\nostype: debian\nrootfs: local-zfs:subvol-120-disk-0,size=8G\nstartup: order=2,up=30\nswap: 512\nunprivileged: 1\nlxc.cgroup2.devices.allow: c 10:200 rwm\nlxc.mount.entry: /dev/net dev/net none bind,create=dir\n";
@@ -539,14 +445,7 @@ mod tests {
         assert_eq!(c.swap, Some(512));
         assert_eq!(c.onboot, Some(true));
         assert_eq!(c.unprivileged, Some(true));
-        assert_eq!(
-            c.startup,
-            Some(Startup {
-                order: Some(2),
-                up: Some(30),
-                down: None
-            })
-        );
+        assert_eq!(c.startup, Some(Startup { order: Some(2), up: Some(30), down: None }));
         let f = c.features.clone().unwrap();
         assert!(f.nesting && f.keyctl && !f.fuse);
         let root = c.rootfs.clone().unwrap();
@@ -562,13 +461,7 @@ mod tests {
         assert!(n.firewall);
         assert_eq!(n.r#type.as_deref(), Some("veth"));
         assert_eq!(c.lxc.len(), 2);
-        assert_eq!(
-            c.lxc[0],
-            (
-                "lxc.cgroup2.devices.allow".to_string(),
-                "c 10:200 rwm".to_string()
-            )
-        );
+        assert_eq!(c.lxc[0], ("lxc.cgroup2.devices.allow".to_string(), "c 10:200 rwm".to_string()));
         assert_eq!(c.other.keys().collect::<Vec<_>>(), vec!["arch", "ostype"]);
         assert_eq!(c.raw.len(), 12);
     }
@@ -607,16 +500,10 @@ mod tests {
         let f = parse_pct_conf_file(text).unwrap();
         assert_eq!(f.current.description.as_deref(), Some("my ct"));
         assert_eq!(f.current.cores, Some(2));
-        assert_eq!(
-            f.current.lxc,
-            vec![("lxc.apparmor.profile".to_string(), "unconfined".to_string())]
-        );
+        assert_eq!(f.current.lxc, vec![("lxc.apparmor.profile".to_string(), "unconfined".to_string())]);
         assert_eq!(f.pending.unwrap().get("cores"), Some("4"));
         assert_eq!(f.snapshots["s1"].cores, Some(1));
-        assert_eq!(
-            f.snapshots["s1"].other.get("snaptime").map(String::as_str),
-            Some("1714560000")
-        );
+        assert_eq!(f.snapshots["s1"].other.get("snaptime").map(String::as_str), Some("1714560000"));
     }
 
     #[test]
@@ -631,10 +518,8 @@ mod tests {
         assert_eq!(s[1].depth, 1);
         assert_eq!(s[1].parent.as_deref(), Some("snap1"));
         assert_eq!(s[1].description.as_deref(), Some("before upgrade"));
-        let none = parse_listsnapshot(
-            "`-> current                                              You are here!\n",
-        )
-        .unwrap();
+        let none =
+            parse_listsnapshot("`-> current                                              You are here!\n").unwrap();
         assert!(none.is_empty());
         assert!(parse_listsnapshot("snap1 2024\n").is_err());
     }

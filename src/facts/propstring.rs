@@ -24,11 +24,7 @@ pub enum PropStringError {
     #[error("{key}: property is missing and it is not optional")]
     MissingRequired { key: String },
     #[error("{key}: invalid value '{value}' ({reason})")]
-    InvalidValue {
-        key: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidValue { key: String, value: String, reason: &'static str },
 }
 
 /// An ordered list of `(key, value)` pairs, in the order they were read (or set).
@@ -55,9 +51,7 @@ impl PropString {
             let (key, value) = match part.split_once('=') {
                 Some((k, v)) => {
                     if k.is_empty() {
-                        return Err(PropStringError::NoDefaultKey {
-                            part: part.to_string(),
-                        });
+                        return Err(PropStringError::NoDefaultKey { part: part.to_string() });
                     }
                     if v.is_empty() {
                         return Err(PropStringError::EmptyValue { key: k.to_string() });
@@ -66,17 +60,11 @@ impl PropString {
                 }
                 None => match default_key {
                     Some(dk) => (dk, part),
-                    None => {
-                        return Err(PropStringError::NoDefaultKey {
-                            part: part.to_string(),
-                        })
-                    }
+                    None => return Err(PropStringError::NoDefaultKey { part: part.to_string() }),
                 },
             };
             if out.get(key).is_some() {
-                return Err(PropStringError::DuplicateKey {
-                    key: key.to_string(),
-                });
+                return Err(PropStringError::DuplicateKey { key: key.to_string() });
             }
             out.pairs.push((key.to_string(), value.to_string()));
         }
@@ -98,17 +86,10 @@ impl PropString {
                 return Err(PropStringError::UnknownKey { key: k.to_string() });
             }
         }
-        for req in format.required.iter().chain(
-            format
-                .default_required
-                .then_some(format.default_key)
-                .flatten()
-                .iter(),
-        ) {
+        for req in format.required.iter().chain(format.default_required.then_some(format.default_key).flatten().iter())
+        {
             if self.get(req).is_none() {
-                return Err(PropStringError::MissingRequired {
-                    key: req.to_string(),
-                });
+                return Err(PropStringError::MissingRequired { key: req.to_string() });
             }
         }
         for k in format.sizes {
@@ -125,9 +106,7 @@ impl PropString {
         Ok(())
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         let mut out = PropString::new();
         for (k, v) in pairs {
             out.set(&k.into(), v);
@@ -136,10 +115,7 @@ impl PropString {
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
     }
 
     /// A boolean value (`1|on|yes|true` / `0|off|no|false`, case-insensitive, as Perl accepts).
@@ -208,11 +184,7 @@ impl PropString {
             }
             format!("{k}={v}")
         };
-        let mut req: Vec<&str> = required
-            .iter()
-            .copied()
-            .filter(|k| !is_default(k))
-            .collect();
+        let mut req: Vec<&str> = required.iter().copied().filter(|k| !is_default(k)).collect();
         req.sort_unstable();
         req.dedup();
         for k in &req {
@@ -220,10 +192,7 @@ impl PropString {
                 parts.push(render(k, v));
             }
         }
-        let mut rest: Vec<(&str, &str)> = self
-            .iter()
-            .filter(|(k, _)| !is_default(k) && !req.contains(k))
-            .collect();
+        let mut rest: Vec<(&str, &str)> = self.iter().filter(|(k, _)| !is_default(k) && !req.contains(k)).collect();
         rest.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in rest {
             parts.push(render(k, v));
@@ -290,18 +259,7 @@ pub const LXC_MOUNT: Format = Format {
     default_key: Some("volume"),
     default_required: true,
     required: &["mp"],
-    keys: Some(&[
-        "volume",
-        "mp",
-        "acl",
-        "backup",
-        "mountoptions",
-        "quota",
-        "replicate",
-        "ro",
-        "shared",
-        "size",
-    ]),
+    keys: Some(&["volume", "mp", "acl", "backup", "mountoptions", "quota", "replicate", "ro", "shared", "size"]),
     sizes: &["size"],
 };
 
@@ -310,16 +268,7 @@ pub const LXC_ROOTFS: Format = Format {
     default_key: Some("volume"),
     default_required: true,
     required: &[],
-    keys: Some(&[
-        "volume",
-        "acl",
-        "mountoptions",
-        "quota",
-        "replicate",
-        "ro",
-        "shared",
-        "size",
-    ]),
+    keys: Some(&["volume", "acl", "mountoptions", "quota", "replicate", "ro", "shared", "size"]),
     sizes: &["size"],
 };
 
@@ -328,14 +277,7 @@ pub const LXC_FEATURES: Format = Format {
     default_key: None,
     default_required: false,
     required: &[],
-    keys: Some(&[
-        "force_rw_sys",
-        "fuse",
-        "keyctl",
-        "mknod",
-        "mount",
-        "nesting",
-    ]),
+    keys: Some(&["force_rw_sys", "fuse", "keyctl", "mknod", "mount", "nesting"]),
     sizes: &[],
 };
 
@@ -349,22 +291,12 @@ pub const STARTUP: Format = Format {
 };
 
 /// `agent` of a VM: `[enabled=]1[,fstrim_cloned_disks=1][,type=virtio][,freeze-fs-on-backup=1]`.
-pub const VM_AGENT: Format = Format {
-    default_key: Some("enabled"),
-    default_required: false,
-    required: &[],
-    keys: None,
-    sizes: &[],
-};
+pub const VM_AGENT: Format =
+    Format { default_key: Some("enabled"), default_required: false, required: &[], keys: None, sizes: &[] };
 
 /// VM disks (`scsiN`, `virtioN`, `ideN`, `sataN`, `efidisk0`, `unusedN`): `[file=]<volume>,…`.
-pub const VM_DISK: Format = Format {
-    default_key: Some("file"),
-    default_required: true,
-    required: &[],
-    keys: None,
-    sizes: &["size"],
-};
+pub const VM_DISK: Format =
+    Format { default_key: Some("file"), default_required: true, required: &[], keys: None, sizes: &["size"] };
 
 /// `ipconfigN` of a VM (cloud-init).
 pub const VM_IPCONFIG: Format = Format {
@@ -393,18 +325,8 @@ pub const VM_NIC_MODELS: &[&str] = &[
     "vmxnet3",
 ];
 
-const VM_NET_KEYS: &[&str] = &[
-    "model",
-    "macaddr",
-    "bridge",
-    "firewall",
-    "link_down",
-    "mtu",
-    "queues",
-    "rate",
-    "tag",
-    "trunks",
-];
+const VM_NET_KEYS: &[&str] =
+    &["model", "macaddr", "bridge", "firewall", "link_down", "mtu", "queues", "rate", "tag", "trunks"];
 
 /// Container `netN`: checked against the schema (`name` required).
 pub fn lxc_net(s: &str) -> Result<PropString, PropStringError> {
@@ -432,10 +354,7 @@ pub fn print_lxc_mount(mount: &PropString, rootfs: bool) -> String {
 /// Container `features` (`nesting=1,keyctl=1`); boolean values normalised to `1`/`0`.
 pub fn features(s: &str) -> Result<PropString, PropStringError> {
     let mut ps = PropString::parse_format(s, &LXC_FEATURES)?;
-    normalise_bools(
-        &mut ps,
-        &["force_rw_sys", "fuse", "keyctl", "mknod", "nesting"],
-    )?;
+    normalise_bools(&mut ps, &["force_rw_sys", "fuse", "keyctl", "mknod", "nesting"])?;
     Ok(ps)
 }
 
@@ -454,9 +373,7 @@ pub fn vm_net(s: &str) -> Result<PropString, PropStringError> {
         let (key, value) = if VM_NIC_MODELS.contains(&k) {
             // The alias sets both keys; a second model spelling is a duplicate model.
             if out.get("model").is_some() {
-                return Err(PropStringError::DuplicateKey {
-                    key: "model".into(),
-                });
+                return Err(PropStringError::DuplicateKey { key: "model".into() });
             }
             out.set("model", k);
             ("macaddr", v)
@@ -464,21 +381,15 @@ pub fn vm_net(s: &str) -> Result<PropString, PropStringError> {
             (k, v)
         };
         if !VM_NET_KEYS.contains(&key) {
-            return Err(PropStringError::UnknownKey {
-                key: key.to_string(),
-            });
+            return Err(PropStringError::UnknownKey { key: key.to_string() });
         }
         if out.get(key).is_some() {
-            return Err(PropStringError::DuplicateKey {
-                key: key.to_string(),
-            });
+            return Err(PropStringError::DuplicateKey { key: key.to_string() });
         }
         out.set(key, value);
     }
     if out.get("model").is_none() {
-        return Err(PropStringError::MissingRequired {
-            key: "model".into(),
-        });
+        return Err(PropStringError::MissingRequired { key: "model".into() });
     }
     Ok(out)
 }
@@ -535,11 +446,7 @@ pub fn startup(s: &str) -> Result<Startup, PropStringError> {
             })
             .transpose()
     };
-    Ok(Startup {
-        order: num("order")?,
-        up: num("up")?,
-        down: num("down")?,
-    })
+    Ok(Startup { order: num("order")?, up: num("up")?, down: num("down")? })
 }
 
 /// Perl's boolean spellings (`1|on|yes|true`, `0|off|no|false`, any case).
@@ -594,12 +501,7 @@ pub fn parse_size(v: &str) -> Option<u64> {
 /// A byte count as pve-common `format_size` prints it: the largest exact unit (`8G`, `3584M`),
 /// plain bytes when not a multiple of 1 KiB.
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1 << 40, "T"),
-        (1 << 30, "G"),
-        (1 << 20, "M"),
-        (1 << 10, "K"),
-    ];
+    const UNITS: [(u64, &str); 4] = [(1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
     for (unit, suffix) in UNITS {
         if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);
@@ -618,18 +520,11 @@ mod tests {
 
     #[test]
     fn mount_point_with_bare_volume() {
-        let mp = lxc_mount(
-            "local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G",
-            false,
-        )
-        .unwrap();
+        let mp = lxc_mount("local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G", false).unwrap();
         assert_eq!(mp.get("volume"), Some("local-zfs:subvol-100-disk-1"));
         assert_eq!(mp.get("mp"), Some("/data"));
         assert_eq!(mp.get("size"), Some("8G"));
-        assert_eq!(
-            print_lxc_mount(&mp, false),
-            "local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G"
-        );
+        assert_eq!(print_lxc_mount(&mp, false), "local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G");
     }
 
     #[test]
@@ -644,25 +539,17 @@ mod tests {
             lxc_mount("local-zfs:subvol-100-disk-1", false),
             Err(PropStringError::MissingRequired { key: "mp".into() })
         );
-        assert_eq!(
-            lxc_mount("mp=/x", false),
-            Err(PropStringError::MissingRequired {
-                key: "volume".into()
-            })
-        );
+        assert_eq!(lxc_mount("mp=/x", false), Err(PropStringError::MissingRequired { key: "volume".into() }));
         assert!(lxc_mount("local-zfs:subvol-100-disk-0,size=8G", true).is_ok());
     }
 
     #[test]
     fn lxc_net_old_and_new_order_are_equal_canonically() {
-        let old =
-            lxc_net("bridge=vmbr0,hwaddr=66:64:66:64:64:36,ip=dhcp,name=eth0,type=veth").unwrap();
-        assert_eq!(
-            print_lxc_net(&old),
-            "name=eth0,bridge=vmbr0,hwaddr=66:64:66:64:64:36,ip=dhcp,type=veth"
-        );
-        let new = lxc_net("name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5E:7A:01,ip=10.0.0.20/24,type=veth")
-            .unwrap();
+        let old = lxc_net("bridge=vmbr0,hwaddr=66:64:66:64:64:36,ip=dhcp,name=eth0,type=veth").unwrap();
+        assert_eq!(print_lxc_net(&old), "name=eth0,bridge=vmbr0,hwaddr=66:64:66:64:64:36,ip=dhcp,type=veth");
+        let new =
+            lxc_net("name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5E:7A:01,ip=10.0.0.20/24,type=veth")
+                .unwrap();
         assert_eq!(
             print_lxc_net(&new),
             "name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5E:7A:01,ip=10.0.0.20/24,type=veth"
@@ -672,41 +559,19 @@ mod tests {
     #[test]
     fn lxc_net_adds_type_and_requires_name() {
         let n = lxc_net("name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1").unwrap();
-        assert_eq!(
-            print_lxc_net(&n),
-            "name=eth0,bridge=vmbr0,gw=10.0.0.1,ip=10.0.0.20/24,type=veth"
-        );
-        assert_eq!(
-            lxc_net("bridge=vmbr0"),
-            Err(PropStringError::MissingRequired { key: "name".into() })
-        );
-        assert_eq!(
-            lxc_net("name=eth0,colour=red"),
-            Err(PropStringError::UnknownKey {
-                key: "colour".into()
-            })
-        );
-        assert!(matches!(
-            lxc_net("eth0,bridge=vmbr0"),
-            Err(PropStringError::NoDefaultKey { .. })
-        ));
+        assert_eq!(print_lxc_net(&n), "name=eth0,bridge=vmbr0,gw=10.0.0.1,ip=10.0.0.20/24,type=veth");
+        assert_eq!(lxc_net("bridge=vmbr0"), Err(PropStringError::MissingRequired { key: "name".into() }));
+        assert_eq!(lxc_net("name=eth0,colour=red"), Err(PropStringError::UnknownKey { key: "colour".into() }));
+        assert!(matches!(lxc_net("eth0,bridge=vmbr0"), Err(PropStringError::NoDefaultKey { .. })));
     }
 
     #[test]
     fn parse_errors() {
-        assert_eq!(
-            PropString::parse("a=1,a=2", None),
-            Err(PropStringError::DuplicateKey { key: "a".into() })
-        );
-        assert_eq!(
-            PropString::parse("a=", None),
-            Err(PropStringError::EmptyValue { key: "a".into() })
-        );
+        assert_eq!(PropString::parse("a=1,a=2", None), Err(PropStringError::DuplicateKey { key: "a".into() }));
+        assert_eq!(PropString::parse("a=", None), Err(PropStringError::EmptyValue { key: "a".into() }));
         assert_eq!(
             PropString::parse("x,size=1G,y", Some("volume")),
-            Err(PropStringError::DuplicateKey {
-                key: "volume".into()
-            })
+            Err(PropStringError::DuplicateKey { key: "volume".into() })
         );
         assert_eq!(
             PropStringError::DuplicateKey { key: "a".into() }.to_string(),
@@ -740,10 +605,7 @@ mod tests {
         assert_eq!(n.get("model"), Some("virtio"));
         assert_eq!(n.get("macaddr"), Some("BC:24:11:12:34:56"));
         assert_eq!(n.get("bridge"), Some("vmbr0"));
-        assert_eq!(
-            print_vm_net(&n),
-            "virtio=BC:24:11:12:34:56,bridge=vmbr0,firewall=1"
-        );
+        assert_eq!(print_vm_net(&n), "virtio=BC:24:11:12:34:56,bridge=vmbr0,firewall=1");
 
         let bare = vm_net("virtio,bridge=vmbr0").unwrap();
         assert_eq!(bare.get("model"), Some("virtio"));
@@ -751,72 +613,31 @@ mod tests {
         assert_eq!(print_vm_net(&bare), "virtio,bridge=vmbr0");
 
         let spelled = vm_net("tag=5,bridge=vmbr1,model=e1000,macaddr=AA:BB:CC:DD:EE:FF").unwrap();
-        assert_eq!(
-            print_vm_net(&spelled),
-            "e1000=AA:BB:CC:DD:EE:FF,bridge=vmbr1,tag=5"
-        );
+        assert_eq!(print_vm_net(&spelled), "e1000=AA:BB:CC:DD:EE:FF,bridge=vmbr1,tag=5");
 
-        assert_eq!(
-            vm_net("bridge=vmbr0"),
-            Err(PropStringError::MissingRequired {
-                key: "model".into()
-            })
-        );
+        assert_eq!(vm_net("bridge=vmbr0"), Err(PropStringError::MissingRequired { key: "model".into() }));
         assert_eq!(
             vm_net("virtio=AA:BB:CC:DD:EE:FF,e1000=AA:BB:CC:DD:EE:00"),
-            Err(PropStringError::DuplicateKey {
-                key: "model".into()
-            })
+            Err(PropStringError::DuplicateKey { key: "model".into() })
         );
-        assert_eq!(
-            vm_net("virtio,speed=9"),
-            Err(PropStringError::UnknownKey {
-                key: "speed".into()
-            })
-        );
+        assert_eq!(vm_net("virtio,speed=9"), Err(PropStringError::UnknownKey { key: "speed".into() }));
     }
 
     #[test]
     fn startup_forms() {
-        assert_eq!(
-            startup("order=2,up=30").unwrap(),
-            Startup {
-                order: Some(2),
-                up: Some(30),
-                down: None
-            }
-        );
-        assert_eq!(
-            startup("3,down=10").unwrap(),
-            Startup {
-                order: Some(3),
-                up: None,
-                down: Some(10)
-            }
-        );
+        assert_eq!(startup("order=2,up=30").unwrap(), Startup { order: Some(2), up: Some(30), down: None });
+        assert_eq!(startup("3,down=10").unwrap(), Startup { order: Some(3), up: None, down: Some(10) });
         assert_eq!(startup("up=5").unwrap().to_string(), "up=5");
-        assert_eq!(
-            startup("down=1,order=2").unwrap().to_string(),
-            "order=2,down=1"
-        );
-        assert!(matches!(
-            startup("order=x"),
-            Err(PropStringError::InvalidValue { .. })
-        ));
-        assert!(matches!(
-            startup("order=1,late=2"),
-            Err(PropStringError::UnknownKey { .. })
-        ));
+        assert_eq!(startup("down=1,order=2").unwrap().to_string(), "order=2,down=1");
+        assert!(matches!(startup("order=x"), Err(PropStringError::InvalidValue { .. })));
+        assert!(matches!(startup("order=1,late=2"), Err(PropStringError::UnknownKey { .. })));
     }
 
     #[test]
     fn features_normalised_and_sorted() {
         let f = features("nesting=yes,keyctl=1,mount=nfs;cifs").unwrap();
         assert_eq!(print_features(&f), "keyctl=1,mount=nfs;cifs,nesting=1");
-        assert!(matches!(
-            features("nesting=maybe"),
-            Err(PropStringError::InvalidValue { .. })
-        ));
+        assert!(matches!(features("nesting=maybe"), Err(PropStringError::InvalidValue { .. })));
     }
 
     #[test]

@@ -5,17 +5,9 @@ use indexmap::IndexMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PvesmParseError {
     #[error("line {line}: unexpected output '{text}' ({reason})")]
-    Line {
-        line: usize,
-        text: String,
-        reason: &'static str,
-    },
+    Line { line: usize, text: String, reason: &'static str },
     #[error("storage.cfg line {line}: {reason}: '{text}'")]
-    Cfg {
-        line: usize,
-        text: String,
-        reason: &'static str,
-    },
+    Cfg { line: usize, text: String, reason: &'static str },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,11 +35,7 @@ pub fn parse_pvesm_status(text: &str) -> Result<Vec<StorageStatus>, PvesmParseEr
     let mut out = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let bad = |reason| PvesmParseError::Line {
-            line: idx + 1,
-            text: line.to_string(),
-            reason,
-        };
+        let bad = |reason| PvesmParseError::Line { line: idx + 1, text: line.to_string(), reason };
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.is_empty() || (f.first() == Some(&"Name") && f.get(1) == Some(&"Type")) {
             continue;
@@ -61,17 +49,11 @@ pub fn parse_pvesm_status(text: &str) -> Result<Vec<StorageStatus>, PvesmParseEr
             "disabled" => StorageState::Disabled,
             _ => return Err(bad("unknown status")),
         };
-        let valid_pct = *pct == "N/A"
-            || pct
-                .strip_suffix('%')
-                .is_some_and(|p| p.parse::<f64>().is_ok());
+        let valid_pct = *pct == "N/A" || pct.strip_suffix('%').is_some_and(|p| p.parse::<f64>().is_ok());
         if !valid_pct {
             return Err(bad("bad percentage"));
         }
-        let kib = |s: &str| {
-            s.parse::<u64>()
-                .map_err(|_| bad("size is not a number of KiB"))
-        };
+        let kib = |s: &str| s.parse::<u64>().map_err(|_| bad("size is not a number of KiB"));
         out.push(StorageStatus {
             id: id.to_string(),
             kind: kind.to_string(),
@@ -102,11 +84,7 @@ pub fn parse_storage_cfg(text: &str) -> Result<IndexMap<String, StorageDef>, Pve
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let bad = |reason| PvesmParseError::Cfg {
-            line: line_no,
-            text: line.to_string(),
-            reason,
-        };
+        let bad = |reason| PvesmParseError::Cfg { line: line_no, text: line.to_string(), reason };
         if line.trim().is_empty() {
             current = None;
             continue;
@@ -115,46 +93,29 @@ pub fn parse_storage_cfg(text: &str) -> Result<IndexMap<String, StorageDef>, Pve
             continue;
         }
         if line.starts_with(|c: char| c.is_whitespace()) {
-            let id = current
-                .as_ref()
-                .ok_or_else(|| bad("option outside a section"))?;
+            let id = current.as_ref().ok_or_else(|| bad("option outside a section"))?;
             let body = line.trim();
             let (k, v) = match body.split_once(char::is_whitespace) {
                 Some((k, v)) => (k, v.trim()),
                 None => (body, ""),
             };
-            let def = out
-                .get_mut(id)
-                .ok_or_else(|| bad("option outside a section"))?;
+            let def = out.get_mut(id).ok_or_else(|| bad("option outside a section"))?;
             if def.options.contains_key(k) {
                 return Err(bad("duplicate option"));
             }
             def.options.insert(k.to_string(), v.to_string());
             continue;
         }
-        let (kind, id) = line
-            .split_once(':')
-            .ok_or_else(|| bad("expected '<type>: <id>'"))?;
+        let (kind, id) = line.split_once(':').ok_or_else(|| bad("expected '<type>: <id>'"))?;
         let id = id.trim();
         let kind = kind.trim();
-        if kind.is_empty()
-            || id.is_empty()
-            || id.contains(char::is_whitespace)
-            || kind.contains(char::is_whitespace)
-        {
+        if kind.is_empty() || id.is_empty() || id.contains(char::is_whitespace) || kind.contains(char::is_whitespace) {
             return Err(bad("expected '<type>: <id>'"));
         }
         if out.contains_key(id) {
             return Err(bad("duplicate storage id"));
         }
-        out.insert(
-            id.to_string(),
-            StorageDef {
-                kind: kind.to_string(),
-                id: id.to_string(),
-                options: IndexMap::new(),
-            },
-        );
+        out.insert(id.to_string(), StorageDef { kind: kind.to_string(), id: id.to_string(), options: IndexMap::new() });
         current = Some(id.to_string());
     }
     Ok(out)
@@ -209,14 +170,8 @@ mod tests {
         let text = "Name         Type     Status           Total            Used       Available        %\r\nlocal         dir     active        98497780        12345678        81102756   12.53%\r\n";
         assert_eq!(parse_pvesm_status(text).unwrap()[0].avail_kib, 81102756);
         assert!(parse_pvesm_status("").unwrap().is_empty());
-        assert!(matches!(
-            parse_pvesm_status("local dir weird 1 2 3 4%\n"),
-            Err(PvesmParseError::Line { line: 1, .. })
-        ));
-        assert!(matches!(
-            parse_pvesm_status("x\n"),
-            Err(PvesmParseError::Line { line: 1, .. })
-        ));
+        assert!(matches!(parse_pvesm_status("local dir weird 1 2 3 4%\n"), Err(PvesmParseError::Line { line: 1, .. })));
+        assert!(matches!(parse_pvesm_status("x\n"), Err(PvesmParseError::Line { line: 1, .. })));
         assert!(parse_pvesm_status("local dir active 1 2 -3 4%\n").is_err());
     }
 
@@ -225,10 +180,7 @@ mod tests {
     #[test]
     fn storage_cfg_contract_example() {
         let cfg = parse_storage_cfg(CFG).unwrap();
-        assert_eq!(
-            cfg.keys().collect::<Vec<_>>(),
-            vec!["vmdata", "iso-templates"]
-        );
+        assert_eq!(cfg.keys().collect::<Vec<_>>(), vec!["vmdata", "iso-templates"]);
         assert_eq!(cfg["vmdata"].kind, "zfspool");
         assert_eq!(cfg["vmdata"].options["pool"], "tank/vmdata");
         assert_eq!(cfg["iso-templates"].options["options"], "vers=3,soft");
@@ -242,18 +194,12 @@ mod tests {
         let cfg = parse_storage_cfg(text).unwrap();
         assert_eq!(cfg["local-zfs"].options["sparse"], "");
         assert_eq!(render_storage_cfg(&cfg), text);
-        assert!(matches!(
-            parse_storage_cfg("\tpool x\n"),
-            Err(PvesmParseError::Cfg { line: 1, .. })
-        ));
+        assert!(matches!(parse_storage_cfg("\tpool x\n"), Err(PvesmParseError::Cfg { line: 1, .. })));
         assert!(matches!(
             parse_storage_cfg("dir: a\n\tpath /x\n\ndir: a\n"),
             Err(PvesmParseError::Cfg { line: 4, .. })
         ));
-        assert!(matches!(
-            parse_storage_cfg("garbage\n"),
-            Err(PvesmParseError::Cfg { line: 1, .. })
-        ));
+        assert!(matches!(parse_storage_cfg("garbage\n"), Err(PvesmParseError::Cfg { line: 1, .. })));
         assert!(matches!(
             parse_storage_cfg("dir: a\n\tpath /x\n\tpath /y\n"),
             Err(PvesmParseError::Cfg { line: 3, .. })
@@ -263,10 +209,7 @@ mod tests {
     fn arb_cfg() -> impl Strategy<Value = IndexMap<String, StorageDef>> {
         let def = (
             "(dir|zfspool|nfs|lvmthin)",
-            proptest::collection::vec(
-                ("[a-z_]{1,10}", "([a-zA-Z0-9/=,._-]{1,12}( [a-z]{1,4})?)?"),
-                0..5,
-            ),
+            proptest::collection::vec(("[a-z_]{1,10}", "([a-zA-Z0-9/=,._-]{1,12}( [a-z]{1,4})?)?"), 0..5),
         );
         proptest::collection::btree_map("[a-z][a-z0-9-]{0,10}", def, 0..5).prop_map(|m| {
             m.into_iter()

@@ -1,9 +1,7 @@
 //! Typed readings of `qm list`, `qm config` / `/etc/pve/qemu-server/<id>.conf` and
 //! `qm guest exec` JSON (contracts §B).
 
-use super::guest_config::{
-    parse_conf_file, parse_config_output, ConfFile, ConfParseError, ConfSection,
-};
+use super::guest_config::{parse_conf_file, parse_config_output, ConfFile, ConfParseError, ConfSection};
 use super::pct::{indexed, GuestStatus};
 use super::propstring::{self, parse_bool, parse_size, PropString, PropStringError, Startup};
 use indexmap::IndexMap;
@@ -12,24 +10,13 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QmParseError {
     #[error("line {line}: unexpected output '{text}' ({reason})")]
-    Line {
-        line: usize,
-        text: String,
-        reason: &'static str,
-    },
+    Line { line: usize, text: String, reason: &'static str },
     #[error(transparent)]
     Conf(#[from] ConfParseError),
     #[error("{key}: {source}")]
-    Prop {
-        key: String,
-        source: PropStringError,
-    },
+    Prop { key: String, source: PropStringError },
     #[error("{key}: invalid value '{value}' (expected {expected})")]
-    Value {
-        key: String,
-        value: String,
-        expected: &'static str,
-    },
+    Value { key: String, value: String, expected: &'static str },
     #[error("guest exec output is not the expected JSON: {reason}")]
     Json { reason: String },
 }
@@ -53,27 +40,17 @@ pub fn parse_qm_list(text: &str) -> Result<Vec<QmListEntry>, QmParseError> {
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
         let line = raw.trim_end_matches('\r').trim_end();
-        let bad = |reason| QmParseError::Line {
-            line: line_no,
-            text: line.to_string(),
-            reason,
-        };
+        let bad = |reason| QmParseError::Line { line: line_no, text: line.to_string(), reason };
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with("VMID NAME") {
             continue;
         }
-        let vmid_end = trimmed
-            .find(' ')
-            .ok_or_else(|| bad("expected VMID NAME STATUS MEM BOOTDISK PID"))?;
-        let vmid = trimmed[..vmid_end]
-            .parse::<u32>()
-            .map_err(|_| bad("VMID is not a number"))?;
+        let vmid_end = trimmed.find(' ').ok_or_else(|| bad("expected VMID NAME STATUS MEM BOOTDISK PID"))?;
+        let vmid = trimmed[..vmid_end].parse::<u32>().map_err(|_| bad("VMID is not a number"))?;
         let mut rest = trimmed[vmid_end..].trim();
         let mut tail: Vec<&str> = Vec::with_capacity(4);
         for _ in 0..4 {
-            let cut = rest
-                .rfind(' ')
-                .ok_or_else(|| bad("expected VMID NAME STATUS MEM BOOTDISK PID"))?;
+            let cut = rest.rfind(' ').ok_or_else(|| bad("expected VMID NAME STATUS MEM BOOTDISK PID"))?;
             tail.push(&rest[cut + 1..]);
             rest = rest[..cut].trim_end();
         }
@@ -87,9 +64,7 @@ pub fn parse_qm_list(text: &str) -> Result<Vec<QmListEntry>, QmParseError> {
             name: name.to_string(),
             status: GuestStatus::from_word(status),
             mem_mib: mem.parse().map_err(|_| bad("MEM(MB) is not a number"))?,
-            bootdisk_gib: disk
-                .parse()
-                .map_err(|_| bad("BOOTDISK(GB) is not a number"))?,
+            bootdisk_gib: disk.parse().map_err(|_| bad("BOOTDISK(GB) is not a number"))?,
             pid: pid.parse().map_err(|_| bad("PID is not a number"))?,
         });
     }
@@ -167,11 +142,7 @@ pub fn parse_qm_conf_file(text: &str) -> Result<(QmConfig, ConfFile), QmParseErr
 const DISK_PREFIXES: [&str; 4] = ["scsi", "virtio", "ide", "sata"];
 
 pub fn qm_config_from_section(sec: &ConfSection) -> Result<QmConfig, QmParseError> {
-    let mut cfg = QmConfig {
-        raw: sec.entries.clone(),
-        description: sec.description(),
-        ..QmConfig::default()
-    };
+    let mut cfg = QmConfig { raw: sec.entries.clone(), description: sec.description(), ..QmConfig::default() };
     for (k, v) in &sec.entries {
         let (k, v) = (k.as_str(), v.as_str());
         match k {
@@ -194,42 +165,23 @@ pub fn qm_config_from_section(sec: &ConfSection) -> Result<QmConfig, QmParseErro
             "startup" => cfg.startup = Some(propstring::startup(v).map_err(|e| prop(k, e))?),
             "cicustom" => cfg.cicustom = Some(PropString::parse(v, None).map_err(|e| prop(k, e))?),
             "agent" => {
-                let ps =
-                    PropString::parse_format(v, &propstring::VM_AGENT).map_err(|e| prop(k, e))?;
-                cfg.agent = Some(
-                    ps.get_bool("enabled")
-                        .transpose()
-                        .map_err(|e| prop(k, e))?
-                        .unwrap_or(false),
-                );
+                let ps = PropString::parse_format(v, &propstring::VM_AGENT).map_err(|e| prop(k, e))?;
+                cfg.agent = Some(ps.get_bool("enabled").transpose().map_err(|e| prop(k, e))?.unwrap_or(false));
             }
             "boot" => {
                 // Legacy `boot: cdn` has no `order=`; it stays in raw only.
                 if let Some(order) = v.strip_prefix("order=") {
                     let order = order.split(',').next().unwrap_or_default();
-                    cfg.boot_order = order
-                        .split(';')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect();
+                    cfg.boot_order = order.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect();
                 }
             }
             _ => {
                 if let Some(n) = indexed(k, "net") {
                     cfg.nets.insert(n, parse_vm_net(v).map_err(|e| prop(k, e))?);
                 } else if let Some(n) = indexed(k, "ipconfig") {
-                    let ps = PropString::parse_format(v, &propstring::VM_IPCONFIG)
-                        .map_err(|e| prop(k, e))?;
+                    let ps = PropString::parse_format(v, &propstring::VM_IPCONFIG).map_err(|e| prop(k, e))?;
                     let s = |x: &str| ps.get(x).map(str::to_string);
-                    cfg.ipconfigs.insert(
-                        n,
-                        IpConfig {
-                            ip: s("ip"),
-                            gw: s("gw"),
-                            ip6: s("ip6"),
-                            gw6: s("gw6"),
-                        },
-                    );
+                    cfg.ipconfigs.insert(n, IpConfig { ip: s("ip"), gw: s("gw"), ip6: s("ip6"), gw6: s("gw6") });
                 } else if DISK_PREFIXES.iter().any(|p| indexed(k, p).is_some()) {
                     cfg.disks.insert(k.to_string(), parse_vm_disk(k, v)?);
                 } else {
@@ -245,14 +197,11 @@ pub fn qm_config_from_section(sec: &ConfSection) -> Result<QmConfig, QmParseErro
 pub fn parse_vm_net(v: &str) -> Result<VmNet, PropStringError> {
     let raw = propstring::vm_net(v)?;
     let tag = match raw.get("tag") {
-        Some(t) => Some(
-            t.parse::<u16>()
-                .map_err(|_| PropStringError::InvalidValue {
-                    key: "tag".into(),
-                    value: t.to_string(),
-                    reason: "not a VLAN tag",
-                })?,
-        ),
+        Some(t) => Some(t.parse::<u16>().map_err(|_| PropStringError::InvalidValue {
+            key: "tag".into(),
+            value: t.to_string(),
+            reason: "not a VLAN tag",
+        })?),
         None => None,
     };
     Ok(VmNet {
@@ -284,26 +233,15 @@ fn parse_vm_disk(key: &str, v: &str) -> Result<VmDisk, QmParseError> {
 }
 
 fn prop(key: &str, source: PropStringError) -> QmParseError {
-    QmParseError::Prop {
-        key: key.to_string(),
-        source,
-    }
+    QmParseError::Prop { key: key.to_string(), source }
 }
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, QmParseError> {
-    v.parse::<T>().map_err(|_| QmParseError::Value {
-        key: key.into(),
-        value: v.into(),
-        expected: "an integer",
-    })
+    v.parse::<T>().map_err(|_| QmParseError::Value { key: key.into(), value: v.into(), expected: "an integer" })
 }
 
 fn boolean(key: &str, v: &str) -> Result<bool, QmParseError> {
-    parse_bool(v).ok_or_else(|| QmParseError::Value {
-        key: key.into(),
-        value: v.into(),
-        expected: "a boolean",
-    })
+    parse_bool(v).ok_or_else(|| QmParseError::Value { key: key.into(), value: v.into(), expected: "a boolean" })
 }
 
 /// `qm guest exec` / `exec-status` result. `pid` alone means the command is still running
@@ -322,47 +260,36 @@ pub struct GuestExecResult {
 
 /// Parse the pretty JSON `qm guest exec` prints (booleans already 1/0, but accept true/false).
 pub fn parse_guest_exec_json(text: &str) -> Result<GuestExecResult, QmParseError> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| QmParseError::Json {
-        reason: e.to_string(),
-    })?;
-    let obj = v.as_object().ok_or_else(|| QmParseError::Json {
-        reason: "not a JSON object".into(),
-    })?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| QmParseError::Json { reason: e.to_string() })?;
+    let obj = v.as_object().ok_or_else(|| QmParseError::Json { reason: "not a JSON object".into() })?;
     let flag = |k: &str| -> Result<bool, QmParseError> {
         match obj.get(k) {
             None => Ok(false),
             Some(serde_json::Value::Bool(b)) => Ok(*b),
-            Some(serde_json::Value::Number(n))
-                if n.as_i64() == Some(0) || n.as_i64() == Some(1) =>
-            {
+            Some(serde_json::Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
                 Ok(n.as_i64() == Some(1))
             }
-            Some(other) => Err(QmParseError::Json {
-                reason: format!("'{k}' is not a boolean: {other}"),
-            }),
+            Some(other) => Err(QmParseError::Json { reason: format!("'{k}' is not a boolean: {other}") }),
         }
     };
     let int = |k: &str| -> Result<Option<i64>, QmParseError> {
         match obj.get(k) {
             None => Ok(None),
-            Some(x) => x.as_i64().map(Some).ok_or_else(|| QmParseError::Json {
-                reason: format!("'{k}' is not an integer: {x}"),
-            }),
+            Some(x) => x
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| QmParseError::Json { reason: format!("'{k}' is not an integer: {x}") }),
         }
     };
     let text_field = |k: &str| -> Result<Option<String>, QmParseError> {
         match obj.get(k) {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Some(x) => Err(QmParseError::Json {
-                reason: format!("'{k}' is not a string: {x}"),
-            }),
+            Some(x) => Err(QmParseError::Json { reason: format!("'{k}' is not a string: {x}") }),
         }
     };
     let pid = match int("pid")? {
-        Some(p) => Some(u64::try_from(p).map_err(|_| QmParseError::Json {
-            reason: format!("negative pid {p}"),
-        })?),
+        Some(p) => Some(u64::try_from(p).map_err(|_| QmParseError::Json { reason: format!("negative pid {p}") })?),
         None => None,
     };
     Ok(GuestExecResult {
@@ -425,10 +352,7 @@ mod tests {
         assert_eq!(c.memory, Some(2048));
         assert_eq!(c.name.as_deref(), Some("ubuntu-tmpl"));
         let n = &c.nets[&0];
-        assert_eq!(
-            (n.model.as_str(), n.mac.as_deref()),
-            ("virtio", Some("BC:24:11:12:34:56"))
-        );
+        assert_eq!((n.model.as_str(), n.mac.as_deref()), ("virtio", Some("BC:24:11:12:34:56")));
         assert_eq!(n.bridge.as_deref(), Some("vmbr0"));
         assert!(n.firewall);
         assert_eq!(c.disks["scsi0"].volume, "local-lvm:vm-9000-disk-0");
@@ -436,10 +360,7 @@ mod tests {
         assert_eq!(c.disks["ide2"].media.as_deref(), Some("cdrom"));
         assert_eq!(c.ipconfigs[&0].ip.as_deref(), Some("10.0.10.123/24"));
         assert_eq!(c.ipconfigs[&0].gw.as_deref(), Some("10.0.10.1"));
-        assert_eq!(
-            c.sshkeys.as_deref(),
-            Some("ssh-ed25519 AAAA... user@host\n")
-        );
+        assert_eq!(c.sshkeys.as_deref(), Some("ssh-ed25519 AAAA... user@host\n"));
         assert!(c.other.contains_key("cipassword") && c.other.contains_key("vmgenid"));
         assert!(!c.other.contains_key("scsi0"));
         assert_eq!(c.raw.len(), 18);
@@ -455,20 +376,16 @@ mod tests {
         assert!(c.template);
         assert_eq!(c.disks["scsi1"].size, Some(32 << 30));
         assert_eq!(c.description.as_deref(), Some("my vm"));
-        assert!(parse_qm_config("net0: bridge=vmbr0\n")
-            .unwrap_err()
-            .to_string()
-            .starts_with("net0:"));
+        assert!(parse_qm_config("net0: bridge=vmbr0\n").unwrap_err().to_string().starts_with("net0:"));
         assert!(parse_qm_config("cores: x\n").is_err());
         assert!(parse_qm_config("scsi0: local-lvm:x,size=big\n").is_err());
     }
 
     #[test]
     fn guest_exec_json() {
-        let r = parse_guest_exec_json(
-            "{\n   \"exitcode\" : 0,\n   \"exited\" : 1,\n   \"out-data\" : \"hello\\n\"\n}\n",
-        )
-        .unwrap();
+        let r =
+            parse_guest_exec_json("{\n   \"exitcode\" : 0,\n   \"exited\" : 1,\n   \"out-data\" : \"hello\\n\"\n}\n")
+                .unwrap();
         assert!(r.exited);
         assert_eq!(r.exitcode, Some(0));
         assert_eq!(r.out_data.as_deref(), Some("hello\n"));

@@ -6,12 +6,7 @@ use indexmap::IndexMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ZfsParseError {
     #[error("line {line}: expected {expected} TAB-separated fields, found {found}: '{text}'")]
-    Fields {
-        line: usize,
-        expected: usize,
-        found: usize,
-        text: String,
-    },
+    Fields { line: usize, expected: usize, found: usize, text: String },
     #[error("line {line}: unknown property source '{source_text}'")]
     Source { line: usize, source_text: String },
 }
@@ -46,12 +41,7 @@ fn parse_tab_rows(text: &str, cols: &[&str]) -> Result<Vec<Row>, ZfsParseError> 
                 text: line.to_string(),
             });
         }
-        out.push(
-            cols.iter()
-                .zip(fields)
-                .map(|(c, f)| (c.to_string(), f.to_string()))
-                .collect(),
-        );
+        out.push(cols.iter().zip(fields).map(|(c, f)| (c.to_string(), f.to_string())).collect());
     }
     Ok(out)
 }
@@ -96,10 +86,7 @@ pub fn parse_zfs_get_h(text: &str) -> Result<Vec<ZfsProp>, ZfsParseError> {
         .enumerate()
         .map(|(i, mut r)| {
             let src = r.swap_remove("source").unwrap_or_default();
-            let source = PropSource::parse(&src).ok_or(ZfsParseError::Source {
-                line: i + 1,
-                source_text: src,
-            })?;
+            let source = PropSource::parse(&src).ok_or(ZfsParseError::Source { line: i + 1, source_text: src })?;
             Ok(ZfsProp {
                 name: r.swap_remove("name").unwrap_or_default(),
                 property: r.swap_remove("property").unwrap_or_default(),
@@ -163,8 +150,7 @@ mod tests {
 
     #[test]
     fn zpool_list_contract_example() {
-        let rows =
-            parse_zpool_list_h("tank\t1.81T\tONLINE\n", &["name", "size", "health"]).unwrap();
+        let rows = parse_zpool_list_h("tank\t1.81T\tONLINE\n", &["name", "size", "health"]).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0]["name"], "tank");
         assert_eq!(rows[0]["size"], "1.81T");
@@ -175,26 +161,14 @@ mod tests {
     #[test]
     fn zfs_list_contract_example_and_errors() {
         let cols = ["name", "used", "avail", "mountpoint"];
-        let rows = parse_zfs_list_h(
-            "tank/data\t96K\t1.75T\t/tank/data\r\ntank/vm-1\t8G\t1.75T\t-\n",
-            &cols,
-        )
-        .unwrap();
+        let rows = parse_zfs_list_h("tank/data\t96K\t1.75T\t/tank/data\r\ntank/vm-1\t8G\t1.75T\t-\n", &cols).unwrap();
         assert_eq!(rows[0]["mountpoint"], "/tank/data");
         assert_eq!(rows[1]["mountpoint"], "-");
         assert_eq!(parse_size(&rows[0]["used"]), Some(96 * 1024));
         let spaced = parse_zfs_list_h("tank/x\t0B\t1T\t/mnt/with space\n", &cols).unwrap();
         assert_eq!(spaced[0]["mountpoint"], "/mnt/with space");
         let e = parse_zfs_list_h("tank/data\t96K\n", &cols).unwrap_err();
-        assert_eq!(
-            e,
-            ZfsParseError::Fields {
-                line: 1,
-                expected: 4,
-                found: 2,
-                text: "tank/data\t96K".into()
-            }
-        );
+        assert_eq!(e, ZfsParseError::Fields { line: 1, expected: 4, found: 2, text: "tank/data\t96K".into() });
         assert!(parse_zfs_list_h("cannot open 'x': dataset does not exist\n", &cols).is_err());
     }
 
@@ -209,19 +183,13 @@ mod tests {
         assert_eq!(p[3].source, PropSource::Default);
         assert_eq!(p[1].name, "tank/a");
         assert_eq!(p[1].property, "compression");
-        assert!(matches!(
-            parse_zfs_get_h("tank\tx\ty\tweird\n"),
-            Err(ZfsParseError::Source { line: 1, .. })
-        ));
+        assert!(matches!(parse_zfs_get_h("tank\tx\ty\tweird\n"), Err(ZfsParseError::Source { line: 1, .. })));
     }
 
     #[test]
     fn sizes() {
         assert_eq!(parse_size("450K"), Some(450 * 1024));
-        assert_eq!(
-            parse_size("19.9G"),
-            Some((19.9 * (1u64 << 30) as f64).round() as u64)
-        );
+        assert_eq!(parse_size("19.9G"), Some((19.9 * (1u64 << 30) as f64).round() as u64));
         assert_eq!(parse_size("123456789"), Some(123456789));
         assert_eq!(parse_size("0B"), Some(0));
         assert_eq!(parse_size("-"), None);

@@ -3,8 +3,7 @@
 
 use super::source::SourceFile;
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
-    SourceCode, SourceSpan,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity, SourceCode, SourceSpan,
 };
 use std::fmt;
 
@@ -78,9 +77,7 @@ impl Diagnostic for ConfigProblem {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -125,9 +122,7 @@ impl std::error::Error for ConfigErrors {}
 
 impl Diagnostic for ConfigErrors {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(
-            "nothing was run; fix the problems below and try again",
-        ))
+        Some(Box::new("nothing was run; fix the problems below and try again"))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
@@ -138,8 +133,7 @@ impl Diagnostic for ConfigErrors {
 /// Renders a diagnostic the way phoenix prints it when stderr is not a terminal: unicode
 /// glyphs, no colour, 100 columns.
 pub fn render(diag: &dyn Diagnostic) -> String {
-    let handler =
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
     let mut out = String::new();
     if handler.render_report(&mut out, diag).is_err() {
         // Rendering into a String only fails if a Display impl fails; fall back to the message.
@@ -155,9 +149,8 @@ mod tests {
     #[test]
     fn renders_file_line_and_label() {
         let f = SourceFile::new("x.json", "{\n  \"cores\": \"four\"\n}".to_string());
-        let p = ConfigProblem::at(&f, f.value_span("/cores"), "cores must be a number")
-            .label("a string")
-            .help("write 4");
+        let p =
+            ConfigProblem::at(&f, f.value_span("/cores"), "cores must be a number").label("a string").help("write 4");
         let out = render(&p);
         assert!(out.contains("cores must be a number"), "{out}");
         assert!(out.contains("[x.json:2:12]"), "{out}");
@@ -169,14 +162,9 @@ mod tests {
     fn errors_render_every_problem() {
         let a = ConfigProblem::about_path("first thing");
         let b = ConfigProblem::about_path("second thing").warning();
-        let e = ConfigErrors {
-            problems: vec![a, b],
-        };
+        let e = ConfigErrors { problems: vec![a, b] };
         let out = render(&e);
         assert!(out.contains("1 error and 1 warning"), "{out}");
-        assert!(
-            out.contains("first thing") && out.contains("second thing"),
-            "{out}"
-        );
+        assert!(out.contains("first thing") && out.contains("second thing"), "{out}");
     }
 }

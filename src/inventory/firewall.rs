@@ -8,19 +8,7 @@ use serde_json::Value;
 const TYPES: [&str; 2] = ["in", "out"];
 const ACTIONS: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
 /// Protocol names the Proxmox firewall accepts that configs plausibly use.
-const PROTOS: [&str; 11] = [
-    "tcp",
-    "udp",
-    "icmp",
-    "icmpv6",
-    "ipv6-icmp",
-    "udplite",
-    "sctp",
-    "gre",
-    "esp",
-    "ah",
-    "igmp",
-];
+const PROTOS: [&str; 11] = ["tcp", "udp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "sctp", "gre", "esp", "ah", "igmp"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FirewallRule {
@@ -76,12 +64,9 @@ fn one_of(ctx: &Ctx, v: &Value, ptr: &str, allowed: &[&'static str], what: &str)
         None => format!("use one of: {}", allowed.join(", ")),
     };
     ctx.report(
-        ctx.at_value(
-            ptr,
-            format!("`{}` is not a valid firewall {what}", ctx.path(ptr)),
-        )
-        .label(format!("unknown {what}"))
-        .help(help),
+        ctx.at_value(ptr, format!("`{}` is not a valid firewall {what}", ctx.path(ptr)))
+            .label(format!("unknown {what}"))
+            .help(help),
     );
     None
 }

@@ -192,16 +192,11 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         portainer_agent_image: o.opt("portainer_agent_image", string),
         portainer_server_image: o.opt("portainer_server_image", string),
     });
-    let nfs = o.obj("nfs", |o| Nfs {
-        exports: o.list("exports", nfs_export),
-    });
+    let nfs = o.obj("nfs", |o| Nfs { exports: o.list("exports", nfs_export) });
     let samba = o.obj("samba", samba);
     let zfs = o.obj("zfs", zfs);
-    let proxmox_storage_ids = o
-        .opt("proxmox_storage_ids", |c, v, p| {
-            map(c, v, p, |c, _, v, p| string(c, v, p))
-        })
-        .unwrap_or_default();
+    let proxmox_storage_ids =
+        o.opt("proxmox_storage_ids", |c, v, p| map(c, v, p, |c, _, v, p| string(c, v, p))).unwrap_or_default();
     let mount_point_base = o.opt("mount_point_base", string);
     let proxmox_defaults = o.opaque("proxmox_defaults");
     let tests = o.opaque("tests");
@@ -231,10 +226,7 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
                 let pool = o.req("pool", nonempty_string);
                 let size_gb = o.req("size_gb", u32_);
                 o.finish();
-                Some(SharedZfsVolume {
-                    pool: pool?,
-                    size_gb: size_gb?,
-                })
+                Some(SharedZfsVolume { pool: pool?, size_gb: size_gb? })
             })
         })
         .unwrap_or_default();
@@ -251,18 +243,17 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
     });
     o.finish();
 
-    let (shared_fw, shared_fw_ptr, shared_volumes) =
-        shared.unwrap_or((None, String::new(), IndexMap::new()));
+    let (shared_fw, shared_fw_ptr, shared_volumes) = shared.unwrap_or((None, String::new(), IndexMap::new()));
     let firewall = match (top_firewall, shared_fw) {
         (Some(_), Some(s)) => {
             ctx.report(
-                ctx.at_key(&shared_fw_ptr, "the host firewall is declared twice")
-                    .label("second declaration")
-                    .help(format!(
+                ctx.at_key(&shared_fw_ptr, "the host firewall is declared twice").label("second declaration").help(
+                    format!(
                         "keep one of `{}` and `{}`; phoenix would not know which to apply",
                         ctx.path(&top_firewall_ptr),
                         ctx.path(&shared_fw_ptr)
-                    )),
+                    ),
+                ),
             );
             Some(s)
         }
@@ -307,12 +298,7 @@ fn users(o: &mut Obj) -> Option<Users> {
     };
     let sudo_access = o.opt("sudo_access", bool_);
     let ssh_public_key = o.opt("ssh_public_key", string);
-    Some(Users {
-        username: username?,
-        password_hash,
-        sudo_access,
-        ssh_public_key,
-    })
+    Some(Users { username: username?, password_hash, sudo_access, ssh_public_key })
 }
 
 fn network(o: &mut Obj) -> Network {
@@ -341,11 +327,7 @@ fn nfs_export(ctx: &Ctx, v: &Value, ptr: &str) -> Option<NfsExport> {
     let clients = o.opt("clients", str_list).unwrap_or_default();
     let options = o.opt("options", str_list).unwrap_or_default();
     o.finish();
-    Some(NfsExport {
-        path: path?,
-        clients,
-        options,
-    })
+    Some(NfsExport { path: path?, clients, options })
 }
 
 fn samba(o: &mut Obj) -> Samba {
@@ -362,15 +344,7 @@ fn samba(o: &mut Obj) -> Samba {
             let read_only = o.opt("read_only", bool_);
             let guest_ok = o.opt("guest_ok", bool_);
             o.finish();
-            Some(SambaShare {
-                name: name?,
-                path: path?,
-                options,
-                valid_users,
-                browsable,
-                read_only,
-                guest_ok,
-            })
+            Some(SambaShare { name: name?, path: path?, options, valid_users, browsable, read_only, guest_ok })
         }),
     }
 }
@@ -383,11 +357,7 @@ fn zfs(o: &mut Obj) -> Zfs {
         let raid_level = o.opt("raid_level", string);
         let disks = o.opt("disks", str_list).unwrap_or_default();
         o.finish();
-        Some(ZfsPool {
-            name: name?,
-            raid_level,
-            disks,
-        })
+        Some(ZfsPool { name: name?, raid_level, disks })
     });
     let settings = o.obj("settings", |o| ZfsSettings {
         allow_destructive_operations: o.opt("allow_destructive_operations", bool_),
@@ -412,12 +382,7 @@ fn zfs(o: &mut Obj) -> Zfs {
         })
     });
     check_dataset_pools(o.ctx, &pools, &datasets_ptr, o.raw_value("datasets"));
-    Zfs {
-        arc_max_gb,
-        pools,
-        settings,
-        datasets,
-    }
+    Zfs { arc_max_gb, pools, settings, datasets }
 }
 
 /// Every dataset must live on a pool this file declares (setup creates pools first).
@@ -440,12 +405,9 @@ fn check_dataset_pools(ctx: &Ctx, pools: &[ZfsPool], datasets_ptr: &str, raw: Op
             None => format!("use one of the declared pools: {}", names.join(", ")),
         };
         ctx.report(
-            ctx.at_value(
-                &ptr,
-                format!("dataset pool `{pool}` is not declared in `zfs.pools`"),
-            )
-            .label("unknown pool")
-            .help(help),
+            ctx.at_value(&ptr, format!("dataset pool `{pool}` is not declared in `zfs.pools`"))
+                .label("unknown pool")
+                .help(help),
         );
     }
 }

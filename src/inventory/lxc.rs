@@ -3,9 +3,7 @@
 
 use super::firewall::{guest_firewall, GuestFirewall};
 use super::net::{check_gateway, cidr, ipv4, mac};
-use super::reader::{
-    bool_, guest_id, i64_, nonempty_string, port, report_bad_id, str_list, string, u32_, Ctx, Obj,
-};
+use super::reader::{bool_, guest_id, i64_, nonempty_string, port, report_bad_id, str_list, string, u32_, Ctx, Obj};
 use super::source::child_pointer;
 use super::suggest::did_you_mean;
 use indexmap::IndexMap;
@@ -135,10 +133,7 @@ pub struct TraefikService {
 pub(crate) fn traefik_service(o: &mut Obj) -> Option<TraefikService> {
     let name = o.req("name", nonempty_string);
     let port = o.req("port", port);
-    Some(TraefikService {
-        name: name?,
-        port: port?,
-    })
+    Some(TraefikService { name: name?, port: port? })
 }
 
 /// A feature name from a closed set, with a suggestion for typos.
@@ -155,23 +150,16 @@ pub(crate) fn feature(
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("{kind} features are: {}", known.join(", ")),
         };
-        ctx.report(
-            ctx.at_value(ptr, format!("unknown {kind} feature `{name}`"))
-                .label("no such feature")
-                .help(help),
-        );
+        ctx.report(ctx.at_value(ptr, format!("unknown {kind} feature `{name}`")).label("no such feature").help(help));
         None
     }
 }
 
 /// Application scripts live in `<config>/scripts/`, or in `<config>/../bin/` (the original layout).
 pub(crate) fn resolve_app_script(config_dir: &Path, name: &str) -> Option<PathBuf> {
-    [
-        config_dir.join("scripts").join(name),
-        config_dir.join("..").join("bin").join(name),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    [config_dir.join("scripts").join(name), config_dir.join("..").join("bin").join(name)]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 fn gpu_assignment(ctx: &Ctx, v: &Value, ptr: &str) -> Option<Vec<u32>> {
@@ -179,21 +167,14 @@ fn gpu_assignment(ctx: &Ctx, v: &Value, ptr: &str) -> Option<Vec<u32>> {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
         other => {
-            ctx.type_error(
-                ptr,
-                "\"none\" or a list of GPU indexes such as \"0, 1\"",
-                other,
-            );
+            ctx.type_error(ptr, "\"none\" or a list of GPU indexes such as \"0, 1\"", other);
             return None;
         }
     };
     if text.trim() == "none" {
         return Some(Vec::new());
     }
-    let parsed: Option<Vec<u32>> = text
-        .split(',')
-        .map(|p| p.trim().parse::<u32>().ok())
-        .collect();
+    let parsed: Option<Vec<u32>> = text.split(',').map(|p| p.trim().parse::<u32>().ok()).collect();
     if parsed.is_none() {
         ctx.report(
             ctx.at_value(ptr, format!("`{}` is not a GPU assignment", ctx.path(ptr)))
@@ -250,13 +231,7 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value, config_dir: &Path) -> Option<LxcFi
     });
     o.finish();
     let (guests, declared) = guests.unwrap_or_default();
-    Some(LxcFile {
-        nvidia_driver_version,
-        nvidia_repo_url,
-        nvidia_runfile_url,
-        guests,
-        declared,
-    })
+    Some(LxcFile { nvidia_driver_version, nvidia_repo_url, nvidia_runfile_url, guests, declared })
 }
 
 fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<LxcGuest> {
@@ -271,7 +246,10 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
         o.opt("template", nonempty_string)
     } else {
         if !o.has("template") {
-            o.missing("template", Some("containers that are not clones (no `clone_from_ctid`) are created from a template"));
+            o.missing(
+                "template",
+                Some("containers that are not clones (no `clone_from_ctid`) are created from a template"),
+            );
         }
         o.opt("template", nonempty_string)
     };
@@ -288,21 +266,12 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
             if let (Some(ip), Some(gw)) = (&ip, &gw) {
                 check_gateway(o.ctx, ip, &child_pointer(&network_ptr, "gw"), gw);
             }
-            Some(LxcNetwork {
-                name: name?,
-                bridge: bridge?,
-                ip: ip?,
-                gw,
-                nameservers,
-            })
+            Some(LxcNetwork { name: name?, bridge: bridge?, ip: ip?, gw, nameservers })
         })
         .flatten()
     } else {
         o.accept("network_config");
-        o.missing(
-            "network_config",
-            Some("it needs at least `name`, `bridge` and `ip`"),
-        );
+        o.missing("network_config", Some("it needs at least `name`, `bridge` and `ip`"));
         None
     };
     let mac_address = o.opt("mac_address", mac);
@@ -320,25 +289,21 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
             if found.is_none() {
                 let ptr = o.field_ptr("application_script");
                 ctx.report(
-                    ctx.at_value(&ptr, format!("application script `{script}` not found"))
-                        .label("no such file")
-                        .help(format!(
+                    ctx.at_value(&ptr, format!("application script `{script}` not found")).label("no such file").help(
+                        format!(
                             "put it at {} or {}",
                             config_dir.join("scripts").join(script).display(),
                             config_dir.join("..").join("bin").join(script).display()
-                        )),
+                        ),
+                    ),
                 );
             }
             found
         }
         None => None,
     };
-    let (dependencies, dep_at): (Vec<u32>, Vec<String>) = o
-        .list("dependencies", |c, v, p| {
-            guest_id(c, v, p).map(|id| (id, p.to_string()))
-        })
-        .into_iter()
-        .unzip();
+    let (dependencies, dep_at): (Vec<u32>, Vec<String>) =
+        o.list("dependencies", |c, v, p| guest_id(c, v, p).map(|id| (id, p.to_string()))).into_iter().unzip();
     let pct_options = o.opt("pct_options", str_list).unwrap_or_default();
     let lxc_options = o.opt("lxc_options", str_list).unwrap_or_default();
     let apparmor_profile = o.opt("apparmor_profile", nonempty_string);
@@ -352,12 +317,7 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
         let owner_uid = o.opt("owner_uid", u32_);
         let owner_gid = o.opt("owner_gid", u32_);
         o.finish();
-        Some(MountPoint {
-            host_path: host_path?,
-            container_path: container_path?,
-            owner_uid,
-            owner_gid,
-        })
+        Some(MountPoint { host_path: host_path?, container_path: container_path?, owner_uid, owner_gid })
     });
     let zfs_volumes = o.list("zfs_volumes", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
@@ -366,12 +326,7 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
         let size_gb = o.req("size_gb", u32_);
         let mount_point = o.req("mount_point", nonempty_string);
         o.finish();
-        Some(ZfsVolume {
-            name: name?,
-            pool: pool?,
-            size_gb: size_gb?,
-            mount_point: mount_point?,
-        })
+        Some(ZfsVolume { name: name?, pool: pool?, size_gb: size_gb?, mount_point: mount_point? })
     });
     let firewall = o.obj("firewall", guest_firewall);
     let traefik_service = o.obj("traefik_service", traefik_service).flatten();

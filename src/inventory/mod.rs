@@ -112,47 +112,25 @@ impl<'a> GuestRef<'a> {
         if let Some(src) = self.clone_source() {
             edges.push((src, EdgeReason::CloneSource));
         }
-        edges.extend(
-            self.dependencies()
-                .iter()
-                .map(|d| (*d, EdgeReason::Dependency)),
-        );
-        GuestNode {
-            id: self.id(),
-            kind: self.kind(),
-            name: self.name().to_string(),
-            edges,
-        }
+        edges.extend(self.dependencies().iter().map(|d| (*d, EdgeReason::Dependency)));
+        GuestNode { id: self.id(), kind: self.kind(), name: self.name().to_string(), edges }
     }
 }
 
 impl Inventory {
     /// LXCs then VMs, each in file order.
     pub fn guest_ids(&self) -> Vec<u32> {
-        self.lxc
-            .guests
-            .keys()
-            .chain(self.vm.guests.keys())
-            .copied()
-            .collect()
+        self.lxc.guests.keys().chain(self.vm.guests.keys()).copied().collect()
     }
 
     /// An LXC wins over a VM with the same id (as in the original), though validation
     /// rejects such configs.
     pub fn guest(&self, id: u32) -> Option<GuestRef<'_>> {
-        self.lxc
-            .guests
-            .get(&id)
-            .map(GuestRef::Lxc)
-            .or_else(|| self.vm.guests.get(&id).map(GuestRef::Vm))
+        self.lxc.guests.get(&id).map(GuestRef::Lxc).or_else(|| self.vm.guests.get(&id).map(GuestRef::Vm))
     }
 
     pub fn guests(&self) -> impl Iterator<Item = GuestRef<'_>> {
-        self.lxc
-            .guests
-            .values()
-            .map(GuestRef::Lxc)
-            .chain(self.vm.guests.values().map(GuestRef::Vm))
+        self.lxc.guests.values().map(GuestRef::Lxc).chain(self.vm.guests.values().map(GuestRef::Vm))
     }
 
     /// One node per guest, edges clone source first then dependencies (the original's order).
@@ -184,14 +162,8 @@ fn load_file<T>(
 /// other problem found (warnings included); warnings alone do not.
 pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
     let mut problems = Vec::new();
-    let hv = load_file(
-        &config_dir.join(HYPERVISOR_FILE),
-        &mut problems,
-        hypervisor::decode,
-    );
-    let lxc = load_file(&config_dir.join(LXC_FILE), &mut problems, |c, v| {
-        lxc::decode(c, v, config_dir)
-    });
+    let hv = load_file(&config_dir.join(HYPERVISOR_FILE), &mut problems, hypervisor::decode);
+    let lxc = load_file(&config_dir.join(LXC_FILE), &mut problems, |c, v| lxc::decode(c, v, config_dir));
     let vm = load_file(&config_dir.join(VM_FILE), &mut problems, vm::decode);
     let stacks = stack::discover(config_dir, &mut problems);
 
@@ -217,17 +189,8 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
     }
 
     match (hv, lxc, vm) {
-        (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _)))
-            if problems.iter().all(|p| !p.is_error()) =>
-        {
-            Ok(Inventory {
-                config_dir: config_dir.to_path_buf(),
-                hypervisor,
-                lxc,
-                vm,
-                stacks,
-                warnings: problems,
-            })
+        (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _))) if problems.iter().all(|p| !p.is_error()) => {
+            Ok(Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems })
         }
         _ => Err(ConfigErrors { problems }),
     }

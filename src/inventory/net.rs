@@ -13,20 +13,13 @@ pub(crate) fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
 }
 
 pub(crate) fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    };
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
     (u32::from(a) & mask) == (u32::from(b) & mask)
 }
 
 fn is_mac(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// An IPv4 address with prefix length, as `pct`/`qm` take it.
@@ -34,12 +27,9 @@ pub(crate) fn cidr(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     let s = string(ctx, v, ptr)?;
     if parse_cidr(&s).is_none() {
         ctx.report(
-            ctx.at_value(
-                ptr,
-                format!("`{}` is not an IPv4 address in CIDR form", ctx.path(ptr)),
-            )
-            .label("expected address/prefix")
-            .help("write the address with its prefix length, e.g. \"10.0.0.10/24\""),
+            ctx.at_value(ptr, format!("`{}` is not an IPv4 address in CIDR form", ctx.path(ptr)))
+                .label("expected address/prefix")
+                .help("write the address with its prefix length, e.g. \"10.0.0.10/24\""),
         );
         return None;
     }
@@ -79,14 +69,9 @@ pub(crate) fn check_gateway(ctx: &Ctx, ip: &str, gw_ptr: &str, gw: &str) {
     };
     if !same_subnet(addr, gw_addr, prefix) {
         ctx.report(
-            ctx.at_value(
-                gw_ptr,
-                format!("gateway {gw} is outside the subnet of {ip}"),
-            )
-            .label("not reachable from the guest's address")
-            .help(format!(
-                "use a gateway inside {ip} (the same first {prefix} bits) or fix the address"
-            )),
+            ctx.at_value(gw_ptr, format!("gateway {gw} is outside the subnet of {ip}"))
+                .label("not reachable from the guest's address")
+                .help(format!("use a gateway inside {ip} (the same first {prefix} bits) or fix the address")),
         );
     }
 }
@@ -97,10 +82,7 @@ mod tests {
 
     #[test]
     fn cidr_and_subnet() {
-        assert_eq!(
-            parse_cidr("10.0.0.10/24"),
-            Some((Ipv4Addr::new(10, 0, 0, 10), 24))
-        );
+        assert_eq!(parse_cidr("10.0.0.10/24"), Some((Ipv4Addr::new(10, 0, 0, 10), 24)));
         assert!(parse_cidr("10.0.0.10").is_none());
         assert!(parse_cidr("10.0.0.10/33").is_none());
         assert!(parse_cidr("10.0.0.300/24").is_none());

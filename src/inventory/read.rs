@@ -38,11 +38,7 @@ pub(crate) fn read_json(path: &Path) -> Result<(SourceFile, Value), ReadFailure>
                     .help("create it, or pass the right folder with --config-dir"),
             ))
         }
-        Err(e) => {
-            return Err(broken(ConfigProblem::about_path(format!(
-                "could not read config file {name}: {e}"
-            ))))
-        }
+        Err(e) => return Err(broken(ConfigProblem::about_path(format!("could not read config file {name}: {e}")))),
     };
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -53,13 +49,9 @@ pub(crate) fn read_json(path: &Path) -> Result<(SourceFile, Value), ReadFailure>
             let file = SourceFile::empty(name).with_text(lossy);
             let len = file.text[offset..].chars().next().map_or(0, char::len_utf8);
             return Err(broken(
-                ConfigProblem::at(
-                    &file,
-                    (offset, len).into(),
-                    "config file is not valid UTF-8",
-                )
-                .label("invalid byte sequence")
-                .help("save the file as UTF-8"),
+                ConfigProblem::at(&file, (offset, len).into(), "config file is not valid UTF-8")
+                    .label("invalid byte sequence")
+                    .help("save the file as UTF-8"),
             ));
         }
     };
@@ -71,11 +63,7 @@ pub(crate) fn read_json(path: &Path) -> Result<(SourceFile, Value), ReadFailure>
             let len = file.text[offset..].chars().next().map_or(0, char::len_utf8);
             let message = e.to_string();
             // serde_json appends " at line L column C"; the rendered span already says where.
-            let what = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
+            let what = message.split(" at line ").next().unwrap_or(&message).to_string();
             Err(broken(
                 ConfigProblem::at(&file, (offset, len).into(), format!("invalid JSON: {what}"))
                     .label("here")

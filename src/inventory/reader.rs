@@ -21,10 +21,7 @@ pub(crate) struct Ctx<'f> {
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f SourceFile) -> Self {
-        Ctx {
-            file,
-            problems: RefCell::new(Vec::new()),
-        }
+        Ctx { file, problems: RefCell::new(Vec::new()) }
     }
 
     pub fn report(&self, problem: ConfigProblem) {
@@ -162,13 +159,10 @@ pub(crate) fn bool_(ctx: &Ctx, v: &Value, ptr: &str) -> Option<bool> {
         Value::Bool(b) => Some(*b),
         Value::String(s) if s == "true" || s == "false" => {
             ctx.report(
-                ctx.at_value(
-                    ptr,
-                    format!("`{}` is a string, not a boolean", ctx.path(ptr)),
-                )
-                .label("quoted boolean")
-                .help(format!("write {s} without quotes"))
-                .warning(),
+                ctx.at_value(ptr, format!("`{}` is a string, not a boolean", ctx.path(ptr)))
+                    .label("quoted boolean")
+                    .help(format!("write {s} without quotes"))
+                    .warning(),
             );
             Some(s == "true")
         }
@@ -197,14 +191,9 @@ pub(crate) fn guest_id(ctx: &Ctx, v: &Value, ptr: &str) -> Option<u32> {
 
 pub(crate) fn report_bad_id(ctx: &Ctx, ptr: &str, v: &Value, at_key: bool) {
     let message = format!("`{}` is not a valid guest id", ctx.path(ptr));
-    let p = if at_key {
-        ctx.at_key(ptr, message)
-    } else {
-        ctx.at_value(ptr, message)
-    };
+    let p = if at_key { ctx.at_key(ptr, message) } else { ctx.at_value(ptr, message) };
     ctx.report(
-        p.label(format!("this is {}", describe(v)))
-            .help("guest ids are positive whole numbers such as 101 or \"101\""),
+        p.label(format!("this is {}", describe(v))).help("guest ids are positive whole numbers such as 101 or \"101\""),
     );
 }
 
@@ -221,11 +210,7 @@ pub(crate) fn array<T>(
 ) -> Option<Vec<T>> {
     match v {
         Value::Array(items) => Some(
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, x)| item(ctx, x, &child_pointer(ptr, &i.to_string())))
-                .collect(),
+            items.iter().enumerate().filter_map(|(i, x)| item(ctx, x, &child_pointer(ptr, &i.to_string()))).collect(),
         ),
         other => {
             ctx.type_error(ptr, "an array", other);
@@ -243,11 +228,7 @@ pub(crate) fn map<T>(
 ) -> Option<IndexMap<String, T>> {
     match v {
         Value::Object(m) => Some(
-            m.iter()
-                .filter_map(|(k, x)| {
-                    item(ctx, k, x, &child_pointer(ptr, k)).map(|t| (k.clone(), t))
-                })
-                .collect(),
+            m.iter().filter_map(|(k, x)| item(ctx, k, x, &child_pointer(ptr, k)).map(|t| (k.clone(), t))).collect(),
         ),
         other => {
             ctx.type_error(ptr, "an object", other);
@@ -285,22 +266,15 @@ pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
                 (None, Some(f)) => Some(SecretRef::File(PathBuf::from(f))),
                 _ => {
                     ctx.report(
-                        ctx.at_value(
-                            ptr,
-                            format!("`{}` must name exactly one source", ctx.path(ptr)),
-                        )
-                        .help("write {\"env\": \"NAME\"} or {\"file\": \"/path\"}"),
+                        ctx.at_value(ptr, format!("`{}` must name exactly one source", ctx.path(ptr)))
+                            .help("write {\"env\": \"NAME\"} or {\"file\": \"/path\"}"),
                     );
                     None
                 }
             }
         }
         other => {
-            ctx.type_error(
-                ptr,
-                "a secret: {\"env\": \"NAME\"}, {\"file\": \"/path\"} or a string",
-                other,
-            );
+            ctx.type_error(ptr, "a secret: {\"env\": \"NAME\"}, {\"file\": \"/path\"} or a string", other);
             None
         }
     }
@@ -320,14 +294,9 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
     /// Reports a type error (and returns `None`) when `v` is not an object.
     pub fn new(ctx: &'c Ctx<'f>, v: &'v Value, ptr: &str) -> Option<Self> {
         match v {
-            Value::Object(map) => Some(Obj {
-                ctx,
-                map,
-                ptr: ptr.to_string(),
-                asked: Vec::new(),
-                missing: Vec::new(),
-                accept_rest: false,
-            }),
+            Value::Object(map) => {
+                Some(Obj { ctx, map, ptr: ptr.to_string(), asked: Vec::new(), missing: Vec::new(), accept_rest: false })
+            }
             other => {
                 ctx.type_error(ptr, "an object", other);
                 None
@@ -357,21 +326,13 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
         self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
-    pub fn opt<T>(
-        &mut self,
-        key: &'static str,
-        decode: impl FnOnce(&Ctx, &Value, &str) -> Option<T>,
-    ) -> Option<T> {
+    pub fn opt<T>(&mut self, key: &'static str, decode: impl FnOnce(&Ctx, &Value, &str) -> Option<T>) -> Option<T> {
         let (v, ptr) = self.raw(key)?;
         decode(self.ctx, v, &ptr)
     }
 
     /// Like `opt`, but a missing field is reported.
-    pub fn req<T>(
-        &mut self,
-        key: &'static str,
-        decode: impl FnOnce(&Ctx, &Value, &str) -> Option<T>,
-    ) -> Option<T> {
+    pub fn req<T>(&mut self, key: &'static str, decode: impl FnOnce(&Ctx, &Value, &str) -> Option<T>) -> Option<T> {
         if !self.has(key) {
             self.asked.push(key);
             self.missing(key, None);
@@ -394,35 +355,19 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
             None => format!("add \"{key}\": … to this object"),
         };
         ctx.report(
-            ConfigProblem::at(
-                ctx.file,
-                span,
-                format!(
-                    "missing required field `{key}` in `{}`",
-                    ctx.path(&self.ptr)
-                ),
-            )
-            .label(format!("`{key}` is missing here"))
-            .help(help),
+            ConfigProblem::at(ctx.file, span, format!("missing required field `{key}` in `{}`", ctx.path(&self.ptr)))
+                .label(format!("`{key}` is missing here"))
+                .help(help),
         );
     }
 
     /// A list that may be absent (empty).
-    pub fn list<T>(
-        &mut self,
-        key: &'static str,
-        item: impl FnMut(&Ctx, &Value, &str) -> Option<T>,
-    ) -> Vec<T> {
-        self.opt(key, |c, v, p| array(c, v, p, item))
-            .unwrap_or_default()
+    pub fn list<T>(&mut self, key: &'static str, item: impl FnMut(&Ctx, &Value, &str) -> Option<T>) -> Vec<T> {
+        self.opt(key, |c, v, p| array(c, v, p, item)).unwrap_or_default()
     }
 
     /// A nested object decoded by `decode`.
-    pub fn obj<T>(
-        &mut self,
-        key: &'static str,
-        decode: impl FnOnce(&mut Obj<'_, 'f, '_>) -> T,
-    ) -> Option<T> {
+    pub fn obj<T>(&mut self, key: &'static str, decode: impl FnOnce(&mut Obj<'_, 'f, '_>) -> T) -> Option<T> {
         let (v, ptr) = self.raw(key)?;
         let mut o = Obj::new(self.ctx, v, &ptr)?;
         let t = decode(&mut o);
@@ -474,12 +419,9 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
                     None => format!("remove it; the keys known here are: {}", known.join(", ")),
                 };
                 ctx.report(
-                    ctx.at_key(
-                        &ptr,
-                        format!("unknown key `{key}` in `{}`", ctx.path(&self.ptr)),
-                    )
-                    .label("not a known key")
-                    .help(help),
+                    ctx.at_key(&ptr, format!("unknown key `{key}` in `{}`", ctx.path(&self.ptr)))
+                        .label("not a known key")
+                        .help(help),
                 );
             }
         }
@@ -523,16 +465,9 @@ mod tests {
             Some("did you mean `memory_mb`? (`memory_mb` is required and missing)")
         );
         let span = problems[2].span.unwrap();
-        assert_eq!(
-            &f.text[span.offset()..span.offset() + span.len()],
-            "\"memroy_mb\""
-        );
+        assert_eq!(&f.text[span.offset()..span.offset() + span.len()], "\"memroy_mb\"");
         assert!(msgs[3].contains("unknown key `zzz`"));
-        assert!(problems[3]
-            .help
-            .as_deref()
-            .unwrap()
-            .contains("cores, memory_mb, name, on, storage_pool"));
+        assert!(problems[3].help.as_deref().unwrap().contains("cores, memory_mb, name, on, storage_pool"));
         assert!(msgs[4].contains("missing required field `storage_pool`"));
     }
 
@@ -549,17 +484,13 @@ mod tests {
 
     #[test]
     fn secrets_literal_env_file() {
-        let f = file(
-            r#"{"a": "pw", "b": {"env": "X"}, "c": {"file": "/p"}, "d": {"env": "X", "file": "/p"}}"#,
-        );
+        let f = file(r#"{"a": "pw", "b": {"env": "X"}, "c": {"file": "/p"}, "d": {"env": "X", "file": "/p"}}"#);
         let root: Value = serde_json::from_str(&f.text).unwrap();
         let ctx = Ctx::new(&f);
         let mut o = Obj::new(&ctx, &root, "").unwrap();
         assert!(matches!(o.opt("a", secret), Some(SecretRef::Literal(_))));
         assert!(matches!(o.opt("b", secret), Some(SecretRef::Env(n)) if n == "X"));
-        assert!(
-            matches!(o.opt("c", secret), Some(SecretRef::File(p)) if p == std::path::Path::new("/p"))
-        );
+        assert!(matches!(o.opt("c", secret), Some(SecretRef::File(p)) if p == std::path::Path::new("/p")));
         assert!(o.opt("d", secret).is_none());
         o.finish();
         let problems = ctx.into_problems();
@@ -573,10 +504,7 @@ mod tests {
     fn display_paths_distinguish_indexes() {
         let f = file(r#"{"vms": [{"name": 1}], "lxc_configs": {"101": {}}}"#);
         assert_eq!(display_path(&f, "/vms/0/name"), "vms[0].name");
-        assert_eq!(
-            display_path(&f, "/lxc_configs/101/cores"),
-            "lxc_configs.101.cores"
-        );
+        assert_eq!(display_path(&f, "/lxc_configs/101/cores"), "lxc_configs.101.cores");
         assert_eq!(display_path(&f, ""), "(top level)");
     }
 }

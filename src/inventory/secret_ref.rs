@@ -19,17 +19,12 @@ pub enum SecretRef {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error(
-        "environment variable `{name}` is not set (it holds a secret the configuration refers to)"
-    )]
+    #[error("environment variable `{name}` is not set (it holds a secret the configuration refers to)")]
     EnvMissing { name: String },
     #[error("environment variable `{name}` is not valid UTF-8")]
     EnvNotUnicode { name: String },
     #[error("could not read secret file {}: {source}", path.display())]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
     #[error("secret file {} is empty", path.display())]
     FileEmpty { path: PathBuf },
 }
@@ -42,18 +37,12 @@ impl SecretRef {
             SecretRef::Literal(s) => Ok(s.clone()),
             SecretRef::Env(name) => match std::env::var(name) {
                 Ok(v) => Ok(Secret::new(v)),
-                Err(std::env::VarError::NotPresent) => {
-                    Err(SecretError::EnvMissing { name: name.clone() })
-                }
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    Err(SecretError::EnvNotUnicode { name: name.clone() })
-                }
+                Err(std::env::VarError::NotPresent) => Err(SecretError::EnvMissing { name: name.clone() }),
+                Err(std::env::VarError::NotUnicode(_)) => Err(SecretError::EnvNotUnicode { name: name.clone() }),
             },
             SecretRef::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| SecretError::File { path: path.clone(), source })?;
                 let value = text.trim_end_matches(['\n', '\r']);
                 if value.is_empty() {
                     return Err(SecretError::FileEmpty { path: path.clone() });
@@ -84,16 +73,10 @@ mod tests {
         // A name unique to this test, so parallel tests cannot interfere.
         let name = "PHOENIX_TEST_SECRET_REF_ENV_1";
         std::env::set_var(name, "s3cret");
-        assert_eq!(
-            SecretRef::Env(name.into()).resolve().unwrap().expose(),
-            "s3cret"
-        );
+        assert_eq!(SecretRef::Env(name.into()).resolve().unwrap().expose(), "s3cret");
         let missing = SecretRef::Env("PHOENIX_TEST_SECRET_REF_SURELY_UNSET".into()).resolve();
         let err = missing.unwrap_err().to_string();
-        assert!(
-            err.contains("PHOENIX_TEST_SECRET_REF_SURELY_UNSET"),
-            "{err}"
-        );
+        assert!(err.contains("PHOENIX_TEST_SECRET_REF_SURELY_UNSET"), "{err}");
         assert!(!err.contains("s3cret"));
     }
 
@@ -102,18 +85,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw");
         std::fs::write(&path, "p@ss\n").unwrap();
-        assert_eq!(
-            SecretRef::File(path.clone()).resolve().unwrap().expose(),
-            "p@ss"
-        );
+        assert_eq!(SecretRef::File(path.clone()).resolve().unwrap().expose(), "p@ss");
         std::fs::write(&path, "\n").unwrap();
-        assert!(matches!(
-            SecretRef::File(path).resolve(),
-            Err(SecretError::FileEmpty { .. })
-        ));
-        let missing = SecretRef::File(dir.path().join("nope"))
-            .resolve()
-            .unwrap_err();
+        assert!(matches!(SecretRef::File(path).resolve(), Err(SecretError::FileEmpty { .. })));
+        let missing = SecretRef::File(dir.path().join("nope")).resolve().unwrap_err();
         assert!(missing.to_string().contains("nope"));
     }
 }

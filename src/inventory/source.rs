@@ -81,9 +81,7 @@ impl SourceFile {
 
     /// Span of the value at `pointer`, falling back to the nearest ancestor that has one.
     pub fn value_span(&self, pointer: &str) -> SourceSpan {
-        self.nearest(pointer)
-            .map(|l| to_span(&l.value))
-            .unwrap_or_else(|| (0, 0).into())
+        self.nearest(pointer).map(|l| to_span(&l.value)).unwrap_or_else(|| (0, 0).into())
     }
 
     /// Span of the key at `pointer` (the value's span for array items and the root).
@@ -223,13 +221,7 @@ impl Scanner<'_, '_> {
                 }
             }
         }
-        self.spans.insert(
-            pointer,
-            Location {
-                key,
-                value: start..self.pos,
-            },
-        );
+        self.spans.insert(pointer, Location { key, value: start..self.pos });
         Some(())
     }
 
@@ -267,8 +259,7 @@ impl Scanner<'_, '_> {
                                 }
                                 self.pos += 2;
                                 let lo = self.hex4()?;
-                                let code =
-                                    0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)?);
+                                let code = 0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)?);
                                 char::from_u32(code)?
                             } else {
                                 char::from_u32(hi).unwrap_or('\u{FFFD}')
@@ -311,10 +302,7 @@ mod tests {
         assert_eq!(slice(&f, c.key.as_ref().unwrap()), "\"c\"");
         assert_eq!(slice(&f, &f.location("/a/b/2").unwrap().value), "\"x\"");
         assert!(f.location("/a/b/2").unwrap().key.is_none());
-        assert_eq!(
-            slice(&f, &f.location("/a/b").unwrap().value),
-            r#"[1, {"c": true}, "x"]"#
-        );
+        assert_eq!(slice(&f, &f.location("/a/b").unwrap().value), r#"[1, {"c": true}, "x"]"#);
         assert_eq!(slice(&f, &f.location("/d").unwrap().value), "null");
         assert_eq!(slice(&f, &f.location("").unwrap().value), f.text.as_str());
     }
@@ -323,10 +311,7 @@ mod tests {
     fn escapes_in_keys_and_values() {
         let text = r#"{"a\"b": "q\"uote", "sl/ash": 1, "t~i": 2, "\u00e9\ud83d\ude00": 3}"#;
         let f = SourceFile::new("t.json", text.to_string());
-        assert_eq!(
-            slice(&f, &f.location("/a\"b").unwrap().value),
-            r#""q\"uote""#
-        );
+        assert_eq!(slice(&f, &f.location("/a\"b").unwrap().value), r#""q\"uote""#);
         assert_eq!(slice(&f, &f.location("/sl~1ash").unwrap().value), "1");
         assert_eq!(slice(&f, &f.location("/t~0i").unwrap().value), "2");
         assert_eq!(slice(&f, &f.location("/é😀").unwrap().value), "3");
@@ -356,15 +341,7 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for text in [
-            "",
-            "{",
-            "[1,",
-            "{\"a\" 1}",
-            "\"\\u12",
-            "{\"a\":\"\\ud800\"}",
-            "]]]",
-        ] {
+        for text in ["", "{", "[1,", "{\"a\" 1}", "\"\\u12", "{\"a\":\"\\ud800\"}", "]]]"] {
             let _ = SourceFile::new("t.json", text.to_string());
         }
         let deep = "[".repeat(10_000);

@@ -66,27 +66,17 @@ pub(crate) const COMPOSE: &str = "docker-compose.yml";
 
 /// The folder that holds stacks, if any.
 pub(crate) fn stacks_dir(config_dir: &Path) -> Option<PathBuf> {
-    [
-        config_dir.join("stacks"),
-        config_dir.join("..").join("stacks"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
+    [config_dir.join("stacks"), config_dir.join("..").join("stacks")].into_iter().find(|p| p.is_dir())
 }
 
 fn is_secret_name(name: &str) -> bool {
     let upper = name.to_uppercase();
-    ["PASS", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|w| upper.contains(w))
+    ["PASS", "SECRET", "TOKEN", "KEY"].iter().any(|w| upper.contains(w))
 }
 
 /// Loads every stack folder (sorted by name so output is stable). Problems are appended to
 /// `problems`; a folder without both files is skipped with a warning, as the original did.
-pub(crate) fn discover(
-    config_dir: &Path,
-    problems: &mut Vec<ConfigProblem>,
-) -> IndexMap<String, Stack> {
+pub(crate) fn discover(config_dir: &Path, problems: &mut Vec<ConfigProblem>) -> IndexMap<String, Stack> {
     let mut stacks = IndexMap::new();
     let Some(root) = stacks_dir(config_dir) else {
         return stacks;
@@ -94,18 +84,11 @@ pub(crate) fn discover(
     let entries = match std::fs::read_dir(&root) {
         Ok(e) => e,
         Err(e) => {
-            problems.push(ConfigProblem::about_path(format!(
-                "could not list stacks folder {}: {e}",
-                root.display()
-            )));
+            problems.push(ConfigProblem::about_path(format!("could not list stacks folder {}: {e}", root.display())));
             return stacks;
         }
     };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     for dir in dirs {
         let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
@@ -141,10 +124,7 @@ fn load_one(name: &str, dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option
     let compose = match std::fs::read_to_string(&compose_path) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(ConfigProblem::about_path(format!(
-                "could not read {}: {e}",
-                compose_path.display()
-            )));
+            problems.push(ConfigProblem::about_path(format!("could not read {}: {e}", compose_path.display())));
             return None;
         }
     };
@@ -158,27 +138,16 @@ fn load_one(name: &str, dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option
     let ctx = Ctx::new(&file);
     let manifest = decode_manifest(&ctx, &root);
     problems.extend(ctx.into_problems());
-    Some(Stack {
-        name: name.to_string(),
-        dir: dir.to_path_buf(),
-        compose_path,
-        compose,
-        manifest: manifest?,
-    })
+    Some(Stack { name: name.to_string(), dir: dir.to_path_buf(), compose_path, compose, manifest: manifest? })
 }
 
 fn decode_manifest(ctx: &Ctx, root: &Value) -> Option<StackManifest> {
     let mut o = Obj::new(ctx, root, "")?;
     o.accept("$schema");
     let description = o.opt("description", string);
-    let environments = o
-        .opt("environments", |c, v, p| map(c, v, p, environment))
-        .unwrap_or_default();
+    let environments = o.opt("environments", |c, v, p| map(c, v, p, environment)).unwrap_or_default();
     o.finish();
-    Some(StackManifest {
-        description,
-        environments,
-    })
+    Some(StackManifest { description, environments })
 }
 
 fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvironment> {
@@ -189,10 +158,7 @@ fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvi
         let source = o.req("source", nonempty_string);
         let destination_in_container = o.req("destination_in_container", nonempty_string);
         o.finish();
-        Some(StackFile {
-            source: source?,
-            destination_in_container: destination_in_container?,
-        })
+        Some(StackFile { source: source?, destination_in_container: destination_in_container? })
     });
     let services = o
         .opt("services", |c, v, p| {
@@ -206,12 +172,7 @@ fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvi
         .unwrap_or_default();
     let firewall_rules = o.list("firewall_rules", rule);
     o.finish();
-    Some(StackEnvironment {
-        variables,
-        files,
-        services,
-        firewall_rules,
-    })
+    Some(StackEnvironment { variables, files, services, firewall_rules })
 }
 
 fn variable(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackVariable> {
@@ -228,10 +189,7 @@ fn variable(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackVariable> {
         }
     };
     o.finish();
-    Some(StackVariable {
-        name: name?,
-        value: value?,
-    })
+    Some(StackVariable { name: name?, value: value? })
 }
 
 #[cfg(test)]

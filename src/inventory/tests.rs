@@ -61,11 +61,7 @@ fn folder(hv: &str, lxc: &str, vm: &str) -> tempfile::TempDir {
     write(&etc, LXC_FILE, lxc);
     write(&etc, VM_FILE, vm);
     for name in ["web", "db"] {
-        write(
-            &etc,
-            &format!("stacks/{name}/docker-compose.yml"),
-            "services: {}\n",
-        );
+        write(&etc, &format!("stacks/{name}/docker-compose.yml"), "services: {}\n");
         write(
             &etc,
             &format!("stacks/{name}/phoenix.json"),
@@ -76,11 +72,7 @@ fn folder(hv: &str, lxc: &str, vm: &str) -> tempfile::TempDir {
 }
 
 fn messages(e: &ConfigErrors) -> Vec<String> {
-    e.problems
-        .iter()
-        .filter(|p| p.is_error())
-        .map(|p| p.message.clone())
-        .collect()
+    e.problems.iter().filter(|p| p.is_error()).map(|p| p.message.clone()).collect()
 }
 
 #[test]
@@ -94,26 +86,13 @@ fn minimal_config_with_quirks_loads() {
     assert_eq!(ct.gpu_assignment, vec![0, 1]);
     assert_eq!(ct.unprivileged, Some(true));
     assert!(ct.template.is_none());
-    assert_eq!(
-        inv.lxc.guests[&900].lxc_options,
-        vec!["lxc.apparmor.profile=unconfined"]
-    );
+    assert_eq!(inv.lxc.guests[&900].lxc_options, vec!["lxc.apparmor.profile=unconfined"]);
     let vm = &inv.vm.guests[&1001];
     assert_eq!(vm.dependencies, vec![103, 900]);
-    assert_eq!(
-        (vm.cores, vm.memory_mb),
-        (Some(4), Some(4096)),
-        "VM defaults fill gaps"
-    );
+    assert_eq!((vm.cores, vm.memory_mb), (Some(4), Some(4096)), "VM defaults fill gaps");
     assert_eq!(vm.docker_stacks[0].name, "web");
-    assert_eq!(
-        vm.docker_stacks[1].environment.as_deref(),
-        Some("production")
-    );
-    assert_eq!(
-        inv.vm.guests[&9000].network_config.as_ref().unwrap().ip,
-        "dhcp"
-    );
+    assert_eq!(vm.docker_stacks[1].environment.as_deref(), Some("production"));
+    assert_eq!(inv.vm.guests[&9000].network_config.as_ref().unwrap().ip, "dhcp");
     let fw = inv.hypervisor.firewall.as_ref().unwrap();
     assert_eq!(fw.global_firewall_rules[0].dport.as_deref(), Some("443"));
     assert_eq!(inv.stacks.keys().collect::<Vec<_>>(), vec!["db", "web"]);
@@ -128,33 +107,20 @@ fn minimal_config_with_quirks_loads() {
     let n = nodes.iter().find(|n| n.id == 1001).unwrap();
     assert_eq!(
         n.edges,
-        vec![
-            (9000, EdgeReason::CloneSource),
-            (103, EdgeReason::Dependency),
-            (900, EdgeReason::Dependency)
-        ]
+        vec![(9000, EdgeReason::CloneSource), (103, EdgeReason::Dependency), (900, EdgeReason::Dependency)]
     );
 
     // Serialized with the original names and masked secrets.
     let json = serde_json::to_value(&inv).unwrap();
     assert_eq!(json["lxc"]["lxc_configs"]["103"]["name"], "Step-CA");
-    assert_eq!(
-        json["hypervisor"]["portainer_api"]["admin_password"]["env"],
-        "PORTAINER_PW"
-    );
+    assert_eq!(json["hypervisor"]["portainer_api"]["admin_password"]["env"], "PORTAINER_PW");
 }
 
 #[test]
 fn firewall_at_top_level_loads() {
     let hv = HV
-        .replace(
-            r#""shared_volumes": {"#,
-            r#""firewall": {"enabled": false}, "shared_volumes": {"unused": 1,"#,
-        )
-        .replace(
-            r#""firewall": {"enabled": true"#,
-            r#""ignored": {"enabled": true"#,
-        );
+        .replace(r#""shared_volumes": {"#, r#""firewall": {"enabled": false}, "shared_volumes": {"unused": 1,"#)
+        .replace(r#""firewall": {"enabled": true"#, r#""ignored": {"enabled": true"#);
     let dir = folder(&hv, LXC, VM);
     let inv = load(&dir.path().join("etc")).unwrap_or_else(|e| panic!("{}", render(&e)));
     assert!(!inv.hypervisor.firewall.as_ref().unwrap().enabled);
@@ -165,11 +131,7 @@ fn literal_secrets_warn_and_stay_masked() {
     let hv = HV.replace(r#"{"env": "PORTAINER_PW"}"#, r#""Hunter2!""#);
     let dir = folder(&hv, LXC, VM);
     let inv = load(&dir.path().join("etc")).unwrap_or_else(|e| panic!("{}", render(&e)));
-    let w: Vec<_> = inv
-        .warnings
-        .iter()
-        .filter(|w| w.message.contains("plain text"))
-        .collect();
+    let w: Vec<_> = inv.warnings.iter().filter(|w| w.message.contains("plain text")).collect();
     assert_eq!(w.len(), 1);
     let rendered = render(w[0]);
     assert!(rendered.contains("{\"env\": \"NAME\"}"), "{rendered}");
@@ -180,30 +142,15 @@ fn literal_secrets_warn_and_stay_masked() {
 
 #[test]
 fn many_problems_in_one_run() {
-    let lxc = LXC
-        .replace(r#""cores": 1"#, r#""corse": 1"#)
-        .replace(r#""ip": "10.0.0.10/24""#, r#""ip": "10.0.0.200/24""#);
-    let vm = VM
-        .replace(r#""clone_from_vmid": 9000"#, r#""clone_from_vmid": 900"#)
-        .replace(r#""web""#, r#""wbe""#);
+    let lxc =
+        LXC.replace(r#""cores": 1"#, r#""corse": 1"#).replace(r#""ip": "10.0.0.10/24""#, r#""ip": "10.0.0.200/24""#);
+    let vm = VM.replace(r#""clone_from_vmid": 9000"#, r#""clone_from_vmid": 900"#).replace(r#""web""#, r#""wbe""#);
     let dir = folder(HV, &lxc, &vm);
     let err = load(&dir.path().join("etc")).unwrap_err();
     let m = messages(&err);
-    let corse = err
-        .problems
-        .iter()
-        .find(|p| p.message.contains("unknown key `corse`"))
-        .unwrap();
-    assert!(corse
-        .help
-        .as_deref()
-        .unwrap()
-        .contains("`cores` is required and missing"));
-    assert!(
-        m.iter()
-            .any(|m| m.contains("is cloned from 900, which is a container")),
-        "{m:?}"
-    );
+    let corse = err.problems.iter().find(|p| p.message.contains("unknown key `corse`")).unwrap();
+    assert!(corse.help.as_deref().unwrap().contains("`cores` is required and missing"));
+    assert!(m.iter().any(|m| m.contains("is cloned from 900, which is a container")), "{m:?}");
     assert!(m.iter().any(|m| m.contains("stack `wbe`")), "{m:?}");
     assert_eq!(err.error_count(), 3, "{m:?}");
 }
@@ -214,10 +161,7 @@ fn duplicate_ip_is_reported_when_guest_decodes() {
     let dir = folder(HV, &lxc, VM);
     let err = load(&dir.path().join("etc")).unwrap_err();
     let m = messages(&err);
-    assert_eq!(
-        m,
-        vec!["IP address 10.0.0.200 of container 103 is already used by container 900"]
-    );
+    assert_eq!(m, vec!["IP address 10.0.0.200 of container 103 is already used by container 900"]);
 }
 
 #[test]
@@ -234,16 +178,7 @@ fn missing_files_name_their_path_and_garbage_does_not_panic() {
     let err = load(dir.path()).unwrap_err();
     assert_eq!(err.problems.len(), 3);
     assert!(err.problems[0].message.contains(HYPERVISOR_FILE));
-    for junk in [
-        "",
-        "null",
-        "[]",
-        "{\"lxc_configs\": 5}",
-        "{\"vms\": {}}",
-        "\u{0}\u{1}",
-        "1e400",
-        "{\"a\":",
-    ] {
+    for junk in ["", "null", "[]", "{\"lxc_configs\": 5}", "{\"vms\": {}}", "\u{0}\u{1}", "1e400", "{\"a\":"] {
         let d = folder(junk, junk, junk);
         let e = load(&d.path().join("etc")).unwrap_err();
         assert!(e.error_count() > 0, "{junk:?}");

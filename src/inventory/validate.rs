@@ -42,19 +42,13 @@ fn shared_ids(i: &Inputs, vm: &Ctx) {
         if let Some(ct) = i.lxc.guests.get(&g.id) {
             let ptr = child_pointer(&g.at, "vmid");
             vm.report(
-                vm.at_value(
-                    &ptr,
-                    format!(
-                        "id {} is used by both container `{}` and VM `{}`",
-                        g.id, ct.name, g.name
-                    ),
-                )
-                .label("also a container id")
-                .help(format!(
-                    "Proxmox ids are shared by containers and VMs; give this VM an id that \
+                vm.at_value(&ptr, format!("id {} is used by both container `{}` and VM `{}`", g.id, ct.name, g.name))
+                    .label("also a container id")
+                    .help(format!(
+                        "Proxmox ids are shared by containers and VMs; give this VM an id that \
                          {} does not use",
-                    super::LXC_FILE
-                )),
+                        super::LXC_FILE
+                    )),
             );
         }
     }
@@ -82,14 +76,7 @@ fn references(i: &Inputs, lxc: &Ctx, vm: &Ctx) {
                         .help("containers can only be cloned from containers; point clone_from_ctid at a container id"),
                 );
             } else if !i.lxc.declared.contains(&src) {
-                not_declared(
-                    lxc,
-                    &ptr,
-                    &who,
-                    "is cloned from",
-                    src,
-                    "phoenix_lxc_configs.json",
-                );
+                not_declared(lxc, &ptr, &who, "is cloned from", src, "phoenix_lxc_configs.json");
             }
         }
         for (dep, ptr) in g.dependencies.iter().zip(&g.dep_at) {
@@ -104,22 +91,12 @@ fn references(i: &Inputs, lxc: &Ctx, vm: &Ctx) {
             let ptr = child_pointer(&g.at, "clone_from_vmid");
             if i.lxc.declared.contains(&src) && !i.vm.declared.contains(&src) {
                 vm.report(
-                    vm.at_value(
-                        &ptr,
-                        format!("{who} is cloned from {src}, which is a container"),
-                    )
-                    .label("a container id")
-                    .help("VMs can only be cloned from VMs; point clone_from_vmid at a VM id"),
+                    vm.at_value(&ptr, format!("{who} is cloned from {src}, which is a container"))
+                        .label("a container id")
+                        .help("VMs can only be cloned from VMs; point clone_from_vmid at a VM id"),
                 );
             } else if !i.vm.declared.contains(&src) {
-                not_declared(
-                    vm,
-                    &ptr,
-                    &who,
-                    "is cloned from",
-                    src,
-                    "phoenix_vm_configs.json",
-                );
+                not_declared(vm, &ptr, &who, "is cloned from", src, "phoenix_vm_configs.json");
             }
         }
         for (dep, ptr) in g.dependencies.iter().zip(&g.dep_at) {
@@ -180,32 +157,20 @@ fn duplicate_addresses(i: &Inputs, lxc: &Ctx, vm: &Ctx) {
     let mut check = |ctx: &Ctx, map_is_ip: bool, key: String, ptr: String, who: String| {
         let map = if map_is_ip { &mut ips } else { &mut macs };
         if let Some(first) = map.get(&key) {
-            let what = if map_is_ip {
-                "IP address"
-            } else {
-                "MAC address"
-            };
+            let what = if map_is_ip { "IP address" } else { "MAC address" };
             ctx.report(
-                ctx.at_value(
-                    &ptr,
-                    format!("{what} {key} of {who} is already used by {}", first.who),
-                )
-                .label("duplicate")
-                .help(format!(
-                    "the first use is `{}` in {}; give each guest its own {what}",
-                    first.path, first.file
-                )),
+                ctx.at_value(&ptr, format!("{what} {key} of {who} is already used by {}", first.who))
+                    .label("duplicate")
+                    .help(format!(
+                        "the first use is `{}` in {}; give each guest its own {what}",
+                        first.path, first.file
+                    )),
             );
         } else {
-            let file = Path::new(&ctx.file.name).file_name().map_or_else(
-                || ctx.file.name.clone(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            let seen = Seen {
-                who,
-                path: ctx.path(&ptr),
-                file,
-            };
+            let file = Path::new(&ctx.file.name)
+                .file_name()
+                .map_or_else(|| ctx.file.name.clone(), |n| n.to_string_lossy().into_owned());
+            let seen = Seen { who, path: ctx.path(&ptr), file };
             map.insert(key, seen);
         }
     };
@@ -214,22 +179,10 @@ fn duplicate_addresses(i: &Inputs, lxc: &Ctx, vm: &Ctx) {
         let ip = &g.network_config.ip;
         if ip != "dhcp" {
             let addr = ip.split('/').next().unwrap_or(ip).to_string();
-            check(
-                lxc,
-                true,
-                addr,
-                child_pointer(&child_pointer(&g.at, "network_config"), "ip"),
-                who.clone(),
-            );
+            check(lxc, true, addr, child_pointer(&child_pointer(&g.at, "network_config"), "ip"), who.clone());
         }
         if let Some(mac) = &g.mac_address {
-            check(
-                lxc,
-                false,
-                mac.to_uppercase(),
-                child_pointer(&g.at, "mac_address"),
-                who,
-            );
+            check(lxc, false, mac.to_uppercase(), child_pointer(&g.at, "mac_address"), who);
         }
     }
     for g in i.vm.guests.values() {
@@ -272,10 +225,7 @@ fn stack_refs(i: &Inputs, vm: &Ctx) {
                 vm.report(
                     vm.at_value(
                         &part(&s.at, "name"),
-                        format!(
-                            "VM {} deploys stack `{}`, which does not exist",
-                            g.id, s.name
-                        ),
+                        format!("VM {} deploys stack `{}`, which does not exist", g.id, s.name),
                     )
                     .label("unknown stack")
                     .help(help),
@@ -284,12 +234,7 @@ fn stack_refs(i: &Inputs, vm: &Ctx) {
             };
             if let Some(env) = &s.environment {
                 if !stack.manifest.environments.contains_key(env) {
-                    let envs: Vec<&str> = stack
-                        .manifest
-                        .environments
-                        .keys()
-                        .map(String::as_str)
-                        .collect();
+                    let envs: Vec<&str> = stack.manifest.environments.keys().map(String::as_str).collect();
                     vm.report(
                         vm.at_value(
                             &part(&s.at, "environment"),
@@ -299,11 +244,7 @@ fn stack_refs(i: &Inputs, vm: &Ctx) {
                         .help(format!(
                             "environments in {}: {}",
                             stack.dir.join("phoenix.json").display(),
-                            if envs.is_empty() {
-                                "(none)".to_string()
-                            } else {
-                                envs.join(", ")
-                            }
+                            if envs.is_empty() { "(none)".to_string() } else { envs.join(", ") }
                         )),
                     );
                 }

@@ -115,28 +115,18 @@ pub struct StackRef {
 
 fn stack_ref(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackRef> {
     match v {
-        Value::String(_) => Some(StackRef {
-            name: nonempty_string(ctx, v, ptr)?,
-            environment: None,
-            at: ptr.to_string(),
-        }),
+        Value::String(_) => {
+            Some(StackRef { name: nonempty_string(ctx, v, ptr)?, environment: None, at: ptr.to_string() })
+        }
         Value::Object(_) => {
             let mut o = Obj::new(ctx, v, ptr)?;
             let name = o.req("name", nonempty_string);
             let environment = o.opt("environment", nonempty_string);
             o.finish();
-            Some(StackRef {
-                name: name?,
-                environment,
-                at: ptr.to_string(),
-            })
+            Some(StackRef { name: name?, environment, at: ptr.to_string() })
         }
         other => {
-            ctx.type_error(
-                ptr,
-                "a stack name or {\"name\": …, \"environment\": …}",
-                other,
-            );
+            ctx.type_error(ptr, "a stack name or {\"name\": …, \"environment\": …}", other);
             None
         }
     }
@@ -175,20 +165,10 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<VmFile> {
         ctx.type_error(&o.field_ptr("vms"), "an array of VMs", v);
     }
     o.finish();
-    Some(VmFile {
-        defaults,
-        guests,
-        declared,
-    })
+    Some(VmFile { defaults, guests, declared })
 }
 
-fn guest(
-    ctx: &Ctx,
-    v: &Value,
-    at: &str,
-    defaults: &VmDefaults,
-    declared: &mut HashSet<u32>,
-) -> Option<VmGuest> {
+fn guest(ctx: &Ctx, v: &Value, at: &str, defaults: &VmDefaults, declared: &mut HashSet<u32>) -> Option<VmGuest> {
     let mut o = Obj::new(ctx, v, at)?;
     let id = o.req("vmid", guest_id);
     if let Some(id) = id {
@@ -210,12 +190,8 @@ fn guest(
     let cores = o.opt("cores", u32_).or(defaults.cores);
     let memory_mb = o.opt("memory_mb", u32_).or(defaults.memory_mb);
     let disk_size_gb = o.opt("disk_size_gb", u32_).or(defaults.disk_size_gb);
-    let storage_pool = o
-        .opt("storage_pool", nonempty_string)
-        .or_else(|| defaults.storage_pool.clone());
-    let network_bridge = o
-        .opt("network_bridge", nonempty_string)
-        .or_else(|| defaults.network_bridge.clone());
+    let storage_pool = o.opt("storage_pool", nonempty_string).or_else(|| defaults.storage_pool.clone());
+    let network_bridge = o.opt("network_bridge", nonempty_string).or_else(|| defaults.network_bridge.clone());
     let start_at_boot = o.opt("start_at_boot", bool_);
     let boot_order = o.opt("boot_order", i64_);
     let boot_delay = o.opt("boot_delay", u32_);
@@ -223,12 +199,8 @@ fn guest(
     let portainer_role = o.opt("portainer_role", string);
     let portainer_environment_name = o.opt("portainer_environment_name", nonempty_string);
     let portainer_agent_hostname = o.opt("portainer_agent_hostname", nonempty_string);
-    let (dependencies, dep_at): (Vec<u32>, Vec<String>) = o
-        .list("dependencies", |c, v, p| {
-            guest_id(c, v, p).map(|id| (id, p.to_string()))
-        })
-        .into_iter()
-        .unzip();
+    let (dependencies, dep_at): (Vec<u32>, Vec<String>) =
+        o.list("dependencies", |c, v, p| guest_id(c, v, p).map(|id| (id, p.to_string()))).into_iter().unzip();
     let traefik_service = o.obj("traefik_service", traefik_service).flatten();
     let net_ptr = o.field_ptr("network_config");
     let network_config = o
@@ -239,16 +211,10 @@ fn guest(
             if let (Some(ip), Some(gw)) = (&ip, &gw) {
                 check_gateway(o.ctx, ip, &child_pointer(&net_ptr, "gw"), gw);
             }
-            Some(VmNetwork {
-                ip: ip?,
-                gw,
-                nameserver,
-            })
+            Some(VmNetwork { ip: ip?, gw, nameserver })
         })
         .flatten();
-    let user_config = o.obj("user_config", |o| UserConfig {
-        username: o.opt("username", nonempty_string),
-    });
+    let user_config = o.obj("user_config", |o| UserConfig { username: o.opt("username", nonempty_string) });
     let volumes = o.list("volumes", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
         let volume_type = o.req("type", nonempty_string);
@@ -257,13 +223,7 @@ fn guest(
         let mount_point = o.req("mount_point", nonempty_string);
         let server = o.opt("server", ipv4);
         o.finish();
-        Some(VmVolume {
-            volume_type: volume_type?,
-            name: name?,
-            path: path?,
-            mount_point: mount_point?,
-            server,
-        })
+        Some(VmVolume { volume_type: volume_type?, name: name?, path: path?, mount_point: mount_point?, server })
     });
     let docker_stacks = o.list("docker_stacks", stack_ref);
     let firewall = o.obj("firewall", guest_firewall);

@@ -30,12 +30,23 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    Exec { command: Command },
+    Exec {
+        command: Command,
+    },
     /// A command inside a guest (`pct exec` / `qm guest exec`): success is the inner command's
     /// exit code, which for VMs comes in `qm`'s JSON answer.
-    Guest { kind: crate::graph::GuestKind, id: u32, command: Command },
-    WriteFile { path: String, file: FileWrite },
-    RemoveFile { path: String },
+    Guest {
+        kind: crate::graph::GuestKind,
+        id: u32,
+        command: Command,
+    },
+    WriteFile {
+        path: String,
+        file: FileWrite,
+    },
+    RemoveFile {
+        path: String,
+    },
 }
 
 impl Step {

@@ -169,10 +169,8 @@ pub fn ensure_block(
     if current.is_some() && new == old {
         return Ok(Plan::noop(format!("{} block {marker}", subject(path)), "block matches"));
     }
-    let plan = ensure_file(
-        facts,
-        &DesiredFile { path: path.to_string(), content: new.into_bytes(), mode, owner, group },
-    )?;
+    let plan =
+        ensure_file(facts, &DesiredFile { path: path.to_string(), content: new.into_bytes(), mode, owner, group })?;
     // Name the block in the reason so the operator sees which part of a shared file changes.
     Ok(Plan {
         subject: format!("{} block {marker}", subject(path)),

@@ -43,7 +43,11 @@ pub fn guest_result(kind: GuestKind, cmd: &Command, out: &Output) -> Result<(i32
             // pct itself failing (CT not running, missing) is not the command's answer.
             let err = out.stderr_str();
             if out.code == 255 && (err.contains("not running") || err.contains("does not exist")) {
-                return Err(FactError::Command { command: cmd.to_string(), code: out.code, stderr: err.trim_end().to_string() });
+                return Err(FactError::Command {
+                    command: cmd.to_string(),
+                    code: out.code,
+                    stderr: err.trim_end().to_string(),
+                });
             }
             Ok((out.code, out.stdout.clone()))
         }
@@ -90,7 +94,14 @@ fn describe(argv: &[String]) -> String {
 }
 
 /// Run `argv` in a guest, subject to `guard`. `reason` says why the plan wants it.
-pub fn exec(facts: &Facts, kind: GuestKind, id: u32, argv: &[String], guard: &Guard, reason: &str) -> Result<Plan, OpError> {
+pub fn exec(
+    facts: &Facts,
+    kind: GuestKind,
+    id: u32,
+    argv: &[String],
+    guard: &Guard,
+    reason: &str,
+) -> Result<Plan, OpError> {
     if argv.is_empty() {
         return Err(OpError::Invalid { subject: format!("guest {id}"), message: "the command is empty".into() });
     }
@@ -105,7 +116,11 @@ pub fn exec(facts: &Facts, kind: GuestKind, id: u32, argv: &[String], guard: &Gu
             match facts.guest_check(kind, id, check)? {
                 Some(true) => return Ok(Plan::noop(subj, format!("`{c}` succeeds"))),
                 Some(false) => (format!("unless `{c}`"), effect, None),
-                None => (format!("unless `{c}`"), effect, Some(format!("`{c}` is known only at apply; runs if it fails then"))),
+                None => (
+                    format!("unless `{c}`"),
+                    effect,
+                    Some(format!("`{c}` is known only at apply; runs if it fails then")),
+                ),
             }
         }
     };
@@ -137,7 +152,11 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
         Some(None) => (Change::Create, "absent".to_string()),
         None => (Change::Update, "content unknown until apply".to_string()),
     };
-    let effect = Effect::Guest { kind, id, change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) } };
+    let effect = Effect::Guest {
+        kind,
+        id,
+        change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) },
+    };
     let mut action = Action::new(change, subj.clone(), reason).effect(effect);
     let mode = format!("{:04o}", want.mode);
     match kind {
@@ -145,7 +164,8 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
             // pct push copies a host file: stage it next to nothing else, then remove it.
             let digest = crate::ops::content_digest(&want.content);
             let staged = format!("/tmp/.phoenix-push-{id}-{}", &digest[..16]);
-            let mut push = Command::new(["pct", "push"]).arg(id.to_string()).arg(staged.as_str()).arg(want.path.as_str());
+            let mut push =
+                Command::new(["pct", "push"]).arg(id.to_string()).arg(staged.as_str()).arg(want.path.as_str());
             push = push.arg("--perms").arg(mode.as_str());
             if let Some(u) = &want.owner {
                 push = push.arg("--user").arg(u.as_str());
@@ -156,7 +176,12 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
             action = action
                 .step(Step::WriteFile {
                     path: staged.clone(),
-                    file: crate::connector::FileWrite { content: want.content.clone(), mode: 0o600, owner: None, group: None },
+                    file: crate::connector::FileWrite {
+                        content: want.content.clone(),
+                        mode: 0o600,
+                        owner: None,
+                        group: None,
+                    },
                 })
                 .exec(push)
                 .step(Step::RemoveFile { path: staged });
@@ -171,9 +196,14 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
                     id,
                     command: in_guest_command(kind, id, &s(&["tee", want.path.as_str()]), Some(&want.content)),
                 })
-                .step(Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["chmod", mode.as_str(), want.path.as_str()]), None) });
+                .step(Step::Guest {
+                    kind,
+                    id,
+                    command: in_guest_command(kind, id, &s(&["chmod", mode.as_str(), want.path.as_str()]), None),
+                });
             if want.owner.is_some() || want.group.is_some() {
-                let owner = format!("{}:{}", want.owner.as_deref().unwrap_or("root"), want.group.as_deref().unwrap_or("root"));
+                let owner =
+                    format!("{}:{}", want.owner.as_deref().unwrap_or("root"), want.group.as_deref().unwrap_or("root"));
                 action = action.step(Step::Guest {
                     kind,
                     id,

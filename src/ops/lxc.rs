@@ -81,13 +81,16 @@ pub fn gpu_lines(gpus: &[u32], proc_devices: &str) -> Result<Vec<(String, String
             (w.next()? == name).then(|| n.to_string())
         })
     };
-    let uvm = major("nvidia-uvm").ok_or("GPU passthrough needs the NVIDIA driver loaded on the host: /proc/devices has no nvidia-uvm")?;
+    let uvm = major("nvidia-uvm")
+        .ok_or("GPU passthrough needs the NVIDIA driver loaded on the host: /proc/devices has no nvidia-uvm")?;
     let mut lines = vec![("lxc.cgroup2.devices.allow".to_string(), "c 195:* rwm".to_string())];
     lines.push(("lxc.cgroup2.devices.allow".into(), format!("c {uvm}:* rwm")));
     if let Some(caps) = major("nvidia-caps") {
         lines.push(("lxc.cgroup2.devices.allow".into(), format!("c {caps}:* rwm")));
     }
-    let entry = |dev: &str, create: &str| ("lxc.mount.entry".to_string(), format!("/dev/{dev} dev/{dev} none bind,optional,create={create}"));
+    let entry = |dev: &str, create: &str| {
+        ("lxc.mount.entry".to_string(), format!("/dev/{dev} dev/{dev} none bind,optional,create={create}"))
+    };
     for g in gpus {
         lines.push(entry(&format!("nvidia{g}"), "file"));
     }
@@ -141,7 +144,8 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
 
     let mut lxc_lines = Vec::new();
     for line in &g.lxc_options {
-        let (k, v) = split_kv(line).ok_or_else(|| invalid(id, format!("lxc option `{line}` is not `lxc.key: value`")))?;
+        let (k, v) =
+            split_kv(line).ok_or_else(|| invalid(id, format!("lxc option `{line}` is not `lxc.key: value`")))?;
         if k == "lxc.cap.keep" || k == "lxc.cap.drop" {
             // One capability per line, as LXC reads them.
             for cap in v.split([',', ' ']).filter(|c| !c.is_empty()) {
@@ -159,7 +163,12 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
     }
     for m in &g.id_maps {
         let field = |k: &[&str]| k.iter().find_map(|k| m.get(*k)).map(|v| v.to_string().trim_matches('"').to_string());
-        match (field(&["type", "kind"]), field(&["container_id", "container"]), field(&["host_id", "host"]), field(&["range", "size"])) {
+        match (
+            field(&["type", "kind"]),
+            field(&["container_id", "container"]),
+            field(&["host_id", "host"]),
+            field(&["range", "size"]),
+        ) {
             (Some(t), Some(c), Some(h), Some(r)) => lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}"))),
             _ => return Err(invalid(id, format!("id map {m} needs type, container_id, host_id and range"))),
         }
@@ -210,7 +219,12 @@ fn features_string(features: &[(String, String)]) -> String {
 
 /// Make the container exist: `pct create` from its OS template, or `pct clone` from its clone
 /// source at the source's template snapshot. An existing container is left as it is.
-pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapshot: Option<&str>) -> Result<Plan, OpError> {
+pub fn ensure_defined(
+    facts: &Facts,
+    d: &DesiredCt,
+    g: &LxcGuest,
+    source_snapshot: Option<&str>,
+) -> Result<Plan, OpError> {
     let id = d.id;
     if facts.guest_conf(KIND, id)?.is_some() {
         return Ok(Plan::noop(subject(id), "exists"));
@@ -236,7 +250,12 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
             let base = match source_snapshot {
                 Some(snap) => {
                     let Some(sec) = src_conf.file.snapshots.get(snap) else {
-                        return Err(invalid(id, format!("clone source {src} has no snapshot `{snap}` (it is taken when {src} is converged)")));
+                        return Err(invalid(
+                            id,
+                            format!(
+                                "clone source {src} has no snapshot `{snap}` (it is taken when {src} is converged)"
+                            ),
+                        ));
                     };
                     cmd = cmd.arg("--snapname").arg(snap);
                     sec.clone()
@@ -261,10 +280,20 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
             }
             entries.insert("rootfs".into(), format!("{}:subvol-{id}-disk-0,size={}", d.storage, rootfs_size(&base)));
             let text = render_conf(&entries, &base.lxc);
-            Action::new(Change::Create, subject(id), format!("absent; clone of {src}{}", source_snapshot.map(|s| format!(" at snapshot {s}")).unwrap_or_default()))
-                .exec(cmd)
-                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Clone(src) }))
-                .serialize_on(format!("clone source {src}"))
+            Action::new(
+                Change::Create,
+                subject(id),
+                format!(
+                    "absent; clone of {src}{}",
+                    source_snapshot.map(|s| format!(" at snapshot {s}")).unwrap_or_default()
+                ),
+            )
+            .exec(cmd)
+            .effect(effect(
+                id,
+                GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Clone(src) },
+            ))
+            .serialize_on(format!("clone source {src}"))
         }
         None => {
             let Some(template) = &g.template else {
@@ -316,9 +345,10 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredCt, g: &LxcGuest, source_snapsho
             }
             entries.sort_keys();
             let text = render_conf(&entries, &[]);
-            Action::new(Change::Create, subject(id), format!("absent; from {template}"))
-                .exec(cmd)
-                .effect(effect(id, GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Image(template.clone()) }))
+            Action::new(Change::Create, subject(id), format!("absent; from {template}")).exec(cmd).effect(effect(
+                id,
+                GuestChange::Created { name: d.hostname.clone(), conf: text, origin: Origin::Image(template.clone()) },
+            ))
         }
     };
     Ok(Plan::with(subject(id), vec![action.for_guest(Some(id))]))
@@ -372,7 +402,12 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         live: live.unwrap_or("(unset)").to_string(),
         declared: declared.to_string(),
     };
-    let mut differ = |key: &str, cur: Option<&str>, want: String, needs_restart: bool, set: &mut Vec<(String, String)>, diffs: &mut Vec<Diff>| {
+    let mut differ = |key: &str,
+                      cur: Option<&str>,
+                      want: String,
+                      needs_restart: bool,
+                      set: &mut Vec<(String, String)>,
+                      diffs: &mut Vec<Diff>| {
         if cur != Some(want.as_str()) {
             reasons.push(format!("{key}: {} → {want}", cur.unwrap_or("(unset)")));
             diffs.push(diff(key, cur, &want));
@@ -391,7 +426,14 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         differ("nameserver", get("nameserver"), ns.clone(), false, &mut set, &mut diffs);
     }
     if let Some(b) = d.onboot {
-        differ("onboot", get("onboot").map(|v| if propstring::parse_bool(v) == Some(true) { "1" } else { "0" }), bool01(b).into(), false, &mut set, &mut diffs);
+        differ(
+            "onboot",
+            get("onboot").map(|v| if propstring::parse_bool(v) == Some(true) { "1" } else { "0" }),
+            bool01(b).into(),
+            false,
+            &mut set,
+            &mut diffs,
+        );
     }
     if let Some(s) = &d.startup {
         let cur = get("startup").and_then(|v| propstring::startup(v).ok()).map(|s| s.to_string());
@@ -487,7 +529,8 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                 }
             }
             (m, None) => {
-                let i = (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
+                let i =
+                    (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
                 used.push(i);
                 let value = match m {
                     DesiredMount::Bind { host_path, mp } => format!("{host_path},mp={mp}"),
@@ -527,7 +570,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         );
     }
     // Grow only: ZFS and pct cannot shrink a volume.
-    let rootfs_cur = get("rootfs").and_then(|r| propstring::lxc_mount(r, true).ok()).and_then(|p| p.get("size").and_then(propstring::parse_size));
+    let rootfs_cur = get("rootfs")
+        .and_then(|r| propstring::lxc_mount(r, true).ok())
+        .and_then(|p| p.get("size").and_then(propstring::parse_size));
     if let Some(cur) = rootfs_cur {
         if cur < u64::from(d.rootfs_gb) << 30 {
             diffs.push(diff("rootfs size", Some(&propstring::format_size(cur)), &format!("{}G", d.rootfs_gb)));
@@ -540,9 +585,13 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         p.set("size", format!("{gb}G"));
         let new_value = propstring::print_lxc_mount(&p, disk == "rootfs");
         actions.push(
-            Action::new(Change::Update, subject(id), format!("{disk} size {} → {gb}G", p.get("size").map(|_| cur_size(&cur_value)).unwrap_or_default()))
-                .exec(Command::new(["pct", "resize"]).arg(id.to_string()).arg(disk.as_str()).arg(format!("{gb}G")))
-                .effect(effect(id, GuestChange::Set { set: vec![(disk.clone(), new_value)], delete: Vec::new() })),
+            Action::new(
+                Change::Update,
+                subject(id),
+                format!("{disk} size {} → {gb}G", p.get("size").map(|_| cur_size(&cur_value)).unwrap_or_default()),
+            )
+            .exec(Command::new(["pct", "resize"]).arg(id.to_string()).arg(disk.as_str()).arg(format!("{gb}G")))
+            .effect(effect(id, GuestChange::Set { set: vec![(disk.clone(), new_value)], delete: Vec::new() })),
         );
     }
     let plan = if actions.is_empty() {
@@ -562,7 +611,8 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let Some(conf) = conf.as_ref() else {
         return Err(invalid(id, "does not exist; define it first"));
     };
-    let missing: Vec<(String, String)> = d.lxc_lines.iter().filter(|l| !conf.file.main.lxc.contains(l)).cloned().collect();
+    let missing: Vec<(String, String)> =
+        d.lxc_lines.iter().filter(|l| !conf.file.main.lxc.contains(l)).cloned().collect();
     let path = conf_path(KIND, id);
     let subj = format!("{} ({path})", subject(id));
     if missing.is_empty() {
@@ -570,14 +620,17 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     }
     let text = conf.with_lxc_lines(&missing);
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let diffs = shown
-        .iter()
-        .map(|l| Diff { field: "lxc line".into(), live: "(absent)".into(), declared: l.clone() })
-        .collect();
+    let diffs =
+        shown.iter().map(|l| Diff { field: "lxc line".into(), live: "(absent)".into(), declared: l.clone() }).collect();
     let action = Action::new(Change::Update, subj.clone(), format!("+ {}", shown.join("; ")))
         .step(Step::WriteFile {
             path: path.clone(),
-            file: crate::connector::FileWrite { content: text.clone().into_bytes(), mode: 0o640, owner: None, group: None },
+            file: crate::connector::FileWrite {
+                content: text.clone().into_bytes(),
+                mode: 0o640,
+                owner: None,
+                group: None,
+            },
         })
         .effect(effect(id, GuestChange::ConfText(text)))
         .for_guest(Some(id));
@@ -585,7 +638,10 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
 }
 
 fn cur_size(value: &str) -> String {
-    propstring::lxc_mount(value, true).ok().and_then(|p| p.get("size").map(str::to_string)).unwrap_or_else(|| "?".into())
+    propstring::lxc_mount(value, true)
+        .ok()
+        .and_then(|p| p.get("size").map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Start or stop the container (`pct start` / `pct shutdown`).
@@ -603,10 +659,14 @@ pub fn ensure_power(facts: &Facts, id: u32, running: bool) -> Result<Plan, OpErr
     } else {
         (Command::new(["pct", "shutdown", ids.as_str(), "--timeout", "60", "--forceStop", "1"]), "running")
     };
-    let action = Action::new(if running { Change::Update } else { Change::Update }, format!("{} power", subject(id)), format!("{reason} → {}", if running { "running" } else { "stopped" }))
-        .exec(cmd)
-        .effect(effect(id, GuestChange::Power(want)))
-        .for_guest(Some(id));
+    let action = Action::new(
+        if running { Change::Update } else { Change::Update },
+        format!("{} power", subject(id)),
+        format!("{reason} → {}", if running { "running" } else { "stopped" }),
+    )
+    .exec(cmd)
+    .effect(effect(id, GuestChange::Power(want)))
+    .for_guest(Some(id));
     Ok(Plan::with(subject(id), vec![action]))
 }
 

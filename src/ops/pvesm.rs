@@ -8,8 +8,22 @@ use crate::facts::Facts;
 use indexmap::IndexMap;
 
 /// Storage types `pvesm add` knows.
-pub const TYPES: &[&str] =
-    &["btrfs", "cephfs", "cifs", "dir", "esxi", "iscsi", "iscsidirect", "lvm", "lvmthin", "nfs", "pbs", "rbd", "zfs", "zfspool"];
+pub const TYPES: &[&str] = &[
+    "btrfs",
+    "cephfs",
+    "cifs",
+    "dir",
+    "esxi",
+    "iscsi",
+    "iscsidirect",
+    "lvm",
+    "lvmthin",
+    "nfs",
+    "pbs",
+    "rbd",
+    "zfs",
+    "zfspool",
+];
 
 /// Options fixed at creation (pvesm refuses to change them).
 const FIXED: &[&str] = &["pool", "path", "server", "export", "vgname", "thinpool", "share", "datastore"];
@@ -36,12 +50,20 @@ fn normalise(key: &str, value: &str) -> String {
 }
 
 /// Make storage `id` exist as `kind` with `options` (pvesm option names without `--`).
-pub fn ensure_storage(facts: &Facts, id: &str, kind: &str, options: &IndexMap<String, String>) -> Result<Plan, OpError> {
+pub fn ensure_storage(
+    facts: &Facts,
+    id: &str,
+    kind: &str,
+    options: &IndexMap<String, String>,
+) -> Result<Plan, OpError> {
     let invalid = |message: String| OpError::Invalid { subject: subject(id), message };
     if !TYPES.contains(&kind) {
         return Err(invalid(format!("unknown storage type `{kind}` (known: {})", TYPES.join(", "))));
     }
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if id.is_empty()
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || !id.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
         return Err(invalid("a storage id starts with a letter and has only letters, digits and `-_.`".into()));
     }
     let storages = facts.storages()?;

@@ -294,7 +294,14 @@ pub fn ensure_template_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpE
     }
     let action = Action::new(Change::Create, subject(id), "absent; template VM")
         .exec(cmd)
-        .effect(effect(id, GuestChange::Created { name: d.name.clone(), conf: render_conf(&entries), origin: Origin::Image(d.image()?.path.clone()) }))
+        .effect(effect(
+            id,
+            GuestChange::Created {
+                name: d.name.clone(),
+                conf: render_conf(&entries),
+                origin: Origin::Image(d.image()?.path.clone()),
+            },
+        ))
         .for_guest(Some(id));
     Ok(Plan::with(subject(id), vec![action]))
 }
@@ -555,7 +562,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
     let mut differ = |key: &str, cur: Option<String>, want: String, restart: bool| {
         if cur.as_deref() != Some(want.as_str()) {
             reasons.push(format!("{key}: {} → {want}", cur.as_deref().unwrap_or("(unset)")));
-            diffs.push(Diff { field: key.into(), live: cur.clone().unwrap_or_else(|| "(unset)".into()), declared: want.clone() });
+            diffs.push(Diff {
+                field: key.into(),
+                live: cur.clone().unwrap_or_else(|| "(unset)".into()),
+                declared: want.clone(),
+            });
             set.push((key.to_string(), want.clone(), want, restart));
         }
     };
@@ -627,7 +638,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
         }
         if !changed.is_empty() {
             reasons.push(format!("net0: {}", changed.join(", ")));
-            diffs.push(Diff { field: "net0".into(), live: raw("net0").unwrap_or_else(|| "(unset)".into()), declared: changed.join(", ") });
+            diffs.push(Diff {
+                field: "net0".into(),
+                live: raw("net0").unwrap_or_else(|| "(unset)".into()),
+                declared: changed.join(", "),
+            });
             let stored = propstring::print_vm_net(&merged);
             let mut sent = merged.clone();
             sent.remove("macaddr");

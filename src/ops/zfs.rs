@@ -6,8 +6,16 @@ use crate::command::Command;
 use crate::facts::{zfs::parse_size, Facts};
 
 /// Properties whose values are sizes: compared as bytes (`128K` = `131072`).
-const SIZE_PROPS: &[&str] =
-    &["recordsize", "volblocksize", "quota", "refquota", "reservation", "refreservation", "volsize", "special_small_blocks"];
+const SIZE_PROPS: &[&str] = &[
+    "recordsize",
+    "volblocksize",
+    "quota",
+    "refquota",
+    "reservation",
+    "refreservation",
+    "volsize",
+    "special_small_blocks",
+];
 
 /// The form a property value is compared in: sizes as bytes (`none` = 0), others verbatim.
 pub fn normalise(prop: &str, value: &str) -> String {
@@ -51,7 +59,10 @@ pub fn ensure_dataset(facts: &Facts, name: &str, props: &[(String, String)]) -> 
     if !datasets.contains_key(name) {
         let pool = name.split('/').next().unwrap_or(name);
         if !facts.pools()?.iter().any(|p| p.name == pool) {
-            return Err(invalid(name, format!("pool `{pool}` does not exist on the host (declare it under zfs.pools and create it first)")));
+            return Err(invalid(
+                name,
+                format!("pool `{pool}` does not exist on the host (declare it under zfs.pools and create it first)"),
+            ));
         }
         let parent = name.rsplit_once('/').map(|(p, _)| p).unwrap_or(pool);
         if !datasets.contains_key(parent) {
@@ -120,7 +131,9 @@ pub fn ensure_pool(facts: &Facts, name: &str, raid_level: Option<&str>, disks: &
         Some("raidz") | Some("raidz1") => Some("raidz1"),
         Some("raidz2") => Some("raidz2"),
         Some("raidz3") => Some("raidz3"),
-        Some(other) => return Err(invalid(format!("unknown raid_level `{other}` (mirror, raidz1, raidz2, raidz3 or stripe)"))),
+        Some(other) => {
+            return Err(invalid(format!("unknown raid_level `{other}` (mirror, raidz1, raidz2, raidz3 or stripe)")))
+        }
     };
     let mut cmd = Command::new(["zpool", "create", "-o", "ashift=12", name]);
     if let Some(v) = vdev {
@@ -140,7 +153,9 @@ pub fn parse_property_list(list: &str) -> Result<Vec<(String, String)>, String> 
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(format!("`{kv}` is not of the form key=value")),
         })
         .collect()

@@ -25,9 +25,16 @@ pub enum Level {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    RunStarted { run_id: String, plan: String, host: String, dry_run: bool },
+    RunStarted {
+        run_id: String,
+        plan: String,
+        host: String,
+        dry_run: bool,
+    },
     /// A heading from the plan (`log::stage("ZFS")`).
-    Stage { title: String },
+    Stage {
+        title: String,
+    },
     Action {
         change: Change,
         subject: String,
@@ -56,9 +63,17 @@ pub enum Event {
         guest: Option<u32>,
     },
     /// A row of a table a plan reports (`status`): the line as laid out, and its data.
-    Row { text: String, row: serde_json::Value },
+    Row {
+        text: String,
+        row: serde_json::Value,
+    },
     /// A guest finished its part of a `graph::walk`.
-    GuestFinished { guest: u32, outcome: String, detail: String, elapsed_ms: u64 },
+    GuestFinished {
+        guest: u32,
+        outcome: String,
+        detail: String,
+        elapsed_ms: u64,
+    },
     RunFinished {
         created: u64,
         updated: u64,

@@ -84,7 +84,8 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                     "ok" => paint(color, "32", outcome),
                     _ => paint(color, "31", outcome),
                 };
-                let took = if *elapsed_ms >= 1000 { format!(" ({:.1}s)", *elapsed_ms as f64 / 1000.0) } else { String::new() };
+                let took =
+                    if *elapsed_ms >= 1000 { format!(" ({:.1}s)", *elapsed_ms as f64 / 1000.0) } else { String::new() };
                 if detail.is_empty() {
                     format!("[{guest}] {o}{took}\n")
                 } else {

@@ -72,7 +72,13 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(format: OutputFormat, verbosity: Verbosity, dry_run: bool, out: Box<dyn Write + Send>, color: bool) -> Self {
+    pub fn new(
+        format: OutputFormat,
+        verbosity: Verbosity,
+        dry_run: bool,
+        out: Box<dyn Write + Send>,
+        color: bool,
+    ) -> Self {
         Reporter { format, verbosity, color, dry_run, out: Mutex::new(out), tally: Tally::default() }
     }
 
@@ -126,9 +132,6 @@ static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A run id unique enough to group journal lines: start time in ms plus pid plus a counter.
 pub fn new_run_id() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     format!("{ms:x}-{}-{}", std::process::id(), RUN_COUNTER.fetch_add(1, Ordering::Relaxed))
 }

@@ -132,7 +132,9 @@ fn check_ast(
             let table = api.get(&call.namespace).or_else(|| module_fns.get(&call.namespace));
             match table {
                 Some(fns) => match fns.get(&call.name) {
-                    Some(overloads) => arity_problem(&format!("{}::{}", call.namespace, call.name), overloads, call.arity),
+                    Some(overloads) => {
+                        arity_problem(&format!("{}::{}", call.namespace, call.name), overloads, call.arity)
+                    }
                     None => {
                         let s = suggest::closest(&call.name, fns.keys().map(String::as_str));
                         Some(unknown(

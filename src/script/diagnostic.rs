@@ -179,10 +179,7 @@ pub fn from_eval_error(
     diag
 }
 
-fn describe(
-    e: &EvalAltResult,
-    help_fn: &dyn Fn(&str) -> String,
-) -> (ScriptErrorKind, String, String, Option<String>) {
+fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptErrorKind, String, String, Option<String>) {
     use EvalAltResult as E;
     let rt = ScriptErrorKind::Runtime;
     match e {

@@ -32,10 +32,8 @@ pub struct Limits {
 impl Limits {
     /// Defaults, with `PHOENIX_MAX_OPERATIONS` overriding the operation limit.
     pub fn from_env() -> Self {
-        let max_operations = std::env::var("PHOENIX_MAX_OPERATIONS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(200_000_000);
+        let max_operations =
+            std::env::var("PHOENIX_MAX_OPERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000_000);
         Limits { max_operations }
     }
 }
@@ -120,13 +118,15 @@ impl Scripts {
         engine.disable_symbol("eval");
         engine.on_print(|s| tracing::info!(target: "plan", "{s}"));
         engine.on_debug(|s, src, pos| tracing::debug!(target: "plan", "{}:{pos}: {s}", src.unwrap_or("plan")));
-        engine.on_progress(move |_| {
-            if cancel.load(Ordering::Relaxed) {
-                Some(Dynamic::from("interrupted"))
-            } else {
-                None
-            }
-        });
+        engine.on_progress(
+            move |_| {
+                if cancel.load(Ordering::Relaxed) {
+                    Some(Dynamic::from("interrupted"))
+                } else {
+                    None
+                }
+            },
+        );
 
         let resolver = Resolver::new(root);
         let sources = Sources::default();
@@ -157,12 +157,14 @@ impl Scripts {
     /// Find a plan's text.
     pub fn load_plan(&self, plan: &PlanRef) -> Result<Found, ScriptDiagnostic> {
         let found = match plan {
-            PlanRef::Verb(verb) => self.resolver.plan(verb).map_err(|e| {
-                ScriptDiagnostic::plain(ScriptErrorKind::Compile, e.to_string(), None)
-            })?,
-            PlanRef::File(path) => Some(resolver::read(path).map_err(|e| {
-                ScriptDiagnostic::plain(ScriptErrorKind::Compile, e.to_string(), None)
-            })?),
+            PlanRef::Verb(verb) => self
+                .resolver
+                .plan(verb)
+                .map_err(|e| ScriptDiagnostic::plain(ScriptErrorKind::Compile, e.to_string(), None))?,
+            PlanRef::File(path) => Some(
+                resolver::read(path)
+                    .map_err(|e| ScriptDiagnostic::plain(ScriptErrorKind::Compile, e.to_string(), None))?,
+            ),
         };
         found.ok_or_else(|| {
             let PlanRef::Verb(verb) = plan else {
@@ -214,9 +216,7 @@ impl Scripts {
 
     /// Run a compiled plan.
     pub fn run(&self, ast: &AST, source: &str, scope: &mut Scope) -> Result<(), ScriptDiagnostic> {
-        self.engine
-            .run_ast_with_scope(scope, ast)
-            .map_err(|e| self.diagnose(source, &e))
+        self.engine.run_ast_with_scope(scope, ast).map_err(|e| self.diagnose(source, &e))
     }
 
     pub fn diagnose(&self, source: &str, err: &EvalAltResult) -> ScriptDiagnostic {

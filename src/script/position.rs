@@ -24,11 +24,7 @@ pub fn byte_offset(text: &str, line: usize, column: usize) -> usize {
 /// a whole name), at least 1 byte when the text has any left, 0 at the end.
 pub fn token_len(text: &str, offset: usize) -> usize {
     let rest = text.get(offset..).unwrap_or("");
-    let n: usize = rest
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-        .map(char::len_utf8)
-        .sum();
+    let n: usize = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').map(char::len_utf8).sum();
     if n > 0 {
         n
     } else {

@@ -22,23 +22,13 @@ pub(crate) struct TarArgs {
 }
 
 fn usage(msg: &str) -> Output {
-    out(
-        2,
-        "",
-        format!("tar: {msg}\nTry 'tar --help' or 'tar --usage' for more information."),
-    )
+    out(2, "", format!("tar: {msg}\nTry 'tar --help' or 'tar --usage' for more information."))
 }
 
 /// Parse GNU tar's argument forms. Letters that take a value (`f`, `C`) take the rest of their
 /// cluster, or the next argument when they end it; a first argument without a dash is a cluster.
 pub(crate) fn parse(args: &[&str]) -> Result<TarArgs, Output> {
-    let mut t = TarArgs {
-        mode: ' ',
-        archive: None,
-        dir: None,
-        to_stdout: false,
-        members: Vec::new(),
-    };
+    let mut t = TarArgs { mode: ' ', archive: None, dir: None, to_stdout: false, members: Vec::new() };
     let mut i = 0;
     while i < args.len() {
         let x = args[i];
@@ -109,20 +99,14 @@ pub(crate) fn parse(args: &[&str]) -> Result<TarArgs, Output> {
         i += 1;
     }
     if t.mode == ' ' {
-        return Err(usage(
-            "You must specify one of the '-Acdtrux', '--delete' or '--test-label' options",
-        ));
+        return Err(usage("You must specify one of the '-Acdtrux', '--delete' or '--test-label' options"));
     }
     Ok(t)
 }
 
 /// The archive could not be read: missing, or not one the simulator knows.
 pub(crate) fn cannot_open(archive: &str, why: &str) -> Output {
-    out(
-        2,
-        "",
-        format!("tar: {archive}: Cannot open: {why}\ntar: Error is not recoverable: exiting now"),
-    )
+    out(2, "", format!("tar: {archive}: Cannot open: {why}\ntar: Error is not recoverable: exiting now"))
 }
 
 /// Members asked for but absent (tar still extracts the others, then exits 2).
@@ -157,30 +141,16 @@ pub(crate) fn guest_tar(g: &mut Guest, args: &[&str]) -> Output {
         .and_then(|l| l.strip_prefix(ARCHIVE_MARK))
         .and_then(|name| catalogue::archive_members(name.trim()))
     else {
-        return cannot_open(
-            &archive,
-            "sim: not a release archive the simulator's catalogue knows",
-        );
+        return cannot_open(&archive, "sim: not a release archive the simulator's catalogue knows");
     };
-    let missing: Vec<&String> = t
-        .members
+    let missing: Vec<&String> =
+        t.members.iter().filter(|m| !members.iter().any(|(n, _)| n == &m.trim_start_matches("./"))).collect();
+    let chosen = members
         .iter()
-        .filter(|m| {
-            !members
-                .iter()
-                .any(|(n, _)| n == &m.trim_start_matches("./"))
-        })
-        .collect();
-    let chosen = members.iter().filter(|(n, _)| {
-        t.members.is_empty() || t.members.iter().any(|m| m.trim_start_matches("./") == *n)
-    });
+        .filter(|(n, _)| t.members.is_empty() || t.members.iter().any(|m| m.trim_start_matches("./") == *n));
     if t.mode == 't' {
         let list: String = chosen.map(|(n, _)| format!("{n}\n")).collect();
-        return if missing.is_empty() {
-            done(list)
-        } else {
-            out(2, list, not_found(&missing))
-        };
+        return if missing.is_empty() { done(list) } else { out(2, list, not_found(&missing)) };
     }
     let dir = t.dir.clone().unwrap_or_else(|| "/root".into());
     if !is_dir(g, &dir) {
@@ -196,10 +166,7 @@ pub(crate) fn guest_tar(g: &mut Guest, args: &[&str]) -> Output {
         if t.to_stdout {
             stdout.extend_from_slice(content.as_bytes());
         } else {
-            g.files.insert(
-                format!("{}/{name}", dir.trim_end_matches('/')),
-                file(content, *mode),
-            );
+            g.files.insert(format!("{}/{name}", dir.trim_end_matches('/')), file(content, *mode));
         }
     }
     if missing.is_empty() {
@@ -234,16 +201,10 @@ mod tests {
         let old = parse(&["tf", "/t.tar"]).unwrap();
         assert_eq!((old.mode, old.archive.as_deref()), ('t', Some("/t.tar")));
         let long = parse(&["--extract", "--file=/a", "--directory", "/d"]).unwrap();
-        assert_eq!(
-            (long.archive.as_deref(), long.dir.as_deref()),
-            (Some("/a"), Some("/d"))
-        );
+        assert_eq!((long.archive.as_deref(), long.dir.as_deref()), (Some("/a"), Some("/d")));
         assert_eq!(parse(&["-f"]).unwrap_err().code, 2);
         assert_eq!(parse(&["-Q"]).unwrap_err().code, 2);
-        assert!(parse(&["-f", "/a"])
-            .unwrap_err()
-            .stderr_str()
-            .contains("You must specify one of"));
+        assert!(parse(&["-f", "/a"]).unwrap_err().stderr_str().contains("You must specify one of"));
     }
 
     #[test]
@@ -251,58 +212,26 @@ mod tests {
         let mut g = Guest::new(GuestKind::Lxc);
         g.set_image(base_image("debian", false));
         let url = "https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz";
-        g.files.insert(
-            "/tmp/t.tar.gz".into(),
-            file(catalogue::download(url), 0o644),
-        );
-        g.files.insert(
-            "/tmp/junk.tar.gz".into(),
-            file(catalogue::download("https://x/y.tar.gz"), 0o644),
-        );
-        let nodir = guest_tar(
-            &mut g,
-            &[
-                "-xzf",
-                "/tmp/t.tar.gz",
-                "-C",
-                "/opt/traefik/v3.3.4",
-                "traefik",
-            ],
-        );
+        g.files.insert("/tmp/t.tar.gz".into(), file(catalogue::download(url), 0o644));
+        g.files.insert("/tmp/junk.tar.gz".into(), file(catalogue::download("https://x/y.tar.gz"), 0o644));
+        let nodir = guest_tar(&mut g, &["-xzf", "/tmp/t.tar.gz", "-C", "/opt/traefik/v3.3.4", "traefik"]);
         assert_eq!(nodir.code, 2);
         g.os.dirs.insert("/opt/traefik/v3.3.4".into());
-        let ok = guest_tar(
-            &mut g,
-            &[
-                "-xzf",
-                "/tmp/t.tar.gz",
-                "-C",
-                "/opt/traefik/v3.3.4",
-                "traefik",
-            ],
-        );
+        let ok = guest_tar(&mut g, &["-xzf", "/tmp/t.tar.gz", "-C", "/opt/traefik/v3.3.4", "traefik"]);
         assert_eq!(ok.code, 0, "{}", ok.stderr_str());
-        assert_eq!(
-            g.files.get("/opt/traefik/v3.3.4/traefik").map(|f| f.mode),
-            Some(0o755)
-        );
+        assert_eq!(g.files.get("/opt/traefik/v3.3.4/traefik").map(|f| f.mode), Some(0o755));
         // Only the member asked for.
         assert!(!g.files.contains_key("/opt/traefik/v3.3.4/LICENSE.md"));
         let listed = guest_tar(&mut g, &["-tzf", "/tmp/t.tar.gz"]);
         assert_eq!(listed.stdout_str(), "CHANGELOG.md\nLICENSE.md\ntraefik\n");
-        let missing_member = guest_tar(
-            &mut g,
-            &["-xzf", "/tmp/t.tar.gz", "-C", "/opt/traefik/v3.3.4", "nope"],
-        );
+        let missing_member = guest_tar(&mut g, &["-xzf", "/tmp/t.tar.gz", "-C", "/opt/traefik/v3.3.4", "nope"]);
         assert_eq!(
             (missing_member.code, missing_member.stderr_str().as_str()),
             (2, "tar: nope: Not found in archive\ntar: Exiting with failure status due to previous errors\n")
         );
         let junk = guest_tar(&mut g, &["-xzf", "/tmp/junk.tar.gz", "-C", "/opt"]);
         assert_eq!(junk.code, 2);
-        assert!(junk
-            .stderr_str()
-            .starts_with("tar: /tmp/junk.tar.gz: Cannot open: "));
+        assert!(junk.stderr_str().starts_with("tar: /tmp/junk.tar.gz: Cannot open: "));
         let absent = guest_tar(&mut g, &["-xzf", "/tmp/none.tar.gz", "-C", "/opt"]);
         assert_eq!(
             absent.stderr_str(),
@@ -317,13 +246,7 @@ mod through_pct {
     use crate::sim::state::SimState;
 
     fn run(h: &SimHost, line: &str) -> crate::command::Output {
-        h.exec(
-            &line
-                .split_whitespace()
-                .map(String::from)
-                .collect::<Vec<_>>(),
-            None,
-        )
+        h.exec(&line.split_whitespace().map(String::from).collect::<Vec<_>>(), None)
     }
 
     /// The traefik feature's ensure_binary commands.
@@ -345,9 +268,6 @@ mod through_pct {
             let o = run(&h, &c);
             assert_eq!(o.code, 0, "{c}: {}", o.stderr_str());
         }
-        assert_eq!(
-            run(&h, &format!("pct exec 170 -- stat -c %a {dir}/traefik")).stdout_str(),
-            "755\n"
-        );
+        assert_eq!(run(&h, &format!("pct exec 170 -- stat -c %a {dir}/traefik")).stdout_str(), "755\n");
     }
 }

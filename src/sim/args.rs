@@ -53,8 +53,7 @@ impl Args {
             if bools.contains(&name) {
                 match argv.get(i).and_then(|v| parse_bool(v)) {
                     Some(b) => {
-                        a.opts
-                            .push((name.to_string(), if b { "1" } else { "0" }.to_string()));
+                        a.opts.push((name.to_string(), if b { "1" } else { "0" }.to_string()));
                         i += 1;
                     }
                     None => a.opts.push((name.to_string(), "1".to_string())),
@@ -74,11 +73,7 @@ impl Args {
 
     /// The last value given for `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.opts
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.opts.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -144,18 +139,11 @@ impl ShortArgs {
     }
 
     pub fn value(&self, c: char) -> Option<&str> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == c)
-            .map(|(_, v)| v.as_str())
+        self.values.iter().rev().find(|(k, _)| *k == c).map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, c: char) -> impl Iterator<Item = &str> {
-        self.values
-            .iter()
-            .filter(move |(k, _)| *k == c)
-            .map(|(_, v)| v.as_str())
+        self.values.iter().filter(move |(k, _)| *k == c).map(|(_, v)| v.as_str())
     }
 }
 

@@ -17,13 +17,7 @@ pub(crate) struct Package {
 }
 
 const fn pkg(name: &'static str, files: &'static [&'static str]) -> Package {
-    Package {
-        name,
-        files,
-        units: &[],
-        deps: &[],
-        repo: None,
-    }
+    Package { name, files, units: &[], deps: &[], repo: None }
 }
 
 /// What every Debian/Ubuntu LXC template and cloud image starts with.
@@ -76,83 +70,39 @@ pub(crate) static PACKAGES: &[Package] = &[
     pkg("curl", &[]),
     pkg("wget", &[]),
     pkg("gnupg", &["/usr/bin/gpg"]),
-    pkg(
-        "util-linux",
-        &[
-            "/usr/bin/mount",
-            "/usr/bin/mountpoint",
-            "/usr/bin/umount",
-            "/usr/sbin/runuser",
-        ],
-    ),
+    pkg("util-linux", &["/usr/bin/mount", "/usr/bin/mountpoint", "/usr/bin/umount", "/usr/sbin/runuser"]),
     pkg("tar", &[]),
     pkg("openssl", &[]),
     pkg("python3", &["/usr/bin/python3"]),
-    Package {
-        deps: &["python3"],
-        ..pkg("python3-pip", &["/usr/bin/pip3", "/usr/bin/pip"])
-    },
-    Package {
-        deps: &["python3"],
-        ..pkg("python3-venv", &["/usr/share/doc/python3-venv/copyright"])
-    },
+    Package { deps: &["python3"], ..pkg("python3-pip", &["/usr/bin/pip3", "/usr/bin/pip"]) },
+    Package { deps: &["python3"], ..pkg("python3-venv", &["/usr/share/doc/python3-venv/copyright"]) },
     pkg("git", &[]),
     pkg("jq", &[]),
     pkg("unzip", &[]),
     pkg("sudo", &[]),
     pkg("lsb-release", &["/usr/bin/lsb_release"]),
-    pkg(
-        "apt-transport-https",
-        &["/usr/share/doc/apt-transport-https/copyright"],
-    ),
-    pkg(
-        "software-properties-common",
-        &["/usr/bin/add-apt-repository"],
-    ),
+    pkg("apt-transport-https", &["/usr/share/doc/apt-transport-https/copyright"]),
+    pkg("software-properties-common", &["/usr/bin/add-apt-repository"]),
     pkg("build-essential", &["/usr/bin/gcc", "/usr/bin/make"]),
     pkg("pciutils", &["/usr/bin/lspci"]),
     pkg("nfs-common", &["/usr/sbin/mount.nfs"]),
-    Package {
-        units: &["ssh.service"],
-        ..pkg("openssh-server", &["/usr/sbin/sshd"])
-    },
-    Package {
-        units: &["nginx.service"],
-        ..pkg("nginx", &["/usr/sbin/nginx"])
-    },
-    Package {
-        units: &["cloud-init.service"],
-        ..pkg("cloud-init", &["/usr/bin/cloud-init"])
-    },
-    Package {
-        units: &["qemu-guest-agent.service"],
-        ..pkg("qemu-guest-agent", &["/usr/sbin/qemu-ga"])
-    },
-    Package {
-        units: &["containerd.service"],
-        ..pkg("containerd", &["/usr/bin/containerd"])
-    },
+    Package { units: &["ssh.service"], ..pkg("openssh-server", &["/usr/sbin/sshd"]) },
+    Package { units: &["nginx.service"], ..pkg("nginx", &["/usr/sbin/nginx"]) },
+    Package { units: &["cloud-init.service"], ..pkg("cloud-init", &["/usr/bin/cloud-init"]) },
+    Package { units: &["qemu-guest-agent.service"], ..pkg("qemu-guest-agent", &["/usr/sbin/qemu-ga"]) },
+    Package { units: &["containerd.service"], ..pkg("containerd", &["/usr/bin/containerd"]) },
     Package {
         units: &["docker.service", "docker.socket"],
         deps: &["containerd"],
         ..pkg("docker.io", &["/usr/bin/docker", "/usr/bin/dockerd"])
     },
-    Package {
-        deps: &["docker.io"],
-        ..pkg(
-            "docker-compose-v2",
-            &["/usr/libexec/docker/cli-plugins/docker-compose"],
-        )
-    },
+    Package { deps: &["docker.io"], ..pkg("docker-compose-v2", &["/usr/libexec/docker/cli-plugins/docker-compose"]) },
     Package {
         units: &["containerd.service"],
         repo: Some("download.docker.com"),
         ..pkg("containerd.io", &["/usr/bin/containerd"])
     },
-    Package {
-        repo: Some("download.docker.com"),
-        ..pkg("docker-ce-cli", &["/usr/bin/docker"])
-    },
+    Package { repo: Some("download.docker.com"), ..pkg("docker-ce-cli", &["/usr/bin/docker"]) },
     Package {
         units: &["docker.service", "docker.socket"],
         deps: &["containerd.io", "docker-ce-cli"],
@@ -161,34 +111,19 @@ pub(crate) static PACKAGES: &[Package] = &[
     },
     Package {
         repo: Some("download.docker.com"),
-        ..pkg(
-            "docker-compose-plugin",
-            &["/usr/libexec/docker/cli-plugins/docker-compose"],
-        )
+        ..pkg("docker-compose-plugin", &["/usr/libexec/docker/cli-plugins/docker-compose"])
     },
     Package {
         repo: Some("nvidia.github.io/libnvidia-container"),
         deps: &["libnvidia-container-tools"],
-        ..pkg(
-            "nvidia-container-toolkit",
-            &["/usr/bin/nvidia-ctk", "/usr/bin/nvidia-container-runtime"],
-        )
+        ..pkg("nvidia-container-toolkit", &["/usr/bin/nvidia-ctk", "/usr/bin/nvidia-container-runtime"])
     },
     Package {
         repo: Some("nvidia.github.io/libnvidia-container"),
-        ..pkg(
-            "libnvidia-container-tools",
-            &["/usr/bin/nvidia-container-cli"],
-        )
+        ..pkg("libnvidia-container-tools", &["/usr/bin/nvidia-container-cli"])
     },
-    Package {
-        repo: Some("smallstep"),
-        ..pkg("step-cli", &["/usr/bin/step"])
-    },
-    Package {
-        repo: Some("smallstep"),
-        ..pkg("step-ca", &["/usr/bin/step-ca"])
-    },
+    Package { repo: Some("smallstep"), ..pkg("step-cli", &["/usr/bin/step"]) },
+    Package { repo: Some("smallstep"), ..pkg("step-ca", &["/usr/bin/step-ca"]) },
 ];
 
 /// NVIDIA userspace packages are versioned (`nvidia-utils-550`, `nvidia-driver-550-server`):
@@ -211,19 +146,11 @@ pub(crate) fn package(name: &str) -> Option<Found> {
         } else {
             p.files.iter().map(|f| f.to_string()).collect()
         };
-        return Some(Found {
-            files,
-            units: p.units,
-            deps: p.deps,
-            repo: p.repo,
-        });
+        return Some(Found { files, units: p.units, deps: p.deps, repo: p.repo });
     }
     NVIDIA_PREFIXES
         .iter()
-        .any(|pre| {
-            name.strip_prefix(pre)
-                .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-        })
+        .any(|pre| name.strip_prefix(pre).is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())))
         .then(|| Found {
             files: NVIDIA_FILES.iter().map(|f| f.to_string()).collect(),
             units: &[],
@@ -305,11 +232,7 @@ pub(crate) const ARCHIVE_MARK: &str = "sim-archive: ";
 /// inside the archive and its mode.
 pub(crate) fn archive_members(name: &str) -> Option<&'static [(&'static str, u32)]> {
     match name {
-        "traefik" => Some(&[
-            ("CHANGELOG.md", 0o644),
-            ("LICENSE.md", 0o644),
-            ("traefik", 0o755),
-        ]),
+        "traefik" => Some(&[("CHANGELOG.md", 0o644), ("LICENSE.md", 0o644), ("traefik", 0o755)]),
         _ => None,
     }
 }
@@ -381,10 +304,7 @@ mod tests {
         assert!(package("nvidia-utils-550").is_some());
         assert!(package("nvidia-utils-").is_none());
         assert!(package("no-such-thing").is_none());
-        assert_eq!(
-            package("docker-ce").unwrap().repo,
-            Some("download.docker.com")
-        );
+        assert_eq!(package("docker-ce").unwrap().repo, Some("download.docker.com"));
         for b in BASE_PACKAGES {
             assert!(package(b).is_some(), "{b}");
         }
@@ -397,33 +317,21 @@ mod tests {
 
     #[test]
     fn downloads_carry_markers() {
-        assert_eq!(
-            download("https://ollama.com/install.sh"),
-            b"#!/bin/sh\n# sim-installer: ollama\n"
-        );
+        assert_eq!(download("https://ollama.com/install.sh"), b"#!/bin/sh\n# sim-installer: ollama\n");
         assert_eq!(
             download("https://dl.smallstep.com/cli/docs-cli-install/latest/step-cli_amd64.deb"),
             b"sim-deb: step-cli\n"
         );
-        assert!(String::from_utf8(download("https://x/y"))
-            .unwrap()
-            .contains("https://x/y"));
+        assert!(String::from_utf8(download("https://x/y")).unwrap().contains("https://x/y"));
         let t =
             download("https://github.com/traefik/traefik/releases/download/v3.3.4/traefik_v3.3.4_linux_amd64.tar.gz");
         assert!(t.starts_with(b"sim-archive: traefik\n"));
-        assert!(archive_members("traefik")
-            .unwrap()
-            .contains(&("traefik", 0o755)));
+        assert!(archive_members("traefik").unwrap().contains(&("traefik", 0o755)));
         assert!(archive_members("nope").is_none());
         assert_eq!(package("step-ca").unwrap().repo, Some("smallstep"));
         assert_eq!(
             package("util-linux").unwrap().files,
-            vec![
-                "/usr/bin/mount",
-                "/usr/bin/mountpoint",
-                "/usr/bin/umount",
-                "/usr/sbin/runuser"
-            ]
+            vec!["/usr/bin/mount", "/usr/bin/mountpoint", "/usr/bin/umount", "/usr/sbin/runuser"]
         );
         assert_eq!(file_mode("/usr/bin/jq"), 0o755);
         assert_eq!(file_mode("/etc/os-release"), 0o644);

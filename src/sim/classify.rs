@@ -5,22 +5,14 @@ pub(crate) fn is_mutating(argv: &[String]) -> bool {
     let a = |i: usize| argv.get(i).map(String::as_str).unwrap_or("");
     let read = match (a(0), a(1)) {
         ("pct", "exec") => inner_command(&argv[2..]).is_some_and(guest_reads),
-        ("pct", sub) => matches!(
-            sub,
-            "list" | "status" | "config" | "listsnapshot" | "pending"
-        ),
+        ("pct", sub) => matches!(sub, "list" | "status" | "config" | "listsnapshot" | "pending"),
         ("qm", "guest") if a(2) == "exec" => inner_command(&argv[3..]).is_some_and(guest_reads),
         ("qm", "guest") => {
             // `qm guest cmd <id> <cmd>`: ping, info and get-* only read.
-            a(2) == "cmd"
-                && (matches!(a(4), "ping" | "info" | "network-get-interfaces")
-                    || a(4).starts_with("get-"))
+            a(2) == "cmd" && (matches!(a(4), "ping" | "info" | "network-get-interfaces") || a(4).starts_with("get-"))
         }
         ("qm", "agent") => matches!(a(3), "ping" | "info") || a(3).starts_with("get-"),
-        ("qm", sub) => matches!(
-            sub,
-            "list" | "status" | "config" | "listsnapshot" | "pending"
-        ),
+        ("qm", sub) => matches!(sub, "list" | "status" | "config" | "listsnapshot" | "pending"),
         ("zfs", sub) => matches!(sub, "list" | "get"),
         ("zpool", sub) => matches!(sub, "list" | "status" | "get"),
         ("pvesm", sub) => matches!(sub, "status" | "list"),
@@ -52,11 +44,8 @@ fn guest_reads(cmd: &[String]) -> bool {
     let a = |i: usize| cmd.get(i).map(String::as_str).unwrap_or("");
     // `env VAR=x cmd` reads iff cmd does.
     if a(0) == "env" {
-        let rest: Vec<String> = cmd[1..]
-            .iter()
-            .skip_while(|x| x.contains('=') && !x.starts_with('-'))
-            .cloned()
-            .collect();
+        let rest: Vec<String> =
+            cmd[1..].iter().skip_while(|x| x.contains('=') && !x.starts_with('-')).cloned().collect();
         return guest_reads(&rest);
     }
     let prog = a(0).rsplit('/').next().unwrap_or("");
@@ -65,8 +54,8 @@ fn guest_reads(cmd: &[String]) -> bool {
         return inner_command(cmd).is_some_and(guest_reads);
     }
     match prog {
-        "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query"
-        | "hostname" | "getent" | "nvidia-smi" | "mountpoint" => true,
+        "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query" | "hostname" | "getent"
+        | "nvidia-smi" | "mountpoint" => true,
         "tar" => tar_reads(&cmd[1..]),
         "dpkg" => matches!(a(1), "-s" | "--status" | "-l" | "--list"),
         "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),

@@ -18,7 +18,6 @@ pub(crate) fn encode_text(s: &str) -> String {
     out
 }
 
-
 fn section(out: &mut String, config: &IndexMap<String, String>, lxc: &[(String, String)]) {
     if let Some(d) = config.get("description") {
         for line in d.split('\n') {
@@ -27,10 +26,8 @@ fn section(out: &mut String, config: &IndexMap<String, String>, lxc: &[(String, 
             out.push('\n');
         }
     }
-    let mut keys: Vec<&String> = config
-        .keys()
-        .filter(|k| k.as_str() != "description" && k.as_str() != "digest")
-        .collect();
+    let mut keys: Vec<&String> =
+        config.keys().filter(|k| k.as_str() != "description" && k.as_str() != "digest").collect();
     keys.sort();
     for k in keys {
         out.push_str(k);
@@ -77,12 +74,8 @@ enum Target {
 
 /// Parse a config file; `Err((line, message))` on anything the real parser would not accept.
 pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, String)> {
-    let mut p = Parsed {
-        config: IndexMap::new(),
-        lxc: Vec::new(),
-        pending: IndexMap::new(),
-        snapshots: BTreeMap::new(),
-    };
+    let mut p =
+        Parsed { config: IndexMap::new(), lxc: Vec::new(), pending: IndexMap::new(), snapshots: BTreeMap::new() };
     let mut target = Target::Main;
     let mut descr: Vec<String> = Vec::new();
     let flush_descr = |descr: &mut Vec<String>, map: &mut IndexMap<String, String>| {
@@ -97,10 +90,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(name) = line
-            .strip_prefix('[')
-            .and_then(|l| l.trim_end().strip_suffix(']'))
-        {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.trim_end().strip_suffix(']')) {
             let map = match &target {
                 Target::Main => &mut p.config,
                 Target::Pending => &mut p.pending,
@@ -108,11 +98,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                     &mut p
                         .snapshots
                         .entry(s.clone())
-                        .or_insert_with(|| Snapshot {
-                            config: IndexMap::new(),
-                            lxc: Vec::new(),
-                            image: None,
-                        })
+                        .or_insert_with(|| Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None })
                         .config
                 }
             };
@@ -123,14 +109,8 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                     return Err((n, format!("unsupported section '[{s}]'")))
                 }
                 (s, _) if valid_snapname(s) => {
-                    p.snapshots.insert(
-                        s.to_string(),
-                        Snapshot {
-                            config: IndexMap::new(),
-                            lxc: Vec::new(),
-                            image: None,
-                        },
-                    );
+                    p.snapshots
+                        .insert(s.to_string(), Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None });
                     Target::Snap(s.to_string())
                 }
                 (s, _) => return Err((n, format!("invalid section name '{s}'"))),
@@ -141,19 +121,14 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             descr.push(crate::facts::guest_config::percent_decode(c));
             continue;
         }
-        let (key, value) = if let Some((k, v)) = line
-            .split_once(':')
-            .filter(|(k, _)| !k.contains('=') && !k.contains(' '))
-        {
-            (k.trim(), v.trim())
-        } else if let Some((k, v)) = line
-            .split_once('=')
-            .filter(|(k, _)| k.trim().starts_with("lxc."))
-        {
-            (k.trim(), v.trim())
-        } else {
-            return Err((n, format!("unable to parse config line: {line}")));
-        };
+        let (key, value) =
+            if let Some((k, v)) = line.split_once(':').filter(|(k, _)| !k.contains('=') && !k.contains(' ')) {
+                (k.trim(), v.trim())
+            } else if let Some((k, v)) = line.split_once('=').filter(|(k, _)| k.trim().starts_with("lxc.")) {
+                (k.trim(), v.trim())
+            } else {
+                return Err((n, format!("unable to parse config line: {line}")));
+            };
         if key.starts_with("lxc.") {
             if kind != GuestKind::Lxc {
                 return Err((n, format!("invalid key '{key}' in VM config")));
@@ -170,9 +145,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             continue;
         }
         let valid_key = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !valid_key {
             return Err((n, format!("invalid key '{key}'")));
         }
@@ -194,11 +167,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             &mut p
                 .snapshots
                 .entry(s.clone())
-                .or_insert_with(|| Snapshot {
-                    config: IndexMap::new(),
-                    lxc: Vec::new(),
-                    image: None,
-                })
+                .or_insert_with(|| Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None })
                 .config
         }
     };
@@ -212,8 +181,7 @@ pub(crate) fn valid_snapname(s: &str) -> bool {
     b.len() >= 2
         && b.len() <= 40
         && b[0].is_ascii_alphabetic()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 #[cfg(test)]
@@ -231,19 +199,11 @@ mod tests {
         ] {
             g.config.insert(k.into(), v.into());
         }
-        g.lxc
-            .push(("lxc.cgroup2.devices.allow".into(), "c 10:200 rwm".into()));
-        g.lxc.push((
-            "lxc.mount.entry".into(),
-            "/dev/net dev/net none bind,create=dir".into(),
-        ));
+        g.lxc.push(("lxc.cgroup2.devices.allow".into(), "c 10:200 rwm".into()));
+        g.lxc.push(("lxc.mount.entry".into(), "/dev/net dev/net none bind,create=dir".into()));
         g.pending.insert("cores".into(), "4".into());
         g.pending.insert("delete".into(), "swap".into());
-        let mut snap = Snapshot {
-            config: IndexMap::new(),
-            lxc: Vec::new(),
-            image: None,
-        };
+        let mut snap = Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None };
         snap.config.insert("hostname".into(), "web01".into());
         snap.config.insert("snaptime".into(), "1714560000".into());
         g.snapshots.insert("snap1".into(), snap);
@@ -276,21 +236,9 @@ mod tests {
 
     #[test]
     fn accepts_lxc_equals_and_rejects_garbage() {
-        let p = parse(
-            "arch: amd64\nlxc.apparmor.profile = unconfined\n",
-            GuestKind::Lxc,
-        )
-        .unwrap();
-        assert_eq!(
-            p.lxc,
-            vec![("lxc.apparmor.profile".to_string(), "unconfined".to_string())]
-        );
-        assert_eq!(
-            parse("arch: amd64\nthis is not config\n", GuestKind::Lxc)
-                .err()
-                .map(|e| e.0),
-            Some(2)
-        );
+        let p = parse("arch: amd64\nlxc.apparmor.profile = unconfined\n", GuestKind::Lxc).unwrap();
+        assert_eq!(p.lxc, vec![("lxc.apparmor.profile".to_string(), "unconfined".to_string())]);
+        assert_eq!(parse("arch: amd64\nthis is not config\n", GuestKind::Lxc).err().map(|e| e.0), Some(2));
         assert!(parse("lxc.foo: 1\n", GuestKind::Qemu).is_err());
         assert!(parse("[PENDING]\ncores: 2\n", GuestKind::Qemu).is_ok());
     }

@@ -80,9 +80,7 @@ mod tests {
     #[test]
     fn nth_and_times() {
         let mut fs = vec![fault("pct start *", 2, 2)];
-        let r: Vec<bool> = (0..5)
-            .map(|_| check(&mut fs, "pct start 100").is_some())
-            .collect();
+        let r: Vec<bool> = (0..5).map(|_| check(&mut fs, "pct start 100").is_some()).collect();
         assert_eq!(r, vec![false, true, true, false, false]);
         assert!(check(&mut fs, "pct stop 100").is_none());
     }

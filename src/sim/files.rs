@@ -18,9 +18,7 @@ fn classify(st: &SimState, path: &str) -> Option<Virtual> {
         return Some(Virtual::StorageCfg);
     }
     let node_prefix = format!("/etc/pve/nodes/{}/", st.node);
-    let rel = path
-        .strip_prefix(&node_prefix)
-        .or_else(|| path.strip_prefix("/etc/pve/"))?;
+    let rel = path.strip_prefix(&node_prefix).or_else(|| path.strip_prefix("/etc/pve/"))?;
     let (dir, file) = rel.split_once('/')?;
     let kind = match dir {
         "lxc" => GuestKind::Lxc,
@@ -33,22 +31,15 @@ fn classify(st: &SimState, path: &str) -> Option<Virtual> {
 
 /// pmxcfs presents every file as root:www-data 0640.
 fn pmxcfs_file(content: String) -> FileData {
-    FileData {
-        content: content.into_bytes(),
-        mode: 0o640,
-        owner: "root".into(),
-        group: "www-data".into(),
-    }
+    FileData { content: content.into_bytes(), mode: 0o640, owner: "root".into(), group: "www-data".into() }
 }
 
 pub(crate) fn read(st: &SimState, path: &str) -> Option<FileData> {
     match classify(st, path) {
         Some(Virtual::StorageCfg) => Some(pmxcfs_file(render_cfg(st))),
-        Some(Virtual::GuestConf(kind, id)) => st
-            .guests
-            .get(&id)
-            .filter(|g| g.kind == kind)
-            .map(|g| pmxcfs_file(conf::render(g))),
+        Some(Virtual::GuestConf(kind, id)) => {
+            st.guests.get(&id).filter(|g| g.kind == kind).map(|g| pmxcfs_file(conf::render(g)))
+        }
         None => st.files.get(path).cloned(),
     }
 }
@@ -62,11 +53,21 @@ pub(crate) fn write(st: &mut SimState, path: &str, file: &FileWrite) -> Result<(
         Some(Virtual::GuestConf(kind, id)) => {
             if let Some(other) = st.guests.get(&id).filter(|g| g.kind != kind) {
                 let what = super::guest::word(other.kind);
-                return Err(SimError::Refused { path: path.into(), reason: format!("{what} {id} already exists on node '{}'", st.node) });
+                return Err(SimError::Refused {
+                    path: path.into(),
+                    reason: format!("{what} {id} already exists on node '{}'", st.node),
+                });
             }
-            let text = String::from_utf8(file.content.clone())
-                .map_err(|_| SimError::Parse { path: path.into(), line: 0, message: "config is not UTF-8".into() })?;
-            let parsed = conf::parse(&text, kind).map_err(|(line, message)| SimError::Parse { path: path.into(), line, message })?;
+            let text = String::from_utf8(file.content.clone()).map_err(|_| SimError::Parse {
+                path: path.into(),
+                line: 0,
+                message: "config is not UTF-8".into(),
+            })?;
+            let parsed = conf::parse(&text, kind).map_err(|(line, message)| SimError::Parse {
+                path: path.into(),
+                line,
+                message,
+            })?;
             let g = st.guests.entry(id).or_insert_with(|| Guest::new(kind));
             g.config = parsed.config;
             g.lxc = parsed.lxc;
@@ -108,25 +109,15 @@ mod tests {
     use super::*;
 
     fn fw(text: &str) -> FileWrite {
-        FileWrite {
-            content: text.as_bytes().to_vec(),
-            mode: 0o640,
-            owner: None,
-            group: None,
-        }
+        FileWrite { content: text.as_bytes().to_vec(), mode: 0o640, owner: None, group: None }
     }
 
     #[test]
     fn storage_cfg_is_virtual_and_read_only() {
         let mut st = SimState::default();
         let f = read(&st, "/etc/pve/storage.cfg").unwrap();
-        assert!(String::from_utf8(f.content)
-            .unwrap()
-            .starts_with("dir: local\n\tpath /var/lib/vz\n"));
-        assert!(matches!(
-            write(&mut st, "/etc/pve/storage.cfg", &fw("x")),
-            Err(SimError::Refused { .. })
-        ));
+        assert!(String::from_utf8(f.content).unwrap().starts_with("dir: local\n\tpath /var/lib/vz\n"));
+        assert!(matches!(write(&mut st, "/etc/pve/storage.cfg", &fw("x")), Err(SimError::Refused { .. })));
     }
 
     #[test]
@@ -158,19 +149,11 @@ mod tests {
         write(
             &mut st,
             "/etc/x",
-            &FileWrite {
-                content: b"1".to_vec(),
-                mode: 0o600,
-                owner: Some("www-data".into()),
-                group: None,
-            },
+            &FileWrite { content: b"1".to_vec(), mode: 0o600, owner: Some("www-data".into()), group: None },
         )
         .unwrap();
         let f = read(&st, "/etc/x").unwrap();
-        assert_eq!(
-            (f.mode, f.owner.as_str(), f.group.as_str()),
-            (0o600, "www-data", "root")
-        );
+        assert_eq!((f.mode, f.owner.as_str(), f.group.as_str()), (0o600, "www-data", "root"));
         assert!(remove(&mut st, "/etc/x"));
         assert!(!remove(&mut st, "/etc/x"));
     }

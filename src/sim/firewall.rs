@@ -52,24 +52,12 @@ mod tests {
     #[test]
     fn status_follows_cluster_fw() {
         let mut st = SimState::default();
-        assert_eq!(
-            run(&mut st, &["status".into()]).stdout_str(),
-            "Status: disabled/stopped\n"
-        );
-        st.files.insert(
-            CLUSTER_FW.into(),
-            text_file("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN ACCEPT -p tcp -dport 22\n"),
-        );
-        assert_eq!(
-            run(&mut st, &["status".into()]).stdout_str(),
-            "Status: enabled/running\n"
-        );
+        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: disabled/stopped\n");
         st.files
-            .insert(CLUSTER_FW.into(), text_file("[options]\nenable: 0\n"));
-        assert_eq!(
-            run(&mut st, &["status".into()]).stdout_str(),
-            "Status: disabled/stopped\n"
-        );
+            .insert(CLUSTER_FW.into(), text_file("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN ACCEPT -p tcp -dport 22\n"));
+        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: enabled/running\n");
+        st.files.insert(CLUSTER_FW.into(), text_file("[options]\nenable: 0\n"));
+        assert_eq!(run(&mut st, &["status".into()]).stdout_str(), "Status: disabled/stopped\n");
         assert_eq!(run(&mut st, &["compile".into()]).code, 0);
         assert_eq!(run(&mut st, &["bogus".into()]).code, 255);
     }

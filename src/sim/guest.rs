@@ -23,14 +23,7 @@ pub(crate) fn word(kind: GuestKind) -> &'static str {
 }
 
 pub(crate) fn missing_config(st: &SimState, kind: GuestKind, vmid: u32) -> Output {
-    die(
-        format!(
-            "Configuration file 'nodes/{}/{}/{vmid}.conf' does not exist",
-            st.node,
-            conf_dir(kind)
-        ),
-        2,
-    )
+    die(format!("Configuration file 'nodes/{}/{}/{vmid}.conf' does not exist", st.node, conf_dir(kind)), 2)
 }
 
 /// Parse a vmid argument the way the API schema checks it.
@@ -40,25 +33,13 @@ pub(crate) fn parse_vmid(s: Option<&String>, usage: &str) -> Result<u32, Output>
     };
     match s.parse::<u32>() {
         Ok(v) if (100..=999_999_999).contains(&v) => Ok(v),
-        Ok(_) => Err(param_fail(
-            "vmid",
-            "value must have a minimum value of 100",
-            usage,
-        )),
-        Err(_) => Err(param_fail(
-            "vmid",
-            &format!("type check ('integer') failed - got '{s}'"),
-            usage,
-        )),
+        Ok(_) => Err(param_fail("vmid", "value must have a minimum value of 100", usage)),
+        Err(_) => Err(param_fail("vmid", &format!("type check ('integer') failed - got '{s}'"), usage)),
     }
 }
 
 /// The guest of this kind, or the exact missing-config error.
-pub(crate) fn lookup<'a>(
-    st: &'a SimState,
-    kind: GuestKind,
-    vmid: u32,
-) -> Result<&'a Guest, Output> {
+pub(crate) fn lookup<'a>(st: &'a SimState, kind: GuestKind, vmid: u32) -> Result<&'a Guest, Output> {
     match st.guests.get(&vmid) {
         Some(g) if g.kind == kind => Ok(g),
         _ => Err(missing_config(st, kind, vmid)),
@@ -91,11 +72,7 @@ pub(crate) fn current_view(g: &Guest, current: bool) -> IndexMap<String, String>
 }
 
 /// `pct config` / `qm config` output.
-pub(crate) fn print_config(
-    kind: GuestKind,
-    config: &IndexMap<String, String>,
-    lxc: &[(String, String)],
-) -> String {
+pub(crate) fn print_config(kind: GuestKind, config: &IndexMap<String, String>, lxc: &[(String, String)]) -> String {
     let mut keys: Vec<&String> = config.keys().filter(|k| k.as_str() != "digest").collect();
     keys.sort();
     let mut out = String::with_capacity(keys.len() * 24);
@@ -118,17 +95,9 @@ pub(crate) fn print_config(
 
 /// `pct pending` / `qm pending` (`format_pending`).
 pub(crate) fn print_pending(g: &Guest) -> String {
-    let deleted: Vec<&str> = g
-        .pending
-        .get("delete")
-        .map(|d| d.split(',').map(str::trim).collect())
-        .unwrap_or_default();
-    let mut keys: Vec<&String> = g
-        .config
-        .keys()
-        .chain(g.pending.keys())
-        .filter(|k| k.as_str() != "delete" && k.as_str() != "digest")
-        .collect();
+    let deleted: Vec<&str> = g.pending.get("delete").map(|d| d.split(',').map(str::trim).collect()).unwrap_or_default();
+    let mut keys: Vec<&String> =
+        g.config.keys().chain(g.pending.keys()).filter(|k| k.as_str() != "delete" && k.as_str() != "digest").collect();
     for d in &deleted {
         if let Some(k) = g.config.keys().find(|k| k.as_str() == *d) {
             keys.push(k);
@@ -148,12 +117,8 @@ pub(crate) fn print_pending(g: &Guest) -> String {
         let cur = g.config.get(k);
         let new = g.pending.get(k);
         match (cur, new) {
-            (Some(v), _) if deleted.contains(&k.as_str()) => {
-                out.push_str(&format!("del {k}: {}\n", enc(k, v)))
-            }
-            (Some(v), Some(p)) => {
-                out.push_str(&format!("cur {k}: {}\nnew {k}: {}\n", enc(k, v), enc(k, p)))
-            }
+            (Some(v), _) if deleted.contains(&k.as_str()) => out.push_str(&format!("del {k}: {}\n", enc(k, v))),
+            (Some(v), Some(p)) => out.push_str(&format!("cur {k}: {}\nnew {k}: {}\n", enc(k, v), enc(k, p))),
             (Some(v), None) => out.push_str(&format!("cur {k}: {}\n", enc(k, v))),
             (None, Some(p)) => out.push_str(&format!("new {k}: {}\n", enc(k, p))),
             (None, None) => {}
@@ -176,12 +141,7 @@ pub(crate) fn format_time(epoch: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// `listsnapshot` output (`print_snapshot_tree`).
@@ -230,20 +190,14 @@ pub(crate) fn print_snapshot_tree(g: &Guest) -> String {
         let time = node.snaptime.map(format_time).unwrap_or_default();
         let len = 30usize.saturating_sub(prefix.len());
         out.push_str(&format!("{prefix} {:<len$} {time:<23} {desc}\n", node.name));
-        let mut kids: Vec<&Node> = all
-            .iter()
-            .filter(|n| n.parent.as_deref() == Some(node.name.as_str()))
-            .collect();
+        let mut kids: Vec<&Node> = all.iter().filter(|n| n.parent.as_deref() == Some(node.name.as_str())).collect();
         kids.sort_by(order);
         let child_prefix = format!(" {prefix}");
         for k in kids {
             walk(out, &child_prefix, k, all, order);
         }
     }
-    let mut roots: Vec<&Node> = nodes
-        .iter()
-        .filter(|n| n.parent.as_deref().is_none_or(|p| !exists(p)))
-        .collect();
+    let mut roots: Vec<&Node> = nodes.iter().filter(|n| n.parent.as_deref().is_none_or(|p| !exists(p))).collect();
     roots.sort_by(order);
     for r in roots {
         walk(&mut out, "`->", r, &nodes, &order);
@@ -256,24 +210,14 @@ pub(crate) fn next_mac(st: &mut SimState) -> String {
     st.mac_counter += 1;
     // Spread consecutive counters over the address space, reproducibly.
     let x = (st.mac_counter.wrapping_mul(2_654_435_761) ^ 0x5E_7A_01) & 0xFF_FFFF;
-    format!(
-        "BC:24:11:{:02X}:{:02X}:{:02X}",
-        (x >> 16) & 0xFF,
-        (x >> 8) & 0xFF,
-        x & 0xFF
-    )
+    format!("BC:24:11:{:02X}:{:02X}:{:02X}", (x >> 16) & 0xFF, (x >> 8) & 0xFF, x & 0xFF)
 }
 
 /// `status --verbose` values common to both kinds (sorted by the caller).
 pub(crate) fn memory_mib(g: &Guest, default: u64) -> u64 {
     g.config
         .get("memory")
-        .and_then(|m| {
-            m.trim_start_matches("current=")
-                .split(',')
-                .next()
-                .and_then(|v| v.parse().ok())
-        })
+        .and_then(|m| m.trim_start_matches("current=").split(',').next().and_then(|v| v.parse().ok()))
         .unwrap_or(default)
 }
 
@@ -285,15 +229,8 @@ mod tests {
     #[test]
     fn snapshot_tree_matches_contract() {
         let mut g = Guest::new(GuestKind::Lxc);
-        assert_eq!(
-            print_snapshot_tree(&g),
-            format!("`-> current{}You are here!\n", " ".repeat(45))
-        );
-        let mut s = Snapshot {
-            config: IndexMap::new(),
-            lxc: Vec::new(),
-            image: None,
-        };
+        assert_eq!(print_snapshot_tree(&g), format!("`-> current{}You are here!\n", " ".repeat(45)));
+        let mut s = Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None };
         s.config.insert("snaptime".into(), "1714564800".into());
         g.snapshots.insert("snap1".into(), s);
         g.config.insert("parent".into(), "snap1".into());
@@ -312,17 +249,11 @@ mod tests {
         g.pending.insert("cores".into(), "4".into());
         g.pending.insert("onboot".into(), "1".into());
         g.pending.insert("delete".into(), "swap".into());
-        assert_eq!(
-            print_pending(&g),
-            "cur cores: 2\nnew cores: 4\ncur memory: 512\nnew onboot: 1\ndel swap: 512\n"
-        );
+        assert_eq!(print_pending(&g), "cur cores: 2\nnew cores: 4\ncur memory: 512\nnew onboot: 1\ndel swap: 512\n");
         let view = current_view(&g, false);
         assert_eq!(view.get("cores").map(String::as_str), Some("4"));
         assert!(!view.contains_key("swap"));
-        assert_eq!(
-            current_view(&g, true).get("cores").map(String::as_str),
-            Some("2")
-        );
+        assert_eq!(current_view(&g, true).get("cores").map(String::as_str), Some("2"));
     }
 
     #[test]

@@ -69,11 +69,7 @@ impl SimHost {
         SimHost {
             state: Mutex::new(state),
             path: None,
-            log: Mutex::new(Log {
-                entries: Vec::new(),
-                sink: None,
-                sink_error: None,
-            }),
+            log: Mutex::new(Log { entries: Vec::new(), sink: None, sink_error: None }),
             started: Instant::now(),
         }
     }
@@ -81,17 +77,11 @@ impl SimHost {
     /// Load the state from `path` if it exists (else a fresh node); `save` writes it back.
     pub fn open(path: &Path) -> Result<SimHost, SimError> {
         let state = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SimError::Json {
-                path: path.to_path_buf(),
-                source,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::default(),
-            Err(source) => {
-                return Err(SimError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| SimError::Json { path: path.to_path_buf(), source })?
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::default(),
+            Err(source) => return Err(SimError::Io { path: path.to_path_buf(), source }),
         };
         let mut host = SimHost::new(state);
         host.path = Some(path.to_path_buf());
@@ -110,19 +100,13 @@ impl SimHost {
         };
         let json = {
             let st = self.lock_state();
-            serde_json::to_vec_pretty(&*st).map_err(|source| SimError::Json {
-                path: path.clone(),
-                source,
-            })?
+            serde_json::to_vec_pretty(&*st).map_err(|source| SimError::Json { path: path.clone(), source })?
         };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let io = |source| SimError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |source| SimError::Io { path: path.clone(), source };
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
         tmp.write_all(&json).map_err(io)?;
         tmp.write_all(b"\n").map_err(io)?;
@@ -137,10 +121,7 @@ impl SimHost {
             return Err(e);
         }
         if let (Some(sink), Some(path)) = (log.sink.as_mut(), &self.path) {
-            sink.flush().map_err(|source| SimError::Io {
-                path: log_path(path),
-                source,
-            })?;
+            sink.flush().map_err(|source| SimError::Io { path: log_path(path), source })?;
         }
         Ok(())
     }
@@ -214,11 +195,7 @@ impl SimHost {
         if let Some(path) = &self.path {
             if log.sink.is_none() && log.sink_error.is_none() {
                 let lp = log_path(path);
-                match std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&lp)
-                {
+                match std::fs::OpenOptions::new().create(true).append(true).open(&lp) {
                     Ok(f) => log.sink = Some(BufWriter::new(f)),
                     Err(source) => log.sink_error = Some(SimError::Io { path: lp, source }),
                 }
@@ -227,10 +204,7 @@ impl SimHost {
             if let (Some(sink), Ok(line)) = (log.sink.as_mut(), line) {
                 if let Err(source) = writeln!(sink, "{line}") {
                     log.sink = None;
-                    log.sink_error = Some(SimError::Io {
-                        path: log_path(path),
-                        source,
-                    });
+                    log.sink_error = Some(SimError::Io { path: log_path(path), source });
                 }
             }
         }
@@ -266,13 +240,8 @@ mod tests {
 
     #[test]
     fn masks_password_values() {
-        let m = mask_secrets(&argv(
-            "pct create 100 t --password hunter2 --cipassword=x --hostname a",
-        ));
-        assert_eq!(
-            m.join(" "),
-            "pct create 100 t --password *** --cipassword=*** --hostname a"
-        );
+        let m = mask_secrets(&argv("pct create 100 t --password hunter2 --cipassword=x --hostname a"));
+        assert_eq!(m.join(" "), "pct create 100 t --password *** --cipassword=*** --hostname a");
     }
 
     #[test]
@@ -284,10 +253,7 @@ mod tests {
         let log = h.log();
         assert_eq!(log.len(), 3);
         assert_eq!(log[1].argv, vec!["file.read", "/etc/hostname"]);
-        assert_eq!(
-            log.iter().map(|l| l.mutating).collect::<Vec<_>>(),
-            vec![false, false, true]
-        );
+        assert_eq!(log.iter().map(|l| l.mutating).collect::<Vec<_>>(), vec![false, false, true]);
     }
 
     #[test]
@@ -320,10 +286,7 @@ mod tests {
         let h = SimHost::new(SimState::default());
         h.with_state(|s| {
             s.faults.push(
-                serde_json::from_str(
-                    r#"{"match":"zfs create *","nth":2,"stderr":"injected\n","code":1}"#,
-                )
-                .unwrap(),
+                serde_json::from_str(r#"{"match":"zfs create *","nth":2,"stderr":"injected\n","code":1}"#).unwrap(),
             )
         });
         assert_eq!(h.exec(&argv("zfs create rpool/a"), None).code, 0);
@@ -373,7 +336,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..10u32 {
                         let id = 200 + t * 10 + i;
-                        let create = format!("pct create {id} local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --rootfs local-zfs:1");
+                        let create = format!(
+                            "pct create {id} local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --rootfs local-zfs:1"
+                        );
                         assert_eq!(h.exec(&argv(&create), None).code, 0);
                         assert_eq!(h.exec(&argv(&format!("pct start {id}")), None).code, 0);
                         assert_eq!(h.exec(&argv("pct list"), None).code, 0);

@@ -14,11 +14,7 @@ pub(crate) fn out(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl AsRef<str>
     if !e.is_empty() && !e.ends_with('\n') {
         e.push('\n');
     }
-    Output {
-        code,
-        stdout: stdout.into(),
-        stderr: e.into_bytes(),
-    }
+    Output { code, stdout: stdout.into(), stderr: e.into_bytes() }
 }
 
 pub(crate) fn done(stdout: impl Into<Vec<u8>>) -> Output {
@@ -26,12 +22,7 @@ pub(crate) fn done(stdout: impl Into<Vec<u8>>) -> Output {
 }
 
 pub(crate) fn file(content: impl Into<Vec<u8>>, mode: u32) -> FileData {
-    FileData {
-        content: content.into(),
-        mode,
-        owner: "root".into(),
-        group: "root".into(),
-    }
+    FileData { content: content.into(), mode, owner: "root".into(), group: "root".into() }
 }
 
 /// The image a Debian/Ubuntu LXC template or cloud image unpacks to. `os` names the distribution
@@ -54,22 +45,13 @@ pub(crate) fn base_image(os: &str, cloud: bool) -> GuestImage {
     }
     img.files.insert(
         "/etc/os-release".into(),
-        file(
-            format!("PRETTY_NAME=\"{pretty}\"\nID={id}\nVERSION_ID=\"{version}\"\n"),
-            0o644,
-        ),
+        file(format!("PRETTY_NAME=\"{pretty}\"\nID={id}\nVERSION_ID=\"{version}\"\n"), 0o644),
     );
     for (u, uid) in [("root", 0), ("daemon", 1), ("nobody", 65534), ("_apt", 42)] {
         img.os.users.insert(u.into(), uid);
         img.os.groups.insert(u.into());
     }
-    for d in [
-        "/root",
-        "/tmp",
-        "/etc",
-        "/usr/local/bin",
-        "/etc/systemd/system",
-    ] {
+    for d in ["/root", "/tmp", "/etc", "/usr/local/bin", "/etc/systemd/system"] {
         img.os.dirs.insert(d.into());
     }
     img
@@ -81,15 +63,10 @@ fn install_files(files: &mut indexmap::IndexMap<String, FileData>, os: &mut Gues
         return;
     };
     for f in &p.files {
-        files
-            .entry(f.clone())
-            .or_insert_with(|| file(format!("#!sim {name}\n"), catalogue::file_mode(f)));
+        files.entry(f.clone()).or_insert_with(|| file(format!("#!sim {name}\n"), catalogue::file_mode(f)));
     }
     for u in p.units {
-        os.units.entry(u.to_string()).or_insert(Unit {
-            enabled: true,
-            active: false,
-        });
+        os.units.entry(u.to_string()).or_insert(Unit { enabled: true, active: false });
     }
     if name.starts_with("docker") {
         os.groups.insert("docker".into());
@@ -105,11 +82,9 @@ pub(crate) fn dhcp_lease(id: u32) -> String {
 /// The guest's eth0 address as `addr/prefix`, or `None` (no address configured).
 pub(crate) fn eth0_address(g: &Guest, id: u32) -> Option<(String, bool)> {
     let ip = match g.kind {
-        GuestKind::Lxc => g
-            .config
-            .get("net0")
-            .and_then(|n| n.split(',').find_map(|p| p.strip_prefix("ip=")))
-            .map(String::from)?,
+        GuestKind::Lxc => {
+            g.config.get("net0").and_then(|n| n.split(',').find_map(|p| p.strip_prefix("ip="))).map(String::from)?
+        }
         GuestKind::Qemu => g
             .config
             .get("ipconfig0")
@@ -153,9 +128,7 @@ pub(crate) fn on_shutdown(g: &mut Guest) {
 
 fn add_user(os: &mut GuestOs, name: &str) {
     if !os.users.contains_key(name) {
-        let uid = (1000..)
-            .find(|n| !os.users.values().any(|u| u == n))
-            .unwrap_or(1000);
+        let uid = (1000..).find(|n| !os.users.values().any(|u| u == n)).unwrap_or(1000);
         os.users.insert(name.to_string(), uid);
         os.groups.insert(name.to_string());
     }
@@ -200,11 +173,7 @@ fn run_cloud_config(g: &mut Guest, text: &str) {
     }
 }
 
-fn install_with_deps(
-    files: &mut indexmap::IndexMap<String, FileData>,
-    os: &mut GuestOs,
-    name: &str,
-) {
+fn install_with_deps(files: &mut indexmap::IndexMap<String, FileData>, os: &mut GuestOs, name: &str) {
     if os.packages.contains(name) {
         return;
     }
@@ -230,11 +199,7 @@ impl Proc {
         self.user.as_deref().unwrap_or("root")
     }
     pub(crate) fn var(&self, key: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -289,30 +254,20 @@ pub(crate) fn may_write(g: &Guest, path: &str, user: &str) -> bool {
     permitted(g, parent, user, 2)
 }
 
-const PATH: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
+const PATH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 /// Resolve argv[0] the way execvp does (`/bin` and `/usr/bin` are the same directory: usrmerge).
 fn which(g: &Guest, cmd: &str) -> Option<String> {
     if cmd.contains('/') {
         return g.files.contains_key(cmd).then(|| cmd.to_string());
     }
-    PATH.iter()
-        .map(|d| format!("{d}/{cmd}"))
-        .find(|p| g.files.contains_key(p))
-        .or_else(|| {
-            // usrmerge: /bin/x is /usr/bin/x.
-            ["/usr/bin", "/bin"]
-                .iter()
-                .any(|d| g.files.contains_key(&format!("{d}/{cmd}")))
-                .then(|| format!("/usr/bin/{cmd}"))
-        })
+    PATH.iter().map(|d| format!("{d}/{cmd}")).find(|p| g.files.contains_key(p)).or_else(|| {
+        // usrmerge: /bin/x is /usr/bin/x.
+        ["/usr/bin", "/bin"]
+            .iter()
+            .any(|d| g.files.contains_key(&format!("{d}/{cmd}")))
+            .then(|| format!("/usr/bin/{cmd}"))
+    })
 }
 
 pub(crate) fn is_dir(g: &Guest, path: &str) -> bool {
@@ -321,8 +276,7 @@ pub(crate) fn is_dir(g: &Guest, path: &str) -> bool {
         return true;
     }
     let prefix = format!("{p}/");
-    g.files.keys().any(|k| k.starts_with(&prefix))
-        || g.os.dirs.iter().any(|d| d.starts_with(&prefix))
+    g.files.keys().any(|k| k.starts_with(&prefix)) || g.os.dirs.iter().any(|d| d.starts_with(&prefix))
 }
 
 fn no_such(tool: &str, path: &str) -> Output {
@@ -343,10 +297,7 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         let vars: Vec<(String, String)> = cmd[1..]
             .iter()
             .take_while(|a| a.contains('=') && !a.starts_with('-'))
-            .filter_map(|a| {
-                a.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+            .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect();
         let rest = &cmd[1 + vars.len()..];
         let mut inner = p.clone();
@@ -356,15 +307,8 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
     let name = argv0.rsplit('/').next().unwrap_or(argv0).to_string();
     // Without a modelled OS (a bare VM disk) only the probes that need no program work.
     let modelled = !g.os.packages.is_empty();
-    if modelled
-        && !matches!(name.as_str(), "true" | "false" | "test" | "[")
-        && which(g, argv0).is_none()
-    {
-        return out(
-            127,
-            "",
-            format!("exec: \"{argv0}\": executable file not found in $PATH"),
-        );
+    if modelled && !matches!(name.as_str(), "true" | "false" | "test" | "[") && which(g, argv0).is_none() {
+        return out(127, "", format!("exec: \"{argv0}\": executable file not found in $PATH"));
     }
     let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
     let a = |i: usize| args.get(i).copied().unwrap_or("");
@@ -393,11 +337,7 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
                     f.mode = mode;
                     done("")
                 }
-                None => out(
-                    1,
-                    "",
-                    format!("chmod: cannot access '{}': No such file or directory", a(1)),
-                ),
+                None => out(1, "", format!("chmod: cannot access '{}': No such file or directory", a(1))),
             },
             Err(_) => out(1, "", format!("chmod: invalid mode: '{}'", a(0))),
         },
@@ -406,30 +346,18 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
             let force = args.iter().any(|x| x.starts_with('-') && x.contains('f'));
             for p in args.iter().filter(|p| !p.starts_with('-')) {
                 if g.files.shift_remove(*p).is_none() && !force {
-                    return out(
-                        1,
-                        "",
-                        format!("rm: cannot remove '{p}': No such file or directory"),
-                    );
+                    return out(1, "", format!("rm: cannot remove '{p}': No such file or directory"));
                 }
             }
             done("")
         }
         "ln" => {
-            let pos: Vec<&str> = args
-                .iter()
-                .copied()
-                .filter(|p| !p.starts_with('-'))
-                .collect();
+            let pos: Vec<&str> = args.iter().copied().filter(|p| !p.starts_with('-')).collect();
             let (Some(target), Some(link)) = (pos.first(), pos.get(1)) else {
                 return out(1, "", "ln: missing file operand");
             };
             // A symlink is modelled as a copy of its target (or a placeholder when dangling).
-            let data = g
-                .files
-                .get(*target)
-                .cloned()
-                .unwrap_or_else(|| file(format!("symlink to {target}\n"), 0o777));
+            let data = g.files.get(*target).cloned().unwrap_or_else(|| file(format!("symlink to {target}\n"), 0o777));
             g.files.insert(link.to_string(), data);
             done("")
         }
@@ -438,10 +366,7 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
             let append = args.contains(&"-a");
             let data = stdin.unwrap_or_default().to_vec();
             for p in args.iter().filter(|p| !p.starts_with('-')) {
-                let entry = g
-                    .files
-                    .entry(p.to_string())
-                    .or_insert_with(|| file(Vec::new(), 0o644));
+                let entry = g.files.entry(p.to_string()).or_insert_with(|| file(Vec::new(), 0o644));
                 if append {
                     entry.content.extend_from_slice(&data);
                 } else {
@@ -478,26 +403,15 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "python3" if a(0) == "-m" && a(1) == "venv" => {
             let dir = a(2).trim_end_matches('/');
             for f in ["python", "python3", "pip", "pip3"] {
-                g.files
-                    .insert(format!("{dir}/bin/{f}"), file("#!sim venv\n", 0o755));
+                g.files.insert(format!("{dir}/bin/{f}"), file("#!sim venv\n", 0o755));
             }
             done("")
         }
         "nvidia-smi" => nvidia_smi(g),
         "ip" => ip(g, id, &args),
         "hostname" => {
-            let key = if g.kind == GuestKind::Lxc {
-                "hostname"
-            } else {
-                "name"
-            };
-            done(format!(
-                "{}\n",
-                g.config
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| "localhost".into())
-            ))
+            let key = if g.kind == GuestKind::Lxc { "hostname" } else { "name" };
+            done(format!("{}\n", g.config.get(key).cloned().unwrap_or_else(|| "localhost".into())))
         }
         "cloud-init" if a(0) == "status" => {
             if g.os.cloud_init_done {
@@ -510,30 +424,21 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "useradd" => useradd(g, &args),
         // An executable file that is no catalogue program: a script (see scripts.rs).
         _ if argv0.contains('/') && is_script(g, argv0) => {
-            if g.files
-                .get(argv0.as_str())
-                .is_some_and(|f| f.mode & 0o111 == 0)
-            {
+            if g.files.get(argv0.as_str()).is_some_and(|f| f.mode & 0o111 == 0) {
                 return out(126, "", format!("exec: \"{argv0}\": permission denied"));
             }
             run_file(g, argv0, &args)
         }
         tool => match catalogue::tool_version(tool) {
             Some(v) if matches!(a(0), "--version" | "version" | "-v" | "-V") => done(v),
-            _ => out(
-                127,
-                "",
-                format!("sim: command not simulated in guest: {argv0}"),
-            ),
+            _ => out(127, "", format!("sim: command not simulated in guest: {argv0}")),
         },
     }
 }
 
 /// A guest file that is not a program the catalogue installed (those carry `#!sim `).
 fn is_script(g: &Guest, path: &str) -> bool {
-    g.files
-        .get(path)
-        .is_some_and(|f| !f.content.starts_with(b"#!sim "))
+    g.files.get(path).is_some_and(|f| !f.content.starts_with(b"#!sim "))
 }
 
 /// `runuser -u <user> -- argv…`: argv runs as that user (who must exist).
@@ -544,10 +449,7 @@ fn runuser(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc
             return out(
                 127,
                 "",
-                format!(
-                    "sim: runuser {} not simulated in guest (only -u <user> -- argv)",
-                    args.join(" ")
-                ),
+                format!("sim: runuser {} not simulated in guest (only -u <user> -- argv)", args.join(" ")),
             )
         }
     };
@@ -602,10 +504,7 @@ fn useradd(g: &mut Guest, args: &[&str]) -> Output {
         return out(9, "", format!("useradd: user '{user}' already exists"));
     }
     if system {
-        let uid = (100..1000u32)
-            .rev()
-            .find(|n| !g.os.users.values().any(|u| u == n))
-            .unwrap_or(999);
+        let uid = (100..1000u32).rev().find(|n| !g.os.users.values().any(|u| u == n)).unwrap_or(999);
         g.os.users.insert(user.clone(), uid);
         g.os.groups.insert(user.clone());
     } else {
@@ -627,13 +526,7 @@ fn test(g: &Guest, args: &[&str], user: &str) -> Output {
     let args: Vec<&str> = args.iter().copied().filter(|a| *a != "]").collect();
     let (op, path) = match args.as_slice() {
         [op, path] => (*op, *path),
-        _ => {
-            return out(
-                127,
-                "",
-                format!("sim: test {} not simulated in guest", args.join(" ")),
-            )
-        }
+        _ => return out(127, "", format!("sim: test {} not simulated in guest", args.join(" "))),
     };
     let f = g.files.get(path);
     let yes = match op {
@@ -682,11 +575,7 @@ fn chown(g: &mut Guest, spec: &str, path: &str) -> Output {
             }
             done("")
         }
-        None => out(
-            1,
-            "",
-            format!("chown: cannot access '{path}': No such file or directory"),
-        ),
+        None => out(1, "", format!("chown: cannot access '{path}': No such file or directory")),
     }
 }
 
@@ -741,11 +630,7 @@ fn install(g: &mut Guest, args: &[&str]) -> Output {
             }
             g.os.dir_meta.insert(
                 p.to_string(),
-                DirMeta {
-                    owner: owner.clone(),
-                    group: group.clone(),
-                    mode: mode.unwrap_or(0o755),
-                },
+                DirMeta { owner: owner.clone(), group: group.clone(), mode: mode.unwrap_or(0o755) },
             );
         }
         return done("");
@@ -758,24 +643,14 @@ fn install(g: &mut Guest, args: &[&str]) -> Output {
     } else {
         match g.files.get(*src) {
             Some(f) => f.content.clone(),
-            None => {
-                return out(
-                    1,
-                    "",
-                    format!("install: cannot stat '{src}': No such file or directory"),
-                )
-            }
+            None => return out(1, "", format!("install: cannot stat '{src}': No such file or directory")),
         }
     };
     let mut data = file(content, mode.unwrap_or(0o755));
     data.owner = owner;
     data.group = group;
     let dst = if is_dir(g, dst) && !g.files.contains_key(*dst) {
-        format!(
-            "{}/{}",
-            dst.trim_end_matches('/'),
-            src.rsplit('/').next().unwrap_or(src)
-        )
+        format!("{}/{}", dst.trim_end_matches('/'), src.rsplit('/').next().unwrap_or(src))
     } else {
         dst.to_string()
     };
@@ -786,24 +661,13 @@ fn install(g: &mut Guest, args: &[&str]) -> Output {
 fn stat(g: &Guest, args: &[&str]) -> Output {
     let (fmt, path) = match args {
         ["-c", fmt, path] => (*fmt, *path),
-        [f, path] if f.starts_with("--format=") || f.starts_with("-c") => (
-            f.trim_start_matches("--format=").trim_start_matches("-c"),
-            *path,
-        ),
-        _ => {
-            return out(
-                127,
-                "",
-                format!("sim: stat {} not simulated in guest", args.join(" ")),
-            )
+        [f, path] if f.starts_with("--format=") || f.starts_with("-c") => {
+            (f.trim_start_matches("--format=").trim_start_matches("-c"), *path)
         }
+        _ => return out(127, "", format!("sim: stat {} not simulated in guest", args.join(" "))),
     };
     let Some(f) = g.files.get(path) else {
-        return out(
-            1,
-            "",
-            format!("stat: cannot statx '{path}': No such file or directory"),
-        );
+        return out(1, "", format!("stat: cannot statx '{path}': No such file or directory"));
     };
     let text = fmt
         .replace("%a", &format!("{:o}", f.mode))
@@ -820,23 +684,17 @@ fn locatable(g: &Guest, name: &str) -> bool {
         Some(p) => match p.repo {
             None => true,
             Some(word) => g.files.iter().any(|(path, f)| {
-                path.starts_with("/etc/apt/sources.list.d/")
-                    && String::from_utf8_lossy(&f.content).contains(word)
+                path.starts_with("/etc/apt/sources.list.d/") && String::from_utf8_lossy(&f.content).contains(word)
             }),
         },
         None => false,
     }
 }
 
-const APT_HEADER: &str =
-    "Reading package lists...\nBuilding dependency tree...\nReading state information...\n";
+const APT_HEADER: &str = "Reading package lists...\nBuilding dependency tree...\nReading state information...\n";
 
 fn apt(g: &mut Guest, args: &[&str]) -> Output {
-    let sub = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .copied()
-        .unwrap_or("");
+    let sub = args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or("");
     let mut names = Vec::new();
     let mut skip_next = false;
     let mut seen_sub = false;
@@ -859,12 +717,10 @@ fn apt(g: &mut Guest, args: &[&str]) -> Output {
         names.push(*x);
     }
     match sub {
-        "update" => done(
-            "Hit:1 http://archive.ubuntu.com/ubuntu noble InRelease\nReading package lists...\n",
-        ),
-        "upgrade" | "dist-upgrade" | "full-upgrade" | "autoremove" | "clean" => done(format!(
-            "{APT_HEADER}0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
-        )),
+        "update" => done("Hit:1 http://archive.ubuntu.com/ubuntu noble InRelease\nReading package lists...\n"),
+        "upgrade" | "dist-upgrade" | "full-upgrade" | "autoremove" | "clean" => {
+            done(format!("{APT_HEADER}0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"))
+        }
         "install" => {
             let mut pkgs: Vec<String> = Vec::new();
             for n in &names {
@@ -880,15 +736,9 @@ fn apt(g: &mut Guest, args: &[&str]) -> Output {
                 }
             }
             let mut text = APT_HEADER.to_string();
-            let new: Vec<&String> = pkgs
-                .iter()
-                .filter(|p| !g.os.packages.contains(*p))
-                .collect();
+            let new: Vec<&String> = pkgs.iter().filter(|p| !g.os.packages.contains(*p)).collect();
             for p in pkgs.iter().filter(|p| g.os.packages.contains(*p)) {
-                text.push_str(&format!(
-                    "{p} is already the newest version ({}).\n",
-                    catalogue::version(p)
-                ));
+                text.push_str(&format!("{p} is already the newest version ({}).\n", catalogue::version(p)));
             }
             if !new.is_empty() {
                 text.push_str("The following NEW packages will be installed:\n ");
@@ -898,10 +748,7 @@ fn apt(g: &mut Guest, args: &[&str]) -> Output {
                 }
                 text.push('\n');
             }
-            text.push_str(&format!(
-                "0 upgraded, {} newly installed, 0 to remove and 0 not upgraded.\n",
-                new.len()
-            ));
+            text.push_str(&format!("0 upgraded, {} newly installed, 0 to remove and 0 not upgraded.\n", new.len()));
             for p in &pkgs {
                 install_with_deps(&mut g.files, &mut g.os, p);
                 activate_units(&mut g.os, p);
@@ -922,11 +769,7 @@ fn apt(g: &mut Guest, args: &[&str]) -> Output {
             }
             done(APT_HEADER)
         }
-        other => out(
-            127,
-            "",
-            format!("sim: apt-get {other} not simulated in guest"),
-        ),
+        other => out(127, "", format!("sim: apt-get {other} not simulated in guest")),
     }
 }
 
@@ -943,24 +786,15 @@ fn activate_units(os: &mut GuestOs, name: &str) {
 
 /// The package a downloaded `.deb` holds.
 fn deb_package(g: &Guest, path: &str) -> Result<String, Output> {
-    let f = g.files.get(path).ok_or_else(|| {
-        out(
-            1,
-            "",
-            format!("dpkg: error: cannot access archive '{path}': No such file or directory"),
-        )
-    })?;
+    let f = g
+        .files
+        .get(path)
+        .ok_or_else(|| out(1, "", format!("dpkg: error: cannot access archive '{path}': No such file or directory")))?;
     let text = String::from_utf8_lossy(&f.content);
     text.strip_prefix(DEB_MARK)
         .map(|n| n.trim().to_string())
         .filter(|n| catalogue::package(n).is_some())
-        .ok_or_else(|| {
-            out(
-                2,
-                "",
-                format!("dpkg-deb: error: '{path}' is not a Debian format archive"),
-            )
-        })
+        .ok_or_else(|| out(2, "", format!("dpkg-deb: error: '{path}' is not a Debian format archive")))
 }
 
 fn dpkg(g: &mut Guest, args: &[&str]) -> Output {
@@ -986,9 +820,14 @@ fn dpkg(g: &mut Guest, args: &[&str]) -> Output {
                     if !stdout.is_empty() {
                         stdout.push('\n');
                     }
-                    stdout.push_str(&format!("Package: {p}\nStatus: install ok installed\nVersion: {}\n", catalogue::version(p)));
+                    stdout.push_str(&format!(
+                        "Package: {p}\nStatus: install ok installed\nVersion: {}\n",
+                        catalogue::version(p)
+                    ));
                 } else {
-                    stderr.push_str(&format!("dpkg-query: package '{p}' is not installed and no information is available\n"));
+                    stderr.push_str(&format!(
+                        "dpkg-query: package '{p}' is not installed and no information is available\n"
+                    ));
                 }
             }
             if stderr.is_empty() {
@@ -997,11 +836,7 @@ fn dpkg(g: &mut Guest, args: &[&str]) -> Output {
                 out(1, stdout, stderr.trim_end().to_string())
             }
         }
-        _ => out(
-            127,
-            "",
-            format!("sim: dpkg {} not simulated in guest", args.join(" ")),
-        ),
+        _ => out(127, "", format!("sim: dpkg {} not simulated in guest", args.join(" "))),
     }
 }
 
@@ -1017,10 +852,7 @@ fn dpkg_query(g: &Guest, args: &[&str]) -> Output {
         } else if x == "-f" || x == "--showformat" {
             i += 1;
             format = args.get(i).map(|s| s.to_string());
-        } else if let Some(f) = x
-            .strip_prefix("-f=")
-            .or_else(|| x.strip_prefix("--showformat="))
-        {
+        } else if let Some(f) = x.strip_prefix("-f=").or_else(|| x.strip_prefix("--showformat=")) {
             format = Some(f.to_string());
         } else if let Some(f) = x.strip_prefix("-f") {
             format = Some(f.to_string());
@@ -1030,11 +862,7 @@ fn dpkg_query(g: &Guest, args: &[&str]) -> Output {
         i += 1;
     }
     if !show {
-        return out(
-            127,
-            "",
-            format!("sim: dpkg-query {} not simulated in guest", args.join(" ")),
-        );
+        return out(127, "", format!("sim: dpkg-query {} not simulated in guest", args.join(" ")));
     }
     let format = format
         .map(|f| f.trim_matches('\'').trim_matches('"').to_string())
@@ -1042,11 +870,7 @@ fn dpkg_query(g: &Guest, args: &[&str]) -> Output {
     let mut text = String::new();
     for n in &names {
         if !g.os.packages.contains(*n) {
-            return out(
-                1,
-                text,
-                format!("dpkg-query: no packages found matching {n}"),
-            );
+            return out(1, text, format!("dpkg-query: no packages found matching {n}"));
         }
         text.push_str(
             &format
@@ -1071,22 +895,14 @@ fn unit_name(u: &str) -> String {
 
 fn unit_exists(g: &Guest, unit: &str) -> bool {
     g.os.units.contains_key(unit)
-        || [
-            "/etc/systemd/system",
-            "/lib/systemd/system",
-            "/usr/lib/systemd/system",
-        ]
-        .iter()
-        .any(|d| g.files.contains_key(&format!("{d}/{unit}")))
+        || ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
+            .iter()
+            .any(|d| g.files.contains_key(&format!("{d}/{unit}")))
 }
 
 fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
     let now = args.contains(&"--now");
-    let rest: Vec<&str> = args
-        .iter()
-        .copied()
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let rest: Vec<&str> = args.iter().copied().filter(|a| !a.starts_with('-')).collect();
     let verb = rest.first().copied().unwrap_or("");
     let units: Vec<String> = rest.iter().skip(1).map(|u| unit_name(u)).collect();
     if verb == "daemon-reload" {
@@ -1101,9 +917,7 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
             "is-enabled" => {
                 let e = exists && g.os.units.get(unit).is_some_and(|u| u.enabled);
                 if !exists {
-                    stderr.push_str(&format!(
-                        "Failed to get unit file state for {unit}: No such file or directory\n"
-                    ));
+                    stderr.push_str(&format!("Failed to get unit file state for {unit}: No such file or directory\n"));
                     code = 1;
                 } else {
                     stdout.push_str(if e { "enabled\n" } else { "disabled\n" });
@@ -1125,11 +939,7 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
                 } else {
                     stdout.push_str(&format!(
                         "● {unit}\n     Active: {}\n",
-                        if a {
-                            "active (running)"
-                        } else {
-                            "inactive (dead)"
-                        }
+                        if a { "active (running)" } else { "inactive (dead)" }
                     ));
                     if !a {
                         code = 3;
@@ -1138,16 +948,8 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
             }
             "enable" | "disable" => {
                 if !exists {
-                    let what = if verb == "enable" {
-                        "enable"
-                    } else {
-                        "disable"
-                    };
-                    return out(
-                        1,
-                        stdout,
-                        format!("Failed to {what} unit: Unit file {unit} does not exist."),
-                    );
+                    let what = if verb == "enable" { "enable" } else { "disable" };
+                    return out(1, stdout, format!("Failed to {what} unit: Unit file {unit} does not exist."));
                 }
                 let entry = g.os.units.entry(unit.clone()).or_default();
                 let want = verb == "enable";
@@ -1156,9 +958,7 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
                     if want {
                         stderr.push_str(&format!("Created symlink /etc/systemd/system/multi-user.target.wants/{unit} → /etc/systemd/system/{unit}.\n"));
                     } else {
-                        stderr.push_str(&format!(
-                            "Removed \"/etc/systemd/system/multi-user.target.wants/{unit}\".\n"
-                        ));
+                        stderr.push_str(&format!("Removed \"/etc/systemd/system/multi-user.target.wants/{unit}\".\n"));
                     }
                 }
                 if now {
@@ -1167,11 +967,7 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
             }
             "start" | "stop" | "restart" | "reload" | "try-restart" | "reload-or-restart" => {
                 if !exists {
-                    return out(
-                        5,
-                        stdout,
-                        format!("Failed to {verb} {unit}: Unit {unit} not found."),
-                    );
+                    return out(5, stdout, format!("Failed to {verb} {unit}: Unit {unit} not found."));
                 }
                 let entry = g.os.units.entry(unit.clone()).or_default();
                 match verb {
@@ -1183,21 +979,11 @@ fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
                     _ => entry.active = true,
                 }
             }
-            other => {
-                return out(
-                    127,
-                    "",
-                    format!("sim: systemctl {other} not simulated in guest"),
-                )
-            }
+            other => return out(127, "", format!("sim: systemctl {other} not simulated in guest")),
         }
     }
     if units.is_empty() {
-        return out(
-            1,
-            "",
-            format!("Too few arguments.\nsim: systemctl {verb} needs a unit"),
-        );
+        return out(1, "", format!("Too few arguments.\nsim: systemctl {verb} needs a unit"));
     }
     out(code, stdout, stderr.trim_end_matches('\n'))
 }
@@ -1211,12 +997,7 @@ fn update_ca(g: &mut Guest) -> Output {
         .collect();
     let mut added = 0;
     for (p, f) in certs {
-        let base = p
-            .rsplit('/')
-            .next()
-            .unwrap_or(&p)
-            .trim_end_matches(".crt")
-            .to_string();
+        let base = p.rsplit('/').next().unwrap_or(&p).trim_end_matches(".crt").to_string();
         let pem = format!("/etc/ssl/certs/{base}.pem");
         if g.files.get(&pem).map(|x| &x.content) != Some(&f.content) {
             g.files.insert(pem, file(f.content.clone(), 0o644));
@@ -1240,10 +1021,7 @@ fn download(g: &mut Guest, tool: &str, args: &[&str]) -> Output {
                 i += 1;
                 dest = args.get(i).copied();
             }
-        } else if let Some(v) = x
-            .strip_prefix("--output=")
-            .or_else(|| x.strip_prefix("--output-document="))
-        {
+        } else if let Some(v) = x.strip_prefix("--output=").or_else(|| x.strip_prefix("--output-document=")) {
             dest = Some(v);
         } else if x == "--output" || x == "--output-document" {
             i += 1;
@@ -1271,11 +1049,7 @@ fn shell(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc) 
         ["-c", script, ..] => {
             // Only a single simple command: anything with shell syntax is not interpreted.
             if script.contains(['|', ';', '&', '>', '<', '$', '`', '(', '\'', '"']) {
-                return out(
-                    127,
-                    "",
-                    format!("sim: shell syntax not simulated in guest: {script}"),
-                );
+                return out(127, "", format!("sim: shell syntax not simulated in guest: {script}"));
             }
             let words: Vec<String> = script.split_whitespace().map(String::from).collect();
             run_as(g, id, &words, stdin, p)
@@ -1313,22 +1087,13 @@ fn run_installer(g: &mut Guest, name: &str) -> Output {
         activate_units(&mut g.os, p);
     }
     for f in inst.files {
-        g.files.insert(
-            f.to_string(),
-            file(format!("#!sim {name}\n"), catalogue::file_mode(f)),
-        );
+        g.files.insert(f.to_string(), file(format!("#!sim {name}\n"), catalogue::file_mode(f)));
     }
     if let Some(u) = inst.user {
         add_user(&mut g.os, u);
     }
     for u in inst.units {
-        g.os.units.insert(
-            u.to_string(),
-            Unit {
-                enabled: true,
-                active: true,
-            },
-        );
+        g.os.units.insert(u.to_string(), Unit { enabled: true, active: true });
     }
     done(inst.stdout)
 }
@@ -1342,23 +1107,12 @@ fn pip(g: &mut Guest, argv0: &str, args: &[&str]) -> Output {
     let env = bin.trim_end_matches("/bin").to_string();
     match args.first().copied() {
         Some("install") => {
-            let dists: Vec<&str> = args[1..]
-                .iter()
-                .copied()
-                .filter(|a| !a.starts_with('-'))
-                .collect();
+            let dists: Vec<&str> = args[1..].iter().copied().filter(|a| !a.starts_with('-')).collect();
             let mut installed = Vec::new();
             for d in dists {
-                let name = d
-                    .split(['=', '<', '>', '['])
-                    .next()
-                    .unwrap_or(d)
-                    .to_lowercase();
+                let name = d.split(['=', '<', '>', '[']).next().unwrap_or(d).to_lowercase();
                 for s in catalogue::pip_scripts(&name) {
-                    g.files.insert(
-                        format!("{bin}/{s}"),
-                        file(format!("#!sim pip {name}\n"), 0o755),
-                    );
+                    g.files.insert(format!("{bin}/{s}"), file(format!("#!sim pip {name}\n"), 0o755));
                 }
                 g.os.pip.insert(format!("{env}:{name}"));
                 installed.push(format!("{name}-1.0"));
@@ -1373,11 +1127,7 @@ fn pip(g: &mut Guest, argv0: &str, args: &[&str]) -> Output {
                 out(1, "", format!("WARNING: Package(s) not found: {name}"))
             }
         }
-        _ => out(
-            127,
-            "",
-            format!("sim: pip {} not simulated in guest", args.join(" ")),
-        ),
+        _ => out(127, "", format!("sim: pip {} not simulated in guest", args.join(" "))),
     }
 }
 
@@ -1388,10 +1138,7 @@ fn has_gpu(g: &Guest) -> bool {
             g.lxc.iter().any(|(k, v)| {
                 (k.starts_with("lxc.cgroup2.devices.allow") && v.contains("195:"))
                     || (k == "lxc.mount.entry" && v.contains("/dev/nvidia"))
-            }) || g
-                .config
-                .iter()
-                .any(|(k, v)| k.starts_with("dev") && v.contains("/dev/nvidia"))
+            }) || g.config.iter().any(|(k, v)| k.starts_with("dev") && v.contains("/dev/nvidia"))
         }
         GuestKind::Qemu => g.config.keys().any(|k| k.starts_with("hostpci")),
     }
@@ -1406,18 +1153,9 @@ fn nvidia_smi(g: &Guest) -> Output {
 
 fn ip(g: &Guest, id: u32, args: &[&str]) -> Output {
     let shows = args.contains(&"addr") && args.contains(&"show");
-    let dev = args
-        .iter()
-        .position(|a| *a == "dev")
-        .and_then(|i| args.get(i + 1))
-        .copied()
-        .unwrap_or("eth0");
+    let dev = args.iter().position(|a| *a == "dev").and_then(|i| args.get(i + 1)).copied().unwrap_or("eth0");
     if !shows {
-        return out(
-            127,
-            "",
-            format!("sim: ip {} not simulated in guest", args.join(" ")),
-        );
+        return out(127, "", format!("sim: ip {} not simulated in guest", args.join(" ")));
     }
     if dev != "eth0" {
         return out(1, "", format!("Device \"{dev}\" does not exist."));
@@ -1457,19 +1195,12 @@ fn getent(g: &Guest, db: &str, key: &str) -> Output {
         },
         "group" => {
             if g.os.groups.contains(key) {
-                done(format!(
-                    "{key}:x:{}:\n",
-                    g.os.users.get(key).copied().unwrap_or(999)
-                ))
+                done(format!("{key}:x:{}:\n", g.os.users.get(key).copied().unwrap_or(999)))
             } else {
                 out(2, "", "")
             }
         }
-        other => out(
-            127,
-            "",
-            format!("sim: getent {other} not simulated in guest"),
-        ),
+        other => out(127, "", format!("sim: getent {other} not simulated in guest")),
     }
 }
 
@@ -1499,84 +1230,41 @@ mod tests {
     #[test]
     fn feature_sequence_converges() {
         let h = SimHost::new(SimState::default());
-        ct(
-            &h,
-            200,
-            "name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1",
-        );
+        ct(&h, 200, "name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1");
         assert_eq!(run(&h, "pct exec 200 -- test -x /usr/bin/docker").code, 1);
         let q = run(&h, "pct exec 200 -- dpkg-query -W -f=${Status} docker.io");
-        assert_eq!(
-            (q.code, q.stderr_str().as_str()),
-            (1, "dpkg-query: no packages found matching docker.io\n")
-        );
+        assert_eq!((q.code, q.stderr_str().as_str()), (1, "dpkg-query: no packages found matching docker.io\n"));
         let e = run(&h, "pct exec 200 -- systemctl is-enabled docker");
         assert_eq!(e.code, 1);
         ok_run(&h, "pct exec 200 -- apt-get update");
-        let i = ok_run(
-            &h,
-            "pct exec 200 -- apt-get install -y --no-install-recommends docker.io",
-        );
-        assert!(
-            i.stdout_str().contains("1 newly installed"),
-            "{}",
-            i.stdout_str()
-        );
+        let i = ok_run(&h, "pct exec 200 -- apt-get install -y --no-install-recommends docker.io");
+        assert!(i.stdout_str().contains("1 newly installed"), "{}", i.stdout_str());
         ok_run(&h, "pct exec 200 -- systemctl enable --now docker");
-        assert_eq!(
-            ok_run(&h, "pct exec 200 -- systemctl is-enabled docker").stdout,
-            b"enabled\n"
-        );
-        assert_eq!(
-            ok_run(&h, "pct exec 200 -- systemctl is-active docker").stdout,
-            b"active\n"
-        );
+        assert_eq!(ok_run(&h, "pct exec 200 -- systemctl is-enabled docker").stdout, b"enabled\n");
+        assert_eq!(ok_run(&h, "pct exec 200 -- systemctl is-active docker").stdout, b"active\n");
         ok_run(&h, "pct exec 200 -- test -x /usr/bin/docker");
-        assert_eq!(
-            ok_run(&h, "pct exec 200 -- dpkg-query -W -f=${Status} docker.io").stdout,
-            b"install ok installed"
-        );
+        assert_eq!(ok_run(&h, "pct exec 200 -- dpkg-query -W -f=${Status} docker.io").stdout, b"install ok installed");
         // Re-running the install is a no-op that says so.
         let again = ok_run(&h, "pct exec 200 -- apt-get install -y docker.io");
-        assert!(again
-            .stdout_str()
-            .contains("docker.io is already the newest version"));
+        assert!(again.stdout_str().contains("docker.io is already the newest version"));
         assert!(again.stdout_str().contains("0 newly installed"));
         // Services stop with the CT and enabled ones come back on start.
         ok_run(&h, "pct stop 200");
-        assert_eq!(
-            run(&h, "pct exec 200 -- true").stderr_str(),
-            "container '200' not running!\n"
-        );
+        assert_eq!(run(&h, "pct exec 200 -- true").stderr_str(), "container '200' not running!\n");
         ok_run(&h, "pct start 200");
-        assert_eq!(
-            ok_run(&h, "pct exec 200 -- systemctl is-active docker").stdout,
-            b"active\n"
-        );
+        assert_eq!(ok_run(&h, "pct exec 200 -- systemctl is-active docker").stdout, b"active\n");
         let unknown = run(&h, "pct exec 200 -- apt-get install -y nope-pkg");
-        assert_eq!(
-            (unknown.code, unknown.stderr_str().as_str()),
-            (100, "E: Unable to locate package nope-pkg\n")
-        );
+        assert_eq!((unknown.code, unknown.stderr_str().as_str()), (100, "E: Unable to locate package nope-pkg\n"));
         // docker-ce needs Docker's repository first.
-        assert_eq!(
-            run(&h, "pct exec 200 -- apt-get install -y docker-ce").code,
-            100
-        );
+        assert_eq!(run(&h, "pct exec 200 -- apt-get install -y docker-ce").code, 100);
         let src = b"deb [arch=amd64] https://download.docker.com/linux/ubuntu noble stable\n";
-        let t = h.exec(
-            &argv("pct exec 200 -- tee /etc/apt/sources.list.d/docker.list"),
-            Some(src),
-        );
+        let t = h.exec(&argv("pct exec 200 -- tee /etc/apt/sources.list.d/docker.list"), Some(src));
         assert_eq!(t.code, 0);
         ok_run(&h, "pct exec 200 -- apt-get install -y docker-ce");
         let missing = run(&h, "pct exec 200 -- systemctl enable nope");
         assert_eq!(
             (missing.code, missing.stderr_str().as_str()),
-            (
-                1,
-                "Failed to enable unit: Unit file nope.service does not exist.\n"
-            )
+            (1, "Failed to enable unit: Unit file nope.service does not exist.\n")
         );
         let loud = run(&h, "pct exec 200 -- frobnicate");
         assert_eq!(loud.code, 127);
@@ -1588,24 +1276,14 @@ mod tests {
         ct(&h, 201, "name=eth0,bridge=vmbr0,ip=dhcp");
         ok_run(&h, "pct exec 201 -- mkdir -p /opt/app/conf");
         ok_run(&h, "pct exec 201 -- test -d /opt/app");
-        assert_eq!(
-            h.exec(&argv("pct exec 201 -- tee /opt/app/conf/a"), Some(b"abc"))
-                .code,
-            0
-        );
+        assert_eq!(h.exec(&argv("pct exec 201 -- tee /opt/app/conf/a"), Some(b"abc")).code, 0);
         ok_run(&h, "pct exec 201 -- chmod 600 /opt/app/conf/a");
-        assert_eq!(
-            ok_run(&h, "pct exec 201 -- stat -c %a /opt/app/conf/a").stdout,
-            b"600\n"
-        );
+        assert_eq!(ok_run(&h, "pct exec 201 -- stat -c %a /opt/app/conf/a").stdout, b"600\n");
         assert_eq!(
             ok_run(&h, "pct exec 201 -- sha256sum /opt/app/conf/a").stdout_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /opt/app/conf/a\n"
         );
-        ok_run(
-            &h,
-            "pct exec 201 -- install -m 755 /opt/app/conf/a /usr/local/bin/a",
-        );
+        ok_run(&h, "pct exec 201 -- install -m 755 /opt/app/conf/a /usr/local/bin/a");
         ok_run(&h, "pct exec 201 -- test -x /usr/local/bin/a");
         assert_eq!(
             run(&h, "pct exec 201 -- chown nobody:nogroup /opt/app/conf/a").stderr_str(),
@@ -1620,48 +1298,33 @@ mod tests {
             ok_run(&h, "pct exec 201 -- ip -4 -o addr show dev eth0").stdout_str(),
             "2: eth0    inet 10.0.0.203/24 brd 10.0.0.255 scope global dynamic eth0\\       valid_lft forever preferred_lft forever\n"
         );
-        assert!(ok_run(&h, "pct exec 201 -- getent passwd root")
-            .stdout_str()
-            .starts_with("root:x:0:0:"));
+        assert!(ok_run(&h, "pct exec 201 -- getent passwd root").stdout_str().starts_with("root:x:0:0:"));
         assert_eq!(run(&h, "pct exec 201 -- getent passwd ollama").code, 2);
         // Installer downloaded then run; pip into the system.
-        ok_run(
-            &h,
-            "pct exec 201 -- curl -fsSL -o /tmp/ollama.sh https://ollama.com/install.sh",
-        );
+        ok_run(&h, "pct exec 201 -- curl -fsSL -o /tmp/ollama.sh https://ollama.com/install.sh");
         ok_run(&h, "pct exec 201 -- sh /tmp/ollama.sh");
         ok_run(&h, "pct exec 201 -- test -x /usr/local/bin/ollama");
-        assert_eq!(
-            ok_run(&h, "pct exec 201 -- systemctl is-active ollama").stdout,
-            b"active\n"
-        );
+        assert_eq!(ok_run(&h, "pct exec 201 -- systemctl is-active ollama").stdout, b"active\n");
         ok_run(&h, "pct exec 201 -- getent passwd ollama");
         ok_run(&h, "pct exec 201 -- apt-get install -y python3-pip");
         ok_run(&h, "pct exec 201 -- python3 -m pip install vllm");
         ok_run(&h, "pct exec 201 -- test -x /usr/local/bin/vllm");
         ok_run(&h, "pct exec 201 -- wget -qO /tmp/step.deb https://dl.smallstep.com/cli/docs-cli-install/latest/step-cli_amd64.deb");
         ok_run(&h, "pct exec 201 -- dpkg -i /tmp/step.deb");
-        assert!(ok_run(&h, "pct exec 201 -- step version")
-            .stdout_str()
-            .starts_with("Smallstep CLI/"));
+        assert!(ok_run(&h, "pct exec 201 -- step version").stdout_str().starts_with("Smallstep CLI/"));
         ok_run(
             &h,
             "pct exec 201 -- curl -fsSL -o /usr/local/share/ca-certificates/phoenix.crt https://ca.internal/roots.pem",
         );
-        assert!(ok_run(&h, "pct exec 201 -- update-ca-certificates")
-            .stdout_str()
-            .contains("1 added"));
-        assert!(ok_run(&h, "pct exec 201 -- update-ca-certificates")
-            .stdout_str()
-            .contains("0 added"));
+        assert!(ok_run(&h, "pct exec 201 -- update-ca-certificates").stdout_str().contains("1 added"));
+        assert!(ok_run(&h, "pct exec 201 -- update-ca-certificates").stdout_str().contains("0 added"));
         ok_run(&h, "pct exec 201 -- test -f /etc/ssl/certs/phoenix.pem");
         // GPU: no passthrough → nvidia-smi fails even with the userspace installed.
         ok_run(&h, "pct exec 201 -- apt-get install -y nvidia-utils-550");
         assert_eq!(run(&h, "pct exec 201 -- nvidia-smi").code, 9);
         h.with_state(|s| {
             let g = s.guests.get_mut(&201).unwrap();
-            g.lxc
-                .push(("lxc.cgroup2.devices.allow".into(), "c 195:* rwm".into()));
+            g.lxc.push(("lxc.cgroup2.devices.allow".into(), "c 195:* rwm".into()));
         });
         ok_run(&h, "pct exec 201 -- nvidia-smi");
         // pct push copies a host file into the running CT with the given ownership.
@@ -1670,14 +1333,7 @@ mod tests {
             &h,
             "pct push 201 /root/ca.crt /usr/local/share/ca-certificates/x.crt --perms 0644 --user root --group root",
         );
-        assert_eq!(
-            ok_run(
-                &h,
-                "pct exec 201 -- cat /usr/local/share/ca-certificates/x.crt"
-            )
-            .stdout,
-            b"CA\n"
-        );
+        assert_eq!(ok_run(&h, "pct exec 201 -- cat /usr/local/share/ca-certificates/x.crt").stdout, b"CA\n");
     }
 
     #[test]
@@ -1716,26 +1372,16 @@ mod tests {
         );
         assert!(h.read_file(img).is_some());
         ok_run(&h, "qm create 9000 --name tmpl --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --scsihw virtio-scsi-pci --serial0 socket --vga serial0 --agent enabled=1 --ostype l26");
-        ok_run(
-            &h,
-            &format!("qm set 9000 --scsi0 local-zfs:0,import-from={img}"),
-        );
+        ok_run(&h, &format!("qm set 9000 --scsi0 local-zfs:0,import-from={img}"));
         let imp = ok_run(&h, &format!("qm disk import 9000 {img} local-zfs"));
         assert!(
-            imp.stdout_str()
-                .ends_with("unused0: successfully imported disk 'local-zfs:vm-9000-disk-1'\n"),
+            imp.stdout_str().ends_with("unused0: successfully imported disk 'local-zfs:vm-9000-disk-1'\n"),
             "{}",
             imp.stdout_str()
         );
-        ok_run(
-            &h,
-            "qm set 9000 --ide2 local-zfs:cloudinit --boot order=scsi0",
-        );
+        ok_run(&h, "qm set 9000 --ide2 local-zfs:cloudinit --boot order=scsi0");
         let missing = run(&h, "qm set 9000 --cicustom user=local:snippets/base.yaml");
-        assert_eq!(
-            missing.stderr_str(),
-            "volume 'local:snippets/base.yaml' does not exist\n"
-        );
+        assert_eq!(missing.stderr_str(), "volume 'local:snippets/base.yaml' does not exist\n");
         h.with_state(|s| {
             s.files.insert(
                 "/var/lib/vz/snippets/base.yaml".into(),
@@ -1747,59 +1393,29 @@ mod tests {
             "qm set 9000 --cicustom user=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
         );
         ok_run(&h, "qm disk resize 9000 scsi0 20G");
-        assert_eq!(
-            run(&h, "qm disk resize 9000 scsi0 10G").stderr_str(),
-            "unable to shrink disk size\n"
-        );
+        assert_eq!(run(&h, "qm disk resize 9000 scsi0 10G").stderr_str(), "unable to shrink disk size\n");
         ok_run(&h, "qm template 9000");
         ok_run(&h, "qm clone 9000 9100 --name vm1");
         ok_run(&h, "qm start 9100");
-        assert_eq!(
-            run(&h, "qm agent 9100 ping").stderr_str(),
-            "QEMU guest agent is not running\n"
-        );
+        assert_eq!(run(&h, "qm agent 9100 ping").stderr_str(), "QEMU guest agent is not running\n");
         std::thread::sleep(Duration::from_millis(350));
         ok_run(&h, "qm agent 9100 ping");
-        let exec = ok_run(
-            &h,
-            "qm guest exec 9100 -- dpkg-query -W -f=${Status} qemu-guest-agent",
-        );
-        assert!(
-            exec.stdout_str()
-                .contains("\"out-data\" : \"install ok installed\""),
-            "{}",
-            exec.stdout_str()
-        );
-        let ci = ok_run(
-            &h,
-            "qm guest exec 9100 --timeout 60 -- cloud-init status --wait",
-        );
+        let exec = ok_run(&h, "qm guest exec 9100 -- dpkg-query -W -f=${Status} qemu-guest-agent");
+        assert!(exec.stdout_str().contains("\"out-data\" : \"install ok installed\""), "{}", exec.stdout_str());
+        let ci = ok_run(&h, "qm guest exec 9100 --timeout 60 -- cloud-init status --wait");
         assert!(ci.stdout_str().contains("status: done"));
         let user = ok_run(&h, "qm guest exec 9100 -- getent passwd ops");
-        assert!(
-            user.stdout_str().contains("ops:x:1000:1000"),
-            "{}",
-            user.stdout_str()
-        );
+        assert!(user.stdout_str().contains("ops:x:1000:1000"), "{}", user.stdout_str());
         let ifs = ok_run(&h, "qm guest cmd 9100 network-get-interfaces");
         assert!(ifs.stdout_str().contains("\"ip-address\" : \"10.0.0.90\""));
         let fails = ok_run(&h, "qm guest exec 9100 -- test -x /usr/bin/docker");
         assert!(fails.stdout_str().contains("\"exitcode\" : 1"));
         // Without the snippet the image has no agent: it never answers.
-        h.with_state(|s| {
-            s.guests
-                .get_mut(&9000)
-                .unwrap()
-                .config
-                .shift_remove("cicustom")
-        });
+        h.with_state(|s| s.guests.get_mut(&9000).unwrap().config.shift_remove("cicustom"));
         ok_run(&h, "qm clone 9000 9101 --name vm2");
         ok_run(&h, "qm start 9101");
         std::thread::sleep(Duration::from_millis(350));
-        assert_eq!(
-            run(&h, "qm agent 9101 ping").stderr_str(),
-            "QEMU guest agent is not running\n"
-        );
+        assert_eq!(run(&h, "qm agent 9101 ping").stderr_str(), "QEMU guest agent is not running\n");
     }
 
     #[test]
@@ -1817,10 +1433,7 @@ mod tests {
         ok_run(&h, "pct list");
         assert!(t1.elapsed() < Duration::from_millis(50));
         let lat = h.with_state(|s| {
-            crate::sim::latency::lookup(
-                &s.latency_ms,
-                &argv("qm guest exec 9000 --timeout 5 -- true"),
-            )
+            crate::sim::latency::lookup(&s.latency_ms, &argv("qm guest exec 9000 --timeout 5 -- true"))
         });
         assert_eq!(lat, 80);
     }

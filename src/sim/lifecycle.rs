@@ -1,22 +1,19 @@
 //! Guest operations `pct` and `qm` share (power, destroy, snapshots, template, resize,
 //! unlock), with each tool's own error wording.
 
+use super::args::parse_size;
 use super::conf::valid_snapname;
 use super::guest::{check_lock, lookup, word};
-use super::args::parse_size;
-use crate::facts::propstring::format_size;
 use super::reply::{fail, ok, task_fail};
 use super::state::{GuestKind, PowerState, SimState, Snapshot};
 use super::volumes;
 use crate::command::Output;
+use crate::facts::propstring::format_size;
 use indexmap::IndexMap;
 
 /// Config keys that hold volumes.
 pub(crate) fn is_volume_key(kind: GuestKind, k: &str) -> bool {
-    let digits = |p: &str| {
-        k.strip_prefix(p)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
+    let digits = |p: &str| k.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     match kind {
         GuestKind::Lxc => k == "rootfs" || digits("mp") || digits("unused"),
         GuestKind::Qemu => {
@@ -34,17 +31,11 @@ pub(crate) fn is_volume_key(kind: GuestKind, k: &str) -> bool {
 /// The volume id of a volume property (`local-zfs:subvol-100-disk-0,size=8G` → the volid).
 pub(crate) fn volid_of(value: &str) -> &str {
     let first = value.split(',').next().unwrap_or("");
-    first
-        .strip_prefix("volume=")
-        .or_else(|| first.strip_prefix("file="))
-        .unwrap_or(first)
+    first.strip_prefix("volume=").or_else(|| first.strip_prefix("file=")).unwrap_or(first)
 }
 
 fn is_cdrom(v: &str) -> bool {
-    v.split(',').any(|p| p == "media=cdrom")
-        || v.starts_with("none,")
-        || v == "none"
-        || v.starts_with("cdrom")
+    v.split(',').any(|p| p == "media=cdrom") || v.starts_with("none,") || v == "none" || v.starts_with("cdrom")
 }
 
 fn running_word(kind: GuestKind, id: u32) -> String {
@@ -98,26 +89,13 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
 /// The `cicustom user=` snippet of a VM, read from the host (cloud-init's first boot uses it).
 fn user_data(st: &SimState, id: u32) -> Option<String> {
     let g = st.guests.get(&id)?;
-    let volid = g
-        .config
-        .get("cicustom")?
-        .split(',')
-        .find_map(|p| p.strip_prefix("user="))?
-        .to_string();
+    let volid = g.config.get("cicustom")?.split(',').find_map(|p| p.strip_prefix("user="))?.to_string();
     let path = super::qm::snippet_path(st, &volid)?;
-    st.files
-        .get(&path)
-        .map(|f| String::from_utf8_lossy(&f.content).into_owned())
+    st.files.get(&path).map(|f| String::from_utf8_lossy(&f.content).into_owned())
 }
 
 /// stop / shutdown / reboot.
-pub(crate) fn power_off(
-    st: &mut SimState,
-    kind: GuestKind,
-    id: u32,
-    skiplock: bool,
-    reboot: bool,
-) -> Output {
+pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool, reboot: bool) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -143,13 +121,7 @@ pub(crate) fn power_off(
     ok("")
 }
 
-pub(crate) fn destroy(
-    st: &mut SimState,
-    kind: GuestKind,
-    id: u32,
-    force: bool,
-    skiplock: bool,
-) -> Output {
+pub(crate) fn destroy(st: &mut SimState, kind: GuestKind, id: u32, force: bool, skiplock: bool) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -188,27 +160,17 @@ pub(crate) fn destroy(
     ok("")
 }
 
-pub(crate) fn snapshot(
-    st: &mut SimState,
-    kind: GuestKind,
-    id: u32,
-    name: &str,
-    description: Option<&str>,
-) -> Output {
+pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, description: Option<&str>) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
     };
     if name == "current" || name == "vzdump" {
-        return fail(format!(
-            "unable to use snapshot name '{name}' (reserved name)"
-        ));
+        return fail(format!("unable to use snapshot name '{name}' (reserved name)"));
     }
     if !valid_snapname(name) {
-        let usage = format!(
-            "{} snapshot <vmid> <snapname> [OPTIONS]",
-            if kind == GuestKind::Lxc { "pct" } else { "qm" }
-        );
+        let usage =
+            format!("{} snapshot <vmid> <snapname> [OPTIONS]", if kind == GuestKind::Lxc { "pct" } else { "qm" });
         return super::reply::param_fail(
             "snapname",
             &format!("invalid format - invalid configuration ID '{name}'"),
@@ -236,11 +198,7 @@ pub(crate) fn snapshot(
         config.insert("description".into(), d.to_string());
     }
     config.insert("snaptime".into(), snaptime.to_string());
-    let snap = Snapshot {
-        config,
-        lxc: g.lxc.clone(),
-        image: Some(g.image()),
-    };
+    let snap = Snapshot { config, lxc: g.lxc.clone(), image: Some(g.image()) };
     g.snapshots.insert(name.to_string(), snap);
     g.config.insert("parent".into(), name.to_string());
     ok("")
@@ -281,13 +239,7 @@ pub(crate) fn delsnapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &st
     ok("")
 }
 
-pub(crate) fn rollback(
-    st: &mut SimState,
-    kind: GuestKind,
-    id: u32,
-    name: &str,
-    start_after: bool,
-) -> Output {
+pub(crate) fn rollback(st: &mut SimState, kind: GuestKind, id: u32, name: &str, start_after: bool) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -336,10 +288,7 @@ pub(crate) fn template(st: &mut SimState, kind: GuestKind, id: u32) -> Output {
         });
     }
     if !g.snapshots.is_empty() {
-        return fail(format!(
-            "unable to create template, because {} contains snapshots",
-            word(kind)
-        ));
+        return fail(format!("unable to create template, because {} contains snapshots", word(kind)));
     }
     let keys: Vec<(String, String)> = g
         .config
@@ -363,13 +312,7 @@ pub(crate) fn template(st: &mut SimState, kind: GuestKind, id: u32) -> Output {
     ok("")
 }
 
-pub(crate) fn resize(
-    st: &mut SimState,
-    kind: GuestKind,
-    id: u32,
-    disk: &str,
-    size: &str,
-) -> Output {
+pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, size: &str) -> Output {
     let g = match lookup(st, kind, id) {
         Ok(g) => g,
         Err(e) => return e,
@@ -377,28 +320,18 @@ pub(crate) fn resize(
     if let Err(e) = check_lock(g, false) {
         return e;
     }
-    let Some(value) = g
-        .config
-        .get(disk)
-        .filter(|_| is_volume_key(kind, disk))
-        .cloned()
-    else {
+    let Some(value) = g.config.get(disk).filter(|_| is_volume_key(kind, disk)).cloned() else {
         return fail(format!("unable to parse volume ID '{disk}'"));
     };
-    let current = value
-        .split(',')
-        .find_map(|p| p.strip_prefix("size="))
-        .and_then(|s| parse_size(s, 1 << 30))
-        .unwrap_or(0);
+    let current =
+        value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
     let (relative, amount) = match size.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, size),
     };
     let Some(bytes) = parse_size(amount, 1 << 30) else {
-        let usage = format!(
-            "{} resize <vmid> <disk> <size> [OPTIONS]",
-            if kind == GuestKind::Lxc { "pct" } else { "qm" }
-        );
+        let usage =
+            format!("{} resize <vmid> <disk> <size> [OPTIONS]", if kind == GuestKind::Lxc { "pct" } else { "qm" });
         return super::reply::param_fail("size", "value does not match the regex pattern", &usage);
     };
     let new = if relative { current + bytes } else { bytes };
@@ -410,11 +343,7 @@ pub(crate) fn resize(
     }
     let vol = volid_of(&value).to_string();
     volumes::resize(st, &vol, new);
-    let mut parts: Vec<String> = value
-        .split(',')
-        .filter(|p| !p.starts_with("size="))
-        .map(String::from)
-        .collect();
+    let mut parts: Vec<String> = value.split(',').filter(|p| !p.starts_with("size=")).map(String::from).collect();
     parts.push(format!("size={}", format_size(new)));
     // Keep canonical order: volume first, then sorted keys.
     let (head, mut rest) = (parts[0].clone(), parts[1..].to_vec());

@@ -37,6 +37,6 @@ mod zfs;
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
 pub use state::{
-    Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
-    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
+    Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, ScriptRun,
+    SimState, Snapshot, Storage, Unit,
 };

@@ -48,28 +48,16 @@ fn fstab(g: &Guest) -> Vec<Entry> {
 /// Mount one fstab entry, with util-linux's messages and exit code 32 for mount failures.
 fn mount_entry(g: &mut Guest, e: &Entry) -> Result<(), Output> {
     if g.os.mounts.contains(&e.mountpoint) {
-        return Err(out(
-            32,
-            "",
-            format!(
-                "mount: {}: {} already mounted on {}.",
-                e.mountpoint, e.device, e.mountpoint
-            ),
-        ));
+        return Err(out(32, "", format!("mount: {}: {} already mounted on {}.", e.mountpoint, e.device, e.mountpoint)));
     }
     if !is_dir(g, &e.mountpoint) {
-        return Err(out(
-            32,
-            "",
-            format!("mount: {}: mount point does not exist.", e.mountpoint),
-        ));
+        return Err(out(32, "", format!("mount: {}: mount point does not exist.", e.mountpoint)));
     }
     // Network filesystems need their helper (nfs-common ships /sbin/mount.nfs).
     if matches!(e.fstype.as_str(), "nfs" | "nfs4" | "cifs")
-        && !["/usr/sbin", "/sbin"].iter().any(|d| {
-            g.files
-                .contains_key(&format!("{d}/mount.{}", e.fstype.trim_end_matches('4')))
-        })
+        && !["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|d| g.files.contains_key(&format!("{d}/mount.{}", e.fstype.trim_end_matches('4'))))
     {
         return Err(out(32, "", format!("mount: {}: bad option; for several filesystems (e.g. nfs, cifs) you might need a /sbin/mount.<type> helper program.", e.mountpoint)));
     }
@@ -79,15 +67,10 @@ fn mount_entry(g: &mut Guest, e: &Entry) -> Result<(), Output> {
 
 /// `mount` (list), `mount -a`, `mount <mountpoint-or-device>` (looked up in /etc/fstab).
 pub(crate) fn mount(g: &mut Guest, args: &[&str]) -> Output {
-    let pos: Vec<&str> = args
-        .iter()
-        .copied()
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let pos: Vec<&str> = args.iter().copied().filter(|a| !a.starts_with('-')).collect();
     if args.contains(&"-a") || args.contains(&"--all") {
         for e in fstab(g) {
-            if !e.options.split(',').any(|o| o == "noauto") && !g.os.mounts.contains(&e.mountpoint)
-            {
+            if !e.options.split(',').any(|o| o == "noauto") && !g.os.mounts.contains(&e.mountpoint) {
                 if let Err(o) = mount_entry(g, &e) {
                     return o;
                 }
@@ -101,20 +84,14 @@ pub(crate) fn mount(g: &mut Guest, args: &[&str]) -> Output {
             let mut text = String::new();
             for mp in &g.os.mounts {
                 if let Some(e) = table.iter().find(|e| &e.mountpoint == mp) {
-                    text.push_str(&format!(
-                        "{} on {} type {} (rw,relatime)\n",
-                        e.device, mp, e.fstype
-                    ));
+                    text.push_str(&format!("{} on {} type {} (rw,relatime)\n", e.device, mp, e.fstype));
                 }
             }
             done(text)
         }
         [target] => {
             let wanted = norm(target);
-            let Some(e) = fstab(g)
-                .into_iter()
-                .find(|e| e.mountpoint == wanted || e.device == *target)
-            else {
+            let Some(e) = fstab(g).into_iter().find(|e| e.mountpoint == wanted || e.device == *target) else {
                 return out(1, "", format!("mount: {target}: can't find in /etc/fstab."));
             };
             match mount_entry(g, &e) {
@@ -122,14 +99,7 @@ pub(crate) fn mount(g: &mut Guest, args: &[&str]) -> Output {
                 Err(o) => o,
             }
         }
-        _ => out(
-            127,
-            "",
-            format!(
-                "sim: mount {} not simulated in guest (only fstab mount points)",
-                args.join(" ")
-            ),
-        ),
+        _ => out(127, "", format!("sim: mount {} not simulated in guest (only fstab mount points)", args.join(" "))),
     }
 }
 
@@ -137,22 +107,14 @@ pub(crate) fn mount(g: &mut Guest, args: &[&str]) -> Output {
 pub(crate) fn mountpoint(g: &Guest, args: &[&str]) -> Output {
     let quiet = args.iter().any(|a| *a == "-q" || *a == "--quiet");
     let Some(path) = args.iter().find(|a| !a.starts_with('-')) else {
-        return out(
-            1,
-            "",
-            "mountpoint: bad usage\nTry 'mountpoint --help' for more information.",
-        );
+        return out(1, "", "mountpoint: bad usage\nTry 'mountpoint --help' for more information.");
     };
     let p = norm(path);
     if !is_dir(g, &p) && !g.files.contains_key(&p) {
         return out(
             32,
             "",
-            if quiet {
-                String::new()
-            } else {
-                format!("mountpoint: {path}: No such file or directory")
-            },
+            if quiet { String::new() } else { format!("mountpoint: {path}: No such file or directory") },
         );
     }
     let yes = p == "/" || g.os.mounts.contains(&p);
@@ -167,11 +129,7 @@ pub(crate) fn mountpoint(g: &Guest, args: &[&str]) -> Output {
 /// `umount <mountpoint>`.
 pub(crate) fn umount(g: &mut Guest, args: &[&str]) -> Output {
     let Some(path) = args.iter().find(|a| !a.starts_with('-')) else {
-        return out(
-            1,
-            "",
-            "umount: bad usage\nTry 'umount --help' for more information.",
-        );
+        return out(1, "", "umount: bad usage\nTry 'umount --help' for more information.");
     };
     let p = norm(path);
     if g.os.mounts.remove(&p) {
@@ -211,15 +169,9 @@ mod tests {
     fn mount_follows_fstab() {
         let mut g = guest("# static\nLABEL=root / ext4 defaults 0 1\n10.0.0.5:/tank/media /mnt/media nfs defaults,_netdev,nofail 0 0\n");
         let none = mount(&mut g, &["/mnt/other"]);
-        assert_eq!(
-            (none.code, none.stderr_str().as_str()),
-            (1, "mount: /mnt/other: can't find in /etc/fstab.\n")
-        );
+        assert_eq!((none.code, none.stderr_str().as_str()), (1, "mount: /mnt/other: can't find in /etc/fstab.\n"));
         // No mount point directory yet, then no NFS helper yet.
-        assert_eq!(
-            mount(&mut g, &["/mnt/media"]).stderr_str(),
-            "mount: /mnt/media: mount point does not exist.\n"
-        );
+        assert_eq!(mount(&mut g, &["/mnt/media"]).stderr_str(), "mount: /mnt/media: mount point does not exist.\n");
         g.os.dirs.insert("/mnt/media".into());
         let helper = mount(&mut g, &["/mnt/media"]);
         assert_eq!(helper.code, 32);
@@ -228,33 +180,18 @@ mod tests {
         assert_eq!(mountpoint(&g, &["-q", "/mnt/media"]).code, 32);
         assert_eq!(mount(&mut g, &["/mnt/media/"]).code, 0);
         assert_eq!(mountpoint(&g, &["-q", "/mnt/media"]).code, 0);
-        assert_eq!(
-            mountpoint(&g, &["/mnt/media"]).stdout_str(),
-            "/mnt/media is a mountpoint\n"
-        );
-        assert_eq!(
-            mount(&mut g, &[]).stdout_str(),
-            "10.0.0.5:/tank/media on /mnt/media type nfs (rw,relatime)\n"
-        );
+        assert_eq!(mountpoint(&g, &["/mnt/media"]).stdout_str(), "/mnt/media is a mountpoint\n");
+        assert_eq!(mount(&mut g, &[]).stdout_str(), "10.0.0.5:/tank/media on /mnt/media type nfs (rw,relatime)\n");
         let again = mount(&mut g, &["/mnt/media"]);
         assert_eq!(
             (again.code, again.stderr_str().as_str()),
-            (
-                32,
-                "mount: /mnt/media: 10.0.0.5:/tank/media already mounted on /mnt/media.\n"
-            )
+            (32, "mount: /mnt/media: 10.0.0.5:/tank/media already mounted on /mnt/media.\n")
         );
         assert_eq!(umount(&mut g, &["/mnt/media"]).code, 0);
-        assert_eq!(
-            umount(&mut g, &["/mnt/media"]).stderr_str(),
-            "umount: /mnt/media: not mounted.\n"
-        );
+        assert_eq!(umount(&mut g, &["/mnt/media"]).stderr_str(), "umount: /mnt/media: not mounted.\n");
         assert_eq!(mountpoint(&g, &["-q", "/mnt/media"]).code, 32);
         assert_eq!(mountpoint(&g, &["-q", "/"]).code, 0);
-        assert_eq!(
-            mountpoint(&g, &["/nope"]).stderr_str(),
-            "mountpoint: /nope: No such file or directory\n"
-        );
+        assert_eq!(mountpoint(&g, &["/nope"]).stderr_str(), "mountpoint: /nope: No such file or directory\n");
         // Boot mounts what fstab says (not noauto).
         g.files.insert(
             "/etc/fstab".into(),

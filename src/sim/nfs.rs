@@ -7,11 +7,8 @@ use crate::command::Output;
 /// `exportfs -ra` (re-export everything from /etc/exports) and `exportfs -v` (list). Lines of
 /// /etc/exports must be `<path> <client>(<options>)…`; a malformed line fails like the real tool.
 pub(crate) fn run(st: &mut SimState, args: &[String]) -> Output {
-    let text = st
-        .files
-        .get("/etc/exports")
-        .map(|f| String::from_utf8_lossy(&f.content).into_owned())
-        .unwrap_or_default();
+    let text =
+        st.files.get("/etc/exports").map(|f| String::from_utf8_lossy(&f.content).into_owned()).unwrap_or_default();
     let mut listing = String::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -24,11 +24,7 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let b = [
-            c[0],
-            c.get(1).copied().unwrap_or(0),
-            c.get(2).copied().unwrap_or(0),
-        ];
+        let b = [c[0], c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0)];
         let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= c.len() {
@@ -51,11 +47,7 @@ fn base64(data: &[u8]) -> String {
 
 pub(crate) fn run(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
     if args.first() != Some(&"rand") {
-        return out(
-            127,
-            "",
-            format!("sim: openssl {} not simulated in guest", args.join(" ")),
-        );
+        return out(127, "", format!("sim: openssl {} not simulated in guest", args.join(" ")));
     }
     let (mut b64, mut hex, mut dest, mut n) = (false, false, None, None);
     let mut i = 1;
@@ -68,22 +60,12 @@ pub(crate) fn run(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
                 dest = args.get(i).copied();
             }
             x if !x.starts_with('-') => n = x.parse::<usize>().ok().or(Some(usize::MAX)),
-            x => {
-                return out(
-                    1,
-                    "",
-                    format!("rand: Unknown option: {x}\nrand: Use -help for summary."),
-                )
-            }
+            x => return out(1, "", format!("rand: Unknown option: {x}\nrand: Use -help for summary.")),
         }
         i += 1;
     }
     let Some(n) = n.filter(|n| *n != usize::MAX) else {
-        return out(
-            1,
-            "",
-            "rand: Invalid number of bytes\nrand: Use -help for summary.",
-        );
+        return out(1, "", "rand: Invalid number of bytes\nrand: Use -help for summary.");
     };
     let raw = bytes(&format!("{}:{n}", dest.unwrap_or("-")), n);
     let content = if b64 {
@@ -99,11 +81,7 @@ pub(crate) fn run(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         return done(content);
     };
     if !may_write(g, path, p.user()) {
-        return out(
-            1,
-            "",
-            format!("Can't open \"{path}\" for writing, Permission denied"),
-        );
+        return out(1, "", format!("Can't open \"{path}\" for writing, Permission denied"));
     }
     // Writing an existing file keeps its owner and mode (how the 0600 password files stay so).
     match g.files.get_mut(path) {
@@ -127,14 +105,8 @@ mod tests {
         assert_eq!(base64(b"foobar"), "Zm9vYmFy\n");
         assert_eq!(base64(b"fo"), "Zm8=\n");
         assert_eq!(base64(b"f"), "Zg==\n");
-        assert_eq!(
-            base64(&[0u8; 48]).lines().map(str::len).collect::<Vec<_>>(),
-            vec![64]
-        );
-        assert_eq!(
-            base64(&[0u8; 60]).lines().map(str::len).collect::<Vec<_>>(),
-            vec![64, 16]
-        );
+        assert_eq!(base64(&[0u8; 48]).lines().map(str::len).collect::<Vec<_>>(), vec![64]);
+        assert_eq!(base64(&[0u8; 60]).lines().map(str::len).collect::<Vec<_>>(), vec![64, 16]);
         assert_eq!(bytes("a", 70).len(), 70);
         assert_ne!(bytes("a", 32), bytes("b", 32));
     }

@@ -2,14 +2,13 @@
 //! exit codes. Long tasks (create, clone) hold the guest `lock:` while the simulated latency
 //! elapses, outside the state mutex.
 
+use super::args::parse_size;
 use super::args::{parse_bool, Args};
 use super::guest::{
-    self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending,
-    print_snapshot_tree,
+    self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
 };
 use super::inside;
 use super::lifecycle::{self, is_volume_key, volid_of};
-use super::args::parse_size;
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{Guest, GuestKind, PowerState, SimState};
 use super::volumes::{self, VolKind};
@@ -46,10 +45,7 @@ const BOOLS: &[&str] = &[
 
 /// Options `pct set` and `pct create` store in the config.
 fn is_config_option(k: &str) -> bool {
-    let digits = |p: &str| {
-        k.strip_prefix(p)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
+    let digits = |p: &str| k.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     matches!(
         k,
         "arch"
@@ -152,28 +148,19 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "push",
     ];
     if !known.contains(&sub) {
-        return die(
-            format!("unknown command 'pct {sub}'\nUSAGE: pct <COMMAND> [ARGS] [OPTIONS]"),
-            255,
-        )
-        .into();
+        return die(format!("unknown command 'pct {sub}'\nUSAGE: pct <COMMAND> [ARGS] [OPTIONS]"), 255).into();
     }
     let id = match parse_vmid(a.positional.first(), &usage(sub)) {
         Ok(id) => id,
         Err(e) => return e.into(),
     };
     let pos = |i: usize| a.positional.get(i).map(String::as_str);
-    let need =
-        |i: usize| pos(i).ok_or_else(|| fail(format!("400 not enough arguments\n{}", usage(sub))));
+    let need = |i: usize| pos(i).ok_or_else(|| fail(format!("400 not enough arguments\n{}", usage(sub))));
     let out: Output = match sub {
         "status" => status(st, id, a.flag("verbose")),
         "config" => config(st, id, &a),
-        "listsnapshot" => lookup(st, K, id)
-            .map(|g| ok(print_snapshot_tree(g)))
-            .unwrap_or_else(|e| e),
-        "pending" => lookup(st, K, id)
-            .map(|g| ok(print_pending(g)))
-            .unwrap_or_else(|e| e),
+        "listsnapshot" => lookup(st, K, id).map(|g| ok(print_snapshot_tree(g))).unwrap_or_else(|e| e),
+        "pending" => lookup(st, K, id).map(|g| ok(print_pending(g))).unwrap_or_else(|e| e),
         "create" => return create(st, id, &a),
         "clone" => return clone(st, id, &a),
         "set" => set(st, id, &a),
@@ -214,10 +201,7 @@ fn list(st: &SimState) -> Output {
     let mut any = false;
     for (id, g) in st.guests.iter().filter(|(_, g)| g.kind == K) {
         if !any {
-            out.push_str(&format!(
-                "{:<10} {:<10} {:<12} {:<20}\n",
-                "VMID", "Status", "Lock", "Name"
-            ));
+            out.push_str(&format!("{:<10} {:<10} {:<12} {:<20}\n", "VMID", "Status", "Lock", "Name"));
             any = true;
         }
         let name = g
@@ -225,13 +209,7 @@ fn list(st: &SimState) -> Output {
             .get("hostname")
             .map(|h| h.split_whitespace().collect::<String>())
             .unwrap_or_else(|| format!("CT{id}"));
-        out.push_str(&format!(
-            "{:<10} {:<10} {:<12} {:<20}\n",
-            id,
-            g.status.as_str(),
-            g.lock().unwrap_or(""),
-            name
-        ));
+        out.push_str(&format!("{:<10} {:<10} {:<12} {:<20}\n", id, g.status.as_str(), g.lock().unwrap_or(""), name));
     }
     ok(out)
 }
@@ -246,12 +224,7 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
     }
     let running = g.status == PowerState::Running;
     let maxmem = guest::memory_mib(g, 512) << 20;
-    let maxswap = g
-        .config
-        .get("swap")
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(512)
-        << 20;
+    let maxswap = g.config.get("swap").and_then(|s| s.parse::<u64>().ok()).unwrap_or(512) << 20;
     let maxdisk = g
         .config
         .get("rootfs")
@@ -259,47 +232,21 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
         .and_then(|s| parse_size(s, 1 << 30))
         .unwrap_or(0);
     let mut kv: Vec<(String, String)> = vec![
-        (
-            "cpus".into(),
-            g.config.get("cores").cloned().unwrap_or_else(|| "1".into()),
-        ),
-        (
-            "disk".into(),
-            if running {
-                (maxdisk / 10).to_string()
-            } else {
-                "0".into()
-            },
-        ),
+        ("cpus".into(), g.config.get("cores").cloned().unwrap_or_else(|| "1".into())),
+        ("disk".into(), if running { (maxdisk / 10).to_string() } else { "0".into() }),
         ("diskread".into(), "0".into()),
         ("diskwrite".into(), "0".into()),
         ("maxdisk".into(), maxdisk.to_string()),
         ("maxmem".into(), maxmem.to_string()),
         ("maxswap".into(), maxswap.to_string()),
-        (
-            "mem".into(),
-            if running {
-                (maxmem / 4).to_string()
-            } else {
-                "0".into()
-            },
-        ),
-        (
-            "name".into(),
-            g.config
-                .get("hostname")
-                .cloned()
-                .unwrap_or_else(|| format!("CT{id}")),
-        ),
+        ("mem".into(), if running { (maxmem / 4).to_string() } else { "0".into() }),
+        ("name".into(), g.config.get("hostname").cloned().unwrap_or_else(|| format!("CT{id}"))),
         ("netin".into(), "0".into()),
         ("netout".into(), "0".into()),
         ("status".into(), g.status.as_str().into()),
         ("swap".into(), "0".into()),
         ("type".into(), "lxc".into()),
-        (
-            "uptime".into(),
-            if running { "60".into() } else { "0".into() },
-        ),
+        ("uptime".into(), if running { "60".into() } else { "0".into() }),
         ("vmid".into(), id.to_string()),
     ];
     if running {
@@ -315,10 +262,7 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
         kv.push(("lock".into(), l.into()));
     }
     kv.sort();
-    ok(kv
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\n"))
-        .collect::<String>())
+    ok(kv.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>())
 }
 
 fn config(st: &SimState, id: u32, a: &Args) -> Output {
@@ -342,10 +286,7 @@ fn config(st: &SimState, id: u32, a: &Args) -> Output {
 /// requests (rootfs/mpN) for the caller to allocate.
 fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Output> {
     let bad = |msg: String| param_fail(k, &msg, u);
-    if matches!(
-        k,
-        "onboot" | "unprivileged" | "protection" | "template" | "console" | "debug"
-    ) {
+    if matches!(k, "onboot" | "unprivileged" | "protection" | "template" | "console" | "debug") {
         return parse_bool(v)
             .map(|b| if b { "1" } else { "0" }.to_string())
             .ok_or_else(|| bad(format!("type check ('boolean') failed - got '{v}'")));
@@ -359,7 +300,11 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
     if k.starts_with("net") {
         let mut p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
         if p.get("name").is_none() {
-            return Err(param_fail(k, "invalid format - format error\nnet0.name: property is missing and it is not optional", u));
+            return Err(param_fail(
+                k,
+                "invalid format - format error\nnet0.name: property is missing and it is not optional",
+                u,
+            ));
         }
         ps::normalise_bools(&mut p, &["firewall", "link_down", "host-managed"])
             .map_err(|e| bad(format!("invalid format - {e}")))?;
@@ -382,28 +327,21 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
 
 /// rootfs / mpN: parse, allocate `<storage>:<GiB>`, canonicalise.
 fn volume_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = PropString::parse(v, Some("volume"))
-        .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    let mut p = PropString::parse(v, Some("volume")).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
     if k != "rootfs" && p.get("mp").is_none() {
         return Err(param_fail(
             k,
-            &format!(
-                "invalid format - format error\n{k}.mp: property is missing and it is not optional"
-            ),
+            &format!("invalid format - format error\n{k}.mp: property is missing and it is not optional"),
             u,
         ));
     }
-    ps::normalise_bools(
-        &mut p,
-        &["acl", "backup", "quota", "replicate", "ro", "shared"],
-    )
-    .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    ps::normalise_bools(&mut p, &["acl", "backup", "quota", "replicate", "ro", "shared"])
+        .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
     let vol = p.get("volume").unwrap_or_default().to_string();
     if let Some((sid, size)) = vol.split_once(':') {
         if let Ok(gib) = size.parse::<f64>() {
             let bytes = (gib * (1u64 << 30) as f64) as u64;
-            let volid = volumes::allocate(st, sid, id, bytes, VolKind::Subvol)
-                .map_err(|e| param_fail(k, &e, u))?;
+            let volid = volumes::allocate(st, sid, id, bytes, VolKind::Subvol).map_err(|e| param_fail(k, &e, u))?;
             p.set("volume", volid);
             p.set("size", format_size(bytes));
         }
@@ -428,11 +366,7 @@ fn resolve_template(st: &SimState, ostemplate: &str) -> Result<String, String> {
     let Some(file) = rest.strip_prefix("vztmpl/") else {
         return Err(format!("unable to parse volume ID '{ostemplate}'"));
     };
-    let base = s
-        .options
-        .get("path")
-        .cloned()
-        .unwrap_or_else(|| format!("/mnt/pve/{sid}"));
+    let base = s.options.get("path").cloned().unwrap_or_else(|| format!("/mnt/pve/{sid}"));
     let path = format!("{base}/template/cache/{file}");
     if st.files.contains_key(&path) {
         Ok(path)
@@ -443,18 +377,7 @@ fn resolve_template(st: &SimState, ostemplate: &str) -> Result<String, String> {
 
 pub(crate) fn ostype_from(template: &str) -> &'static str {
     let f = template.rsplit('/').next().unwrap_or(template);
-    for os in [
-        "ubuntu",
-        "debian",
-        "alpine",
-        "centos",
-        "fedora",
-        "archlinux",
-        "opensuse",
-        "gentoo",
-        "nixos",
-        "devuan",
-    ] {
+    for os in ["ubuntu", "debian", "alpine", "centos", "fedora", "archlinux", "opensuse", "gentoo", "nixos", "devuan"] {
         if f.starts_with(os) {
             return match os {
                 "ubuntu" => "ubuntu",
@@ -474,13 +397,7 @@ pub(crate) fn ostype_from(template: &str) -> &'static str {
 }
 
 fn already_exists(st: &SimState, id: u32) -> Option<Output> {
-    st.guests.get(&id).map(|g| {
-        fail(format!(
-            "{} {id} already exists on node '{}'",
-            guest::word(g.kind),
-            st.node
-        ))
-    })
+    st.guests.get(&id).map(|g| fail(format!("{} {id} already exists on node '{}'", guest::word(g.kind), st.node)))
 }
 
 const CREATE_ONLY: &[&str] = &[
@@ -505,11 +422,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     if a.positional.len() > 2 {
         return fail(format!("400 too many arguments\n{u}")).into();
     }
-    if let Some((k, _)) = a
-        .opts
-        .iter()
-        .find(|(k, _)| !is_config_option(k) && !CREATE_ONLY.contains(&k.as_str()))
-    {
+    if let Some((k, _)) = a.opts.iter().find(|(k, _)| !is_config_option(k) && !CREATE_ONLY.contains(&k.as_str())) {
         return param_fail(
             k,
             "property is not defined in schema and the schema does not allow additional properties",
@@ -526,10 +439,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     };
     if let Some(keys) = a.get("ssh-public-keys") {
         if !st.files.contains_key(keys) {
-            return fail(format!(
-                "unable to open file '{keys}' - No such file or directory"
-            ))
-            .into();
+            return fail(format!("unable to open file '{keys}' - No such file or directory")).into();
         }
     }
     // Validate and normalise everything before the task starts (parameter errors are dies).
@@ -540,23 +450,14 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     config.insert("memory".into(), "512".into());
     config.insert("swap".into(), "512".into());
     config.insert("unprivileged".into(), "1".into());
-    let mut requested: Vec<(String, String)> = a
-        .opts
-        .iter()
-        .filter(|(k, _)| is_config_option(k))
-        .cloned()
-        .collect();
+    let mut requested: Vec<(String, String)> = a.opts.iter().filter(|(k, _)| is_config_option(k)).cloned().collect();
     if !requested.iter().any(|(k, _)| k == "rootfs") {
         requested.push(("rootfs".into(), format!("{storage}:4")));
     }
     // Volumes are allocated last so a bad option does not leave datasets behind.
     requested.sort_by_key(|(k, _)| is_volume_key(K, k));
     for (k, v) in &requested {
-        let value = if is_volume_key(K, k) {
-            volume_option(st, id, k, v, &u)
-        } else {
-            normalise(st, k, v, &u)
-        };
+        let value = if is_volume_key(K, k) { volume_option(st, id, k, v, &u) } else { normalise(st, k, v, &u) };
         match value {
             Ok(v) => {
                 config.insert(k.clone(), v);
@@ -582,10 +483,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     let log = format!("extracting archive '{archive}'\nTotal bytes read: 524288000 (500MiB, 250MiB/s)\nDetected container architecture: amd64\n");
     Step::Then(Box::new(move |st: &mut SimState| {
         let Some(g) = st.guests.get_mut(&id) else {
-            return lifecycle::worker_error(
-                log,
-                &format!("unable to create CT {id} - config file vanished"),
-            );
+            return lifecycle::worker_error(log, &format!("unable to create CT {id} - config file vanished"));
         };
         g.config = config;
         g.set_image(image);
@@ -611,9 +509,11 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     if a.get("unprivileged").is_some() {
         return fail("unable to modify read-only option: 'unprivileged'");
     }
-    if let Some((k, _)) = a.opts.iter().find(|(k, _)| {
-        !is_config_option(k) && !matches!(k.as_str(), "delete" | "revert" | "digest" | "skiplock")
-    }) {
+    if let Some((k, _)) = a
+        .opts
+        .iter()
+        .find(|(k, _)| !is_config_option(k) && !matches!(k.as_str(), "delete" | "revert" | "digest" | "skiplock"))
+    {
         return param_fail(
             k,
             "property is not defined in schema and the schema does not allow additional properties",
@@ -629,21 +529,14 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {
         // An existing NIC keeps its MAC when the new value does not name one.
         let v = if k.starts_with("net") && !v.contains("hwaddr=") {
-            match existing
-                .get(k)
-                .and_then(|old| old.split(',').find_map(|p| p.strip_prefix("hwaddr=")))
-            {
+            match existing.get(k).and_then(|old| old.split(',').find_map(|p| p.strip_prefix("hwaddr="))) {
                 Some(mac) => format!("{v},hwaddr={mac}"),
                 None => v.clone(),
             }
         } else {
             v.clone()
         };
-        let value = if is_volume_key(K, k) {
-            volume_option(st, id, k, &v, &u)
-        } else {
-            normalise(st, k, &v, &u)
-        };
+        let value = if is_volume_key(K, k) { volume_option(st, id, k, &v, &u) } else { normalise(st, k, &v, &u) };
         match value {
             Ok(v) => changes.push((k.clone(), v)),
             Err(e) => return e,
@@ -651,20 +544,13 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     let deletes: Vec<String> = a
         .get("delete")
-        .map(|d| {
-            d.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+        .map(|d| d.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     if deletes.iter().any(|d| d == "unprivileged") {
         return fail("unable to modify read-only option: 'unprivileged'");
     }
-    let reverts: Vec<String> = a
-        .get("revert")
-        .map(|d| d.split(',').map(|s| s.trim().to_string()).collect())
-        .unwrap_or_default();
+    let reverts: Vec<String> =
+        a.get("revert").map(|d| d.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
     let Some(g) = st.guests.get_mut(&id) else {
         return fail(format!("CT {id} vanished"));
     };
@@ -681,11 +567,8 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     for d in deletes {
         if running && !hotpluggable(&d) {
-            let mut list: Vec<String> = g
-                .pending
-                .get("delete")
-                .map(|s| s.split(',').map(String::from).collect())
-                .unwrap_or_default();
+            let mut list: Vec<String> =
+                g.pending.get("delete").map(|s| s.split(',').map(String::from).collect()).unwrap_or_default();
             if !list.contains(&d) {
                 list.push(d);
             }
@@ -694,11 +577,8 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
             // Deleting a volume option keeps the volume as unusedN, like PVE.
             if let Some(old) = g.config.shift_remove(&d) {
                 if is_volume_key(K, &d) && d != "rootfs" && !volid_of(&old).starts_with('/') {
-                    let n = (0..)
-                        .find(|n| !g.config.contains_key(&format!("unused{n}")))
-                        .unwrap_or(0);
-                    g.config
-                        .insert(format!("unused{n}"), volid_of(&old).to_string());
+                    let n = (0..).find(|n| !g.config.contains_key(&format!("unused{n}"))).unwrap_or(0);
+                    g.config.insert(format!("unused{n}"), volid_of(&old).to_string());
                 }
             }
         }
@@ -744,11 +624,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     // The clone's disk is the source's at the snapshot (or now).
     let (mut config, lxc, image) = match a.get("snapname") {
         Some(s) => match g.snapshots.get(s) {
-            Some(snap) => (
-                snap.config.clone(),
-                snap.lxc.clone(),
-                snap.image.clone().unwrap_or_else(|| g.image()),
-            ),
+            Some(snap) => (snap.config.clone(), snap.lxc.clone(), snap.image.clone().unwrap_or_else(|| g.image())),
             None => return fail(format!("snapshot '{s}' does not exist")).into(),
         },
         None => (g.config.clone(), g.lxc.clone(), g.image()),
@@ -768,11 +644,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         config.insert("description".into(), d.to_string());
     }
     // New MACs for every NIC.
-    let nets: Vec<String> = config
-        .keys()
-        .filter(|k| k.starts_with("net"))
-        .cloned()
-        .collect();
+    let nets: Vec<String> = config.keys().filter(|k| k.starts_with("net")).cloned().collect();
     for k in nets {
         if let Some(v) = config.get(&k).cloned() {
             let mut p = PropString::parse(&v, None).unwrap_or_default();
@@ -789,11 +661,8 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     st.guests.insert(new, placeholder);
     Step::Then(Box::new(move |st: &mut SimState| {
         let mut log = String::new();
-        let vol_keys: Vec<String> = config
-            .keys()
-            .filter(|k| is_volume_key(K, k) && !k.starts_with("unused"))
-            .cloned()
-            .collect();
+        let vol_keys: Vec<String> =
+            config.keys().filter(|k| is_volume_key(K, k) && !k.starts_with("unused")).cloned().collect();
         let mut failure = None;
         for k in vol_keys {
             let Some(v) = config.get(&k).cloned() else {
@@ -803,15 +672,10 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
             if vol.starts_with('/') {
                 continue;
             }
-            let size = v
-                .split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .and_then(|s| parse_size(s, 1 << 30))
-                .unwrap_or(0);
+            let size =
+                v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
             let result = if full {
-                let sid = storage
-                    .clone()
-                    .unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
+                let sid = storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
                 log.push_str(&format!("create full clone of mountpoint {k} ({vol})\n"));
                 volumes::copy(st, &vol, &sid, new, size, VolKind::Subvol)
             } else {
@@ -844,10 +708,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 g.set_image(image);
                 ok(log)
             }
-            None => lifecycle::worker_error(
-                log,
-                &format!("clone failed: config file of CT {new} vanished"),
-            ),
+            None => lifecycle::worker_error(log, &format!("clone failed: config file of CT {new} vanished")),
         }
     }))
 }
@@ -881,9 +742,7 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
         return fail("can only push files to a running CT");
     }
     let Some(src) = st.files.get(file).cloned() else {
-        return fail(format!(
-            "unable to open file '{file}' - No such file or directory"
-        ));
+        return fail(format!("unable to open file '{file}' - No such file or directory"));
     };
     let mode = match a.get("perms") {
         Some(p) => {
@@ -930,21 +789,11 @@ mod tests {
     #[test]
     fn missing_ct_errors() {
         let h = SimHost::new(SimState::default());
-        for sub in [
-            "status",
-            "config",
-            "listsnapshot",
-            "pending",
-            "start",
-            "destroy",
-        ] {
+        for sub in ["status", "config", "listsnapshot", "pending", "start", "destroy"] {
             let o = h.exec(&argv(&format!("pct {sub} 100")), None);
             assert_eq!(
                 (o.code, o.stderr_str().as_str()),
-                (
-                    2,
-                    "Configuration file 'nodes/pve/lxc/100.conf' does not exist\n"
-                ),
+                (2, "Configuration file 'nodes/pve/lxc/100.conf' does not exist\n"),
                 "{sub}"
             );
         }
@@ -955,15 +804,11 @@ mod tests {
     fn create_matches_contract_config() {
         let h = SimHost::new(SimState::default());
         let o = ok_run(&h, CREATE);
-        assert!(o.stdout_str().starts_with("extracting archive '/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst'\n"));
+        assert!(o
+            .stdout_str()
+            .starts_with("extracting archive '/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst'\n"));
         let cfg = ok_run(&h, "pct config 120").stdout_str();
-        let mac = h.with_state(|s| {
-            s.guests[&120].config["net0"]
-                .split("hwaddr=")
-                .nth(1)
-                .unwrap()[..17]
-                .to_string()
-        });
+        let mac = h.with_state(|s| s.guests[&120].config["net0"].split("hwaddr=").nth(1).unwrap()[..17].to_string());
         assert_eq!(
             cfg,
             format!(
@@ -975,19 +820,11 @@ mod tests {
         assert!(h.with_state(|s| s.datasets.contains_key("rpool/data/subvol-120-disk-0")));
         assert_eq!(ok_run(&h, "pct list").stdout_str(), "VMID       Status     Lock         Name                \n120        stopped                 web01               \n");
         let dup = h.exec(&argv(CREATE), None);
-        assert_eq!(
-            (dup.code, dup.stderr_str().as_str()),
-            (255, "CT 120 already exists on node 'pve'\n")
-        );
+        assert_eq!((dup.code, dup.stderr_str().as_str()), (255, "CT 120 already exists on node 'pve'\n"));
         let no_tmpl = h.exec(&argv("pct create 121 local:vztmpl/nope.tar.zst"), None);
-        assert_eq!(
-            no_tmpl.stderr_str(),
-            "volume 'local:vztmpl/nope.tar.zst' does not exist\n"
-        );
+        assert_eq!(no_tmpl.stderr_str(), "volume 'local:vztmpl/nope.tar.zst' does not exist\n");
         let not_enough = h.exec(&argv("pct create 121 --ostemplate local:vztmpl/x"), None);
-        assert!(not_enough
-            .stderr_str()
-            .starts_with("400 not enough arguments\n"));
+        assert!(not_enough.stderr_str().starts_with("400 not enough arguments\n"));
     }
 
     #[test]
@@ -1011,61 +848,30 @@ mod tests {
         let h = SimHost::new(SimState::default());
         ok_run(&h, CREATE);
         let ro = h.exec(&argv("pct set 120 --unprivileged 0"), None);
-        assert_eq!(
-            ro.stderr_str(),
-            "unable to modify read-only option: 'unprivileged'\n"
-        );
+        assert_eq!(ro.stderr_str(), "unable to modify read-only option: 'unprivileged'\n");
         let nr = h.exec(&argv("pct exec 120 -- true"), None);
         assert_eq!(nr.stderr_str(), "container '120' not running!\n");
-        assert_eq!(
-            h.exec(&argv("pct stop 120"), None).stderr_str(),
-            "CT 120 not running\n"
-        );
+        assert_eq!(h.exec(&argv("pct stop 120"), None).stderr_str(), "CT 120 not running\n");
         ok_run(&h, "pct start 120");
+        assert_eq!(h.exec(&argv("pct start 120"), None).stderr_str(), "CT 120 already running\n");
+        assert_eq!(ok_run(&h, "pct status 120").stdout_str(), "status: running\n");
+        ok_run(&h, "pct set 120 --cores 4 --features nesting=1 --delete onboot");
         assert_eq!(
-            h.exec(&argv("pct start 120"), None).stderr_str(),
-            "CT 120 already running\n"
-        );
-        assert_eq!(
-            ok_run(&h, "pct status 120").stdout_str(),
-            "status: running\n"
-        );
-        ok_run(
-            &h,
-            "pct set 120 --cores 4 --features nesting=1 --delete onboot",
-        );
-        assert_eq!(
-            ok_run(&h, "pct pending 120")
-                .stdout_str()
-                .lines()
-                .filter(|l| l.starts_with("new "))
-                .collect::<Vec<_>>(),
+            ok_run(&h, "pct pending 120").stdout_str().lines().filter(|l| l.starts_with("new ")).collect::<Vec<_>>(),
             vec!["new features: nesting=1"]
         );
-        assert!(ok_run(&h, "pct config 120")
-            .stdout_str()
-            .contains("features: nesting=1\n"));
-        assert!(ok_run(&h, "pct config 120 --current")
-            .stdout_str()
-            .contains("features: keyctl=1,nesting=1\n"));
+        assert!(ok_run(&h, "pct config 120").stdout_str().contains("features: nesting=1\n"));
+        assert!(ok_run(&h, "pct config 120 --current").stdout_str().contains("features: keyctl=1,nesting=1\n"));
         assert_eq!(h.exec(&argv("pct exec 120 -- false"), None).code, 1);
-        assert_eq!(
-            h.exec(&argv("pct exec 120 -- test -f /etc/x"), None).code,
-            1
-        );
+        assert_eq!(h.exec(&argv("pct exec 120 -- test -f /etc/x"), None).code, 1);
         assert_eq!(h.exec(&argv("pct exec 120 -- sh -c true;false"), None).code, 127);
         ok_run(&h, "pct push 120 /etc/hostname /etc/x --perms 600");
         assert_eq!(ok_run(&h, "pct exec 120 -- cat /etc/x").stdout, b"pve\n");
         assert_eq!(h.with_state(|s| s.guests[&120].files["/etc/x"].mode), 0o600);
         let d = h.exec(&argv("pct destroy 120"), None);
-        assert_eq!(
-            d.stderr_str(),
-            "unable to destroy CT 120 - container is running\n"
-        );
+        assert_eq!(d.stderr_str(), "unable to destroy CT 120 - container is running\n");
         ok_run(&h, "pct destroy 120 --force --purge");
-        assert!(h.with_state(
-            |s| s.guests.is_empty() && !s.datasets.contains_key("rpool/data/subvol-120-disk-0")
-        ));
+        assert!(h.with_state(|s| s.guests.is_empty() && !s.datasets.contains_key("rpool/data/subvol-120-disk-0")));
     }
 
     #[test]
@@ -1077,48 +883,28 @@ mod tests {
         assert_eq!(dup.stderr_str(), "snapshot name 'before' already used\n");
         let tree = ok_run(&h, "pct listsnapshot 120").stdout_str();
         assert!(
-            tree.starts_with(
-                "`-> before                      2025-01-01 00:00:01     first\n `-> current"
-            ),
+            tree.starts_with("`-> before                      2025-01-01 00:00:01     first\n `-> current"),
             "{tree}"
         );
         let t = h.exec(&argv("pct template 120"), None);
-        assert_eq!(
-            t.stderr_str(),
-            "unable to create template, because CT contains snapshots\n"
-        );
+        assert_eq!(t.stderr_str(), "unable to create template, because CT contains snapshots\n");
         ok_run(&h, "pct delsnapshot 120 before");
         ok_run(&h, "pct template 120");
-        assert!(ok_run(&h, "pct config 120")
-            .stdout_str()
-            .contains("rootfs: local-zfs:basevol-120-disk-0,size=8G\n"));
+        assert!(ok_run(&h, "pct config 120").stdout_str().contains("rootfs: local-zfs:basevol-120-disk-0,size=8G\n"));
         let bad = h.exec(&argv("pct clone 120 130 --snapname nope"), None);
         assert_eq!(bad.stderr_str(), "snapshot 'nope' does not exist\n");
         let st = h.exec(&argv("pct clone 120 130 --storage local-zfs"), None);
-        assert_eq!(
-            st.stderr_str(),
-            "parameter 'storage' not allowed for linked clones\n"
-        );
+        assert_eq!(st.stderr_str(), "parameter 'storage' not allowed for linked clones\n");
         ok_run(&h, "pct clone 120 130 --hostname web02");
         let cfg = ok_run(&h, "pct config 130").stdout_str();
-        assert!(
-            cfg.contains("rootfs: local-zfs:basevol-120-disk-0/subvol-130-disk-0,size=8G\n"),
-            "{cfg}"
-        );
+        assert!(cfg.contains("rootfs: local-zfs:basevol-120-disk-0/subvol-130-disk-0,size=8G\n"), "{cfg}");
         assert!(cfg.contains("hostname: web02\n") && !cfg.contains("template"));
         let mac = |id: u32| h.with_state(|s| s.guests[&id].config["net0"].clone());
         assert_ne!(mac(120), mac(130));
         ok_run(&h, "pct clone 120 131 --full --storage local-zfs");
-        assert!(ok_run(&h, "pct config 131")
-            .stdout_str()
-            .contains("rootfs: local-zfs:subvol-131-disk-0,size=8G\n"));
+        assert!(ok_run(&h, "pct config 131").stdout_str().contains("rootfs: local-zfs:subvol-131-disk-0,size=8G\n"));
         ok_run(&h, "pct resize 131 rootfs +2G");
-        assert!(ok_run(&h, "pct config 131")
-            .stdout_str()
-            .contains("rootfs: local-zfs:subvol-131-disk-0,size=10G\n"));
-        assert_eq!(
-            h.exec(&argv("pct resize 131 rootfs 4G"), None).stderr_str(),
-            "unable to shrink disk size\n"
-        );
+        assert!(ok_run(&h, "pct config 131").stdout_str().contains("rootfs: local-zfs:subvol-131-disk-0,size=10G\n"));
+        assert_eq!(h.exec(&argv("pct resize 131 rootfs 4G"), None).stderr_str(), "unable to shrink disk size\n");
     }
 }

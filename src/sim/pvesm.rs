@@ -22,16 +22,8 @@ const TYPES: &[&str] = &[
     "zfs",
     "zfspool",
 ];
-const BOOL_OPTS: &[&str] = &[
-    "sparse",
-    "disable",
-    "shared",
-    "create-base-path",
-    "create-subdirs",
-    "krbd",
-    "saferemove",
-    "tagged_only",
-];
+const BOOL_OPTS: &[&str] =
+    &["sparse", "disable", "shared", "create-base-path", "create-subdirs", "krbd", "saferemove", "tagged_only"];
 
 /// Options fixed at creation, written first in this order (SectionConfig writes fixed
 /// options before the others, which follow sorted).
@@ -63,9 +55,7 @@ fn allowed_content(kind: &str) -> &'static [&'static str] {
     match kind {
         "zfspool" | "lvm" | "lvmthin" | "rbd" | "zfs" | "iscsidirect" => &["images", "rootdir"],
         "pbs" => &["backup"],
-        _ => &[
-            "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
-        ],
+        _ => &["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"],
     }
 }
 
@@ -106,20 +96,11 @@ pub(crate) fn render_cfg(st: &SimState) -> String {
 pub(crate) fn run(st: &mut SimState, argv: &[String]) -> Output {
     let sub = argv.first().map(String::as_str).unwrap_or("");
     let rest = argv.get(1..).unwrap_or(&[]);
-    let args = match Args::parse(
-        rest,
-        &[
-            "enabled",
-            "sparse",
-            "disable",
-            "shared",
-            "create-base-path",
-            "create-subdirs",
-        ],
-    ) {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
+    let args =
+        match Args::parse(rest, &["enabled", "sparse", "disable", "shared", "create-base-path", "create-subdirs"]) {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
     match sub {
         "status" => status(st, &args),
         "add" => add(st, &args),
@@ -154,9 +135,7 @@ fn capacity(st: &SimState, s: &Storage) -> (u64, u64, u64) {
                 .iter()
                 .filter(|(_, d)| d.kind == DatasetKind::Filesystem)
                 .filter_map(|(n, d)| d.props.get("mountpoint").map(|m| (n, m)))
-                .filter(|(_, m)| {
-                    path == m.as_str() || path.starts_with(&format!("{}/", m.trim_end_matches('/')))
-                })
+                .filter(|(_, m)| path == m.as_str() || path.starts_with(&format!("{}/", m.trim_end_matches('/'))))
                 .max_by_key(|(_, m)| m.len())
                 .and_then(|(n, _)| from_dataset(n))
         }
@@ -171,14 +150,7 @@ fn dataset_used(st: &SimState, name: &str) -> u64 {
     st.datasets
         .iter()
         .filter(|(k, _)| k.as_str() == name || k.starts_with(&prefix))
-        .map(|(_, d)| {
-            d.referenced.max(
-                d.props
-                    .get("refreservation")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-            )
-        })
+        .map(|(_, d)| d.referenced.max(d.props.get("refreservation").and_then(|v| v.parse().ok()).unwrap_or(0)))
         .sum()
 }
 
@@ -192,10 +164,7 @@ fn status(st: &SimState, a: &Args) -> Output {
         .storages
         .iter()
         .filter(|(id, _)| a.get("storage").is_none_or(|s| s == id.as_str()))
-        .filter(|(_, s)| {
-            a.get("content")
-                .is_none_or(|c| s.content().split(',').any(|x| x == c))
-        })
+        .filter(|(_, s)| a.get("content").is_none_or(|c| s.content().split(',').any(|x| x == c)))
         .filter(|(_, s)| !a.flag("enabled") || !s.disabled())
         .collect();
     let mut rows: Vec<(&String, &Storage)> = selected;
@@ -221,11 +190,7 @@ fn status(st: &SimState, a: &Args) -> Output {
             continue;
         }
         let (total, used, avail) = capacity(st, s);
-        let pct = if total == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / total as f64
-        };
+        let pct = if total == 0 { 0.0 } else { used as f64 * 100.0 / total as f64 };
         out.push_str(&format!(
             "{id:<maxlen$} {:>10} {:>10} {total:>15} {used:>15} {avail:>15} {pct:>7.2}%\n",
             s.kind, "active"
@@ -244,13 +209,7 @@ fn check_options(kind: &str, a: &Args, usage: &str) -> Result<IndexMap<String, S
         let v = if BOOL_OPTS.contains(&k.as_str()) {
             match parse_bool(v) {
                 Some(b) => if b { "1" } else { "0" }.to_string(),
-                None => {
-                    return Err(param_fail(
-                        k,
-                        &format!("type check ('boolean') failed - got '{v}'"),
-                        usage,
-                    ))
-                }
+                None => return Err(param_fail(k, &format!("type check ('boolean') failed - got '{v}'"), usage)),
             }
         } else {
             v.clone()
@@ -258,11 +217,7 @@ fn check_options(kind: &str, a: &Args, usage: &str) -> Result<IndexMap<String, S
         if k == "content" {
             let allowed = allowed_content(kind);
             if let Some(bad) = v.split(',').find(|c| !allowed.contains(c)) {
-                return Err(param_fail(
-                    "content",
-                    &format!("invalid content type '{bad}'"),
-                    usage,
-                ));
+                return Err(param_fail("content", &format!("invalid content type '{bad}'"), usage));
             }
         }
         out.insert(k.clone(), v);
@@ -272,10 +227,8 @@ fn check_options(kind: &str, a: &Args, usage: &str) -> Result<IndexMap<String, S
 
 fn valid_id(id: &str) -> bool {
     let b = id.as_bytes();
-    b.first()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_uppercase())
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_uppercase())
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
@@ -290,10 +243,7 @@ fn add(st: &mut SimState, a: &Args) -> Output {
     if !TYPES.contains(&kind.as_str()) {
         return param_fail(
             "type",
-            &format!(
-                "value '{kind}' does not have a value in the enumeration '{}'",
-                TYPES.join(", ")
-            ),
+            &format!("value '{kind}' does not have a value in the enumeration '{}'", TYPES.join(", ")),
             &usage,
         );
     }
@@ -308,20 +258,11 @@ fn add(st: &mut SimState, a: &Args) -> Output {
         Ok(o) => o,
         Err(e) => return e,
     };
-    if let Some(missing) = required_options(kind)
-        .iter()
-        .find(|k| !opts.contains_key(**k))
-    {
-        return param_fail(
-            missing,
-            "property is missing and it is not optional",
-            &usage,
-        );
+    if let Some(missing) = required_options(kind).iter().find(|k| !opts.contains_key(**k)) {
+        return param_fail(missing, "property is missing and it is not optional", &usage);
     }
     if st.storages.contains_key(id.as_str()) {
-        return fail(format!(
-            "create storage failed: storage ID '{id}' already defined"
-        ));
+        return fail(format!("create storage failed: storage ID '{id}' already defined"));
     }
     match kind.as_str() {
         "zfspool" => {
@@ -330,29 +271,19 @@ fn add(st: &mut SimState, a: &Args) -> Output {
             if !st.datasets.contains_key(pool.as_str()) {
                 return fail(format!("create storage failed: zfs error: cannot open '{pool}': dataset does not exist"));
             }
-            opts.entry("content".into())
-                .or_insert_with(|| "images,rootdir".into());
+            opts.entry("content".into()).or_insert_with(|| "images,rootdir".into());
         }
         "nfs" | "cifs" => {
-            opts.entry("path".into())
-                .or_insert_with(|| format!("/mnt/pve/{id}"));
-            opts.entry("content".into())
-                .or_insert_with(|| "images".into());
+            opts.entry("path".into()).or_insert_with(|| format!("/mnt/pve/{id}"));
+            opts.entry("content".into()).or_insert_with(|| "images".into());
         }
         "dir" => {
-            opts.entry("content".into())
-                .or_insert_with(|| "images,rootdir".into());
+            opts.entry("content".into()).or_insert_with(|| "images,rootdir".into());
         }
         _ => {}
     }
     normalise_order(kind, &mut opts);
-    st.storages.insert(
-        id.clone(),
-        Storage {
-            kind: kind.clone(),
-            options: opts,
-        },
-    );
+    st.storages.insert(id.clone(), Storage { kind: kind.clone(), options: opts });
     ok("")
 }
 
@@ -362,7 +293,9 @@ fn set(st: &mut SimState, a: &Args) -> Output {
         return fail(format!("400 not enough arguments\n{usage}"));
     };
     let Some(kind) = st.storages.get(id.as_str()).map(|s| s.kind.clone()) else {
-        return fail(format!("update storage failed: error with cfs lock 'file-storage_cfg': storage '{id}' does not exist"));
+        return fail(format!(
+            "update storage failed: error with cfs lock 'file-storage_cfg': storage '{id}' does not exist"
+        ));
     };
     let opts = match check_options(&kind, a, &usage) {
         Ok(o) => o,
@@ -370,25 +303,14 @@ fn set(st: &mut SimState, a: &Args) -> Output {
     };
     let fixed = fixed_options(&kind);
     if let Some(k) = opts.keys().find(|k| fixed.contains(&k.as_str())) {
-        return param_fail(
-            k,
-            &format!("can't change value of fixed parameter '{k}'"),
-            &usage,
-        );
+        return param_fail(k, &format!("can't change value of fixed parameter '{k}'"), &usage);
     }
-    let deletes: Vec<String> = a
-        .get("delete")
-        .map(|d| d.split(',').map(|s| s.trim().to_string()).collect())
-        .unwrap_or_default();
-    if let Some(k) = deletes
-        .iter()
-        .find(|k| fixed.contains(&k.as_str()) || required_options(&kind).contains(&k.as_str()))
+    let deletes: Vec<String> =
+        a.get("delete").map(|d| d.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
+    if let Some(k) =
+        deletes.iter().find(|k| fixed.contains(&k.as_str()) || required_options(&kind).contains(&k.as_str()))
     {
-        return param_fail(
-            "delete",
-            &format!("unable to delete required option '{k}'"),
-            &usage,
-        );
+        return param_fail("delete", &format!("unable to delete required option '{k}'"), &usage);
     }
     if let Some(s) = st.storages.get_mut(id.as_str()) {
         for k in &deletes {
@@ -402,13 +324,12 @@ fn set(st: &mut SimState, a: &Args) -> Output {
 
 fn remove(st: &mut SimState, a: &Args) -> Output {
     let Some(id) = a.positional.first() else {
-        return fail(format!(
-            "400 not enough arguments\n{}",
-            usage_line("remove")
-        ));
+        return fail(format!("400 not enough arguments\n{}", usage_line("remove")));
     };
     if st.storages.shift_remove(id.as_str()).is_none() {
-        return fail(format!("delete storage failed: error with cfs lock 'file-storage_cfg': storage '{id}' does not exist"));
+        return fail(format!(
+            "delete storage failed: error with cfs lock 'file-storage_cfg': storage '{id}' does not exist"
+        ));
     }
     ok("")
 }
@@ -445,23 +366,14 @@ fn list(st: &SimState, a: &Args) -> Output {
                 .find_map(|p| p.strip_prefix("size="))
                 .and_then(|s| super::args::parse_size(s, 1 << 30))
                 .unwrap_or(0);
-            let (format, kind) = if vol.contains("subvol-") {
-                ("subvol", "rootdir")
-            } else {
-                ("raw", "images")
-            };
+            let (format, kind) = if vol.contains("subvol-") { ("subvol", "rootdir") } else { ("raw", "images") };
             rows.push((vol.to_string(), format, kind, size, *vmid));
         }
     }
     rows.sort();
-    let mut out = format!(
-        "{:<40} {:<10} {:<10} {:>12} {}\n",
-        "Volid", "Format", "Type", "Size", "VMID"
-    );
+    let mut out = format!("{:<40} {:<10} {:<10} {:>12} {}\n", "Volid", "Format", "Type", "Size", "VMID");
     for (vol, format, kind, size, vmid) in rows {
-        out.push_str(&format!(
-            "{vol:<40} {format:<10} {kind:<10} {size:>12} {vmid}\n"
-        ));
+        out.push_str(&format!("{vol:<40} {format:<10} {kind:<10} {size:>12} {vmid}\n"));
     }
     ok(out)
 }
@@ -484,20 +396,19 @@ mod tests {
     #[test]
     fn status_layout() {
         let mut st = SimState::default();
-        run_line(
-            &mut st,
-            "pvesm add nfs nfs1 --server 10.0.0.10 --export /space --content iso --disable 1",
-        );
+        run_line(&mut st, "pvesm add nfs nfs1 --server 10.0.0.10 --export /space --content iso --disable 1");
         let out = run_line(&mut st, "pvesm status").stdout_str();
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "Name             Type     Status     Total (KiB)      Used (KiB) Available (KiB)        %");
-        assert!(
-            lines[1].starts_with("local             dir     active "),
-            "{}",
-            lines[1]
+        assert_eq!(
+            lines[0],
+            "Name             Type     Status     Total (KiB)      Used (KiB) Available (KiB)        %"
         );
+        assert!(lines[1].starts_with("local             dir     active "), "{}", lines[1]);
         assert!(lines[1].ends_with('%'));
-        assert_eq!(lines[3], "nfs1              nfs   disabled               0               0               0      N/A");
+        assert_eq!(
+            lines[3],
+            "nfs1              nfs   disabled               0               0               0      N/A"
+        );
         let only = run_line(&mut st, "pvesm status --content images --enabled").stdout_str();
         assert_eq!(only.lines().count(), 2);
         assert!(only.contains("local-zfs"));
@@ -506,21 +417,15 @@ mod tests {
     #[test]
     fn add_set_remove() {
         let mut st = SimState::default();
-        let o = run_line(
-            &mut st,
-            "pvesm add zfspool vmdata --pool rpool/data --content rootdir,images --sparse",
-        );
+        let o = run_line(&mut st, "pvesm add zfspool vmdata --pool rpool/data --content rootdir,images --sparse");
         assert_eq!(o.code, 0, "{}", o.stderr_str());
-        assert!(render_cfg(&st).ends_with(
-            "\nzfspool: vmdata\n\tpool rpool/data\n\tcontent rootdir,images\n\tsparse 1\n"
-        ));
+        assert!(
+            render_cfg(&st).ends_with("\nzfspool: vmdata\n\tpool rpool/data\n\tcontent rootdir,images\n\tsparse 1\n")
+        );
         let dup = run_line(&mut st, "pvesm add zfspool vmdata --pool rpool/data");
         assert_eq!(
             (dup.code, dup.stderr_str().as_str()),
-            (
-                255,
-                "create storage failed: storage ID 'vmdata' already defined\n"
-            )
+            (255, "create storage failed: storage ID 'vmdata' already defined\n")
         );
         let nopool = run_line(&mut st, "pvesm add zfspool x --pool tank/x");
         assert_eq!(
@@ -528,14 +433,11 @@ mod tests {
             "create storage failed: zfs error: cannot open 'tank/x': dataset does not exist\n"
         );
         let missing = run_line(&mut st, "pvesm add zfspool y");
-        assert!(missing.stderr_str().starts_with("400 Parameter verification failed.\npool: property is missing and it is not optional\n"));
-        assert_eq!(
-            run_line(&mut st, "pvesm set vmdata --disable 1 --delete sparse").code,
-            0
-        );
-        assert!(
-            render_cfg(&st).ends_with("\tpool rpool/data\n\tcontent rootdir,images\n\tdisable 1\n")
-        );
+        assert!(missing
+            .stderr_str()
+            .starts_with("400 Parameter verification failed.\npool: property is missing and it is not optional\n"));
+        assert_eq!(run_line(&mut st, "pvesm set vmdata --disable 1 --delete sparse").code, 0);
+        assert!(render_cfg(&st).ends_with("\tpool rpool/data\n\tcontent rootdir,images\n\tdisable 1\n"));
         assert_eq!(run_line(&mut st, "pvesm set vmdata --pool other").code, 255);
         assert_eq!(run_line(&mut st, "pvesm remove vmdata").code, 0);
         assert!(!st.storages.contains_key("vmdata"));

@@ -1,19 +1,18 @@
 //! `qm` (contracts §B): read side, the mutating commands, and the guest agent.
 
+use super::args::parse_size;
 use super::args::{parse_bool, Args};
 use super::guest::{
-    self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending,
-    print_snapshot_tree,
+    self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
 };
-use super::lifecycle::{self, is_volume_key, volid_of};
 use super::inside;
-use super::args::parse_size;
-use crate::facts::propstring::{self as ps, format_size, PropString, PropStringError};
+use super::lifecycle::{self, is_volume_key, volid_of};
 use super::pvesh::perl_pretty;
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{unix_ms, Guest, GuestKind, PowerState, SimState};
 use super::volumes::{self, VolKind};
 use crate::command::Output;
+use crate::facts::propstring::{self as ps, format_size, PropString, PropStringError};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
@@ -46,10 +45,7 @@ const BOOLS: &[&str] = &[
 ];
 
 fn is_config_option(k: &str) -> bool {
-    let digits = |p: &str| {
-        k.strip_prefix(p)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
+    let digits = |p: &str| k.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     matches!(
         k,
         "name"
@@ -97,8 +93,7 @@ fn is_config_option(k: &str) -> bool {
             | "rng0"
             | "audio0"
     ) || [
-        "net", "scsi", "virtio", "sata", "ide", "efidisk", "tpmstate", "ipconfig", "serial", "usb",
-        "hostpci", "unused",
+        "net", "scsi", "virtio", "sata", "ide", "efidisk", "tpmstate", "ipconfig", "serial", "usb", "hostpci", "unused",
     ]
     .iter()
     .any(|p| digits(p))
@@ -106,12 +101,10 @@ fn is_config_option(k: &str) -> bool {
 
 /// Options a running VM applies at once (fast-plug plus default hotplug network,disk,usb).
 fn hotpluggable(k: &str) -> bool {
-    matches!(
-        k,
-        "name" | "description" | "onboot" | "tags" | "protection" | "startup" | "hookscript"
-    ) || ["net", "scsi", "virtio", "sata", "usb", "unused"]
-        .iter()
-        .any(|p| k.starts_with(p) && k[p.len()..].bytes().all(|b| b.is_ascii_digit()))
+    matches!(k, "name" | "description" | "onboot" | "tags" | "protection" | "startup" | "hookscript")
+        || ["net", "scsi", "virtio", "sata", "usb", "unused"]
+            .iter()
+            .any(|p| k.starts_with(p) && k[p.len()..].bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn usage(sub: &str) -> String {
@@ -170,28 +163,19 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "agent",
     ];
     if !known.contains(&sub.as_str()) {
-        return die(
-            format!("unknown command 'qm {sub}'\nUSAGE: qm <COMMAND> [ARGS] [OPTIONS]"),
-            255,
-        )
-        .into();
+        return die(format!("unknown command 'qm {sub}'\nUSAGE: qm <COMMAND> [ARGS] [OPTIONS]"), 255).into();
     }
     let id = match parse_vmid(a.positional.first(), &usage(&sub)) {
         Ok(id) => id,
         Err(e) => return e.into(),
     };
     let pos = |i: usize| a.positional.get(i).map(String::as_str);
-    let need =
-        |i: usize| pos(i).ok_or_else(|| fail(format!("400 not enough arguments\n{}", usage(&sub))));
+    let need = |i: usize| pos(i).ok_or_else(|| fail(format!("400 not enough arguments\n{}", usage(&sub))));
     let out: Output = match sub.as_str() {
         "status" => status(st, id, a.flag("verbose")),
         "config" => config(st, id, &a),
-        "listsnapshot" => lookup(st, K, id)
-            .map(|g| ok(print_snapshot_tree(g)))
-            .unwrap_or_else(|e| e),
-        "pending" => lookup(st, K, id)
-            .map(|g| ok(print_pending(g)))
-            .unwrap_or_else(|e| e),
+        "listsnapshot" => lookup(st, K, id).map(|g| ok(print_snapshot_tree(g))).unwrap_or_else(|e| e),
+        "pending" => lookup(st, K, id).map(|g| ok(print_pending(g))).unwrap_or_else(|e| e),
         "create" => return create(st, id, &a),
         "clone" => return clone(st, id, &a),
         "set" => set(st, id, &a),
@@ -235,27 +219,17 @@ fn boot_disk_gib(g: &Guest) -> f64 {
     let from_boot = g.config.get("boot").and_then(|b| {
         b.trim_start_matches("order=")
             .split(';')
-            .find(|d| {
-                g.config.get(*d).is_some_and(|v| !v.contains("media=cdrom")) && is_volume_key(K, d)
-            })
+            .find(|d| g.config.get(*d).is_some_and(|v| !v.contains("media=cdrom")) && is_volume_key(K, d))
             .map(String::from)
     });
     let disk = from_boot.or_else(|| {
         ["scsi0", "virtio0", "sata0", "ide0"]
             .iter()
-            .find(|d| {
-                g.config
-                    .get(**d)
-                    .is_some_and(|v| !v.contains("media=cdrom"))
-            })
+            .find(|d| g.config.get(**d).is_some_and(|v| !v.contains("media=cdrom")))
             .map(|d| d.to_string())
     });
     disk.and_then(|d| g.config.get(&d).cloned())
-        .and_then(|v| {
-            v.split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .and_then(|s| parse_size(s, 1 << 30))
-        })
+        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)))
         .map(|b| b as f64 / (1u64 << 30) as f64)
         .unwrap_or(0.0)
 }
@@ -271,16 +245,8 @@ fn list(st: &SimState) -> Output {
             ));
             any = true;
         }
-        let name = g
-            .config
-            .get("name")
-            .cloned()
-            .unwrap_or_else(|| format!("VM {id}"));
-        let pid = if g.status == PowerState::Running {
-            10_000 + id
-        } else {
-            0
-        };
+        let name = g.config.get("name").cloned().unwrap_or_else(|| format!("VM {id}"));
+        let pid = if g.status == PowerState::Running { 10_000 + id } else { 0 };
         out.push_str(&format!(
             "{:>10} {:<20} {:<10} {:<10} {:>12.2} {:<10}\n",
             id,
@@ -305,41 +271,19 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
     let running = g.status == PowerState::Running;
     let maxmem = guest::memory_mib(g, 2048) << 20;
     let mut kv: Vec<(String, String)> = vec![
-        (
-            "cpus".into(),
-            g.config.get("cores").cloned().unwrap_or_else(|| "1".into()),
-        ),
+        ("cpus".into(), g.config.get("cores").cloned().unwrap_or_else(|| "1".into())),
         ("disk".into(), "0".into()),
         ("diskread".into(), "0".into()),
         ("diskwrite".into(), "0".into()),
-        (
-            "maxdisk".into(),
-            ((boot_disk_gib(g) * (1u64 << 30) as f64) as u64).to_string(),
-        ),
+        ("maxdisk".into(), ((boot_disk_gib(g) * (1u64 << 30) as f64) as u64).to_string()),
         ("maxmem".into(), maxmem.to_string()),
-        (
-            "mem".into(),
-            if running {
-                (maxmem / 4).to_string()
-            } else {
-                "0".into()
-            },
-        ),
-        (
-            "name".into(),
-            g.config
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| format!("VM {id}")),
-        ),
+        ("mem".into(), if running { (maxmem / 4).to_string() } else { "0".into() }),
+        ("name".into(), g.config.get("name").cloned().unwrap_or_else(|| format!("VM {id}"))),
         ("netin".into(), "0".into()),
         ("netout".into(), "0".into()),
         ("qmpstatus".into(), g.status.as_str().into()),
         ("status".into(), g.status.as_str().into()),
-        (
-            "uptime".into(),
-            if running { "60".into() } else { "0".into() },
-        ),
+        ("uptime".into(), if running { "60".into() } else { "0".into() }),
         ("vmid".into(), id.to_string()),
     ];
     if running {
@@ -352,10 +296,7 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
         kv.push(("lock".into(), l.into()));
     }
     kv.sort();
-    ok(kv
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\n"))
-        .collect::<String>())
+    ok(kv.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>())
 }
 
 fn config(st: &SimState, id: u32, a: &Args) -> Output {
@@ -393,13 +334,12 @@ fn next_uuid(st: &mut SimState) -> String {
 /// `virtio,bridge=vmbr0` → `virtio=<MAC>,bridge=vmbr0` (model=MAC first, the rest sorted).
 fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
     let mut p = ps::vm_net(v).map_err(|e| match e {
-        PropStringError::MissingRequired { key } => format!(
-            "invalid format - format error\nnet0.{key}: property is missing and it is not optional"
-        ),
+        PropStringError::MissingRequired { key } => {
+            format!("invalid format - format error\nnet0.{key}: property is missing and it is not optional")
+        }
         other => format!("invalid format - {other}"),
     })?;
-    ps::normalise_bools(&mut p, &["firewall", "link_down"])
-        .map_err(|e| format!("invalid format - {e}"))?;
+    ps::normalise_bools(&mut p, &["firewall", "link_down"]).map_err(|e| format!("invalid format - {e}"))?;
     if p.get("macaddr").is_none() {
         p.set("macaddr", guest::next_mac(st));
     }
@@ -408,8 +348,7 @@ fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
 
 /// Disk options: allocate `<storage>:<GiB>`, cloud-init drives, imports.
 fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = PropString::parse(v, Some("file"))
-        .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    let mut p = PropString::parse(v, Some("file")).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
     let file = p.get("file").unwrap_or_default().to_string();
     if let Some((sid, what)) = file.split_once(':') {
         if what == "cloudinit" {
@@ -441,15 +380,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
     let bad = |msg: String| param_fail(k, &msg, u);
     if matches!(
         k,
-        "onboot"
-            | "protection"
-            | "template"
-            | "numa"
-            | "tablet"
-            | "acpi"
-            | "kvm"
-            | "ciupgrade"
-            | "localtime"
+        "onboot" | "protection" | "template" | "numa" | "tablet" | "acpi" | "kvm" | "ciupgrade" | "localtime"
     ) {
         return parse_bool(v)
             .map(|b| if b { "1" } else { "0" }.to_string())
@@ -465,22 +396,15 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         return disk_option(st, id, k, v, u);
     }
     if k == "agent" {
-        let mut p = PropString::parse(v, Some("enabled"))
+        let mut p = PropString::parse(v, Some("enabled")).map_err(|e| bad(format!("invalid format - {e}")))?;
+        ps::normalise_bools(&mut p, &["enabled", "fstrim_cloned_disks", "freeze-fs-on-backup"])
             .map_err(|e| bad(format!("invalid format - {e}")))?;
-        ps::normalise_bools(
-            &mut p,
-            &["enabled", "fstrim_cloned_disks", "freeze-fs-on-backup"],
-        )
-        .map_err(|e| bad(format!("invalid format - {e}")))?;
         return Ok(p.to_canonical(None, &["enabled"]));
     }
     if k.starts_with("ipconfig") {
-        let p = PropString::parse_format(v, &ps::VM_IPCONFIG)
-            .map_err(|e| bad(format!("invalid format - {e}")))?;
+        let p = PropString::parse_format(v, &ps::VM_IPCONFIG).map_err(|e| bad(format!("invalid format - {e}")))?;
         if p.get("gw").is_some() && p.get("ip").is_none() {
-            return Err(bad(
-                "gateway specified without specifying an IP address".into()
-            ));
+            return Err(bad("gateway specified without specifying an IP address".into()));
         }
         // ipconfig keeps its written order in PVE (ip, gw, ip6, gw6).
         let order = ["ip", "gw", "ip6", "gw6"];
@@ -492,11 +416,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
     }
     if k == "cipassword" {
         // Stored crypt()-hashed; the simulator only needs a stable non-clear value.
-        return Ok(if v.starts_with('$') {
-            v.to_string()
-        } else {
-            format!("$5$sim${}", v.len())
-        });
+        return Ok(if v.starts_with('$') { v.to_string() } else { format!("$5$sim${}", v.len()) });
     }
     if k == "cicustom" {
         let p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
@@ -513,11 +433,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
             .files
             .get(v)
             .map(|f| String::from_utf8_lossy(&f.content).into_owned())
-            .ok_or_else(|| {
-                fail(format!(
-                    "unable to open file '{v}' - No such file or directory"
-                ))
-            })?;
+            .ok_or_else(|| fail(format!("unable to open file '{v}' - No such file or directory")))?;
         return Ok(uri_escape(&content));
     }
     Ok(v.to_string())
@@ -563,9 +479,7 @@ fn import_disk(st: &mut SimState, id: u32, src: &str, sid: &str, a: &Args) -> Ou
     let target = match a.get("target-disk") {
         Some(t) => t.to_string(),
         None => {
-            let n = (0..)
-                .find(|n| !g.config.contains_key(&format!("unused{n}")))
-                .unwrap_or(0);
+            let n = (0..).find(|n| !g.config.contains_key(&format!("unused{n}"))).unwrap_or(0);
             format!("unused{n}")
         }
     };
@@ -575,11 +489,8 @@ fn import_disk(st: &mut SimState, id: u32, src: &str, sid: &str, a: &Args) -> Ou
         Err(e) => return fail(e),
     };
     adopt_cloud_image(st, id, src);
-    let value = if target.starts_with("unused") {
-        volid.clone()
-    } else {
-        format!("{volid},size={}", format_size(bytes))
-    };
+    let value =
+        if target.starts_with("unused") { volid.clone() } else { format!("{volid},size={}", format_size(bytes)) };
     if let Some(g) = st.guests.get_mut(&id) {
         g.config.insert(target.clone(), value);
     }
@@ -603,27 +514,14 @@ fn uri_escape(s: &str) -> String {
         .collect()
 }
 
-const CREATE_ONLY: &[&str] = &[
-    "start",
-    "storage",
-    "pool",
-    "force",
-    "unique",
-    "archive",
-    "live-restore",
-    "bwlimit",
-];
+const CREATE_ONLY: &[&str] = &["start", "storage", "pool", "force", "unique", "archive", "live-restore", "bwlimit"];
 
 fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     let u = "qm create <vmid> [OPTIONS]";
     if a.positional.len() > 1 {
         return fail(format!("400 too many arguments\n{u}")).into();
     }
-    if let Some((k, _)) = a
-        .opts
-        .iter()
-        .find(|(k, _)| !is_config_option(k) && !CREATE_ONLY.contains(&k.as_str()))
-    {
+    if let Some((k, _)) = a.opts.iter().find(|(k, _)| !is_config_option(k) && !CREATE_ONLY.contains(&k.as_str())) {
         return param_fail(
             k,
             "property is not defined in schema and the schema does not allow additional properties",
@@ -640,12 +538,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
         .into();
     }
     let mut config: IndexMap<String, String> = IndexMap::new();
-    let mut requested: Vec<(String, String)> = a
-        .opts
-        .iter()
-        .filter(|(k, _)| is_config_option(k))
-        .cloned()
-        .collect();
+    let mut requested: Vec<(String, String)> = a.opts.iter().filter(|(k, _)| is_config_option(k)).cloned().collect();
     requested.sort_by_key(|(k, _)| is_volume_key(K, k));
     for (k, v) in &requested {
         match normalise(st, id, k, v, u) {
@@ -663,10 +556,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
         }
     }
     st.clock += 1;
-    config.insert(
-        "meta".into(),
-        format!("creation-qemu=9.2.0,ctime={}", st.clock),
-    );
+    config.insert("meta".into(), format!("creation-qemu=9.2.0,ctime={}", st.clock));
     let smbios = format!("uuid={}", next_uuid(st));
     config.entry("smbios1".into()).or_insert(smbios);
     let genid = next_uuid(st);
@@ -674,20 +564,14 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
     let start_after = a.flag("start");
     // `qm create --scsi0 …,import-from=<img>`: the guest does not exist yet when the disk is
     // allocated, so its inside is set once the config is in place.
-    let imported = a.opts.iter().find_map(|(_, v)| {
-        v.split(',')
-            .find_map(|p| p.strip_prefix("import-from="))
-            .map(String::from)
-    });
+    let imported =
+        a.opts.iter().find_map(|(_, v)| v.split(',').find_map(|p| p.strip_prefix("import-from=")).map(String::from));
     let mut placeholder = Guest::new(K);
     placeholder.config.insert("lock".into(), "create".into());
     st.guests.insert(id, placeholder);
     Step::Then(Box::new(move |st: &mut SimState| {
         let Some(g) = st.guests.get_mut(&id) else {
-            return lifecycle::worker_error(
-                String::new(),
-                &format!("unable to create VM {id} - config file vanished"),
-            );
+            return lifecycle::worker_error(String::new(), &format!("unable to create VM {id} - config file vanished"));
         };
         g.config = config;
         if let Some(src) = imported {
@@ -696,10 +580,7 @@ fn create(st: &mut SimState, id: u32, a: &Args) -> Step {
         if start_after {
             let out = lifecycle::start(st, K, id, false);
             if !out.success() {
-                return lifecycle::worker_error(
-                    String::new(),
-                    &String::from_utf8_lossy(&out.stderr),
-                );
+                return lifecycle::worker_error(String::new(), &String::from_utf8_lossy(&out.stderr));
             }
         }
         ok("")
@@ -716,11 +597,7 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         return e;
     }
     if let Some((k, _)) = a.opts.iter().find(|(k, _)| {
-        !is_config_option(k)
-            && !matches!(
-                k.as_str(),
-                "delete" | "revert" | "digest" | "skiplock" | "sshkey"
-            )
+        !is_config_option(k) && !matches!(k.as_str(), "delete" | "revert" | "digest" | "skiplock" | "sshkey")
     }) {
         return param_fail(
             k,
@@ -738,16 +615,10 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         }
         // A NIC keeps its MAC when the new value names only the model.
         let v = if k.starts_with("net") && !v.split(',').next().unwrap_or("").contains('=') {
-            match existing
-                .get(k)
-                .and_then(|old| old.split(',').next())
-                .and_then(|m| m.split_once('='))
-            {
+            match existing.get(k).and_then(|old| old.split(',').next()).and_then(|m| m.split_once('=')) {
                 Some((_, mac)) => {
-                    let (model, tail) = v
-                        .split_once(',')
-                        .map(|(m, t)| (m, format!(",{t}")))
-                        .unwrap_or((v.as_str(), String::new()));
+                    let (model, tail) =
+                        v.split_once(',').map(|(m, t)| (m, format!(",{t}"))).unwrap_or((v.as_str(), String::new()));
                     format!("{model}={mac}{tail}")
                 }
                 None => v.clone(),
@@ -762,12 +633,7 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     let deletes: Vec<String> = a
         .get("delete")
-        .map(|d| {
-            d.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+        .map(|d| d.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     let Some(g) = st.guests.get_mut(&id) else {
         return fail(format!("VM {id} vanished"));
@@ -782,22 +648,16 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     for d in deletes {
         if running && !hotpluggable(&d) {
-            let mut list: Vec<String> = g
-                .pending
-                .get("delete")
-                .map(|s| s.split(',').map(String::from).collect())
-                .unwrap_or_default();
+            let mut list: Vec<String> =
+                g.pending.get("delete").map(|s| s.split(',').map(String::from).collect()).unwrap_or_default();
             if !list.contains(&d) {
                 list.push(d);
             }
             g.pending.insert("delete".into(), list.join(","));
         } else if let Some(old) = g.config.shift_remove(&d) {
             if is_volume_key(K, &d) && !d.starts_with("unused") && !old.contains("media=cdrom") {
-                let n = (0..)
-                    .find(|n| !g.config.contains_key(&format!("unused{n}")))
-                    .unwrap_or(0);
-                g.config
-                    .insert(format!("unused{n}"), volid_of(&old).to_string());
+                let n = (0..).find(|n| !g.config.contains_key(&format!("unused{n}"))).unwrap_or(0);
+                g.config.insert(format!("unused{n}"), volid_of(&old).to_string());
             }
         }
     }
@@ -818,10 +678,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         return e.into();
     }
     if st.guests.contains_key(&new) {
-        return fail(format!(
-            "unable to create VM {new}: config file already exists"
-        ))
-        .into();
+        return fail(format!("unable to create VM {new}: config file already exists")).into();
     }
     let template = g.is_template();
     // Full clone is forced for non-templates.
@@ -835,10 +692,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     // The clone's disks hold the source's inside at the snapshot (or now).
     let (mut config, image) = match a.get("snapname") {
         Some(s) => match g.snapshots.get(s) {
-            Some(snap) => (
-                snap.config.clone(),
-                snap.image.clone().unwrap_or_else(|| g.image()),
-            ),
+            Some(snap) => (snap.config.clone(), snap.image.clone().unwrap_or_else(|| g.image())),
             None => return fail(format!("snapshot '{s}' does not exist")).into(),
         },
         None => (g.config.clone(), g.image()),
@@ -849,31 +703,16 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     config.insert(
         "name".into(),
         a.get("name").map(String::from).unwrap_or_else(|| {
-            format!(
-                "Copy-of-VM-{}",
-                config
-                    .get("name")
-                    .cloned()
-                    .unwrap_or_else(|| src.to_string())
-            )
+            format!("Copy-of-VM-{}", config.get("name").cloned().unwrap_or_else(|| src.to_string()))
         }),
     );
     if let Some(d) = a.get("description") {
         config.insert("description".into(), d.to_string());
     }
-    let nets: Vec<String> = config
-        .keys()
-        .filter(|k| k.starts_with("net"))
-        .cloned()
-        .collect();
+    let nets: Vec<String> = config.keys().filter(|k| k.starts_with("net")).cloned().collect();
     for k in nets {
         if let Some(v) = config.get(&k).cloned() {
-            let model = v
-                .split(',')
-                .next()
-                .and_then(|m| m.split('=').next())
-                .unwrap_or("virtio")
-                .to_string();
+            let model = v.split(',').next().and_then(|m| m.split('=').next()).unwrap_or("virtio").to_string();
             let tail: Vec<&str> = v.split(',').skip(1).collect();
             let mut nv = format!("{model}={}", guest::next_mac(st));
             for t in tail {
@@ -898,11 +737,8 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     st.guests.insert(new, placeholder);
     Step::Then(Box::new(move |st: &mut SimState| {
         let mut log = String::new();
-        let keys: Vec<String> = config
-            .keys()
-            .filter(|k| is_volume_key(K, k) && !k.starts_with("unused"))
-            .cloned()
-            .collect();
+        let keys: Vec<String> =
+            config.keys().filter(|k| is_volume_key(K, k) && !k.starts_with("unused")).cloned().collect();
         let mut failure = None;
         for k in keys {
             let Some(v) = config.get(&k).cloned() else {
@@ -916,16 +752,11 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 continue;
             }
             let vol = volid_of(&v).to_string();
-            let size = v
-                .split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .and_then(|s| parse_size(s, 1 << 30))
-                .unwrap_or(0);
+            let size =
+                v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
             let r = if full {
                 log.push_str(&format!("create full clone of drive {k} ({vol})\n"));
-                let sid = storage
-                    .clone()
-                    .unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
+                let sid = storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
                 volumes::copy(st, &vol, &sid, new, size, VolKind::Image)
             } else {
                 log.push_str(&format!("create linked clone of drive {k} ({vol})\n"));
@@ -956,10 +787,7 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 g.set_image(image);
                 ok(log)
             }
-            None => lifecycle::worker_error(
-                log,
-                &format!("clone failed: config file of VM {new} vanished"),
-            ),
+            None => lifecycle::worker_error(log, &format!("clone failed: config file of VM {new} vanished")),
         }
     }))
 }
@@ -1023,11 +851,7 @@ fn agent_cmd(st: &SimState, id: u32, cmd: &str) -> Output {
         Ok(g) => g,
         Err(e) => return e,
     };
-    let name = g
-        .config
-        .get("name")
-        .cloned()
-        .unwrap_or_else(|| format!("vm{id}"));
+    let name = g.config.get("name").cloned().unwrap_or_else(|| format!("vm{id}"));
     let value = match cmd {
         "ping" | "fsfreeze-thaw" | "fstrim" | "shutdown" => return ok(""),
         "get-host-name" => json!({"host-name": name}),
@@ -1038,9 +862,8 @@ fn agent_cmd(st: &SimState, id: u32, cmd: &str) -> Output {
         "get-time" => json!(unix_ms() * 1_000_000),
         "fsfreeze-status" => json!("thawed"),
         "network-get-interfaces" => {
-            let cidr = inside::eth0_address(g, id)
-                .map(|(c, _)| c)
-                .unwrap_or_else(|| format!("{}/24", inside::dhcp_lease(id)));
+            let cidr =
+                inside::eth0_address(g, id).map(|(c, _)| c).unwrap_or_else(|| format!("{}/24", inside::dhcp_lease(id)));
             let (addr, prefix) = match cidr.split_once('/') {
                 Some((a, p)) => (a.to_string(), p.parse::<u32>().unwrap_or(24)),
                 None => (cidr.clone(), 24),
@@ -1057,16 +880,9 @@ fn agent_cmd(st: &SimState, id: u32, cmd: &str) -> Output {
                 {"name": "eth0", "hardware-address": mac, "ip-addresses": [{"ip-address": addr, "ip-address-type": "ipv4", "prefix": prefix}]}
             ])
         }
-        other => {
-            return fail(format!(
-                "Agent error: The command {other} has not been found"
-            ))
-        }
+        other => return fail(format!("Agent error: The command {other} has not been found")),
     };
-    ok(format!(
-        "{}\n",
-        perl_pretty(&json!({"result": value})["result"], 0)
-    ))
+    ok(format!("{}\n", perl_pretty(&json!({"result": value})["result"], 0)))
 }
 
 #[cfg(test)]
@@ -1090,16 +906,10 @@ mod tests {
         let o = h.exec(&argv("qm config 9000"), None);
         assert_eq!(
             (o.code, o.stderr_str().as_str()),
-            (
-                2,
-                "Configuration file 'nodes/pve/qemu-server/9000.conf' does not exist\n"
-            )
+            (2, "Configuration file 'nodes/pve/qemu-server/9000.conf' does not exist\n")
         );
         assert_eq!(ok_run(&h, "qm list").stdout, b"");
-        h.with_state(|s| {
-            s.files
-                .insert("/tmp/img.qcow2".into(), crate::sim::state::text_file(""))
-        });
+        h.with_state(|s| s.files.insert("/tmp/img.qcow2".into(), crate::sim::state::text_file("")));
         ok_run(&h, "qm create 9000 --name ubuntu-tmpl --memory 2048 --net0 virtio,bridge=vmbr0,firewall=1 --scsihw virtio-scsi-pci");
         ok_run(&h, "qm set 9000 --scsi0 local-zfs:0,import-from=/tmp/img.qcow2 --ide2 local-zfs:cloudinit --boot order=scsi0 --cipassword secret --agent 1");
         let cfg = ok_run(&h, "qm config 9000").stdout_str();
@@ -1109,63 +919,36 @@ mod tests {
         assert!(cfg.contains("scsi0: local-zfs:vm-9000-disk-0,size=3584M\n"));
         assert!(cfg
             .lines()
-            .any(|l| l.starts_with("net0: virtio=BC:24:11:")
-                && l.ends_with(",bridge=vmbr0,firewall=1")));
+            .any(|l| l.starts_with("net0: virtio=BC:24:11:") && l.ends_with(",bridge=vmbr0,firewall=1")));
         assert_eq!(
             ok_run(&h, "qm list").stdout_str(),
             "      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID       \n      9000 ubuntu-tmpl          stopped    2048               3.50 0         \n"
         );
         let dup = h.exec(&argv("qm create 9000"), None);
-        assert_eq!(
-            dup.stderr_str(),
-            "unable to create VM 9000 - VM 9000 already exists on node 'pve'\n"
-        );
+        assert_eq!(dup.stderr_str(), "unable to create VM 9000 - VM 9000 already exists on node 'pve'\n");
     }
 
     #[test]
     fn agent_and_exec() {
         let h = SimHost::new(SimState::default());
         ok_run(&h, "qm create 100 --name a --memory 1024");
-        assert_eq!(
-            h.exec(&argv("qm agent 100 ping"), None).stderr_str(),
-            "No QEMU guest agent configured\n"
-        );
+        assert_eq!(h.exec(&argv("qm agent 100 ping"), None).stderr_str(), "No QEMU guest agent configured\n");
         ok_run(&h, "qm set 100 --agent enabled=1");
-        assert_eq!(
-            h.exec(&argv("qm agent 100 ping"), None).stderr_str(),
-            "VM 100 is not running\n"
-        );
+        assert_eq!(h.exec(&argv("qm agent 100 ping"), None).stderr_str(), "VM 100 is not running\n");
         h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = Some(60_000));
         ok_run(&h, "qm start 100");
-        assert_eq!(
-            h.exec(&argv("qm guest cmd 100 ping"), None).stderr_str(),
-            "QEMU guest agent is not running\n"
-        );
+        assert_eq!(h.exec(&argv("qm guest cmd 100 ping"), None).stderr_str(), "QEMU guest agent is not running\n");
         h.with_state(|s| s.guests.get_mut(&100).unwrap().agent_ready_after_ms = Some(0));
         assert_eq!(ok_run(&h, "qm agent 100 ping").stdout, b"");
         let o = ok_run(&h, "qm guest exec 100 -- false");
-        assert_eq!(
-            o.stdout_str(),
-            "{\n   \"exitcode\" : 1,\n   \"exited\" : 1\n}\n"
-        );
-        assert_eq!(
-            h.exec(&argv("qm start 100"), None).stderr_str(),
-            "VM 100 already running\n"
-        );
-        assert_eq!(
-            h.exec(&argv("qm destroy 100"), None).stderr_str(),
-            "VM 100 is running - destroy failed\n"
-        );
+        assert_eq!(o.stdout_str(), "{\n   \"exitcode\" : 1,\n   \"exited\" : 1\n}\n");
+        assert_eq!(h.exec(&argv("qm start 100"), None).stderr_str(), "VM 100 already running\n");
+        assert_eq!(h.exec(&argv("qm destroy 100"), None).stderr_str(), "VM 100 is running - destroy failed\n");
         ok_run(&h, "qm stop 100");
         ok_run(&h, "qm template 100");
         ok_run(&h, "qm clone 100 101 --name b");
-        assert!(ok_run(&h, "qm config 101")
-            .stdout_str()
-            .contains("name: b\n"));
+        assert!(ok_run(&h, "qm config 101").stdout_str().contains("name: b\n"));
         let exists = h.exec(&argv("qm clone 100 101"), None);
-        assert_eq!(
-            exists.stderr_str(),
-            "unable to create VM 101: config file already exists\n"
-        );
+        assert_eq!(exists.stderr_str(), "unable to create VM 101: config file already exists\n");
     }
 }

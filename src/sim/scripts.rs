@@ -16,10 +16,7 @@ use crate::command::Output;
 use sha2::{Digest, Sha256};
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Run the guest file `path` (already known to exist) with `args`.
@@ -37,12 +34,7 @@ pub(crate) fn run_guest(g: &mut Guest, path: &str, args: &[&str]) -> Output {
 }
 
 /// `bash|sh -s [--] <args…>` (script on stdin) or `bash|sh <host file> <args…>` on the host.
-pub(crate) fn run_host(
-    st: &mut SimState,
-    shell: &str,
-    args: &[String],
-    stdin: Option<&[u8]>,
-) -> Output {
+pub(crate) fn run_host(st: &mut SimState, shell: &str, args: &[String], stdin: Option<&[u8]>) -> Output {
     let (path, content, rest): (String, Vec<u8>, &[String]) = match args.first().map(String::as_str) {
         Some("-s") => {
             let rest = &args[1..];
@@ -63,11 +55,7 @@ pub(crate) fn run_host(
             )
         }
     };
-    st.script_runs.push(ScriptRun {
-        path,
-        sha256: sha256_hex(&content),
-        args: rest.to_vec(),
-    });
+    st.script_runs.push(ScriptRun { path, sha256: sha256_hex(&content), args: rest.to_vec() });
     ok("")
 }
 
@@ -83,10 +71,7 @@ mod tests {
     #[test]
     fn host_scripts_on_stdin_run_and_are_recorded() {
         let h = SimHost::new(SimState::default());
-        let o = h.exec(
-            &argv("bash -s -- 10.0.0.5 443"),
-            Some(b"#!/bin/bash\nexit 0\n"),
-        );
+        let o = h.exec(&argv("bash -s -- 10.0.0.5 443"), Some(b"#!/bin/bash\nexit 0\n"));
         assert_eq!(o.code, 0, "{}", o.stderr_str());
         h.exec(&argv("bash -s"), Some(b"true\n"));
         let runs = h.with_state(|s| s.script_runs.clone());
@@ -100,10 +85,7 @@ mod tests {
             (missing.code, missing.stderr_str().as_str()),
             (127, "bash: /root/check.sh: No such file or directory\n")
         );
-        h.with_state(|s| {
-            s.files
-                .insert("/root/check.sh".into(), text_file("exit 0\n"))
-        });
+        h.with_state(|s| s.files.insert("/root/check.sh".into(), text_file("exit 0\n")));
         assert_eq!(h.exec(&argv("bash /root/check.sh x"), None).code, 0);
         assert_eq!(h.with_state(|s| s.script_runs.len()), 3);
         assert_eq!(h.exec(&argv("bash -c true"), None).code, 127);
@@ -121,42 +103,21 @@ mod tests {
         }
         let app = "/usr/local/lib/phoenix/application.sh";
         let body = b"#!/bin/sh\nset -e\ndocker compose up -d\n";
-        assert_eq!(
-            h.exec(&argv(&format!("pct exec 160 -- tee {app}")), Some(body))
-                .code,
-            0
-        );
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- tee {app}")), Some(body)).code, 0);
         // Written 0644 by tee: not executable yet.
-        assert_eq!(
-            h.exec(&argv(&format!("pct exec 160 -- {app}")), None).code,
-            126
-        );
-        assert_eq!(
-            h.exec(&argv(&format!("pct exec 160 -- chmod 0755 {app}")), None)
-                .code,
-            0
-        );
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- {app}")), None).code, 126);
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- chmod 0755 {app}")), None).code, 0);
         for _ in 0..2 {
             let o = h.exec(&argv(&format!("pct exec 160 -- {app}")), None);
             assert_eq!((o.code, o.stdout.len()), (0, 0), "{}", o.stderr_str());
         }
-        assert_eq!(
-            h.exec(&argv(&format!("pct exec 160 -- bash {app} --flag")), None)
-                .code,
-            0
-        );
+        assert_eq!(h.exec(&argv(&format!("pct exec 160 -- bash {app} --flag")), None).code, 0);
         let runs = h.with_state(|s| s.guests[&160].os.script_runs.clone());
         assert_eq!(runs.len(), 3);
-        assert!(runs
-            .iter()
-            .all(|r| r.path == app && r.sha256 == super::sha256_hex(body)));
+        assert!(runs.iter().all(|r| r.path == app && r.sha256 == super::sha256_hex(body)));
         assert_eq!(runs[2].args, vec!["--flag"]);
         // Catalogue programs are still not scripts.
-        assert_eq!(
-            h.exec(&argv("pct exec 160 -- /usr/bin/python3 x.py"), None)
-                .code,
-            127
-        );
+        assert_eq!(h.exec(&argv("pct exec 160 -- /usr/bin/python3 x.py"), None).code, 127);
         assert_eq!(h.exec(&argv("pct exec 160 -- sh /nope.sh"), None).code, 127);
         assert_eq!(h.with_state(|s| s.guests[&160].os.script_runs.len()), 3);
     }

@@ -20,13 +20,7 @@ const VALUED: &[&str] = &[
     "--profile",
     "--key-password-file",
 ];
-const BOOLEAN: &[&str] = &[
-    "--acme",
-    "--ssh",
-    "--remote-management",
-    "--no-db",
-    "--helm",
-];
+const BOOLEAN: &[&str] = &["--acme", "--ssh", "--remote-management", "--no-db", "--helm"];
 
 fn fail(msg: impl AsRef<str>) -> Output {
     out(1, "", msg.as_ref())
@@ -61,71 +55,41 @@ pub(crate) fn init(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         i += 1;
     }
     let get = |k: &str| opts.iter().find(|(o, _)| *o == k).map(|(_, v)| *v);
-    let dns: Vec<&str> = opts
-        .iter()
-        .filter(|(o, _)| *o == "--dns")
-        .map(|(_, v)| *v)
-        .collect();
+    let dns: Vec<&str> = opts.iter().filter(|(o, _)| *o == "--dns").map(|(_, v)| *v).collect();
     // Without a terminal step cannot prompt: everything it would ask must be a flag.
-    for required in [
-        "--name",
-        "--address",
-        "--provisioner",
-        "--dns",
-        "--password-file",
-    ] {
+    for required in ["--name", "--address", "--provisioner", "--dns", "--password-file"] {
         if get(required).is_none() {
-            return fail(format!(
-                "error: flag '{required}' is required when 'step ca init' runs without a terminal"
-            ));
+            return fail(format!("error: flag '{required}' is required when 'step ca init' runs without a terminal"));
         }
     }
     let user = p.user();
-    let password_files: Vec<&str> = ["--password-file", "--provisioner-password-file"]
-        .iter()
-        .filter_map(|k| get(k))
-        .collect();
+    let password_files: Vec<&str> =
+        ["--password-file", "--provisioner-password-file"].iter().filter_map(|k| get(k)).collect();
     for pf in password_files {
         match g.files.get(pf) {
             None => return fail(format!("open {pf}: no such file or directory")),
-            Some(_) if !may_read(g, pf, user) => {
-                return fail(format!("open {pf}: permission denied"))
-            }
+            Some(_) if !may_read(g, pf, user) => return fail(format!("open {pf}: permission denied")),
             Some(f) if f.content.iter().all(u8::is_ascii_whitespace) => {
                 return fail(format!("error reading {pf}: the password file is empty"))
             }
             Some(_) => {}
         }
     }
-    let home =
-        g.os.accounts
-            .get(user)
-            .map(|a| a.home.clone())
-            .unwrap_or_else(|| {
-                if user == "root" {
-                    "/root".into()
-                } else {
-                    format!("/home/{user}")
-                }
-            });
-    let steppath = p
-        .var("STEPPATH")
-        .map(|s| s.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("{home}/.step"));
+    let home = g.os.accounts.get(user).map(|a| a.home.clone()).unwrap_or_else(|| {
+        if user == "root" {
+            "/root".into()
+        } else {
+            format!("/home/{user}")
+        }
+    });
+    let steppath =
+        p.var("STEPPATH").map(|s| s.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("{home}/.step"));
     let ca_json = format!("{steppath}/config/ca.json");
     if g.files.contains_key(&ca_json) {
         return fail(format!("open {ca_json}: file already exists"));
     }
-    let parent = steppath
-        .rsplit_once('/')
-        .map(|(d, _)| d)
-        .filter(|d| !d.is_empty())
-        .unwrap_or("/");
-    let writable = if is_dir(g, &steppath) {
-        may_write(g, &steppath, user)
-    } else {
-        may_write(g, parent, user)
-    };
+    let parent = steppath.rsplit_once('/').map(|(d, _)| d).filter(|d| !d.is_empty()).unwrap_or("/");
+    let writable = if is_dir(g, &steppath) { may_write(g, &steppath, user) } else { may_write(g, parent, user) };
     if !writable {
         return fail(format!("mkdir {steppath}/config: permission denied"));
     }
@@ -173,14 +137,7 @@ pub(crate) fn init(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         if d.is_empty() && g.os.dir_meta.contains_key(&dir) {
             continue;
         }
-        g.os.dir_meta.insert(
-            dir,
-            DirMeta {
-                owner: user.into(),
-                group: user.into(),
-                mode: 0o700,
-            },
-        );
+        g.os.dir_meta.insert(dir, DirMeta { owner: user.into(), group: user.into(), mode: 0o700 });
     }
     let files = [
         ("config/ca.json", pretty(&config)),
@@ -227,10 +184,7 @@ mod tests {
     fn run(h: &SimHost, argv: &[&str]) -> Output {
         let mut full = vec!["pct", "exec", "150", "--"];
         full.extend_from_slice(argv);
-        h.exec(
-            &full.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            None,
-        )
+        h.exec(&full.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None)
     }
     fn ok(h: &SimHost, argv: &[&str]) -> Output {
         let o = run(h, argv);
@@ -282,15 +236,7 @@ mod tests {
         let src =
             b"deb [signed-by=/etc/apt/keyrings/smallstep.asc] https://packages.smallstep.com/stable/debian debs main\n";
         let t = h.exec(
-            &[
-                "pct",
-                "exec",
-                "150",
-                "--",
-                "tee",
-                "/etc/apt/sources.list.d/smallstep.list",
-            ]
-            .map(String::from),
+            &["pct", "exec", "150", "--", "tee", "/etc/apt/sources.list.d/smallstep.list"].map(String::from),
             Some(src),
         );
         assert_eq!(t.code, 0);
@@ -317,74 +263,25 @@ mod tests {
         );
         assert_eq!(run(&h, &["useradd", "--system", "step"]).code, 9);
         // Not yet writable by step: the directory does not exist.
-        assert_eq!(
-            run(
-                &h,
-                &["runuser", "-u", "step", "--", "test", "-w", "/etc/step-ca"]
-            )
-            .code,
-            1
-        );
-        ok(
-            &h,
-            &[
-                "install",
-                "-d",
-                "-m",
-                "0700",
-                "-o",
-                "step",
-                "-g",
-                "step",
-                "/etc/step-ca",
-            ],
-        );
-        ok(
-            &h,
-            &["runuser", "-u", "step", "--", "test", "-w", "/etc/step-ca"],
-        );
-        assert_eq!(
-            run(&h, &["runuser", "-u", "step", "--", "test", "-w", "/etc"]).code,
-            1
-        );
+        assert_eq!(run(&h, &["runuser", "-u", "step", "--", "test", "-w", "/etc/step-ca"]).code, 1);
+        ok(&h, &["install", "-d", "-m", "0700", "-o", "step", "-g", "step", "/etc/step-ca"]);
+        ok(&h, &["runuser", "-u", "step", "--", "test", "-w", "/etc/step-ca"]);
+        assert_eq!(run(&h, &["runuser", "-u", "step", "--", "test", "-w", "/etc"]).code, 1);
         assert_eq!(
             run(&h, &["install", "-o", "nobody2", "/dev/null", "/etc/x"]).stderr_str(),
             "install: invalid user 'nobody2'\n"
         );
-        for pf in [
-            "/etc/step-ca/password.txt",
-            "/etc/step-ca/provisioner-password.txt",
-        ] {
-            ok(
-                &h,
-                &[
-                    "install",
-                    "-m",
-                    "0600",
-                    "-o",
-                    "step",
-                    "-g",
-                    "step",
-                    "/dev/null",
-                    pf,
-                ],
-            );
+        for pf in ["/etc/step-ca/password.txt", "/etc/step-ca/provisioner-password.txt"] {
+            ok(&h, &["install", "-m", "0600", "-o", "step", "-g", "step", "/dev/null", pf]);
             assert_eq!(run(&h, &["test", "-s", pf]).code, 1);
             // An empty password file is refused.
             if pf.ends_with("/password.txt") {
                 let early = run(&h, INIT);
                 assert_eq!(early.code, 1);
-                assert!(
-                    early.stderr_str().contains("empty"),
-                    "{}",
-                    early.stderr_str()
-                );
+                assert!(early.stderr_str().contains("empty"), "{}", early.stderr_str());
             }
             ok(&h, &["openssl", "rand", "-base64", "-out", pf, "32"]);
-            assert_eq!(
-                ok(&h, &["stat", "-c", "%a %U %G %s", pf]).stdout_str(),
-                "600 step step 45\n"
-            );
+            assert_eq!(ok(&h, &["stat", "-c", "%a %U %G %s", pf]).stdout_str(), "600 step step 45\n");
         }
         let init = ok(&h, INIT);
         assert!(init.stdout_str().contains("Your PKI is ready to go."));
@@ -395,15 +292,10 @@ mod tests {
             ("/etc/step-ca/secrets/root_ca_key", "600 step"),
             ("/etc/step-ca/secrets/intermediate_ca_key", "600 step"),
         ] {
-            assert_eq!(
-                ok(&h, &["stat", "-c", "%a %U", f]).stdout_str(),
-                format!("{owner}\n"),
-                "{f}"
-            );
+            assert_eq!(ok(&h, &["stat", "-c", "%a %U", f]).stdout_str(), format!("{owner}\n"), "{f}");
         }
         let ca: serde_json::Value =
-            serde_json::from_slice(&ok(&h, &["cat", "/etc/step-ca/config/ca.json"]).stdout)
-                .unwrap();
+            serde_json::from_slice(&ok(&h, &["cat", "/etc/step-ca/config/ca.json"]).stdout).unwrap();
         assert_eq!(ca["dnsNames"], serde_json::json!(["ca.lab", "localhost"]));
         assert_eq!(ca["address"], ":9000");
         assert_eq!(ca["authority"]["provisioners"][1]["type"], "ACME");
@@ -428,10 +320,7 @@ mod tests {
         }
         h.with_state(|s| {
             let g = s.guests.get_mut(&150).unwrap();
-            g.files.insert(
-                "/usr/bin/step".into(),
-                crate::sim::inside::file("#!sim step-cli\n", 0o755),
-            );
+            g.files.insert("/usr/bin/step".into(), crate::sim::inside::file("#!sim step-cli\n", 0o755));
         });
         ok(&h, &["useradd", "--system", "step"]);
         let missing = run(&h, &["step", "ca", "init", "--name", "x"]);
@@ -441,24 +330,11 @@ mod tests {
             run(&h, &["step", "ca", "init", "--bogus"]).stderr_str(),
             "flag provided but not defined: --bogus\n"
         );
-        let args = [
-            "--name",
-            "x",
-            "--address",
-            ":9000",
-            "--provisioner",
-            "a",
-            "--dns",
-            "x",
-            "--password-file",
-            "/root/pw",
-        ];
+        let args =
+            ["--name", "x", "--address", ":9000", "--provisioner", "a", "--dns", "x", "--password-file", "/root/pw"];
         let mut no_pw = vec!["step", "ca", "init"];
         no_pw.extend_from_slice(&args);
-        assert_eq!(
-            run(&h, &no_pw).stderr_str(),
-            "open /root/pw: no such file or directory\n"
-        );
+        assert_eq!(run(&h, &no_pw).stderr_str(), "open /root/pw: no such file or directory\n");
         ok(&h, &["openssl", "rand", "-hex", "-out", "/root/pw", "16"]);
         assert_eq!(ok(&h, &["cat", "/root/pw"]).stdout.len(), 33);
         // As step, into a root-owned /etc: refused; root's default STEPPATH is ~/.step.

@@ -70,10 +70,7 @@ impl Default for SimState {
             kind: DatasetKind::Filesystem,
             referenced,
             volsize: None,
-            props: props
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            props: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         // What the PVE 9 installer creates on a ZFS root.
         s.datasets.insert(
@@ -89,38 +86,17 @@ impl Default for SimState {
                 ],
             ),
         );
-        s.datasets.insert(
-            "rpool/ROOT".into(),
-            fs(98_304, &[("mountpoint", "/rpool/ROOT")]),
-        );
-        s.datasets.insert(
-            "rpool/ROOT/pve-1".into(),
-            fs(2_254_857_830, &[("mountpoint", "/")]),
-        );
-        s.datasets.insert(
-            "rpool/data".into(),
-            fs(98_304, &[("mountpoint", "/rpool/data")]),
-        );
-        s.datasets.insert(
-            "rpool/var-lib-vz".into(),
-            fs(402_653_184, &[("mountpoint", "/var/lib/vz")]),
-        );
-        let mut local = Storage {
-            kind: "dir".into(),
-            options: IndexMap::new(),
-        };
+        s.datasets.insert("rpool/ROOT".into(), fs(98_304, &[("mountpoint", "/rpool/ROOT")]));
+        s.datasets.insert("rpool/ROOT/pve-1".into(), fs(2_254_857_830, &[("mountpoint", "/")]));
+        s.datasets.insert("rpool/data".into(), fs(98_304, &[("mountpoint", "/rpool/data")]));
+        s.datasets.insert("rpool/var-lib-vz".into(), fs(402_653_184, &[("mountpoint", "/var/lib/vz")]));
+        let mut local = Storage { kind: "dir".into(), options: IndexMap::new() };
         local.options.insert("path".into(), "/var/lib/vz".into());
-        local
-            .options
-            .insert("content".into(), "iso,vztmpl,backup".into());
+        local.options.insert("content".into(), "iso,vztmpl,backup".into());
         s.storages.insert("local".into(), local);
-        let mut zfs = Storage {
-            kind: "zfspool".into(),
-            options: IndexMap::new(),
-        };
+        let mut zfs = Storage { kind: "zfspool".into(), options: IndexMap::new() };
         zfs.options.insert("pool".into(), "rpool/data".into());
-        zfs.options
-            .insert("content".into(), "images,rootdir".into());
+        zfs.options.insert("content".into(), "images,rootdir".into());
         zfs.options.insert("sparse".into(), "1".into());
         s.storages.insert("local-zfs".into(), zfs);
         s.files.insert("/etc/hostname".into(), text_file("pve\n"));
@@ -130,25 +106,16 @@ impl Default for SimState {
             "/proc/devices".into(),
             text_file("Character devices:\n  1 mem\n  4 tty\n  5 /dev/tty\n195 nvidia\n195 nvidiactl\n234 nvidia-caps\n510 nvidia-uvm\n\nBlock devices:\n  8 sd\n259 blkext\n"),
         );
-        for t in [
-            "ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
-            "debian-12-standard_12.7-1_amd64.tar.zst",
-        ] {
+        for t in ["ubuntu-24.04-standard_24.04-2_amd64.tar.zst", "debian-12-standard_12.7-1_amd64.tar.zst"] {
             // Template archives are placeholders: the simulator never extracts them.
-            s.files
-                .insert(format!("/var/lib/vz/template/cache/{t}"), text_file(""));
+            s.files.insert(format!("/var/lib/vz/template/cache/{t}"), text_file(""));
         }
         s
     }
 }
 
 pub(crate) fn text_file(content: &str) -> FileData {
-    FileData {
-        content: content.as_bytes().to_vec(),
-        mode: 0o644,
-        owner: "root".into(),
-        group: "root".into(),
-    }
+    FileData { content: content.as_bytes().to_vec(), mode: 0o644, owner: "root".into(), group: "root".into() }
 }
 
 /// A zpool. Devices are whatever was given to `zpool create`: the simulator has no disk
@@ -198,10 +165,7 @@ pub struct Storage {
 
 impl Storage {
     pub fn content(&self) -> &str {
-        self.options
-            .get("content")
-            .map(String::as_str)
-            .unwrap_or("")
+        self.options.get("content").map(String::as_str).unwrap_or("")
     }
     pub fn disabled(&self) -> bool {
         self.options.get("disable").is_some_and(|v| v == "1")
@@ -265,10 +229,7 @@ pub struct Guest {
 impl Guest {
     /// Files and OS together (for snapshots and clones).
     pub fn image(&self) -> GuestImage {
-        GuestImage {
-            files: self.files.clone(),
-            os: self.os.clone(),
-        }
+        GuestImage { files: self.files.clone(), os: self.os.clone() }
     }
     pub fn set_image(&mut self, image: GuestImage) {
         self.files = image.files;
@@ -418,10 +379,7 @@ fn default_fault_code() -> i32 {
 
 /// Wall-clock unix milliseconds; 0 if the clock is before 1970 (never fails).
 pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -433,15 +391,9 @@ mod tests {
         let s = SimState::default();
         assert_eq!(s.node, "pve");
         assert!(s.datasets.contains_key("rpool/data"));
-        assert_eq!(
-            s.storages.get("local-zfs").map(|st| st.kind.as_str()),
-            Some("zfspool")
-        );
+        assert_eq!(s.storages.get("local-zfs").map(|st| st.kind.as_str()), Some("zfspool"));
         assert!(s.guests.is_empty());
-        assert_eq!(
-            s.files.get("/etc/hostname").map(|f| f.content.clone()),
-            Some(b"pve\n".to_vec())
-        );
+        assert_eq!(s.files.get("/etc/hostname").map(|f| f.content.clone()), Some(b"pve\n".to_vec()));
     }
 
     #[test]

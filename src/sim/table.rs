@@ -8,12 +8,7 @@ pub(crate) struct Column {
     pub min_width: usize,
 }
 
-pub(crate) fn render(
-    cols: &[Column],
-    rows: &[Vec<String>],
-    scripted: bool,
-    header: bool,
-) -> String {
+pub(crate) fn render(cols: &[Column], rows: &[Vec<String>], scripted: bool, header: bool) -> String {
     let mut out = String::new();
     if scripted {
         for r in rows {
@@ -70,11 +65,7 @@ pub(crate) fn nicenum(n: u64, bytes: bool) -> String {
         index += 1;
     }
     if index == 0 {
-        return if bytes {
-            format!("{n}B")
-        } else {
-            n.to_string()
-        };
+        return if bytes { format!("{n}B") } else { n.to_string() };
     }
     let unit = UNITS[index];
     let div = 1u64 << (10 * index);
@@ -109,31 +100,12 @@ mod tests {
     #[test]
     fn table_layout() {
         let cols = vec![
-            Column {
-                header: "NAME".into(),
-                right: false,
-                min_width: 0,
-            },
-            Column {
-                header: "USED".into(),
-                right: true,
-                min_width: 5,
-            },
-            Column {
-                header: "MOUNTPOINT".into(),
-                right: false,
-                min_width: 0,
-            },
+            Column { header: "NAME".into(), right: false, min_width: 0 },
+            Column { header: "USED".into(), right: true, min_width: 5 },
+            Column { header: "MOUNTPOINT".into(), right: false, min_width: 0 },
         ];
-        let rows = vec![vec![
-            "tank".to_string(),
-            "96K".to_string(),
-            "/tank".to_string(),
-        ]];
-        assert_eq!(
-            render(&cols, &rows, false, true),
-            "NAME   USED  MOUNTPOINT\ntank    96K  /tank\n"
-        );
+        let rows = vec![vec!["tank".to_string(), "96K".to_string(), "/tank".to_string()]];
+        assert_eq!(render(&cols, &rows, false, true), "NAME   USED  MOUNTPOINT\ntank    96K  /tank\n");
         assert_eq!(render(&cols, &rows, true, false), "tank\t96K\t/tank\n");
     }
 }

@@ -24,11 +24,7 @@ fn image_of(path: &str) -> Option<GuestImage> {
         return matches!(os, "ubuntu" | "debian").then(|| base_image(os, false));
     }
     if path.contains("/template/iso/") && (name.ends_with(".img") || name.ends_with(".qcow2")) {
-        let os = if name.contains("debian") {
-            "debian"
-        } else {
-            "ubuntu"
-        };
+        let os = if name.contains("debian") { "debian" } else { "ubuntu" };
         return Some(base_image(os, true));
     }
     None
@@ -96,27 +92,19 @@ pub(crate) fn run(st: &SimState, args: &[String]) -> Output {
         return die("tar: Refusing to read archive contents from terminal (missing -f option?)\ntar: Error is not recoverable: exiting now", 2);
     };
     if t.mode == 'c' || (t.mode == 'x' && !t.to_stdout) {
-        return die(
-            "sim: tar on the host only lists (-t) or prints members (-xO)",
-            127,
-        );
+        return die("sim: tar on the host only lists (-t) or prints members (-xO)", 127);
     }
     if !st.files.contains_key(&archive) {
         return cannot_open(&archive, "No such file or directory");
     }
     let Some(img) = image_of(&archive) else {
-        return cannot_open(
-            &archive,
-            "sim: not a template or cloud image the simulator models",
-        );
+        return cannot_open(&archive, "sim: not a template or cloud image the simulator models");
     };
     let all = members(&img);
     let missing: Vec<&String> = t.members.iter().filter(|m| !all.contains_key(*m)).collect();
     let wanted = |name: &String| {
         t.members.is_empty()
-            || t.members
-                .iter()
-                .any(|m| m == name || (m.ends_with('/') && name.starts_with(m.as_str())))
+            || t.members.iter().any(|m| m == name || (m.ends_with('/') && name.starts_with(m.as_str())))
     };
     let mut stdout = Vec::new();
     for (name, content) in all.iter().filter(|(n, _)| wanted(n)) {
@@ -143,13 +131,7 @@ mod tests {
     use crate::sim::state::SimState;
 
     fn run(h: &SimHost, line: &str) -> Output {
-        h.exec(
-            &line
-                .split_whitespace()
-                .map(String::from)
-                .collect::<Vec<_>>(),
-            None,
-        )
+        h.exec(&line.split_whitespace().map(String::from).collect::<Vec<_>>(), None)
     }
     const T: &str = "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst";
 
@@ -168,36 +150,22 @@ mod tests {
         assert!(!lines.contains(&"./usr/bin/docker"));
         // The same files a container created from it has.
         assert_eq!(
-            run(
-                &h,
-                &format!(
-                    "pct create 120 local:vztmpl/{} --rootfs local-zfs:4",
-                    T.rsplit('/').next().unwrap()
-                )
-            )
-            .code,
+            run(&h, &format!("pct create 120 local:vztmpl/{} --rootfs local-zfs:4", T.rsplit('/').next().unwrap()))
+                .code,
             0
         );
         let files: Vec<String> = h.with_state(|s| s.guests[&120].files.keys().cloned().collect());
         for f in &files {
-            assert!(
-                lines.contains(&format!(".{f}").as_str()),
-                "{f} missing from the listing"
-            );
+            assert!(lines.contains(&format!(".{f}").as_str()), "{f} missing from the listing");
         }
         let status = run(&h, &format!("tar -xOf {T} ./var/lib/dpkg/status"));
         assert_eq!(status.code, 0);
         let s = status.stdout_str();
         assert!(s.contains("Package: curl\nStatus: install ok installed\n"));
         assert!(s.contains("Package: python3\n"));
-        assert_eq!(
-            s.matches("Package: ").count(),
-            h.with_state(|st| st.guests[&120].os.packages.len())
-        );
+        assert_eq!(s.matches("Package: ").count(), h.with_state(|st| st.guests[&120].os.packages.len()));
         assert!(s.ends_with("\n\n"));
-        assert!(run(&h, &format!("tar -xOf {T} ./etc/os-release"))
-            .stdout_str()
-            .contains("ID=ubuntu"));
+        assert!(run(&h, &format!("tar -xOf {T} ./etc/os-release")).stdout_str().contains("ID=ubuntu"));
         let absent = run(&h, &format!("tar -xOf {T} ./nope"));
         assert_eq!(
             (absent.code, absent.stderr_str().as_str()),
@@ -209,11 +177,7 @@ mod tests {
             .stderr_str()
             .starts_with("tar: /var/lib/vz/template/cache/none.tar.zst: Cannot open: No such file or directory\n"));
         // Reads only: a dry-run may run them.
-        assert!(h
-            .log()
-            .iter()
-            .filter(|l| l.argv[0] == "tar")
-            .all(|l| !l.mutating));
+        assert!(h.log().iter().filter(|l| l.argv[0] == "tar").all(|l| !l.mutating));
     }
 
     #[test]
@@ -231,17 +195,9 @@ mod tests {
             0
         );
         let list = run(&h, &format!("tar -tf {img}")).stdout_str();
-        assert!(list
-            .lines()
-            .any(|l| l == "./etc/systemd/system/multi-user.target.wants/cloud-init.service"));
-        assert!(list
-            .lines()
-            .any(|l| l == "./etc/systemd/system/multi-user.target.wants/"));
-        let wants = run(
-            &h,
-            &format!("tar -tf {img} ./etc/systemd/system/multi-user.target.wants/"),
-        )
-        .stdout_str();
+        assert!(list.lines().any(|l| l == "./etc/systemd/system/multi-user.target.wants/cloud-init.service"));
+        assert!(list.lines().any(|l| l == "./etc/systemd/system/multi-user.target.wants/"));
+        let wants = run(&h, &format!("tar -tf {img} ./etc/systemd/system/multi-user.target.wants/")).stdout_str();
         assert_eq!(wants, "./etc/systemd/system/multi-user.target.wants/\n./etc/systemd/system/multi-user.target.wants/cloud-init.service\n");
         let status = run(&h, &format!("tar -xOf {img} ./var/lib/dpkg/status")).stdout_str();
         assert!(status.contains("Package: cloud-init\n"));

@@ -15,24 +15,13 @@ pub(crate) enum VolKind {
 
 fn disk_index_used(st: &SimState, name_part: &str) -> bool {
     st.guests.values().any(|g| {
-        g.config
-            .values()
-            .chain(g.pending.values())
-            .any(|v| v.contains(name_part))
-            || g.snapshots
-                .values()
-                .any(|s| s.config.values().any(|v| v.contains(name_part)))
+        g.config.values().chain(g.pending.values()).any(|v| v.contains(name_part))
+            || g.snapshots.values().any(|s| s.config.values().any(|v| v.contains(name_part)))
     }) || st.datasets.keys().any(|d| d.ends_with(name_part))
 }
 
 /// Allocate a new volume of `bytes` on storage `sid` for guest `vmid`; returns the volume id.
-pub(crate) fn allocate(
-    st: &mut SimState,
-    sid: &str,
-    vmid: u32,
-    bytes: u64,
-    kind: VolKind,
-) -> Result<String, String> {
+pub(crate) fn allocate(st: &mut SimState, sid: &str, vmid: u32, bytes: u64, kind: VolKind) -> Result<String, String> {
     let Some(storage) = st.storages.get(sid) else {
         return Err(format!("storage '{sid}' does not exist"));
     };
@@ -64,9 +53,7 @@ pub(crate) fn allocate(
         "zfspool" => {
             let pool = pool.unwrap_or_default();
             if !st.datasets.contains_key(pool.as_str()) {
-                return Err(format!(
-                    "zfs error: cannot open '{pool}': dataset does not exist"
-                ));
+                return Err(format!("zfs error: cannot open '{pool}': dataset does not exist"));
             }
             let ds = format!("{pool}/{name}");
             match kind {
@@ -76,17 +63,11 @@ pub(crate) fn allocate(
             Ok(format!("{sid}:{name}"))
         }
         "dir" | "nfs" | "cifs" | "btrfs" => {
-            let ext = if kind == VolKind::Image {
-                "qcow2"
-            } else {
-                "raw"
-            };
+            let ext = if kind == VolKind::Image { "qcow2" } else { "raw" };
             Ok(format!("{sid}:{vmid}/{name}.{ext}"))
         }
         "lvmthin" | "lvm" | "rbd" => Ok(format!("{sid}:{name}")),
-        other => Err(format!(
-            "storage type '{other}' cannot allocate volumes in the simulator"
-        )),
+        other => Err(format!("storage type '{other}' cannot allocate volumes in the simulator")),
     }
 }
 
@@ -130,21 +111,10 @@ pub(crate) fn copy(
 }
 
 /// Linked clone of a template's base volume: `<sid>:basevol-<t>-disk-0/subvol-<new>-disk-0`.
-pub(crate) fn link(
-    st: &mut SimState,
-    base_volid: &str,
-    vmid: u32,
-    kind: VolKind,
-) -> Result<String, String> {
-    let (sid, base) = base_volid
-        .split_once(':')
-        .ok_or_else(|| format!("invalid volume id '{base_volid}'"))?;
+pub(crate) fn link(st: &mut SimState, base_volid: &str, vmid: u32, kind: VolKind) -> Result<String, String> {
+    let (sid, base) = base_volid.split_once(':').ok_or_else(|| format!("invalid volume id '{base_volid}'"))?;
     let base_leaf = base.rsplit('/').next().unwrap_or(base).to_string();
-    let prefix = if kind == VolKind::Subvol {
-        "subvol"
-    } else {
-        "vm"
-    };
+    let prefix = if kind == VolKind::Subvol { "subvol" } else { "vm" };
     let mut n = 0;
     while disk_index_used(st, &format!("{prefix}-{vmid}-disk-{n}")) {
         n += 1;
@@ -152,25 +122,10 @@ pub(crate) fn link(
     let leaf = format!("{prefix}-{vmid}-disk-{n}");
     let src_ds = dataset_of(st, base_volid);
     if let Some(src) = src_ds {
-        let parent = src
-            .rsplit_once('/')
-            .map(|(p, _)| p.to_string())
-            .unwrap_or_default();
-        let (k, volsize) = st
-            .datasets
-            .get(&src)
-            .map(|d| (d.kind, d.volsize))
-            .unwrap_or((DatasetKind::Filesystem, None));
-        create_for_volume(
-            st,
-            &format!("{parent}/{leaf}"),
-            if k == DatasetKind::Volume {
-                volsize
-            } else {
-                None
-            },
-            None,
-        );
+        let parent = src.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let (k, volsize) =
+            st.datasets.get(&src).map(|d| (d.kind, d.volsize)).unwrap_or((DatasetKind::Filesystem, None));
+        create_for_volume(st, &format!("{parent}/{leaf}"), if k == DatasetKind::Volume { volsize } else { None }, None);
     }
     Ok(format!("{sid}:{base_leaf}/{leaf}"))
 }
@@ -193,10 +148,7 @@ pub(crate) fn to_base(st: &mut SimState, volid: &str) -> String {
     };
     if let Some(old_ds) = dataset_of(st, volid) {
         if let Some(d) = st.datasets.remove(&old_ds) {
-            let parent = old_ds
-                .rsplit_once('/')
-                .map(|(p, _)| p.to_string())
-                .unwrap_or_default();
+            let parent = old_ds.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
             st.datasets.insert(format!("{parent}/{new_name}"), d);
         }
     }
@@ -235,10 +187,7 @@ mod tests {
             allocate(&mut st, "local", 100, 1 << 30, VolKind::Subvol).unwrap_err(),
             "storage 'local' does not support container directories"
         );
-        assert_eq!(
-            allocate(&mut st, "nope", 100, 1, VolKind::Subvol).unwrap_err(),
-            "storage 'nope' does not exist"
-        );
+        assert_eq!(allocate(&mut st, "nope", 100, 1, VolKind::Subvol).unwrap_err(), "storage 'nope' does not exist");
         let base = to_base(&mut st, "local-zfs:subvol-100-disk-0");
         assert_eq!(base, "local-zfs:basevol-100-disk-0");
         assert!(st.datasets.contains_key("rpool/data/basevol-100-disk-0"));

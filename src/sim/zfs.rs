@@ -1,8 +1,8 @@
 //! `zfs` and `zpool` (contracts §C). Defaults follow OpenZFS 2.3 (what PVE 9 ships): notably
 //! `compression` defaults to `on` (since OpenZFS 2.2) and `xattr` to `sa`.
 
-use super::args::ShortArgs;
 use super::args::parse_size;
+use super::args::ShortArgs;
 use super::reply::{die, ok};
 use super::state::{Dataset, DatasetKind, Pool, SimState};
 use super::table::{nicenum, render, Column};
@@ -250,11 +250,7 @@ fn usage(st: &SimState) -> Usage {
 
 /// Bytes charged to a dataset itself: what it references, or its reservation for a thick volume.
 fn own_bytes(ds: &Dataset) -> u64 {
-    let refres = ds
-        .props
-        .get("refreservation")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let refres = ds.props.get("refreservation").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     ds.referenced.max(refres)
 }
 
@@ -284,15 +280,11 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
         }
         "creation" => return stat(CREATION.to_string()),
         "used" => return stat(used.to_string()),
-        "referenced" | "logicalreferenced" | "usedbydataset" | "written" => {
-            return stat(ds.referenced.to_string())
-        }
+        "referenced" | "logicalreferenced" | "usedbydataset" | "written" => return stat(ds.referenced.to_string()),
         "logicalused" => return stat(used.to_string()),
         "usedbychildren" => return stat(used.saturating_sub(own_bytes(ds)).to_string()),
         "usedbysnapshots" => return stat("0".into()),
-        "usedbyrefreservation" => {
-            return stat(own_bytes(ds).saturating_sub(ds.referenced).to_string())
-        }
+        "usedbyrefreservation" => return stat(own_bytes(ds).saturating_sub(ds.referenced).to_string()),
         "available" => return stat(available(st, u, name).to_string()),
         "compressratio" | "refcompressratio" => return stat("1.00x".into()),
         "mounted" => {
@@ -301,13 +293,7 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
                 DatasetKind::Volume => dash(),
             }
         }
-        "version" => {
-            return if ds.kind == DatasetKind::Filesystem {
-                stat("5".into())
-            } else {
-                dash()
-            }
-        }
+        "version" => return if ds.kind == DatasetKind::Filesystem { stat("5".into()) } else { dash() },
         "utf8only" | "normalization" | "casesensitivity" => {
             if ds.kind == DatasetKind::Volume {
                 return dash();
@@ -327,11 +313,9 @@ fn resolve(st: &SimState, u: &Usage, name: &str, prop: &str) -> (String, String)
         }
         "volblocksize" => {
             return match ds.kind {
-                DatasetKind::Volume => ds
-                    .props
-                    .get("volblocksize")
-                    .map(|v| (v.clone(), "-".into()))
-                    .unwrap_or(stat("16384".into())),
+                DatasetKind::Volume => {
+                    ds.props.get("volblocksize").map(|v| (v.clone(), "-".into())).unwrap_or(stat("16384".into()))
+                }
                 DatasetKind::Filesystem => dash(),
             }
         }
@@ -415,12 +399,7 @@ fn available(st: &SimState, u: &Usage, name: &str) -> u64 {
     let mut avail = (size - size / 32).saturating_sub(alloc);
     let mut cur = Some(name);
     while let Some(c) = cur {
-        if let Some(q) = st
-            .datasets
-            .get(c)
-            .and_then(|d| d.props.get("quota"))
-            .and_then(|q| q.parse::<u64>().ok())
-        {
+        if let Some(q) = st.datasets.get(c).and_then(|d| d.props.get("quota")).and_then(|q| q.parse::<u64>().ok()) {
             avail = avail.min(q.saturating_sub(u.used.get(c).copied().unwrap_or(0)));
         }
         cur = parent_of(c);
@@ -459,12 +438,7 @@ fn sorted_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a String> 
 }
 
 /// Expand the positional dataset arguments with `-r`/`-d`. Missing ones go to `errors`.
-fn select<'a>(
-    st: &'a SimState,
-    names: &[String],
-    recurse: Option<usize>,
-    errors: &mut String,
-) -> Vec<&'a String> {
+fn select<'a>(st: &'a SimState, names: &[String], recurse: Option<usize>, errors: &mut String) -> Vec<&'a String> {
     if names.is_empty() {
         return sorted_names(st.datasets.keys());
     }
@@ -510,19 +484,13 @@ pub(crate) fn run_zfs(st: &mut SimState, argv: &[String]) -> Output {
         "inherit" => zfs_inherit(st, rest),
         "destroy" => zfs_destroy(st, rest),
         "" => die("missing command\nusage: zfs command args ...", 2),
-        other => die(
-            format!("unrecognized command '{other}'\nusage: zfs command args ..."),
-            2,
-        ),
+        other => die(format!("unrecognized command '{other}'\nusage: zfs command args ..."), 2),
     }
 }
 
 fn depth_arg(a: &ShortArgs) -> Result<Option<usize>, Output> {
     if let Some(d) = a.value('d') {
-        return d
-            .parse()
-            .map(Some)
-            .map_err(|_| die(format!("invalid depth '{d}'"), 2));
+        return d.parse().map(Some).map_err(|_| die(format!("invalid depth '{d}'"), 2));
     }
     Ok(if a.flag('r') { Some(usize::MAX) } else { None })
 }
@@ -544,18 +512,11 @@ fn zfs_list(st: &SimState, argv: &[String]) -> Output {
         .collect();
     if let Some(bad) = props.iter().find(|p| !is_known_prop(p)) {
         return die(
-            format!(
-                "bad property list: invalid property '{bad}'\n{}",
-                GET_USAGE.replace("get [-rHp]", "list [-Hp]")
-            ),
+            format!("bad property list: invalid property '{bad}'\n{}", GET_USAGE.replace("get [-rHp]", "list [-Hp]")),
             2,
         );
     }
-    let types: Vec<&str> = a
-        .value('t')
-        .unwrap_or("filesystem,volume")
-        .split(',')
-        .collect();
+    let types: Vec<&str> = a.value('t').unwrap_or("filesystem,volume").split(',').collect();
     let mut errors = String::new();
     // Named datasets are shown whatever their type; -t filters only recursion and the full list.
     let named = !a.positional.is_empty();
@@ -565,16 +526,9 @@ fn zfs_list(st: &SimState, argv: &[String]) -> Output {
     let rows: Vec<Vec<String>> = names
         .iter()
         .filter(|n| {
-            st.datasets
-                .get(n.as_str())
-                .is_some_and(|d| (named && a.positional.contains(n)) || type_matches(d, &types))
+            st.datasets.get(n.as_str()).is_some_and(|d| (named && a.positional.contains(n)) || type_matches(d, &types))
         })
-        .map(|n| {
-            props
-                .iter()
-                .map(|p| display(p, &resolve(st, &u, n, p).0, parsable))
-                .collect()
-        })
+        .map(|n| props.iter().map(|p| display(p, &resolve(st, &u, n, p).0, parsable)).collect())
         .collect();
     let cols: Vec<Column> = props
         .iter()
@@ -611,39 +565,20 @@ fn zfs_get(st: &SimState, argv: &[String]) -> Output {
     let Some(proplist) = a.positional.first() else {
         return die(format!("missing property argument\n{GET_USAGE}"), 2);
     };
-    let fields: Vec<&str> = a
-        .value('o')
-        .unwrap_or("name,property,value,source")
-        .split(',')
-        .collect();
-    if let Some(bad) = fields.iter().find(|f| {
-        !matches!(
-            **f,
-            "name" | "property" | "value" | "received" | "source" | "all"
-        )
-    }) {
+    let fields: Vec<&str> = a.value('o').unwrap_or("name,property,value,source").split(',').collect();
+    if let Some(bad) =
+        fields.iter().find(|f| !matches!(**f, "name" | "property" | "value" | "received" | "source" | "all"))
+    {
         return die(format!("invalid field '{bad}'\n{GET_USAGE}"), 2);
     }
-    let fields: Vec<&str> = if fields.contains(&"all") {
-        vec!["name", "property", "value", "received", "source"]
-    } else {
-        fields
-    };
+    let fields: Vec<&str> =
+        if fields.contains(&"all") { vec!["name", "property", "value", "received", "source"] } else { fields };
     let sources: Option<Vec<&str>> = a.value('s').map(|s| s.split(',').collect());
     let all = proplist == "all";
-    let props: Vec<String> = if all {
-        Vec::new()
-    } else {
-        proplist
-            .split(',')
-            .map(|p| canonical_prop(p).to_string())
-            .collect()
-    };
+    let props: Vec<String> =
+        if all { Vec::new() } else { proplist.split(',').map(|p| canonical_prop(p).to_string()).collect() };
     if let Some(bad) = props.iter().find(|p| !is_known_prop(p)) {
-        return die(
-            format!("bad property list: invalid property '{bad}'\n{GET_USAGE}"),
-            2,
-        );
+        return die(format!("bad property list: invalid property '{bad}'\n{GET_USAGE}"), 2);
     }
     let mut errors = String::new();
     let names = select(st, &a.positional[1..], depth, &mut errors);
@@ -703,19 +638,9 @@ fn zfs_get(st: &SimState, argv: &[String]) -> Output {
             rows.push(row);
         }
     }
-    let cols: Vec<Column> = fields
-        .iter()
-        .map(|f| Column {
-            header: f.to_ascii_uppercase(),
-            right: false,
-            min_width: 0,
-        })
-        .collect();
-    let mut out = ok(if rows.is_empty() {
-        String::new()
-    } else {
-        render(&cols, &rows, a.flag('H'), true)
-    });
+    let cols: Vec<Column> =
+        fields.iter().map(|f| Column { header: f.to_ascii_uppercase(), right: false, min_width: 0 }).collect();
+    let mut out = ok(if rows.is_empty() { String::new() } else { render(&cols, &rows, a.flag('H'), true) });
     if !errors.is_empty() {
         out.stderr = errors.into_bytes();
         out.code = 1;
@@ -743,21 +668,11 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         };
     }
     let allowed: Option<&[&str]> = match k {
-        "compression" => Some(&[
-            "on",
-            "off",
-            "lz4",
-            "lzjb",
-            "gzip",
-            "gzip-1",
-            "gzip-6",
-            "gzip-9",
-            "zle",
-            "zstd",
-            "zstd-fast",
-        ]),
-        "atime" | "relatime" | "exec" | "setuid" | "devices" | "readonly" | "zoned" | "overlay"
-        | "vscan" | "nbmand" => Some(&["on", "off"]),
+        "compression" => {
+            Some(&["on", "off", "lz4", "lzjb", "gzip", "gzip-1", "gzip-6", "gzip-9", "zle", "zstd", "zstd-fast"])
+        }
+        "atime" | "relatime" | "exec" | "setuid" | "devices" | "readonly" | "zoned" | "overlay" | "vscan"
+        | "nbmand" => Some(&["on", "off"]),
         "sync" => Some(&["standard", "always", "disabled"]),
         "xattr" => Some(&["on", "off", "sa", "dir"]),
         "acltype" => Some(&["off", "noacl", "nfsv4", "posix", "posixacl"]),
@@ -765,16 +680,13 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         _ => None,
     };
     if let Some(vals) = allowed {
-        let ok_value = vals.contains(&v)
-            || (k == "compression" && (v.starts_with("zstd-") || v.starts_with("gzip-")));
+        let ok_value = vals.contains(&v) || (k == "compression" && (v.starts_with("zstd-") || v.starts_with("gzip-")));
         if !ok_value {
             return fail(format!("'{k}' must be one of '{}'", vals.join(" | ")));
         }
     }
     if k == "mountpoint" && !(v.starts_with('/') || v == "none" || v == "legacy") {
-        return fail(format!(
-            "'mountpoint' must be an absolute path, 'none', or 'legacy'"
-        ));
+        return fail(format!("'mountpoint' must be an absolute path, 'none', or 'legacy'"));
     }
     Ok((k.to_string(), v.to_string()))
 }
@@ -807,10 +719,7 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         None => None,
     };
     if let Some(b) = a.value('b') {
-        props.insert(
-            "volblocksize".into(),
-            parse_size(b, 1).unwrap_or(16384).to_string(),
-        );
+        props.insert("volblocksize".into(), parse_size(b, 1).unwrap_or(16384).to_string());
     }
     let Some(parent) = parent_of(name) else {
         if st.datasets.contains_key(name.as_str()) {
@@ -823,11 +732,7 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         return die(format!("cannot create '{name}': no such pool '{pool}'"), 1);
     }
     if st.datasets.contains_key(name.as_str()) {
-        return if a.flag('p') {
-            ok("")
-        } else {
-            die(format!("cannot create '{name}': dataset already exists"), 1)
-        };
+        return if a.flag('p') { ok("") } else { die(format!("cannot create '{name}': dataset already exists"), 1) };
     }
     if !st.datasets.contains_key(parent) {
         if !a.flag('p') {
@@ -842,24 +747,12 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         for m in missing.into_iter().rev() {
             st.datasets.insert(
                 m,
-                Dataset {
-                    kind: DatasetKind::Filesystem,
-                    referenced: EMPTY_FS,
-                    volsize: None,
-                    props: IndexMap::new(),
-                },
+                Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props: IndexMap::new() },
             );
         }
     }
-    if st
-        .datasets
-        .get(parent)
-        .is_some_and(|d| d.kind == DatasetKind::Volume)
-    {
-        return die(
-            format!("cannot create '{name}': parent is not a filesystem"),
-            1,
-        );
+    if st.datasets.get(parent).is_some_and(|d| d.kind == DatasetKind::Volume) {
+        return die(format!("cannot create '{name}': parent is not a filesystem"), 1);
     }
     let ds = match volsize {
         Some(size) => {
@@ -867,29 +760,21 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
             if !a.flag('s') && !props.contains_key("refreservation") {
                 props.insert("refreservation".into(), size.to_string());
             }
-            Dataset {
-                kind: DatasetKind::Volume,
-                referenced: 57_344,
-                volsize: Some(size),
-                props,
-            }
+            Dataset { kind: DatasetKind::Volume, referenced: 57_344, volsize: Some(size), props }
         }
-        None => Dataset {
-            kind: DatasetKind::Filesystem,
-            referenced: EMPTY_FS,
-            volsize: None,
-            props,
-        },
+        None => Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props },
     };
     st.datasets.insert(name.clone(), ds);
     ok("")
 }
 
 fn zfs_set(st: &mut SimState, argv: &[String]) -> Output {
-    let (assignments, targets): (Vec<&String>, Vec<&String>) =
-        argv.iter().partition(|a| a.contains('='));
+    let (assignments, targets): (Vec<&String>, Vec<&String>) = argv.iter().partition(|a| a.contains('='));
     if assignments.is_empty() {
-        return die("missing property=value argument(s)\nusage:\n\tset <property=value> ... <filesystem|volume|snapshot> ...", 2);
+        return die(
+            "missing property=value argument(s)\nusage:\n\tset <property=value> ... <filesystem|volume|snapshot> ...",
+            2,
+        );
     }
     if targets.is_empty() {
         return die("missing dataset name(s)\nusage:\n\tset <property=value> ... <filesystem|volume|snapshot> ...", 2);
@@ -931,7 +816,10 @@ fn zfs_inherit(st: &mut SimState, argv: &[String]) -> Output {
         Err(e) => return die(e, 2),
     };
     let (Some(prop), targets) = (a.positional.first(), a.positional.get(1..).unwrap_or(&[])) else {
-        return die("missing property argument\nusage:\n\tinherit [-rS] <property> <filesystem|volume|snapshot> ...", 2);
+        return die(
+            "missing property argument\nusage:\n\tinherit [-rS] <property> <filesystem|volume|snapshot> ...",
+            2,
+        );
     };
     let prop = canonical_prop(prop).to_string();
     let mut errs = String::new();
@@ -960,10 +848,7 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
         Err(e) => return die(e, 2),
     };
     let Some(name) = a.positional.first() else {
-        return die(
-            "missing dataset argument\nusage:\n\tdestroy [-fnpRrv] <filesystem|volume>",
-            2,
-        );
+        return die("missing dataset argument\nusage:\n\tdestroy [-fnpRrv] <filesystem|volume>", 2);
     };
     if !st.datasets.contains_key(name.as_str()) {
         return die(format!("cannot open '{name}': dataset does not exist"), 1);
@@ -979,12 +864,14 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
         .map(|(k, _)| k.clone())
         .collect();
     if !children.is_empty() && !(a.flag('r') || a.flag('R')) {
-        let direct: Vec<&String> = children
-            .iter()
-            .filter(|c| !c[prefix.len()..].contains('/'))
-            .collect();
+        let direct: Vec<&String> = children.iter().filter(|c| !c[prefix.len()..].contains('/')).collect();
         let list: String = direct.iter().map(|c| format!("{c}\n")).collect();
-        return die(format!("cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following datasets:\n{list}"), 1);
+        return die(
+            format!(
+                "cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following datasets:\n{list}"
+            ),
+            1,
+        );
     }
     for c in children {
         st.datasets.remove(&c);
@@ -1070,11 +957,7 @@ fn pool_value(name: &str, pool: &Pool, alloc: u64, prop: &str, parsable: bool) -
             }
         }
         "capacity" => {
-            let pct = if pool.size == 0 {
-                0
-            } else {
-                alloc * 100 / pool.size
-            };
+            let pct = if pool.size == 0 { 0 } else { alloc * 100 / pool.size };
             if parsable {
                 pct.to_string()
             } else {
@@ -1089,21 +972,12 @@ fn pool_value(name: &str, pool: &Pool, alloc: u64, prop: &str, parsable: bool) -
             }
         }
         "health" => pool.health.clone(),
-        "ashift" => pool
-            .props
-            .get("ashift")
-            .cloned()
-            .unwrap_or_else(|| "0".into()),
-        "autotrim" => pool
-            .props
-            .get("autotrim")
-            .cloned()
-            .unwrap_or_else(|| "off".into()),
+        "ashift" => pool.props.get("ashift").cloned().unwrap_or_else(|| "0".into()),
+        "autotrim" => pool.props.get("autotrim").cloned().unwrap_or_else(|| "off".into()),
         _ => {
             // A stable pseudo guid derived from the name.
-            let h = name.bytes().fold(1_469_598_103_934_665_603u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(1_099_511_628_211)
-            });
+            let h =
+                name.bytes().fold(1_469_598_103_934_665_603u64, |h, b| (h ^ b as u64).wrapping_mul(1_099_511_628_211));
             h.to_string()
         }
     }
@@ -1117,10 +991,7 @@ pub(crate) fn run_zpool(st: &mut SimState, argv: &[String]) -> Output {
         "status" => zpool_status(st, rest),
         "create" => zpool_create(st, rest),
         "" => die("missing command\nusage: zpool command args ...", 2),
-        other => die(
-            format!("unrecognized command '{other}'\nusage: zpool command args ..."),
-            2,
-        ),
+        other => die(format!("unrecognized command '{other}'\nusage: zpool command args ..."), 2),
     }
 }
 
@@ -1135,12 +1006,7 @@ fn zpool_list(st: &SimState, argv: &[String]) -> Output {
             for p in list.split(',') {
                 match pool_prop_canonical(p) {
                     Some(c) => props.push(c),
-                    None => {
-                        return die(
-                            format!("property '{p}' is not a valid pool or vdev property"),
-                            2,
-                        )
-                    }
+                    None => return die(format!("property '{p}' is not a valid pool or vdev property"), 2),
                 }
             }
         }
@@ -1149,33 +1015,21 @@ fn zpool_list(st: &SimState, argv: &[String]) -> Output {
     let u = usage(st);
     let mut rows = Vec::new();
     let mut errors = String::new();
-    let names: Vec<&String> = if a.positional.is_empty() {
-        st.pools.keys().collect()
-    } else {
-        a.positional.iter().collect()
-    };
+    let names: Vec<&String> =
+        if a.positional.is_empty() { st.pools.keys().collect() } else { a.positional.iter().collect() };
     for n in names {
         let Some(pool) = st.pools.get(n.as_str()) else {
             errors.push_str(&format!("cannot open '{n}': no such pool\n"));
             continue;
         };
         let alloc = u.pool_alloc.get(n.as_str()).copied().unwrap_or(0);
-        rows.push(
-            props
-                .iter()
-                .map(|p| pool_value(n, pool, alloc, p, a.flag('p')))
-                .collect::<Vec<_>>(),
-        );
+        rows.push(props.iter().map(|p| pool_value(n, pool, alloc, p, a.flag('p'))).collect::<Vec<_>>());
     }
     let cols: Vec<Column> = props
         .iter()
         .map(|p| {
             let (h, right, w) = pool_header(p);
-            Column {
-                header: h.into(),
-                right,
-                min_width: w,
-            }
+            Column { header: h.into(), right, min_width: w }
         })
         .collect();
     let mut out = ok(String::new());
@@ -1198,11 +1052,8 @@ fn zpool_status(st: &SimState, argv: &[String]) -> Output {
         Ok(a) => a,
         Err(e) => return die(e, 2),
     };
-    let names: Vec<&String> = if a.positional.is_empty() {
-        st.pools.keys().collect()
-    } else {
-        a.positional.iter().collect()
-    };
+    let names: Vec<&String> =
+        if a.positional.is_empty() { st.pools.keys().collect() } else { a.positional.iter().collect() };
     if st.pools.is_empty() && a.positional.is_empty() {
         return ok("no pools available\n");
     }
@@ -1221,23 +1072,12 @@ fn zpool_status(st: &SimState, argv: &[String]) -> Output {
             lines.push((2, format!("{}-0", pool.layout)));
             lines.extend(pool.devices.iter().map(|d| (4, dev_name(d))));
         }
-        let width = lines
-            .iter()
-            .map(|(d, s)| d + s.len())
-            .max()
-            .unwrap_or(4)
-            .max(10);
+        let width = lines.iter().map(|(d, s)| d + s.len()).max().unwrap_or(4).max(10);
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&format!(
-            "  pool: {n}\n state: {}\nconfig:\n\n",
-            pool.health
-        ));
-        out.push_str(&format!(
-            "\t{:<width$}  {:<8} {:>5} {:>5} {:>5}\n",
-            "NAME", "STATE", "READ", "WRITE", "CKSUM"
-        ));
+        out.push_str(&format!("  pool: {n}\n state: {}\nconfig:\n\n", pool.health));
+        out.push_str(&format!("\t{:<width$}  {:<8} {:>5} {:>5} {:>5}\n", "NAME", "STATE", "READ", "WRITE", "CKSUM"));
         for (depth, name) in lines {
             out.push_str(&format!(
                 "\t{:depth$}{:<w$}  {:<8} {:>5} {:>5} {:>5}\n",
@@ -1289,10 +1129,7 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         _ => 1,
     };
     if devices.len() < min {
-        return die(
-            format!("invalid vdev specification: {layout} requires at least {min} devices"),
-            1,
-        );
+        return die(format!("invalid vdev specification: {layout} requires at least {min} devices"), 1);
     }
     let mut in_use = String::new();
     for d in devices {
@@ -1301,12 +1138,7 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
         }
     }
     if !in_use.is_empty() {
-        return die(
-            format!(
-                "invalid vdev specification\nuse '-f' to override the following errors:\n{in_use}"
-            ),
-            1,
-        );
+        return die(format!("invalid vdev specification\nuse '-f' to override the following errors:\n{in_use}"), 1);
     }
     let mut pool_props = IndexMap::new();
     for kv in a.all('o') {
@@ -1327,9 +1159,8 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
                 fs_props.insert(k, v);
             }
             Err(mut e) => {
-                e.stderr = String::from_utf8_lossy(&e.stderr)
-                    .replace("cannot set property for", "cannot create")
-                    .into_bytes();
+                e.stderr =
+                    String::from_utf8_lossy(&e.stderr).replace("cannot set property for", "cannot create").into_bytes();
                 return e;
             }
         }
@@ -1344,33 +1175,17 @@ fn zpool_create(st: &mut SimState, argv: &[String]) -> Output {
     };
     st.pools.insert(
         name.clone(),
-        Pool {
-            layout: layout.into(),
-            devices: devices.to_vec(),
-            size,
-            health: "ONLINE".into(),
-            props: pool_props,
-        },
+        Pool { layout: layout.into(), devices: devices.to_vec(), size, health: "ONLINE".into(), props: pool_props },
     );
     st.datasets.insert(
         name.clone(),
-        Dataset {
-            kind: DatasetKind::Filesystem,
-            referenced: EMPTY_FS,
-            volsize: None,
-            props: fs_props,
-        },
+        Dataset { kind: DatasetKind::Filesystem, referenced: EMPTY_FS, volsize: None, props: fs_props },
     );
     ok("")
 }
 
 /// Create a dataset for a guest volume (used by pct/qm allocation); false if it exists.
-pub(crate) fn create_for_volume(
-    st: &mut SimState,
-    name: &str,
-    volsize: Option<u64>,
-    quota: Option<u64>,
-) -> bool {
+pub(crate) fn create_for_volume(st: &mut SimState, name: &str, volsize: Option<u64>, quota: Option<u64>) -> bool {
     if st.datasets.contains_key(name) {
         return false;
     }
@@ -1378,20 +1193,8 @@ pub(crate) fn create_for_volume(
     if let Some(q) = quota {
         props.insert("refquota".to_string(), q.to_string());
     }
-    let kind = if volsize.is_some() {
-        DatasetKind::Volume
-    } else {
-        DatasetKind::Filesystem
-    };
-    st.datasets.insert(
-        name.to_string(),
-        Dataset {
-            kind,
-            referenced: EMPTY_FS,
-            volsize,
-            props,
-        },
-    );
+    let kind = if volsize.is_some() { DatasetKind::Volume } else { DatasetKind::Filesystem };
+    st.datasets.insert(name.to_string(), Dataset { kind, referenced: EMPTY_FS, volsize, props });
     true
 }
 
@@ -1417,38 +1220,20 @@ mod tests {
             "NAME    SIZE  ALLOC   FREE  CKPOINT  EXPANDSZ   FRAG    CAP  DEDUP    HEALTH  ALTROOT\n\
              rpool  3.62T  2.48G  3.62T        -         -     0%     0%  1.00x    ONLINE  -\n"
         );
-        assert_eq!(
-            run(&mut st, "zpool list -H -o name,health rpool").stdout_str(),
-            "rpool\tONLINE\n"
-        );
+        assert_eq!(run(&mut st, "zpool list -H -o name,health rpool").stdout_str(), "rpool\tONLINE\n");
         let missing = run(&mut st, "zpool list tank");
-        assert_eq!(
-            (missing.code, missing.stderr_str().as_str()),
-            (1, "cannot open 'tank': no such pool\n")
-        );
+        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "cannot open 'tank': no such pool\n"));
     }
 
     #[test]
     fn zpool_create_and_errors() {
         let mut st = SimState::default();
-        let o = run(
-            &mut st,
-            "zpool create -f -o ashift=12 tank mirror /dev/sdb /dev/sdc",
-        );
+        let o = run(&mut st, "zpool create -f -o ashift=12 tank mirror /dev/sdb /dev/sdc");
         assert_eq!(o.code, 0, "{}", o.stderr_str());
-        assert_eq!(
-            run(&mut st, "zfs get -H -o value,source mountpoint tank").stdout_str(),
-            "/tank\tdefault\n"
-        );
-        assert_eq!(
-            run(&mut st, "zpool list -Hp -o name,size tank").stdout_str(),
-            format!("tank\t{DISK_BYTES}\n")
-        );
+        assert_eq!(run(&mut st, "zfs get -H -o value,source mountpoint tank").stdout_str(), "/tank\tdefault\n");
+        assert_eq!(run(&mut st, "zpool list -Hp -o name,size tank").stdout_str(), format!("tank\t{DISK_BYTES}\n"));
         let dup = run(&mut st, "zpool create tank /dev/sdd");
-        assert_eq!(
-            (dup.code, dup.stderr_str().as_str()),
-            (1, "cannot create 'tank': pool already exists\n")
-        );
+        assert_eq!((dup.code, dup.stderr_str().as_str()), (1, "cannot create 'tank': pool already exists\n"));
         let used = run(&mut st, "zpool create -f other /dev/sdb");
         assert_eq!(used.code, 1);
         assert_eq!(used.stderr_str(), "invalid vdev specification\nuse '-f' to override the following errors:\n/dev/sdb is part of active pool 'tank'\n");
@@ -1463,10 +1248,7 @@ mod tests {
         assert_eq!(o.stdout_str(), "rpool/data\t/rpool/data\n");
         let o = run(&mut st, "zfs list");
         let lines: Vec<&str> = o.stdout_str().leak().lines().collect();
-        assert_eq!(
-            lines[0],
-            "NAME               USED  AVAIL  REFER  MOUNTPOINT"
-        );
+        assert_eq!(lines[0], "NAME               USED  AVAIL  REFER  MOUNTPOINT");
         assert_eq!(lines[1], "rpool             2.48G  3.51T    96K  /rpool");
         assert_eq!(lines[3], "rpool/ROOT/pve-1  2.10G  3.51T  2.10G  /");
         let missing = run(&mut st, "zfs list -H tank/x");
@@ -1479,45 +1261,26 @@ mod tests {
     #[test]
     fn zfs_get_sources_and_values() {
         let mut st = SimState::default();
+        assert_eq!(run(&mut st, "zfs get -H -o value compression rpool/data").stdout_str(), "on\n");
         assert_eq!(
-            run(&mut st, "zfs get -H -o value compression rpool/data").stdout_str(),
-            "on\n"
-        );
-        assert_eq!(
-            run(
-                &mut st,
-                "zfs get compression,recordsize,quota,x:y rpool/data"
-            )
-            .stdout_str(),
+            run(&mut st, "zfs get compression,recordsize,quota,x:y rpool/data").stdout_str(),
             "NAME        PROPERTY     VALUE  SOURCE\n\
              rpool/data  compression  on     inherited from rpool\n\
              rpool/data  recordsize   128K   default\n\
              rpool/data  quota        none   default\n\
              rpool/data  x:y          -      -\n"
         );
-        assert_eq!(
-            run(&mut st, "zfs get -Hp -o value recordsize rpool").stdout_str(),
-            "131072\n"
-        );
+        assert_eq!(run(&mut st, "zfs get -Hp -o value recordsize rpool").stdout_str(), "131072\n");
         run(&mut st, "zfs set quota=10G x:y=z rpool/data");
         assert_eq!(
-            run(
-                &mut st,
-                "zfs get -H -s local -o property,value,source all rpool/data"
-            )
-            .stdout_str(),
+            run(&mut st, "zfs get -H -s local -o property,value,source all rpool/data").stdout_str(),
             "quota\t10G\tlocal\nmountpoint\t/rpool/data\tlocal\nx:y\tz\tlocal\n"
         );
         let bad = run(&mut st, "zfs get foo rpool");
         assert_eq!(bad.code, 2);
-        assert!(bad
-            .stderr_str()
-            .starts_with("bad property list: invalid property 'foo'\n"));
+        assert!(bad.stderr_str().starts_with("bad property list: invalid property 'foo'\n"));
         let missing = run(&mut st, "zfs get all nope");
-        assert_eq!(
-            (missing.code, missing.stderr_str().as_str()),
-            (1, "cannot open 'nope': dataset does not exist\n")
-        );
+        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "cannot open 'nope': dataset does not exist\n"));
     }
 
     #[test]
@@ -1526,41 +1289,19 @@ mod tests {
         let e = |o: Output| (o.code, o.stderr_str());
         assert_eq!(
             e(run(&mut st, "zfs create rpool/data")),
-            (
-                1,
-                "cannot create 'rpool/data': dataset already exists\n".into()
-            )
+            (1, "cannot create 'rpool/data': dataset already exists\n".into())
         );
         assert_eq!(
             e(run(&mut st, "zfs create rpool/a/b")),
-            (
-                1,
-                "cannot create 'rpool/a/b': parent does not exist\n".into()
-            )
+            (1, "cannot create 'rpool/a/b': parent does not exist\n".into())
         );
-        assert_eq!(
-            e(run(&mut st, "zfs create tank/a")),
-            (1, "cannot create 'tank/a': no such pool 'tank'\n".into())
-        );
-        assert_eq!(
-            run(&mut st, "zfs create -p -o mountpoint=/srv/a rpool/a/b").code,
-            0
-        );
+        assert_eq!(e(run(&mut st, "zfs create tank/a")), (1, "cannot create 'tank/a': no such pool 'tank'\n".into()));
+        assert_eq!(run(&mut st, "zfs create -p -o mountpoint=/srv/a rpool/a/b").code, 0);
         assert_eq!(run(&mut st, "zfs create -p rpool/a/b").code, 0);
+        assert_eq!(run(&mut st, "zfs get -H -o value,source mountpoint rpool/a/b").stdout_str(), "/srv/a\tlocal\n");
+        assert_eq!(run(&mut st, "zfs create -V 4G rpool/data/vm-100-disk-0").code, 0);
         assert_eq!(
-            run(&mut st, "zfs get -H -o value,source mountpoint rpool/a/b").stdout_str(),
-            "/srv/a\tlocal\n"
-        );
-        assert_eq!(
-            run(&mut st, "zfs create -V 4G rpool/data/vm-100-disk-0").code,
-            0
-        );
-        assert_eq!(
-            run(
-                &mut st,
-                "zfs list -H -o name,mountpoint,volsize rpool/data/vm-100-disk-0"
-            )
-            .stdout_str(),
+            run(&mut st, "zfs list -H -o name,mountpoint,volsize rpool/data/vm-100-disk-0").stdout_str(),
             "rpool/data/vm-100-disk-0\t-\t4G\n"
         );
         let d = run(&mut st, "zfs destroy rpool/a");

@@ -4,7 +4,13 @@ use crate::support::phoenix::{bin, root, stderr};
 use std::process::Command;
 
 fn phoenix(args: &[&str]) -> std::process::Output {
-    Command::new(bin()).current_dir(root()).env("NO_COLOR", "1").env_remove("PHOENIX_CONFIG_DIR").args(args).output().expect("runs")
+    Command::new(bin())
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("PHOENIX_CONFIG_DIR")
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 #[test]
@@ -22,7 +28,10 @@ fn api_lists_every_function_with_signature_and_doc() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     for ns in ["config", "graph", "log", "host", "file", "fw", "zfs", "pvesm", "pct", "qm"] {
-        assert!(text.contains(&format!("\n{ns}::  ")) || text.starts_with(&format!("{ns}::  ")), "namespace {ns} missing");
+        assert!(
+            text.contains(&format!("\n{ns}::  ")) || text.starts_with(&format!("{ns}::  ")),
+            "namespace {ns} missing"
+        );
     }
     assert!(text.contains("zfs::ensure_dataset(name: String, properties: Map) -> Map"), "{text}");
     assert!(text.contains("graph::walk(targets: Array, work: FnPtr) -> Map"), "{text}");

@@ -24,12 +24,7 @@ const CORPUS: &str = "tests/corpus";
 /// The valid configuration plan cases run against unless they bring their own `etc/`.
 const SHARED_CONFIG: &str = "tests/corpus/_valid/etc";
 /// Config cases that only warn: `check` succeeds and prints the warnings.
-const WARNING_ONLY: &[&str] = &[
-    "literal_secret",
-    "literal_stack_secret",
-    "stack_dir_incomplete",
-    "string_boolean",
-];
+const WARNING_ONLY: &[&str] = &["literal_secret", "literal_stack_secret", "stack_dir_incomplete", "string_boolean"];
 /// The one case run with a small operation limit (the default is sized for 5 000 guests and
 /// would take minutes to exhaust).
 const OPERATION_LIMIT_CASE: &str = "plan_operation_limit";
@@ -55,9 +50,7 @@ fn cases(is_case: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
 }
 
 fn name(case: &Path) -> String {
-    case.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 struct Outcome {
@@ -70,13 +63,7 @@ struct Outcome {
 /// developer's environment that would change what the corpus sees.
 fn phoenix(sandbox: &Sandbox, config: &Path, args: &[&str]) -> std::process::Command {
     let mut cmd = sandbox.command(config, args);
-    for var in [
-        "PHOENIX_STATE_DIR",
-        "PHOENIX_MAX_OPERATIONS",
-        "PHOENIX_LOG",
-        "PHOENIX_SSH_OPTS",
-        "CLICOLOR_FORCE",
-    ] {
+    for var in ["PHOENIX_STATE_DIR", "PHOENIX_MAX_OPERATIONS", "PHOENIX_LOG", "PHOENIX_SSH_OPTS", "CLICOLOR_FORCE"] {
         cmd.env_remove(var);
     }
     cmd
@@ -85,9 +72,7 @@ fn phoenix(sandbox: &Sandbox, config: &Path, args: &[&str]) -> std::process::Com
 /// Run the binary to completion with a time limit, collecting both streams.
 fn run(mut cmd: std::process::Command, what: &str) -> Outcome {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start phoenix: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: cannot start phoenix: {e}"));
     let mut out_pipe = child.stdout.take().expect("piped stdout");
     let mut err_pipe = child.stderr.take().expect("piped stderr");
     let out_reader = std::thread::spawn(move || {
@@ -141,10 +126,7 @@ fn compare(path: &Path, actual: &str, failures: &mut Vec<String>) {
     }
     let expected = std::fs::read_to_string(path).unwrap_or_default();
     if expected != actual {
-        failures.push(format!(
-            "--- {} (expected)\n{expected}\n+++ actual\n{actual}",
-            path.display()
-        ));
+        failures.push(format!("--- {} (expected)\n{expected}\n+++ actual\n{actual}", path.display()));
     }
 }
 
@@ -160,11 +142,7 @@ fn report(kind: &str, total: usize, failures: &[String]) {
 #[test]
 fn config_corpus_matches_expected_output() {
     let cases = cases(|dir| dir.join("etc").is_dir() && !dir.join("plan.rhai").exists());
-    assert!(
-        cases.len() >= 22,
-        "config corpus has only {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 22, "config corpus has only {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let name = name(case);
@@ -173,16 +151,9 @@ fn config_corpus_matches_expected_output() {
         let stderr = normalise(&out.stderr, &sandbox);
         let stdout = normalise(&out.stdout, &sandbox);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-        let want = if WARNING_ONLY.contains(&name.as_str()) {
-            0
-        } else {
-            2
-        };
+        let want = if WARNING_ONLY.contains(&name.as_str()) { 0 } else { 2 };
         if out.code != Some(want) {
-            failures.push(format!(
-                "{name}: exit code {:?}, expected {want}\n{stderr}",
-                out.code
-            ));
+            failures.push(format!("{name}: exit code {:?}, expected {want}\n{stderr}", out.code));
         }
         // `check` validates; it never touches the host or the state dir.
         if sandbox.state_dir().exists() || sandbox.sim_state().exists() {
@@ -197,11 +168,7 @@ fn config_corpus_matches_expected_output() {
 #[test]
 fn plan_corpus_matches_expected_output_and_runs_nothing() {
     let cases = cases(|dir| dir.join("plan.rhai").is_file());
-    assert!(
-        cases.len() >= 8,
-        "plan corpus has only {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 8, "plan corpus has only {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let name = name(case);
@@ -215,11 +182,8 @@ fn plan_corpus_matches_expected_output_and_runs_nothing() {
                 "{name}: the fixture lost its CRLF line ends, tabs or non-ASCII text"
             );
         }
-        let config = if root().join(case).join("etc").is_dir() {
-            case.join("etc")
-        } else {
-            PathBuf::from(SHARED_CONFIG)
-        };
+        let config =
+            if root().join(case).join("etc").is_dir() { case.join("etc") } else { PathBuf::from(SHARED_CONFIG) };
         let sandbox = Sandbox::new();
         let mut cmd = phoenix(&sandbox, &config, &["run", &plan.to_string_lossy()]);
         if name == OPERATION_LIMIT_CASE {
@@ -227,24 +191,14 @@ fn plan_corpus_matches_expected_output_and_runs_nothing() {
         }
         let out = run(cmd, &name);
         let stderr = normalise(&out.stderr, &sandbox);
-        assert!(
-            !stderr.contains("panicked") && !out.stdout.contains("panicked"),
-            "{name}: {stderr}"
-        );
+        assert!(!stderr.contains("panicked") && !out.stdout.contains("panicked"), "{name}: {stderr}");
         if out.code != Some(2) {
-            failures.push(format!(
-                "{name}: exit code {:?}, expected 2\n{stderr}",
-                out.code
-            ));
+            failures.push(format!("{name}: exit code {:?}, expected 2\n{stderr}", out.code));
         }
         compare(&case.join("expected.txt"), &stderr, &mut failures);
 
-        let mutating: Vec<String> = sandbox
-            .sim_commands()
-            .into_iter()
-            .filter(|(_, m)| *m)
-            .map(|(argv, _)| argv.join(" "))
-            .collect();
+        let mutating: Vec<String> =
+            sandbox.sim_commands().into_iter().filter(|(_, m)| *m).map(|(argv, _)| argv.join(" ")).collect();
         let journal = sandbox.state_dir().join("journal.jsonl");
         let executed = !mutating.is_empty() || journal.exists();
         let known_bug = root().join(case).join("known_bug.txt").is_file();
@@ -253,9 +207,8 @@ fn plan_corpus_matches_expected_output_and_runs_nothing() {
                 "{name}: bad input must run nothing, but the host received {mutating:?} (journal written: {})",
                 journal.exists()
             )),
-            (false, true) => failures.push(format!(
-                "{name}: nothing was executed: the bug in known_bug.txt looks fixed; delete that file"
-            )),
+            (false, true) => failures
+                .push(format!("{name}: nothing was executed: the bug in known_bug.txt looks fixed; delete that file")),
             _ => {}
         }
     }

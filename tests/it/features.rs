@@ -243,7 +243,8 @@ fn traefik_config_and_unit() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(!warnings(&first).iter().any(|w| w.contains("tar")), "tar is in the base image now: {}", stderr(&first));
     assert!(
-        lab.guest(203)["files"].get("/opt/traefik/v3.3.4/traefik").is_some() || file(&lab.guest(203), "/opt/traefik/v3.3.4/traefik").is_some(),
+        lab.guest(203)["files"].get("/opt/traefik/v3.3.4/traefik").is_some()
+            || file(&lab.guest(203), "/opt/traefik/v3.3.4/traefik").is_some(),
         "the release archive was unpacked"
     );
     assert_eq!(actions(&lab.apply(203, &["traefik"], false)), Vec::<String>::new());
@@ -305,7 +306,10 @@ fn step_ca_initialises_once_and_converges() {
     let done = lab.converges(204, &["step_ca"]);
     assert!(done.iter().any(|a| a.contains("step ca init") || a.contains("ca init")), "{done:#?}");
     let g = lab.guest(204);
-    assert!(file(&g, "/etc/step-ca/certs/root_ca.crt").is_some() || has_file(&g, "/etc/step-ca/certs/root_ca.crt"), "the CA root exists");
+    assert!(
+        file(&g, "/etc/step-ca/certs/root_ca.crt").is_some() || has_file(&g, "/etc/step-ca/certs/root_ca.crt"),
+        "the CA root exists"
+    );
     // The password never passes through phoenix: it is generated inside the guest.
     let out = lab.apply(204, &["step_ca"], false);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("BEGIN"), "no key material in the output");

@@ -12,31 +12,17 @@ fn dag() -> impl Strategy<Value = Vec<GuestNode>> {
     (1usize..40)
         .prop_flat_map(|n| {
             let edges = proptest::collection::vec((0..n, 0..n, any::<bool>()), 0..n * 3);
-            let ids = Just(
-                (100u32..100 + n as u32 * 7)
-                    .step_by(7)
-                    .collect::<Vec<u32>>(),
-            )
-            .prop_shuffle();
+            let ids = Just((100u32..100 + n as u32 * 7).step_by(7).collect::<Vec<u32>>()).prop_shuffle();
             (Just(n), edges, ids)
         })
         .prop_map(|(n, edges, ids)| nodes_from(n, &edges, &ids, true))
 }
 
-fn nodes_from(
-    n: usize,
-    edges: &[(usize, usize, bool)],
-    ids: &[u32],
-    acyclic: bool,
-) -> Vec<GuestNode> {
+fn nodes_from(n: usize, edges: &[(usize, usize, bool)], ids: &[u32], acyclic: bool) -> Vec<GuestNode> {
     let mut nodes: Vec<GuestNode> = (0..n)
         .map(|i| GuestNode {
             id: ids[i],
-            kind: if i % 3 == 0 {
-                GuestKind::Vm
-            } else {
-                GuestKind::Lxc
-            },
+            kind: if i % 3 == 0 { GuestKind::Vm } else { GuestKind::Lxc },
             name: format!("guest-{i}"),
             edges: Vec::new(),
         })
@@ -50,11 +36,7 @@ fn nodes_from(
         } else {
             (a, b)
         };
-        let reason = if clone {
-            EdgeReason::CloneSource
-        } else {
-            EdgeReason::Dependency
-        };
+        let reason = if clone { EdgeReason::CloneSource } else { EdgeReason::Dependency };
         let to_id = ids[to];
         nodes[from].edges.push((to_id, reason));
     }
@@ -62,21 +44,14 @@ fn nodes_from(
 }
 
 fn edge_set(nodes: &[GuestNode]) -> HashSet<(u32, u32)> {
-    nodes
-        .iter()
-        .flat_map(|n| n.edges.iter().map(move |(to, _)| (n.id, *to)))
-        .collect()
+    nodes.iter().flat_map(|n| n.edges.iter().map(move |(to, _)| (n.id, *to))).collect()
 }
 
 /// Every guest reachable from the targets by following "needs", computed naively.
 fn reference_closure(nodes: &[GuestNode], targets: &[u32]) -> HashSet<u32> {
     let by_id: HashMap<u32, &GuestNode> = nodes.iter().map(|n| (n.id, n)).collect();
     let mut seen: HashSet<u32> = HashSet::new();
-    let mut todo: Vec<u32> = if targets.is_empty() {
-        by_id.keys().copied().collect()
-    } else {
-        targets.to_vec()
-    };
+    let mut todo: Vec<u32> = if targets.is_empty() { by_id.keys().copied().collect() } else { targets.to_vec() };
     while let Some(id) = todo.pop() {
         if seen.insert(id) {
             todo.extend(by_id[&id].edges.iter().map(|(to, _)| *to));
@@ -200,7 +175,6 @@ proptest! {
     }
 }
 
-
 /// The shipped example (`etc/`) loads without a single problem and its guest graph is the one
 /// `etc/README.md` describes.
 #[test]
@@ -208,31 +182,16 @@ fn example_config_loads_cleanly_and_has_the_documented_graph() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
     let inventory = match phoenix::inventory::load(&dir) {
         Ok(inventory) => inventory,
-        Err(errors) => panic!(
-            "etc/ does not load:\n{}",
-            phoenix::inventory::render(&errors)
-        ),
+        Err(errors) => panic!("etc/ does not load:\n{}", phoenix::inventory::render(&errors)),
     };
-    let warnings: Vec<String> = inventory
-        .warnings
-        .iter()
-        .map(|w| format!("{w:?}"))
-        .collect();
+    let warnings: Vec<String> = inventory.warnings.iter().map(|w| format!("{w:?}")).collect();
     assert!(warnings.is_empty(), "etc/ has warnings: {warnings:#?}");
 
     let graph = GuestGraph::build(inventory.graph_nodes()).unwrap();
     assert_eq!(
         graph.waves(&[]).unwrap(),
-        vec![
-            vec![900, 9000],
-            vec![103, 901],
-            vec![102, 110, 120, 121, 1001],
-            vec![101, 1002],
-        ]
+        vec![vec![900, 9000], vec![103, 901], vec![102, 110, 120, 121, 1001], vec![101, 1002],]
     );
     assert_eq!(graph.order(&[101]).unwrap(), vec![900, 103, 102, 101]);
-    assert_eq!(
-        graph.order(&[1002]).unwrap(),
-        vec![900, 103, 9000, 1001, 1002]
-    );
+    assert_eq!(graph.order(&[1002]).unwrap(), vec![900, 103, 9000, 1001, 1002]);
 }

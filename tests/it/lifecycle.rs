@@ -38,11 +38,14 @@ fn mini_config(sb: &Sandbox) -> PathBuf {
         g.remove("application_script");
         let features = if id == "110" { json!(["base_setup", "docker"]) } else { json!(["base_setup"]) };
         g.insert("features".into(), features);
-        g.insert("dependencies".into(), match id.as_str() {
-            "101" => json!([102, 110]),
-            "102" | "110" => json!([103]),
-            _ => json!([]),
-        });
+        g.insert(
+            "dependencies".into(),
+            match id.as_str() {
+                "101" => json!([102, 110]),
+                "102" | "110" => json!([103]),
+                _ => json!([]),
+            },
+        );
     }
     std::fs::write(&path, serde_json::to_string_pretty(&lxc).unwrap()).unwrap();
     let vm_path = dir.join("phoenix_vm_configs.json");
@@ -60,11 +63,18 @@ fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
 }
 
 fn sim(sb: &Sandbox) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written")).expect("sim state is JSON")
+    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written"))
+        .expect("sim state is JSON")
 }
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {
@@ -83,7 +93,11 @@ fn power(sb: &Sandbox) -> Vec<(u32, String)> {
     let s = sim(sb);
     s["guests"]
         .as_object()
-        .map(|g| g.iter().map(|(id, v)| (id.parse().unwrap(), v["status"].as_str().unwrap_or("stopped").to_string())).collect())
+        .map(|g| {
+            g.iter()
+                .map(|(id, v)| (id.parse().unwrap(), v["status"].as_str().unwrap_or("stopped").to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -189,7 +203,10 @@ fn drift_is_shown_then_exactly_repaired() {
     let status = run(&sb, &cfg, &["status", "102", "--output", "json"]);
     assert!(log_lines(&status).iter().any(|l| l.starts_with("102 ") && l.ends_with(" none")));
     // The JSON row carries the drift as data too (none left after the repair).
-    let rows: Vec<serde_json::Value> = crate::support::phoenix::events(&status).into_iter().filter(|e| e["event"] == "row" && e["row"]["id"] == 102).collect();
+    let rows: Vec<serde_json::Value> = crate::support::phoenix::events(&status)
+        .into_iter()
+        .filter(|e| e["event"] == "row" && e["row"]["id"] == 102)
+        .collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["row"]["drift"], json!([]));
 }
@@ -220,7 +237,12 @@ fn delete_refuses_with_dependents_and_deletes_leaves() {
     ok(&del);
     let left: Vec<u32> = power(&sb).into_iter().map(|(id, _)| id).collect();
     assert!(!left.contains(&101) && !left.contains(&102), "{left:?}");
-    let destroyed: Vec<String> = sb.sim_commands().into_iter().filter(|(a, _)| a.len() > 2 && a[1] == "destroy").map(|(a, _)| a[2].clone()).collect();
+    let destroyed: Vec<String> = sb
+        .sim_commands()
+        .into_iter()
+        .filter(|(a, _)| a.len() > 2 && a[1] == "destroy")
+        .map(|(a, _)| a[2].clone())
+        .collect();
     assert_eq!(destroyed, ["101", "102"]);
     // Gone is gone: deleting again does nothing.
     let again = run(&sb, &cfg, &["delete", "101", "--yes", "--output", "json"]);
@@ -236,7 +258,8 @@ fn start_stop_restart_touch_only_targets_and_skip_templates() {
     ok(&run(&sb, &cfg, &["create", "--all"]));
     sb.clear_sim_log();
     ok(&run(&sb, &cfg, &["stop", "--all"]));
-    let stops: Vec<String> = sb.sim_commands().into_iter().filter(|(a, m)| *m && a[1] == "shutdown").map(|(a, _)| a[2].clone()).collect();
+    let stops: Vec<String> =
+        sb.sim_commands().into_iter().filter(|(a, m)| *m && a[1] == "shutdown").map(|(a, _)| a[2].clone()).collect();
     // Reverse (boot_order, id): 110 (4), 101 (3), 102 (2), 103 (1); the template 900 untouched.
     assert_eq!(stops, ["110", "101", "102", "103"]);
 
@@ -264,7 +287,9 @@ fn journal(sb: &Sandbox) -> Vec<(u64, String, String)> {
     let text = std::fs::read_to_string(sb.state_dir().join("journal.jsonl")).expect("journal written");
     text.lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter_map(|v| Some((v["guest"].as_u64()?, v["started"].as_str()?.to_string(), v["finished"].as_str()?.to_string())))
+        .filter_map(|v| {
+            Some((v["guest"].as_u64()?, v["started"].as_str()?.to_string(), v["finished"].as_str()?.to_string()))
+        })
         .collect()
 }
 

@@ -1,11 +1,11 @@
+mod cli;
 mod corpus;
+mod dry_run;
+mod features;
 mod graph_props;
+mod lifecycle;
 mod local;
+mod run_safety;
 mod ssh;
 mod support;
-mod dry_run;
-mod run_safety;
-mod cli;
-mod lifecycle;
 mod vm_lifecycle;
-mod features;

@@ -29,7 +29,9 @@ fn a_second_run_on_the_same_host_fails_fast_naming_the_holder() {
     let mut first = sb.command(&example(), &["setup"]).spawn().expect("spawn");
     let lock = sb.state_dir().join("locks");
     wait_for("the first run to take the lock", || {
-        std::fs::read_dir(&lock).map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false))).unwrap_or(false)
+        std::fs::read_dir(&lock)
+            .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
+            .unwrap_or(false)
     });
     let started = Instant::now();
     let second = sb.run(&example(), &["setup", "--dry-run"]);
@@ -64,7 +66,11 @@ fn a_crashed_runs_lock_is_recovered() {
 fn ctrl_c_finishes_the_command_in_flight_then_stops_with_130() {
     let sb = Sandbox::new();
     slow_pool_create(&sb, 1200);
-    let mut child = sb.command(&example(), &["setup", "--output", "json"]).stdout(std::process::Stdio::piped()).spawn().expect("spawn");
+    let mut child = sb
+        .command(&example(), &["setup", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let pid = child.id();
     // Read events as they come; once the run has started, the first slow `zpool create` is
     // in flight within a few milliseconds.
@@ -77,7 +83,9 @@ fn ctrl_c_finishes_the_command_in_flight_then_stops_with_130() {
     // interrupt is handled; 150 ms later the first slow `zpool create` is in flight.
     let lock = sb.state_dir().join("locks");
     wait_for("the lock", || {
-        std::fs::read_dir(&lock).map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false))).unwrap_or(false)
+        std::fs::read_dir(&lock)
+            .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
+            .unwrap_or(false)
     });
     std::thread::sleep(Duration::from_millis(150));
     let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");

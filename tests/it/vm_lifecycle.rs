@@ -84,7 +84,9 @@ fn create_builds_the_template_and_clones_then_changes_nothing() {
     assert_eq!(t["config"]["cicustom"], "user=local:snippets/phoenix-agent-9000.yaml");
     assert!(!done.iter().any(|a| a.contains("qm start 9000")), "a template is never started: {done:?}");
 
-    for (id, cores, memory, disk, ip) in [(1001, "4", "8192", "64G", "10.20.0.50/24"), (1002, "4", "16384", "128G", "10.20.0.51/24")] {
+    for (id, cores, memory, disk, ip) in
+        [(1001, "4", "8192", "64G", "10.20.0.50/24"), (1002, "4", "16384", "128G", "10.20.0.51/24")]
+    {
         let g = sim_guest(&sb, id);
         assert_eq!(g["status"], "running", "{id}: {g}");
         let c = &g["config"];
@@ -101,7 +103,8 @@ fn create_builds_the_template_and_clones_then_changes_nothing() {
         assert!(g["os"]["packages"].to_string().contains("qemu-guest-agent"), "{id}: agent not installed");
     }
     // The image was downloaded exactly once.
-    let downloads = sb.sim_commands().into_iter().filter(|(argv, _)| argv.first().map(String::as_str) == Some("curl")).count();
+    let downloads =
+        sb.sim_commands().into_iter().filter(|(argv, _)| argv.first().map(String::as_str) == Some("curl")).count();
     assert_eq!(downloads, 1);
 
     // A second run: nothing to do, and no mutating command reaches the host.
@@ -151,9 +154,12 @@ fn drifted_cores_are_set_back_and_nothing_else() {
     let done = actions(&fix);
     assert_eq!(planned, done);
     // The running VM gets the new core count in one `qm set`, then a reboot to apply it.
-    assert_eq!(done, vec![
-        "update vm 1001 (cores: 2 → 4) [1001] :: qm set 1001 --cores 4".to_string(),
-        "run vm 1001 restart (configuration changed) [1001] :: qm reboot 1001".to_string(),
-    ]);
+    assert_eq!(
+        done,
+        vec![
+            "update vm 1001 (cores: 2 → 4) [1001] :: qm set 1001 --cores 4".to_string(),
+            "run vm 1001 restart (configuration changed) [1001] :: qm reboot 1001".to_string(),
+        ]
+    );
     assert_eq!(sim_guest(&sb, 1001)["config"]["cores"], "4");
 }

@@ -1,2 +1,2 @@
-pub mod sshd;
 pub mod phoenix;
+pub mod sshd;

@@ -40,7 +40,8 @@ impl Sandbox {
         text.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("command log line is JSON");
-                let argv = v["argv"].as_array().expect("argv").iter().map(|a| a.as_str().unwrap_or("").to_string()).collect();
+                let argv =
+                    v["argv"].as_array().expect("argv").iter().map(|a| a.as_str().unwrap_or("").to_string()).collect();
                 (argv, v["mutating"].as_bool().expect("mutating flag"))
             })
             .collect()
@@ -93,7 +94,10 @@ pub fn actions(out: &Output) -> Vec<String> {
                 e["subject"].as_str().unwrap_or(""),
                 e["reason"].as_str().unwrap_or(""),
                 e["guest"],
-                e["steps"].as_array().map(|s| s.iter().map(|x| x.as_str().unwrap_or("")).collect::<Vec<_>>().join(" ; ")).unwrap_or_default()
+                e["steps"]
+                    .as_array()
+                    .map(|s| s.iter().map(|x| x.as_str().unwrap_or("")).collect::<Vec<_>>().join(" ; "))
+                    .unwrap_or_default()
             )
         })
         .collect()

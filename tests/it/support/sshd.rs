@@ -28,21 +28,14 @@ impl Sshd {
         );
         // Root's sshd insists on its privilege-separation directory; harmless to try otherwise.
         let _ = std::fs::create_dir_all("/run/sshd");
-        let dir = tempfile::Builder::new()
-            .prefix("phx-sshd")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("phx-sshd").tempdir().unwrap();
         let d = dir.path();
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
         let port = free_port();
         let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {host_pub}"),
-        )
-        .unwrap();
+        std::fs::write(d.join("known_hosts"), format!("[127.0.0.1]:{port} {host_pub}")).unwrap();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
              StrictModes no\nPermitRootLogin yes\nUsePAM no\nPidFile {d}/sshd.pid\nLogLevel VERBOSE\n\
@@ -67,22 +60,12 @@ impl Sshd {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not listen on port {port} within 10 s"
-            );
+            assert!(Instant::now() < deadline, "sshd did not listen on port {port} within 10 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-            .unwrap()
-            .trim()
-            .to_string();
-        Sshd {
-            dir,
-            child,
-            port,
-            user,
-        }
+        let user =
+            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+        Sshd { dir, child, port, user }
     }
 
     /// Client options a test passes as `PHOENIX_SSH_OPTS` would: this server's key and host key
@@ -119,10 +102,7 @@ impl Sshd {
 
     /// How many authenticated connections the server has accepted so far.
     pub fn accepted(&self) -> usize {
-        self.log()
-            .lines()
-            .filter(|l| l.contains("Accepted publickey"))
-            .count()
+        self.log().lines().filter(|l| l.contains("Accepted publickey")).count()
     }
 }
 
@@ -145,9 +125,5 @@ fn keygen(path: &PathBuf) {
 
 /// A port nothing listens on right now (the OS picks it; tiny race with other processes).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
