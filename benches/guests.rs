@@ -299,7 +299,10 @@ fn main() -> Res<()> {
     out.push_str(&format!("| create --all, --parallel 8 (wall) | {:.2} s |\n", parallel.wall_ms as f64 / 1000.0));
     out.push_str(&format!("| critical path (guest costs from the serial run) | {:.2} s |\n", cp as f64 / 1000.0));
     out.push_str(&format!("| total guest work / 8 | {:.2} s |\n", (total / 8) as f64 / 1000.0));
-    out.push_str(&format!("| clones of the busiest source ({busiest}), back to back | {:.2} s |\n", clone_floor as f64 / 1000.0));
+    out.push_str(&format!(
+        "| clones of the busiest source ({busiest}), back to back | {:.2} s |\n",
+        clone_floor as f64 / 1000.0
+    ));
     out.push_str(&format!("| bound = max of the three | {:.2} s |\n", bound as f64 / 1000.0));
     out.push_str(&format!(
         "| parallel 8 / bound | {ratio:.2}× (target ≤ 1.15×: {}) |\n",

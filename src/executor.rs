@@ -31,6 +31,16 @@ pub enum ExecError {
 pub struct Outcome {
     pub changed: bool,
     pub actions: usize,
+    /// What the last command of the last action printed (apply only; a dry-run runs nothing).
+    pub output: Option<CommandOutput>,
+}
+
+/// A command's result as plans see it, the same for host commands and both guest kinds.
+#[derive(Debug, Clone, Default)]
+pub struct CommandOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -41,16 +51,17 @@ impl Run {
             return Ok(Outcome::default());
         }
         let count = plan.actions.len();
+        let mut output = None;
         for mut action in plan.actions {
             if action.guest.is_none() {
                 action.guest = guest;
             }
-            self.execute_action(action)?;
+            output = self.execute_action(action)?;
         }
-        Ok(Outcome { changed: true, actions: count })
+        Ok(Outcome { changed: true, actions: count, output })
     }
 
-    fn execute_action(&self, action: Action) -> Result<(), ExecError> {
+    fn execute_action(&self, action: Action) -> Result<Option<CommandOutput>, ExecError> {
         if self.cancelled() {
             return Err(ExecError::Interrupted { subject: action.subject });
         }
@@ -76,6 +87,7 @@ impl Run {
             });
             let result = self.run_steps(&action);
             let error = result.as_ref().err().map(|e| e.to_string());
+            let output = result.as_ref().ok().cloned().flatten();
             if let Some(journal) = &self.journal {
                 let entry = JournalEntry {
                     started,
@@ -109,10 +121,15 @@ impl Run {
                 self.action_failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
+            self.facts
+                .apply(&action.effect)
+                .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })?;
+            return Ok(output);
         }
         self.facts
             .apply(&action.effect)
-            .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })
+            .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })?;
+        Ok(None)
     }
 
     fn serial_lock(&self, key: &str) -> std::sync::Arc<Mutex<()>> {
@@ -146,9 +163,11 @@ impl Run {
         }
     }
 
-    fn run_steps(&self, action: &Action) -> Result<(), ExecError> {
+    /// Run an action's steps in order; the output of the last command step is returned.
+    fn run_steps(&self, action: &Action) -> Result<Option<CommandOutput>, ExecError> {
         let subject = &action.subject;
         let conn_err = |source| ExecError::Connector { subject: subject.clone(), source };
+        let mut last = None;
         for step in &action.steps {
             let _progress = Progress::start(step.describe());
             match step {
@@ -162,11 +181,18 @@ impl Run {
                             stderr: out.stderr_str().trim_end().to_string(),
                         });
                     }
+                    last = Some(CommandOutput { code: out.code, stdout: out.stdout_str(), stderr: out.stderr_str() });
                 }
                 Step::Guest { kind, command, .. } => {
                     let out: Output = self.connector.run(command).map_err(conn_err)?;
                     match crate::ops::guest::guest_result(*kind, command, &out) {
-                        Ok((0, _)) => {}
+                        Ok((0, stdout)) => {
+                            last = Some(CommandOutput {
+                                code: 0,
+                                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                                stderr: guest_stderr(*kind, &out),
+                            });
+                        }
                         Ok((code, _)) => {
                             return Err(ExecError::StepFailed {
                                 subject: subject.clone(),
@@ -191,7 +217,7 @@ impl Run {
                 }
             }
         }
-        Ok(())
+        Ok(last)
     }
 }
 

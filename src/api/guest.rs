@@ -44,7 +44,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "argv: Array", "opts: Map", "-> Map"],
         "Run a command inside a guest unless a check command already succeeds there: \
          #{unless: [\"test\", \"-x\", \"/usr/bin/docker\"], reason: \"install docker\"}. After it runs, the check is taken to succeed. \
-         Returns #{changed, actions}. A non-zero exit fails the guest.",
+         Returns #{changed, actions} plus, when it ran, #{code, stdout, stderr} (same shape for LXC and VM). \
+         A non-zero exit fails the guest.",
         move |nc: NativeCallContext, id: Dynamic, argv: Array, opts: Map| -> Res<Dynamic> {
             at(&nc, || {
                 known_keys(&opts, "guest::exec", &["unless", "reason"])?;
@@ -61,6 +62,42 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 };
                 let reason = opt_str(&opts, "reason")?.unwrap_or_default();
                 carry_out(&c, exec(&run.facts, kind, id, &argv, &guard, &reason))
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "probe",
+        &["id: int", "argv: Array", "-> Map"],
+        "Run a read-only command inside a guest and return #{code, stdout, stderr} — the same shape for LXC \
+         (`pct exec`) and VM (`qm guest exec`, its JSON parsed, bounded by a timeout). It must change nothing: it \
+         also runs in a dry-run. For a guest this dry-run would create, returns #{code: ()} (unknown until apply).",
+        move |nc: NativeCallContext, id: Dynamic, argv: Array| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let kind = declared_kind(run, id)?;
+                let argv = strings("guest::probe", argv)?;
+                let mut m = Map::new();
+                if run.facts.is_modelled(id) {
+                    m.insert("code".into(), Dynamic::UNIT);
+                    return Ok(m.into());
+                }
+                let cmd = crate::ops::guest::in_guest_command(kind, id, &argv, None);
+                let out = run.connector.run(&cmd).map_err(|e| e.to_string())?;
+                let (code, stdout) = crate::ops::guest::guest_result(kind, &cmd, &out).map_err(|e| e.to_string())?;
+                let stderr = match kind {
+                    GuestKind::Lxc => out.stderr_str(),
+                    GuestKind::Vm => crate::facts::qm::parse_guest_exec_json(&out.stdout_str())
+                        .ok()
+                        .and_then(|r| r.err_data)
+                        .unwrap_or_default(),
+                };
+                m.insert("code".into(), (code as i64).into());
+                m.insert("stdout".into(), String::from_utf8_lossy(&stdout).into_owned().into());
+                m.insert("stderr".into(), stderr.into());
+                Ok(m.into())
             })
         },
     );

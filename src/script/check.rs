@@ -65,7 +65,8 @@ fn script_fns(ast: &AST, prefix: &str) -> FnTable {
 pub fn check_calls(scripts: &Scripts, ast: &AST, source: &str) -> Result<(), ScriptDiagnostic> {
     let mut problems = Vec::new();
     let mut seen_modules = HashSet::new();
-    check_ast(scripts, ast, source, &mut problems, &mut seen_modules);
+    let mut stack = Vec::new();
+    check_ast(scripts, ast, source, &mut problems, &mut seen_modules, &mut stack);
     let mut problems = problems.into_iter();
     match problems.next() {
         None => Ok(()),
@@ -82,16 +83,33 @@ fn check_ast(
     source: &str,
     problems: &mut Vec<ScriptDiagnostic>,
     seen_modules: &mut HashSet<String>,
+    stack: &mut Vec<String>,
 ) {
     let (imports, calls) = scan(ast);
     let local = script_fns(ast, "");
     let mut module_fns: HashMap<String, FnTable> = HashMap::new();
     for (alias, (path, pos)) in &imports {
+        if let Some(i) = stack.iter().position(|p| p == path) {
+            let mut chain: Vec<String> = stack[i..].to_vec();
+            chain.push(path.clone());
+            problems.push(ScriptDiagnostic::at(
+                &scripts.sources,
+                ScriptErrorKind::Compile,
+                source,
+                *pos,
+                format!("import cycle: {}", chain.join(" → ")),
+                "imported here",
+                Some("modules cannot import each other in a cycle; move what both need into a third module".into()),
+            ));
+            continue;
+        }
         match scripts.compile_module(path) {
             Ok((name, mast)) => {
                 module_fns.insert(alias.clone(), script_fns(&mast, alias));
                 if seen_modules.insert(path.clone()) {
-                    check_ast(scripts, &mast, &name, problems, seen_modules);
+                    stack.push(path.clone());
+                    check_ast(scripts, &mast, &name, problems, seen_modules, stack);
+                    stack.pop();
                 }
             }
             Err(Err(diagnostic)) => problems.push(diagnostic),

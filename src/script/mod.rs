@@ -76,6 +76,38 @@ impl ModuleResolver for StdlibResolver {
         if let Some(m) = lock(&self.cache).get(path) {
             return Ok(m.clone());
         }
+        // Modules importing each other in a cycle would recurse until the stack overflows.
+        let cycle = RESOLVING.with(|r| {
+            let r = r.borrow();
+            r.iter().position(|p| p == path).map(|i| {
+                let mut chain: Vec<String> = r[i..].to_vec();
+                chain.push(path.to_string());
+                chain.join(" → ")
+            })
+        });
+        if let Some(chain) = cycle {
+            return Err(EvalAltResult::ErrorSystem(
+                format!("import cycle: {chain}"),
+                "modules cannot import each other in a cycle; move what both need into a third module".into(),
+            )
+            .into());
+        }
+        RESOLVING.with(|r| r.borrow_mut().push(path.to_string()));
+        let result = self.load(engine, path, pos);
+        RESOLVING.with(|r| {
+            r.borrow_mut().pop();
+        });
+        result
+    }
+}
+
+thread_local! {
+    /// Modules being resolved on this thread, innermost last (for import-cycle detection).
+    static RESOLVING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl StdlibResolver {
+    fn load(&self, engine: &Engine, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
         let found = match self.resolver.module(path) {
             Ok(Some(f)) => f,
             Ok(None) => return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into()),
