@@ -43,6 +43,12 @@ pub struct CommandOutput {
     pub stderr: String,
 }
 
+impl From<&Output> for CommandOutput {
+    fn from(out: &Output) -> Self {
+        CommandOutput { code: out.code, stdout: out.stdout_str(), stderr: out.stderr_str() }
+    }
+}
+
 impl Run {
     /// Carry out an op's plan: report a no-op, or run (apply) / model (dry-run) each action.
     pub fn execute(&self, plan: Plan, guest: Option<u32>) -> Result<Outcome, ExecError> {
@@ -181,35 +187,26 @@ impl Run {
                             stderr: out.stderr_str().trim_end().to_string(),
                         });
                     }
-                    last = Some(CommandOutput { code: out.code, stdout: out.stdout_str(), stderr: out.stderr_str() });
+                    last = Some(CommandOutput::from(&out));
                 }
                 Step::Guest { kind, command, .. } => {
                     let out: Output = self.connector.run(command).map_err(conn_err)?;
-                    match crate::ops::guest::guest_result(*kind, command, &out) {
-                        Ok((0, stdout)) => {
-                            last = Some(CommandOutput {
-                                code: 0,
-                                stdout: String::from_utf8_lossy(&stdout).into_owned(),
-                                stderr: guest_stderr(*kind, &out),
-                            });
-                        }
-                        Ok((code, _)) => {
-                            return Err(ExecError::StepFailed {
-                                subject: subject.clone(),
-                                step: command.to_string(),
-                                code,
-                                stderr: guest_stderr(*kind, &out),
-                            })
-                        }
-                        Err(e) => {
-                            return Err(ExecError::StepFailed {
-                                subject: subject.clone(),
-                                step: command.to_string(),
-                                code: out.code,
-                                stderr: e.to_string(),
-                            })
-                        }
+                    let result =
+                        crate::ops::guest::guest_output(*kind, command, &out).map_err(|e| ExecError::StepFailed {
+                            subject: subject.clone(),
+                            step: command.to_string(),
+                            code: out.code,
+                            stderr: e.to_string(),
+                        })?;
+                    if result.code != 0 {
+                        return Err(ExecError::StepFailed {
+                            subject: subject.clone(),
+                            step: command.to_string(),
+                            code: result.code,
+                            stderr: result.stderr.trim_end().to_string(),
+                        });
                     }
+                    last = Some(result);
                 }
                 Step::WriteFile { path, file } => self.connector.write_file(path, file).map_err(conn_err)?,
                 Step::RemoveFile { path } => {
@@ -232,19 +229,6 @@ pub fn is_lock_error(stderr: &str) -> bool {
         || stderr.contains("VM is locked")
         || (stderr.contains("got timeout") && stderr.contains("lock"))
         || stderr.contains("trying to acquire lock")
-}
-
-/// A guest command's error output: stderr for containers, `err-data` for VMs.
-fn guest_stderr(kind: crate::graph::GuestKind, out: &Output) -> String {
-    match kind {
-        crate::graph::GuestKind::Lxc => out.stderr_str().trim_end().to_string(),
-        crate::graph::GuestKind::Vm => crate::facts::qm::parse_guest_exec_json(&out.stdout_str())
-            .ok()
-            .and_then(|r| r.err_data)
-            .unwrap_or_default()
-            .trim_end()
-            .to_string(),
-    }
 }
 
 /// One line for the end of a walk: how many guests ended how, naming those that did not succeed.

@@ -80,3 +80,10 @@ pub fn outcome(changed: bool, actions: usize) -> Dynamic {
     m.insert("actions".into(), (actions as i64).into());
     m.into()
 }
+
+/// A command's result for the plan: #{code, stdout, stderr}, added to `map`.
+pub fn insert_output(map: &mut Map, out: &crate::executor::CommandOutput) {
+    map.insert("code".into(), (out.code as i64).into());
+    map.insert("stdout".into(), out.stdout.clone().into());
+    map.insert("stderr".into(), out.stderr.clone().into());
+}

@@ -14,9 +14,7 @@ pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> R
     let o = run.execute(plan, crate::executor::current_guest()).map_err(|e| e.to_string())?;
     let mut m = outcome(o.changed, o.actions);
     if let (Some(out), Some(mut map)) = (o.output, m.write_lock::<rhai::Map>()) {
-        map.insert("code".into(), (out.code as i64).into());
-        map.insert("stdout".into(), out.stdout.into());
-        map.insert("stderr".into(), out.stderr.into());
+        super::convert::insert_output(&mut map, &out);
     }
     Ok(m)
 }

@@ -86,17 +86,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 }
                 let cmd = crate::ops::guest::in_guest_command(kind, id, &argv, None);
                 let out = run.connector.run(&cmd).map_err(|e| e.to_string())?;
-                let (code, stdout) = crate::ops::guest::guest_result(kind, &cmd, &out).map_err(|e| e.to_string())?;
-                let stderr = match kind {
-                    GuestKind::Lxc => out.stderr_str(),
-                    GuestKind::Vm => crate::facts::qm::parse_guest_exec_json(&out.stdout_str())
-                        .ok()
-                        .and_then(|r| r.err_data)
-                        .unwrap_or_default(),
-                };
-                m.insert("code".into(), (code as i64).into());
-                m.insert("stdout".into(), String::from_utf8_lossy(&stdout).into_owned().into());
-                m.insert("stderr".into(), stderr.into());
+                let result = crate::ops::guest::guest_output(kind, &cmd, &out).map_err(|e| e.to_string())?;
+                super::convert::insert_output(&mut m, &result);
                 Ok(m.into())
             })
         },

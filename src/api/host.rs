@@ -59,9 +59,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 let out = run.connector.run(&crate::command::Command::new(argv)).map_err(|e| e.to_string())?;
                 let mut m = rhai::Map::new();
-                m.insert("code".into(), (out.code as i64).into());
-                m.insert("stdout".into(), out.stdout_str().into());
-                m.insert("stderr".into(), out.stderr_str().into());
+                super::convert::insert_output(&mut m, &crate::executor::CommandOutput::from(&out));
                 Ok(m.into())
             })
         },
@@ -91,9 +89,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     .run(&crate::command::Command::new(argv).with_stdin(script))
                     .map_err(|e| e.to_string())?;
                 let mut m = rhai::Map::new();
-                m.insert("code".into(), (out.code as i64).into());
-                m.insert("stdout".into(), out.stdout_str().into());
-                m.insert("stderr".into(), out.stderr_str().into());
+                super::convert::insert_output(&mut m, &crate::executor::CommandOutput::from(&out));
                 Ok(m.into())
             })
         },

@@ -74,6 +74,18 @@ pub fn guest_result(kind: GuestKind, cmd: &Command, out: &Output) -> Result<(i32
     }
 }
 
+/// A guest command's exit code, stdout and stderr (for VMs: `err-data` of the agent's answer).
+pub fn guest_output(kind: GuestKind, cmd: &Command, out: &Output) -> Result<crate::executor::CommandOutput, FactError> {
+    let (code, stdout) = guest_result(kind, cmd, out)?;
+    let stderr = match kind {
+        GuestKind::Lxc => out.stderr_str(),
+        GuestKind::Vm => {
+            crate::facts::qm::parse_guest_exec_json(&out.stdout_str()).ok().and_then(|r| r.err_data).unwrap_or_default()
+        }
+    };
+    Ok(crate::executor::CommandOutput { code, stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr })
+}
+
 /// When a guest command needs to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
@@ -213,4 +225,30 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
         }
     }
     Ok(Plan::with(subj, vec![action]))
+}
+
+/// The CLI that manages a kind of guest.
+pub fn tool(kind: GuestKind) -> &'static str {
+    match kind {
+        GuestKind::Lxc => "pct",
+        GuestKind::Vm => "qm",
+    }
+}
+
+/// Stop a guest if it runs, then destroy it with purge (its firewall file goes with it).
+/// `subject` names it the way its kind's ops do (`ct 101`, `vm 1001`).
+pub fn destroy(facts: &Facts, kind: GuestKind, id: u32, subject: String) -> Result<Plan, OpError> {
+    let Some(g) = facts.guests(kind)?.get(&id).cloned() else {
+        return Ok(Plan::noop(subject, "absent"));
+    };
+    let (cli, ids) = (tool(kind), id.to_string());
+    let mut action = Action::new(Change::Delete, subject.clone(), "declared for deletion");
+    if g.power == crate::facts::guests::Power::Running {
+        action = action.exec(Command::new([cli, "stop", ids.as_str()]));
+    }
+    action = action
+        .exec(Command::new([cli, "destroy", ids.as_str(), "--purge", "1"]))
+        .effect(Effect::Guest { kind, id, change: GuestChange::Destroyed })
+        .for_guest(Some(id));
+    Ok(Plan::with(subject, vec![action]))
 }

@@ -704,19 +704,7 @@ pub fn ensure_snapshot(facts: &Facts, id: u32, name: &str) -> Result<Plan, OpErr
 
 /// Stop and destroy the container with purge (its firewall file goes with it).
 pub fn destroy(facts: &Facts, id: u32) -> Result<Plan, OpError> {
-    let Some(g) = facts.guests(KIND)?.get(&id).cloned() else {
-        return Ok(Plan::noop(subject(id), "absent"));
-    };
-    let ids = id.to_string();
-    let mut action = Action::new(Change::Delete, subject(id), "declared for deletion");
-    if g.power == Power::Running {
-        action = action.exec(Command::new(["pct", "stop", ids.as_str()]));
-    }
-    action = action
-        .exec(Command::new(["pct", "destroy", ids.as_str(), "--purge", "1"]))
-        .effect(effect(id, GuestChange::Destroyed))
-        .for_guest(Some(id));
-    Ok(Plan::with(subject(id), vec![action]))
+    super::guest::destroy(facts, KIND, id, subject(id))
 }
 
 /// The container's IPv4 address on eth0 once it has one; `None` when not (yet) up.

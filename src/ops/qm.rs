@@ -835,19 +835,7 @@ pub fn has_snapshot(facts: &Facts, id: u32, name: &str) -> Result<bool, OpError>
 
 /// Stop and destroy the VM with purge (its firewall file and cloud-init drive go with it).
 pub fn destroy(facts: &Facts, id: u32) -> Result<Plan, OpError> {
-    let Some(g) = facts.guests(KIND)?.get(&id).cloned() else {
-        return Ok(Plan::noop(subject(id), "absent"));
-    };
-    let ids = id.to_string();
-    let mut action = Action::new(Change::Delete, subject(id), "declared for deletion");
-    if g.power == Power::Running {
-        action = action.exec(Command::new(["qm", "stop", ids.as_str()]));
-    }
-    action = action
-        .exec(Command::new(["qm", "destroy", ids.as_str(), "--purge", "1"]))
-        .effect(effect(id, GuestChange::Destroyed))
-        .for_guest(Some(id));
-    Ok(Plan::with(subject(id), vec![action]))
+    super::guest::destroy(facts, KIND, id, subject(id))
 }
 
 /// Whether the guest agent answers (`qm agent <id> ping` exits 0). A read: it changes nothing.
