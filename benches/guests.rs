@@ -293,7 +293,7 @@ fn main() -> Res<()> {
         .collect();
 
     let mut out = String::new();
-    out.push_str(&format!("# guests benchmark: 50 guests (45 LXC incl. 2 templates, 5 VM incl. 1 template)\n\n"));
+    out.push_str(&"# guests benchmark: 50 guests (45 LXC incl. 2 templates, 5 VM incl. 1 template)\n\n".to_string());
     out.push_str("| measure | value |\n|---|---|\n");
     out.push_str(&format!("| create --all, --parallel 1 (wall) | {:.2} s |\n", serial.wall_ms as f64 / 1000.0));
     out.push_str(&format!("| create --all, --parallel 8 (wall) | {:.2} s |\n", parallel.wall_ms as f64 / 1000.0));

@@ -83,11 +83,7 @@ fn project_root(config_dir: &Path) -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
         return Some(PathBuf::from(h));
     }
-    match config_dir.parent() {
-        Some(p) => Some(p.to_path_buf()),
-        // `--config-dir /` has no parent; plans then come only from the binary.
-        None => None,
-    }
+    config_dir.parent().map(|p| p.to_path_buf())
 }
 
 fn connect(spec: &HostSpec, state_dir: &Path) -> Result<Arc<dyn Connector>, String> {

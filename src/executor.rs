@@ -392,7 +392,7 @@ impl Run {
 
         std::thread::scope(|scope| {
             for _ in 0..self.parallel.min(order.len()).max(1) {
-                scope.spawn(&worker);
+                scope.spawn(worker);
             }
         });
         let mut outcomes = match state.into_inner() {

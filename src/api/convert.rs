@@ -16,7 +16,7 @@ pub fn guest_id(v: &Dynamic) -> Res<u32> {
     if let Ok(i) = v.as_int() {
         return u32::try_from(i).map_err(|_| format!("guest id {i} is out of range").into());
     }
-    if let Some(s) = v.clone().into_immutable_string().ok() {
+    if let Ok(s) = v.clone().into_immutable_string() {
         return s.trim().parse::<u32>().map_err(|_| format!("`{s}` is not a guest id").into());
     }
     Err(format!("a guest id must be an integer, not {}", v.type_name()).into())

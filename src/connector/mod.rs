@@ -103,7 +103,7 @@ pub(crate) mod bytes_as_text {
     }
 
     fn unhex(h: &str) -> Option<Vec<u8>> {
-        if h.len() % 2 != 0 {
+        if !h.len().is_multiple_of(2) {
             return None;
         }
         (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()

@@ -660,7 +660,7 @@ pub fn ensure_power(facts: &Facts, id: u32, running: bool) -> Result<Plan, OpErr
         (Command::new(["pct", "shutdown", ids.as_str(), "--timeout", "60", "--forceStop", "1"]), "running")
     };
     let action = Action::new(
-        if running { Change::Update } else { Change::Update },
+        Change::Update,
         format!("{} power", subject(id)),
         format!("{reason} → {}", if running { "running" } else { "stopped" }),
     )

@@ -33,15 +33,15 @@ fn scan(ast: &AST) -> (HashMap<String, (String, Position)>, Vec<Call>) {
             }
             // A call used as a value is an expression; a call written as a statement
             // (`zfs::ensure_dataset("x");`, the usual form in plans) is a statement.
-            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos))) => {
-                if x.op_token.is_none() {
-                    calls.push(Call {
-                        namespace: x.namespace.to_string(),
-                        name: x.name.to_string(),
-                        arity: x.args.len(),
-                        pos: *pos,
-                    });
-                }
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos)))
+                if x.op_token.is_none() =>
+            {
+                calls.push(Call {
+                    namespace: x.namespace.to_string(),
+                    name: x.name.to_string(),
+                    arity: x.args.len(),
+                    pos: *pos,
+                });
             }
             _ => {}
         }

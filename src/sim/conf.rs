@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub(crate) fn encode_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b < 0x20 || b >= 0x7f || b == b':' || b == b'%' {
+        if !(0x20..0x7f).contains(&b) || b == b':' || b == b'%' {
             out.push_str(&format!("%{b:02X}"));
         } else {
             out.push(b as char);

@@ -39,7 +39,7 @@ pub(crate) fn parse_vmid(s: Option<&String>, usage: &str) -> Result<u32, Output>
 }
 
 /// The guest of this kind, or the exact missing-config error.
-pub(crate) fn lookup<'a>(st: &'a SimState, kind: GuestKind, vmid: u32) -> Result<&'a Guest, Output> {
+pub(crate) fn lookup(st: &SimState, kind: GuestKind, vmid: u32) -> Result<&Guest, Output> {
     match st.guests.get(&vmid) {
         Some(g) if g.kind == kind => Ok(g),
         _ => Err(missing_config(st, kind, vmid)),

@@ -833,7 +833,7 @@ fn dpkg(g: &mut Guest, args: &[&str]) -> Output {
             if stderr.is_empty() {
                 done(stdout)
             } else {
-                out(1, stdout, stderr.trim_end().to_string())
+                out(1, stdout, stderr.trim_end())
             }
         }
         _ => out(127, "", format!("sim: dpkg {} not simulated in guest", args.join(" "))),

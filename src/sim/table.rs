@@ -69,7 +69,7 @@ pub(crate) fn nicenum(n: u64, bytes: bool) -> String {
     }
     let unit = UNITS[index];
     let div = 1u64 << (10 * index);
-    if n % div == 0 {
+    if n.is_multiple_of(div) {
         return format!("{}{unit}", n / div);
     }
     let val = n as f64 / div as f64;

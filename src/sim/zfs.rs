@@ -686,7 +686,7 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         }
     }
     if k == "mountpoint" && !(v.starts_with('/') || v == "none" || v == "legacy") {
-        return fail(format!("'mountpoint' must be an absolute path, 'none', or 'legacy'"));
+        return fail("'mountpoint' must be an absolute path, 'none', or 'legacy'".to_string());
     }
     Ok((k.to_string(), v.to_string()))
 }
