@@ -94,6 +94,10 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
             })
         }
         Event::RunFinished { created, updated, deleted, ran, failed, unchanged, interrupted, duration_ms, .. } => {
+            // A read-only plan (status, inspect) has nothing to sum up.
+            if created + updated + deleted + ran + failed + unchanged == 0 && !*interrupted {
+                return None;
+            }
             let secs = *duration_ms as f64 / 1000.0;
             let mut line = if dry_run {
                 format!(
