@@ -265,7 +265,17 @@ fn main() -> Res<()> {
     // Clones of one source cannot overlap (Proxmox locks the source; phoenix serialises them):
     // the clone time of the busiest source is a floor for any schedule too.
     let clones = clone_time_per_source(&serial.events);
-    let (busiest, clone_floor) = clones.iter().max_by_key(|(_, t)| **t).map(|(s, t)| (*s, *t)).unwrap_or((0, 0));
+    let (busiest, clone_time) = clones.iter().max_by_key(|(_, t)| **t).map(|(s, t)| (*s, *t)).unwrap_or((0, 0));
+    // After the last of those clones, that guest still needs its own work past the clone: at
+    // least the smallest such tail among the source's clones.
+    let min_tail = edges
+        .iter()
+        .filter(|(_, pre)| pre.last() == Some(&busiest))
+        .filter_map(|(id, _)| serial.elapsed.get(id))
+        .map(|e| e.saturating_sub(clone_cost("pct")))
+        .min()
+        .unwrap_or(0);
+    let clone_floor = clone_time + min_tail;
     let bound = cp.max(total / 8).max(clone_floor);
     let ratio = parallel.wall_ms as f64 / bound as f64;
 

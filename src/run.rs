@@ -35,6 +35,8 @@ pub struct Run {
     pub started: Instant,
     /// Keys of actions that must not overlap (see `Action::serialize_on`).
     pub serial_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<()>>>>,
+    /// Guests an action of this run changed (or, in a dry-run, would change).
+    pub touched: std::sync::Mutex<std::collections::HashSet<u32>>,
 }
 
 /// Options a run is built with (from the CLI, or from a test or benchmark).
@@ -75,6 +77,7 @@ impl Run {
             action_failed: AtomicBool::new(false),
             started: Instant::now(),
             serial_locks: Default::default(),
+            touched: Default::default(),
         }
     }
 
@@ -83,7 +86,21 @@ impl Run {
     }
 
     pub fn emit(&self, event: Event) {
+        if let Event::Action { guest: Some(g), .. } = &event {
+            match self.touched.lock() {
+                Ok(mut t) => t.insert(*g),
+                Err(p) => p.into_inner().insert(*g),
+            };
+        }
         self.reporter.emit(&event);
+    }
+
+    /// Whether an action of this run changed the guest (planned it, in a dry-run).
+    pub fn touched(&self, id: u32) -> bool {
+        match self.touched.lock() {
+            Ok(t) => t.contains(&id),
+            Err(p) => p.into_inner().contains(&id),
+        }
     }
 
     pub fn start(&self) {

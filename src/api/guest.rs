@@ -95,6 +95,15 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "changed",
+        &["id: int", "-> bool"],
+        "Whether an action of this run has changed the guest so far (in a dry-run: would change it). State \
+         machines verify what they changed (health checks) and leave an untouched guest alone.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<bool> { at(&nc, || Ok(c.run()?.touched(guest_id(&id)?))) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "check",
         &["id: int", "argv: Array", "-> bool"],
         "Whether a read-only check command succeeds inside a guest; () when unknown until apply (a guest this dry-run would create).",
