@@ -1,28 +1,13 @@
 //! The guest lifecycle end to end, through the binary on the simulator: create everything,
 //! idempotency, drift repair, delete safety, parallel order, injected faults, exact dry-run.
 //!
-//! Most tests use a reduced copy of the example configuration (containers whose features exist
-//! today: base_setup, docker; no VMs), so they exercise the verbs without waiting for every
-//! feature module. The tests on the full example are marked `#[ignore]` until the feature and VM
-//! modules land (run them with `cargo test -- --ignored lifecycle`).
+//! Most tests use a reduced copy of the example configuration (containers with base_setup and
+//! docker, no VMs) so each stays fast and its expectations exact; one test runs the whole example.
 
-use crate::support::phoenix::{actions, events, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, events, root, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
 
 /// The example configuration cut down to 900 (template) → 103 → {102, 110} → 101: every guest
 /// clones from 900, 102 and 110 depend on 103, 101 on both. No application scripts, no VMs.

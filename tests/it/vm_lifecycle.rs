@@ -6,23 +6,10 @@
 //! dependency on 103) and without features or NFS volumes: those belong to other modules (and
 //! the simulator has no `mount`/`mountpoint` in guests yet), this file tests the VM state machine.
 
-use crate::support::phoenix::{actions, stderr, summary, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, stderr, summary, Sandbox};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
 
 /// The example configuration with VMs 9000 → 1001 → 1002 standing alone.
 fn vm_config(sb: &Sandbox) -> PathBuf {
