@@ -668,23 +668,14 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
             let Some(v) = config.get(&k).cloned() else {
                 continue;
             };
-            let vol = volid_of(&v).to_string();
-            if vol.starts_with('/') {
+            // Bind mounts are host directories: nothing to clone.
+            if volid_of(&v).starts_with('/') {
                 continue;
             }
-            let size =
-                v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
-            let result = if full {
-                let sid = storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
-                log.push_str(&format!("create full clone of mountpoint {k} ({vol})\n"));
-                volumes::copy(st, &vol, &sid, new, size, VolKind::Subvol)
-            } else {
-                log.push_str(&format!("create linked clone of mount point {k} ({vol})\n"));
-                volumes::link(st, &vol, new, VolKind::Subvol)
-            };
-            match result {
-                Ok(nv) => {
-                    config.insert(k.clone(), v.replacen(&vol, &nv, 1));
+            match volumes::clone_volume(st, &k, &v, full, storage.as_deref(), new, VolKind::Subvol, "mountpoint") {
+                Ok((value, line)) => {
+                    log.push_str(&line);
+                    config.insert(k.clone(), value);
                 }
                 Err(e) => {
                     failure = Some(e);

@@ -751,20 +751,10 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 }
                 continue;
             }
-            let vol = volid_of(&v).to_string();
-            let size =
-                v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
-            let r = if full {
-                log.push_str(&format!("create full clone of drive {k} ({vol})\n"));
-                let sid = storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
-                volumes::copy(st, &vol, &sid, new, size, VolKind::Image)
-            } else {
-                log.push_str(&format!("create linked clone of drive {k} ({vol})\n"));
-                volumes::link(st, &vol, new, VolKind::Image)
-            };
-            match r {
-                Ok(nv) => {
-                    config.insert(k.clone(), v.replacen(&vol, &nv, 1));
+            match volumes::clone_volume(st, &k, &v, full, storage.as_deref(), new, VolKind::Image, "drive") {
+                Ok((value, line)) => {
+                    log.push_str(&line);
+                    config.insert(k.clone(), value);
                 }
                 Err(e) => {
                     failure = Some(e);
