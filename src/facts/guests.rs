@@ -190,6 +190,17 @@ pub struct GuestFacts {
     pub(super) modelled: Mutex<HashMap<u32, Origin>>,
     /// What an OS template or cloud image holds (files, packages, enabled units), by path.
     pub(super) images: Keyed<String, Option<ImageManifest>>,
+    /// Packages this run installed in a guest (from `dpkg -s …` checks that became true), so a
+    /// later check of some of them knows the answer without asking.
+    pub(super) installed: Mutex<HashMap<u32, std::collections::HashSet<String>>>,
+}
+
+/// The packages a `dpkg -s <pkg>…` check asks about.
+fn dpkg_check_packages(argv: &[String]) -> Option<&[String]> {
+    match argv {
+        [dpkg, s, pkgs @ ..] if dpkg == "dpkg" && s == "-s" && !pkgs.is_empty() => Some(pkgs),
+        _ => None,
+    }
 }
 
 /// Where a modelled guest's inside comes from.
@@ -345,6 +356,12 @@ impl Facts {
         if let Some(v) = *self.guests.checks.cell(&key).get(|| Ok::<_, FactError>(None))? {
             return Ok(Some(v));
         }
+        // Packages an earlier step of this run installed (as part of a larger set) are there.
+        if let Some(pkgs) = dpkg_check_packages(argv) {
+            if lock(&self.guests.installed).get(&id).is_some_and(|have| pkgs.iter().all(|p| have.contains(p))) {
+                return Ok(Some(true));
+            }
+        }
         let origin = lock(&self.guests.modelled).get(&id).cloned();
         let answer = match &origin {
             Some(Origin::Clone(source)) => self.source_check(kind, *source, argv)?,
@@ -454,6 +471,9 @@ impl Facts {
             GuestChange::Check { argv, ok } => {
                 let cell = self.guests.checks.cell(&(id, argv.clone()));
                 cell.update(|| Ok::<_, FactError>(None), |v| *v = Some(*ok))?;
+                if let (true, Some(pkgs)) = (*ok, dpkg_check_packages(argv)) {
+                    lock(&self.guests.installed).entry(id).or_default().extend(pkgs.iter().cloned());
+                }
                 return Ok(());
             }
             GuestChange::File { path, content } => {
