@@ -123,10 +123,10 @@ fn create_all_converges_then_changes_nothing() {
     assert_eq!(actions(&full), Vec::<String>::new());
 }
 
-/// The whole example configuration: every LXC and VM, every feature. The dry-run on the empty
-/// host plans every guest; it cannot be exact here where the outcome depends on data that only
-/// apply produces (the cloud image it downloads, the CA root step-ca generates) — those actions
-/// carry a note in the dry-run. After apply, a dry-run and a second apply find nothing to do.
+/// The whole example configuration: every LXC and VM, every feature. From the empty host the
+/// dry-run matches apply action for action except where the outcome rests on data only apply
+/// produces (the cloud image it downloads, the CA root step-ca generates): the test bounds the
+/// differences to exactly those. After apply, a dry-run and a second apply find nothing to do.
 #[test]
 fn create_all_example_converges_then_changes_nothing() {
     let sb = Sandbox::new();
