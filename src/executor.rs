@@ -171,50 +171,74 @@ impl Run {
 
     /// Run an action's steps in order; the output of the last command step is returned.
     fn run_steps(&self, action: &Action) -> Result<Option<CommandOutput>, ExecError> {
-        let subject = &action.subject;
-        let conn_err = |source| ExecError::Connector { subject: subject.clone(), source };
         let mut last = None;
         for step in &action.steps {
             let _progress = Progress::start(step.describe());
-            match step {
-                Step::Exec { command } => {
-                    let out: Output = self.run_retrying_locks(command).map_err(conn_err)?;
-                    if !out.success() {
-                        return Err(ExecError::StepFailed {
-                            subject: subject.clone(),
-                            step: command.to_string(),
-                            code: out.code,
-                            stderr: out.stderr_str().trim_end().to_string(),
-                        });
-                    }
-                    last = Some(CommandOutput::from(&out));
-                }
-                Step::Guest { kind, command, .. } => {
-                    let out: Output = self.connector.run(command).map_err(conn_err)?;
-                    let result =
-                        crate::ops::guest::guest_output(*kind, command, &out).map_err(|e| ExecError::StepFailed {
-                            subject: subject.clone(),
-                            step: command.to_string(),
-                            code: out.code,
-                            stderr: e.to_string(),
-                        })?;
-                    if result.code != 0 {
-                        return Err(ExecError::StepFailed {
-                            subject: subject.clone(),
-                            step: command.to_string(),
-                            code: result.code,
-                            stderr: result.stderr.trim_end().to_string(),
-                        });
-                    }
-                    last = Some(result);
-                }
-                Step::WriteFile { path, file } => self.connector.write_file(path, file).map_err(conn_err)?,
-                Step::RemoveFile { path } => {
-                    self.connector.remove_file(path).map_err(conn_err)?;
-                }
+            if let Some(out) = self.run_step(&action.subject, step)? {
+                last = Some(out);
             }
         }
         Ok(last)
+    }
+
+    /// Run one step; commands return their output.
+    fn run_step(&self, subject: &str, step: &Step) -> Result<Option<CommandOutput>, ExecError> {
+        let conn_err = |source| ExecError::Connector { subject: subject.to_string(), source };
+        let failed = |step: String, code: i32, stderr: String| ExecError::StepFailed {
+            subject: subject.to_string(),
+            step,
+            code,
+            stderr,
+        };
+        match step {
+            Step::Exec { command } => {
+                let out: Output = self.run_retrying_locks(command).map_err(conn_err)?;
+                if !out.success() {
+                    return Err(failed(command.to_string(), out.code, out.stderr_str().trim_end().to_string()));
+                }
+                Ok(Some(CommandOutput::from(&out)))
+            }
+            Step::Guest { kind, command, .. } => {
+                let out: Output = self.connector.run(command).map_err(conn_err)?;
+                let result = crate::ops::guest::guest_output(*kind, command, &out)
+                    .map_err(|e| failed(command.to_string(), out.code, e.to_string()))?;
+                if result.code != 0 {
+                    return Err(failed(command.to_string(), result.code, result.stderr.trim_end().to_string()));
+                }
+                Ok(Some(result))
+            }
+            Step::WriteFile { path, file } => {
+                self.connector.write_file(path, file).map_err(conn_err)?;
+                Ok(None)
+            }
+            Step::RemoveFile { path } => {
+                self.connector.remove_file(path).map_err(conn_err)?;
+                Ok(None)
+            }
+            Step::CopyFromGuest { source, target } => {
+                // Read the source now (it may have been made earlier in this run), then write it
+                // with the same steps a push uses.
+                let cat = vec!["cat".to_string(), source.path.clone()];
+                let read = crate::ops::guest::in_guest_command(source.kind, source.id, &cat, None);
+                let out = self.connector.run(&read).map_err(conn_err)?;
+                let content = crate::ops::guest::guest_output(source.kind, &read, &out)
+                    .map_err(|e| failed(read.to_string(), out.code, e.to_string()))?;
+                if content.code != 0 {
+                    return Err(failed(read.to_string(), content.code, content.stderr.trim_end().to_string()));
+                }
+                let want = crate::ops::guest::GuestFile {
+                    path: target.path.clone(),
+                    content: content.stdout.into_bytes(),
+                    mode: target.mode,
+                    owner: target.owner.clone(),
+                    group: target.group.clone(),
+                };
+                for s in crate::ops::guest::write_steps(target.kind, target.id, &want) {
+                    self.run_step(subject, &s)?;
+                }
+                Ok(None)
+            }
+        }
     }
 }
 

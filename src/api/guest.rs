@@ -4,7 +4,7 @@ use super::convert::{guest_id, known_keys, mode, opt_str};
 use super::file::carry_out;
 use super::{at, Ctx, Namespace, Res};
 use crate::graph::GuestKind;
-use crate::ops::guest::{exec, push, Guard, GuestFile};
+use crate::ops::guest::{copy_from_guest, exec, push, Guard, GuestFile, GuestSource};
 use crate::run::Run;
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
@@ -143,28 +143,44 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "push",
         &["id: int", "path: String", "opts: Map", "-> Map"],
-        "Make a file inside a guest hold #{content: String} (or #{source: \"scripts/x.sh\"}, a file of the \
-         configuration folder), with #{mode: \"0644\", owner, group}. Written only when the content differs.",
+        "Make a file inside a guest hold #{content: String}, or #{source: \"scripts/x.sh\"} (a file of the \
+         configuration folder), or #{from: #{guest: 103, path: \"/etc/step-ca/certs/root_ca.crt\"}} (a text file of \
+         another guest, read when the copy runs: right for content another guest makes earlier in the same run), \
+         with #{mode: \"0644\", owner, group}. Written only when the content differs.",
         move |nc: NativeCallContext, id: Dynamic, path: &str, opts: Map| -> Res<Dynamic> {
             at(&nc, || {
-                known_keys(&opts, "guest::push", &["content", "source", "mode", "owner", "group"])?;
+                known_keys(&opts, "guest::push", &["content", "source", "from", "mode", "owner", "group"])?;
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
-                let content = match (opt_str(&opts, "content")?, opt_str(&opts, "source")?) {
+                let mut want = GuestFile {
+                    path: path.to_string(),
+                    content: Vec::new(),
+                    mode: mode(&opts, "mode", 0o644)?,
+                    owner: opt_str(&opts, "owner")?,
+                    group: opt_str(&opts, "group")?,
+                };
+                if let Some(from) = opts.get("from").filter(|v| !v.is_unit()) {
+                    if opts.contains_key("content") || opts.contains_key("source") {
+                        return Err("guest::push: give exactly one of `content`, `source` or `from`".into());
+                    }
+                    let from = from.clone().try_cast::<Map>().ok_or("guest::push: `from` must be #{guest, path}")?;
+                    known_keys(&from, "guest::push from", &["guest", "path"])?;
+                    let src_id = guest_id(from.get("guest").ok_or("guest::push: `from` needs `guest`")?)?;
+                    let src = GuestSource {
+                        kind: declared_kind(run, src_id)?,
+                        id: src_id,
+                        path: opt_str(&from, "path")?.ok_or("guest::push: `from` needs `path`")?,
+                    };
+                    return carry_out(&c, copy_from_guest(&run.facts, kind, id, &src, &want));
+                }
+                want.content = match (opt_str(&opts, "content")?, opt_str(&opts, "source")?) {
                     (Some(text), None) => text.into_bytes(),
                     (None, Some(src)) => {
                         let p = run.inventory.config_dir.join(&src);
                         std::fs::read(&p).map_err(|e| format!("guest::push: cannot read {}: {e}", p.display()))?
                     }
-                    _ => return Err("guest::push: give exactly one of `content` or `source`".into()),
-                };
-                let want = GuestFile {
-                    path: path.to_string(),
-                    content,
-                    mode: mode(&opts, "mode", 0o644)?,
-                    owner: opt_str(&opts, "owner")?,
-                    group: opt_str(&opts, "group")?,
+                    _ => return Err("guest::push: give exactly one of `content`, `source` or `from`".into()),
                 };
                 carry_out(&c, push(&run.facts, kind, id, &want))
             })

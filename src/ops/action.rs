@@ -44,6 +44,11 @@ pub enum Step {
         path: String,
         file: FileWrite,
     },
+    /// Copy a file from one guest into another, reading it when the step runs.
+    CopyFromGuest {
+        source: crate::ops::guest::GuestSource,
+        target: crate::ops::guest::GuestTarget,
+    },
     RemoveFile {
         path: String,
     },
@@ -67,6 +72,12 @@ impl Step {
                 }
             ),
             Step::RemoveFile { path } => format!("remove {path}"),
+            Step::CopyFromGuest { source, target } => {
+                format!(
+                    "copy {}:{} to {}:{} (mode {:04o})",
+                    source.id, source.path, target.id, target.path, target.mode
+                )
+            }
         }
     }
 }

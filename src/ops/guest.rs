@@ -170,11 +170,20 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
         change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) },
     };
     let mut action = Action::new(change, subj.clone(), reason).effect(effect);
+    for step in write_steps(kind, id, want) {
+        action = action.step(step);
+    }
+    Ok(Plan::with(subj, vec![action]))
+}
+
+/// The steps that write `want` into a guest: for a container a staged host file and `pct push`;
+/// for a VM `tee` through the guest agent, then mode and owner.
+pub fn write_steps(kind: GuestKind, id: u32, want: &GuestFile) -> Vec<Step> {
     let mode = format!("{:04o}", want.mode);
     match kind {
         GuestKind::Lxc => {
-            // pct push copies a host file: stage it next to nothing else, then remove it.
-            let digest = crate::ops::content_digest(&want.content);
+            // pct push copies a host file: stage it, push it, remove it.
+            let digest = crate::ops::content_digest(want.path.as_bytes());
             let staged = format!("/tmp/.phoenix-push-{id}-{}", &digest[..16]);
             let mut push =
                 Command::new(["pct", "push"]).arg(id.to_string()).arg(staged.as_str()).arg(want.path.as_str());
@@ -185,8 +194,8 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
             if let Some(g) = &want.group {
                 push = push.arg("--group").arg(g.as_str());
             }
-            action = action
-                .step(Step::WriteFile {
+            vec![
+                Step::WriteFile {
                     path: staged.clone(),
                     file: crate::connector::FileWrite {
                         content: want.content.clone(),
@@ -194,37 +203,111 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
                         owner: None,
                         group: None,
                     },
-                })
-                .exec(push)
-                .step(Step::RemoveFile { path: staged });
+                },
+                Step::Exec { command: push },
+                Step::RemoveFile { path: staged },
+            ]
         }
         GuestKind::Vm => {
             let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
             let dir = want.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or("/");
-            action = action
-                .step(Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) })
-                .step(Step::Guest {
+            let mut steps = vec![
+                Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) },
+                Step::Guest {
                     kind,
                     id,
                     command: in_guest_command(kind, id, &s(&["tee", want.path.as_str()]), Some(&want.content)),
-                })
-                .step(Step::Guest {
+                },
+                Step::Guest {
                     kind,
                     id,
                     command: in_guest_command(kind, id, &s(&["chmod", mode.as_str(), want.path.as_str()]), None),
-                });
+                },
+            ];
             if want.owner.is_some() || want.group.is_some() {
                 let owner =
                     format!("{}:{}", want.owner.as_deref().unwrap_or("root"), want.group.as_deref().unwrap_or("root"));
-                action = action.step(Step::Guest {
+                steps.push(Step::Guest {
                     kind,
                     id,
                     command: in_guest_command(kind, id, &s(&["chown", owner.as_str(), want.path.as_str()]), None),
                 });
             }
+            steps
         }
     }
+}
+
+/// Where a copied file comes from: a file inside another guest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuestSource {
+    pub kind: GuestKind,
+    pub id: u32,
+    pub path: String,
+}
+
+/// Make a file inside guest `id` hold what `src` holds *when this runs*: the content is read at
+/// apply time (a CA root another guest generates during the same run is known only then). The
+/// action reads the same in a dry-run and in apply. `want.content` is ignored.
+pub fn copy_from_guest(
+    facts: &Facts,
+    kind: GuestKind,
+    id: u32,
+    src: &GuestSource,
+    want: &GuestFile,
+) -> Result<Plan, OpError> {
+    let subj = format!("guest {id}: file {}", want.path);
+    let mut source = facts.guest_file(src.kind, src.id, &src.path)?;
+    // A source guest this dry-run creates makes its files by running commands the model cannot
+    // follow (step-ca's init writes its root): "absent" there means "not known yet".
+    if source == Some(None) && facts.is_modelled(src.id) {
+        source = None;
+    }
+    if let Some(None) = source {
+        return Ok(Plan::noop(subj, format!("{}:{} does not exist yet", src.id, src.path)));
+    }
+    let target = facts.guest_file(kind, id, &want.path)?;
+    let (change, note) = match (&source, &target) {
+        (Some(Some(content)), Some(Some(have))) if have == content => return Ok(Plan::noop(subj, "content matches")),
+        (_, Some(None)) => (Change::Create, None),
+        (Some(_), Some(Some(_))) => (Change::Update, None),
+        (None, _) | (_, None) => (
+            if matches!(target, Some(None)) { Change::Create } else { Change::Update },
+            Some("content is known only at apply".to_string()),
+        ),
+    };
+    let mut action =
+        Action::new(change, subj.clone(), format!("content of {}:{}", src.id, src.path)).step(Step::CopyFromGuest {
+            source: src.clone(),
+            target: GuestTarget {
+                kind,
+                id,
+                path: want.path.clone(),
+                mode: want.mode,
+                owner: want.owner.clone(),
+                group: want.group.clone(),
+            },
+        });
+    if let Some(Some(content)) = source {
+        action = action.effect(Effect::Guest {
+            kind,
+            id,
+            change: GuestChange::File { path: want.path.clone(), content: Some(content) },
+        });
+    }
+    action.note = note;
     Ok(Plan::with(subj, vec![action]))
+}
+
+/// Where a copied file goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuestTarget {
+    pub kind: GuestKind,
+    pub id: u32,
+    pub path: String,
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub group: Option<String>,
 }
 
 /// The CLI that manages a kind of guest.

@@ -937,6 +937,7 @@ mod tests {
                         Step::RemoveFile { path } => {
                             h.remove_file(path);
                         }
+                        Step::CopyFromGuest { .. } => panic!("VM ops never copy between guests"),
                     }
                 }
             }
