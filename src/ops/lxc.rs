@@ -4,7 +4,7 @@
 
 use super::{Action, Change, Diff, Effect, OpError, Plan, Step};
 use crate::command::Command;
-use crate::facts::guests::{conf_path, GuestChange, GuestConf, Origin, Power};
+use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
 use crate::graph::GuestKind;
@@ -716,11 +716,4 @@ pub fn address(facts: &Facts, id: u32) -> Result<Option<String>, OpError> {
     }
     let text = String::from_utf8_lossy(&out);
     Ok(text.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(|a| a.to_string()))
-}
-
-impl GuestConf {
-    /// Whether this container's config declares GPU passthrough lines.
-    pub fn has_gpu_lines(&self) -> bool {
-        self.file.main.lxc.iter().any(|(_, v)| v.contains("/dev/nvidia"))
-    }
 }
