@@ -119,7 +119,7 @@ const GLOBAL_FLAGS: &[(&str, bool)] = &[
 /// Reorder argv so global flags that follow a plan verb come before it. Arguments after `--`
 /// are left alone (they belong to the plan).
 pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
-    let builtin = ["check", "graph", "api", "run", "help"];
+    let builtin = ["check", "graph", "api", "help"];
     // Find the verb: the first word that is not a flag or a flag's value.
     let mut i = 1;
     while i < args.len() {
@@ -135,9 +135,11 @@ pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
     if i >= args.len() || builtin.contains(&args[i].as_str()) {
         return args;
     }
-    let (head, tail) = args.split_at(i + 1);
+    // `run <file> [args]`: the file is part of the verb.
+    let verb_len = if args[i] == "run" { 2.min(args.len() - i) } else { 1 };
+    let (head, tail) = args.split_at(i + verb_len);
     let mut front: Vec<String> = head[..i].to_vec();
-    let verb = head[i].clone();
+    let verb_words = head[i..].to_vec();
     let mut rest = Vec::new();
     let mut j = 0;
     while j < tail.len() {
@@ -166,7 +168,7 @@ pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
             }
         }
     }
-    front.push(verb);
+    front.extend(verb_words);
     front.extend(rest);
     front
 }
@@ -253,6 +255,7 @@ mod tests {
         assert_eq!(hoist_global_flags(v("phoenix create 1 -- --dry-run")), v("phoenix create 1 -- --dry-run"));
         assert_eq!(hoist_global_flags(v("phoenix graph 101 --format dot")), v("phoenix graph 101 --format dot"));
         assert_eq!(hoist_global_flags(v("phoenix x --output=json")), v("phoenix --output=json x"));
+        assert_eq!(hoist_global_flags(v("phoenix run p.rhai 101 --dry-run")), v("phoenix --dry-run run p.rhai 101"));
     }
 
     #[test]
