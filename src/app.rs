@@ -89,7 +89,19 @@ fn project_root(config_dir: &Path) -> Option<PathBuf> {
 fn connect(spec: &HostSpec, state_dir: &Path) -> Result<Arc<dyn Connector>, String> {
     Ok(match spec {
         HostSpec::Local => Arc::new(LocalConnector::new()),
-        HostSpec::Sim(path) => Arc::new(SimConnector::open(path.as_deref()).map_err(|e| e.to_string())?),
+        HostSpec::Sim(path) => {
+            // The state is saved at the end of the run: a folder that is not there would lose it.
+            if let Some(dir) = path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
+                    return Err(format!(
+                        "sim:{}: the folder {} does not exist",
+                        path.as_deref().unwrap_or(dir).display(),
+                        dir.display()
+                    ));
+                }
+            }
+            Arc::new(SimConnector::open(path.as_deref()).map_err(|e| e.to_string())?)
+        }
         HostSpec::Ssh(target) => {
             let target = crate::connector::ssh::SshTarget::parse(target).map_err(|e| e.to_string())?;
             let control = state_dir.join("ssh");
