@@ -55,31 +55,13 @@ pub(crate) fn render(cols: &[Column], rows: &[Vec<String>], scripted: bool, head
 }
 
 /// libzfs `zfs_nicenum`: 1024-based, at most 5 characters (`19.9G`, `450K`, `128K`);
-/// `bytes` adds a `B` to values under 1 KiB like `zfs_nicebytes` (`0B`).
+/// `bytes` adds a `B` to values under 1 KiB like `zfs_nicebytes` (`0B`). The formatting is the
+/// one phoenix parses (`facts::zfs::format_size`), so the two cannot drift apart.
 pub(crate) fn nicenum(n: u64, bytes: bool) -> String {
-    const UNITS: [char; 7] = [' ', 'K', 'M', 'G', 'T', 'P', 'E'];
-    let mut index = 0usize;
-    let mut v = n;
-    while v >= 1024 && index < UNITS.len() - 1 {
-        v /= 1024;
-        index += 1;
+    if n < 1024 && !bytes {
+        return n.to_string();
     }
-    if index == 0 {
-        return if bytes { format!("{n}B") } else { n.to_string() };
-    }
-    let unit = UNITS[index];
-    let div = 1u64 << (10 * index);
-    if n.is_multiple_of(div) {
-        return format!("{}{unit}", n / div);
-    }
-    let val = n as f64 / div as f64;
-    for prec in [2usize, 1, 0] {
-        let s = format!("{val:.prec$}{unit}");
-        if s.len() <= 5 {
-            return s;
-        }
-    }
-    format!("{val:.0}{unit}")
+    crate::facts::zfs::format_size(n)
 }
 
 #[cfg(test)]
