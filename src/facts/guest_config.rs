@@ -196,6 +196,19 @@ fn key_line(line: &str) -> Option<(&str, &str)> {
     (valid && !value.is_empty()).then_some((key, value))
 }
 
+/// URI-escape as the qm CLI stores `sshkeys` (everything but unreserved characters).
+pub fn uri_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Decode `%XX` escapes (pve `decode_text` / `uri_unescape`); invalid escapes stay literal,
 /// bytes that are not UTF-8 become U+FFFD.
 pub fn percent_decode(s: &str) -> String {

@@ -207,19 +207,6 @@ fn render_conf(entries: &indexmap::IndexMap<String, String>) -> String {
     keys.iter().map(|k| format!("{k}: {}\n", entries[*k])).collect()
 }
 
-/// URI-escape as the qm CLI stores `sshkeys` (everything but unreserved characters).
-pub fn uri_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn existing_conf(facts: &Facts, id: u32) -> Result<std::sync::Arc<Option<GuestConf>>, OpError> {
     Ok(facts.guest_conf(KIND, id)?)
 }
@@ -614,7 +601,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
                 declared: "the host user's key".into(),
             });
             let path = sshkeys_staging(id);
-            set.push(("sshkeys".into(), path.clone(), uri_escape(keys), true));
+            set.push(("sshkeys".into(), path.clone(), crate::facts::guest_config::uri_escape(keys), true));
             sshkeys_file = Some((path, keys.clone()));
         }
     }
@@ -1201,6 +1188,9 @@ mod tests {
 
     #[test]
     fn sshkeys_are_escaped_like_the_cli() {
-        assert_eq!(uri_escape("ssh-ed25519 AAA+/= a@b\n"), "ssh-ed25519%20AAA%2B%2F%3D%20a%40b%0A");
+        assert_eq!(
+            crate::facts::guest_config::uri_escape("ssh-ed25519 AAA+/= a@b\n"),
+            "ssh-ed25519%20AAA%2B%2F%3D%20a%40b%0A"
+        );
     }
 }

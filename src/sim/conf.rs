@@ -72,6 +72,23 @@ enum Target {
     Snap(String),
 }
 
+impl Parsed {
+    /// The key/value map a section header points at (a snapshot section creates its entry).
+    fn section(&mut self, target: &Target) -> &mut IndexMap<String, String> {
+        match target {
+            Target::Main => &mut self.config,
+            Target::Pending => &mut self.pending,
+            Target::Snap(s) => {
+                &mut self
+                    .snapshots
+                    .entry(s.clone())
+                    .or_insert_with(|| Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None })
+                    .config
+            }
+        }
+    }
+}
+
 /// Parse a config file; `Err((line, message))` on anything the real parser would not accept.
 pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, String)> {
     let mut p =
@@ -91,17 +108,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.trim_end().strip_suffix(']')) {
-            let map = match &target {
-                Target::Main => &mut p.config,
-                Target::Pending => &mut p.pending,
-                Target::Snap(s) => {
-                    &mut p
-                        .snapshots
-                        .entry(s.clone())
-                        .or_insert_with(|| Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None })
-                        .config
-                }
-            };
+            let map = p.section(&target);
             flush_descr(&mut descr, map);
             target = match (name, kind) {
                 ("pve:pending", GuestKind::Lxc) | ("PENDING", GuestKind::Qemu) => Target::Pending,
@@ -160,17 +167,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
         flush_descr(&mut descr, map);
         map.insert(key.to_string(), value.to_string());
     }
-    let map = match &target {
-        Target::Main => &mut p.config,
-        Target::Pending => &mut p.pending,
-        Target::Snap(s) => {
-            &mut p
-                .snapshots
-                .entry(s.clone())
-                .or_insert_with(|| Snapshot { config: IndexMap::new(), lxc: Vec::new(), image: None })
-                .config
-        }
-    };
+    let map = p.section(&target);
     flush_descr(&mut descr, map);
     Ok(p)
 }

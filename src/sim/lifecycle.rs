@@ -376,3 +376,35 @@ pub(crate) fn unlock(st: &mut SimState, kind: GuestKind, id: u32) -> Output {
 pub(crate) fn worker_error(out: String, msg: &str) -> Output {
     task_fail(out, msg)
 }
+
+/// The end of a clone task, the same for `pct clone` and `qm clone`: the source's clone lock
+/// (`src_lock`) is released; on a failure the half-made target goes; otherwise `install` fills
+/// the target guest in. `noun` is "CT" or "VM" for the message.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_clone(
+    st: &mut SimState,
+    src: u32,
+    src_lock: &str,
+    new: u32,
+    noun: &str,
+    log: String,
+    failure: Option<String>,
+    install: impl FnOnce(&mut super::state::Guest),
+) -> Output {
+    if let Some(g) = st.guests.get_mut(&src) {
+        if g.lock() == Some(src_lock) {
+            g.config.shift_remove("lock");
+        }
+    }
+    if let Some(e) = failure {
+        st.guests.remove(&new);
+        return worker_error(log, &format!("clone failed: {e}"));
+    }
+    match st.guests.get_mut(&new) {
+        Some(g) => {
+            install(g);
+            ok(log)
+        }
+        None => worker_error(log, &format!("clone failed: config file of {noun} {new} vanished")),
+    }
+}

@@ -683,24 +683,11 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 }
             }
         }
-        if let Some(g) = st.guests.get_mut(&src) {
-            if g.lock() == Some("disk") {
-                g.config.shift_remove("lock");
-            }
-        }
-        if let Some(e) = failure {
-            st.guests.remove(&new);
-            return lifecycle::worker_error(log, &format!("clone failed: {e}"));
-        }
-        match st.guests.get_mut(&new) {
-            Some(g) => {
-                g.config = config;
-                g.lxc = lxc;
-                g.set_image(image);
-                ok(log)
-            }
-            None => lifecycle::worker_error(log, &format!("clone failed: config file of CT {new} vanished")),
-        }
+        lifecycle::finish_clone(st, src, "disk", new, "CT", log, failure, |g| {
+            g.config = config;
+            g.lxc = lxc;
+            g.set_image(image);
+        })
     }))
 }
 

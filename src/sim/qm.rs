@@ -434,7 +434,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
             .get(v)
             .map(|f| String::from_utf8_lossy(&f.content).into_owned())
             .ok_or_else(|| fail(format!("unable to open file '{v}' - No such file or directory")))?;
-        return Ok(uri_escape(&content));
+        return Ok(crate::facts::guest_config::uri_escape(&content));
     }
     Ok(v.to_string())
 }
@@ -500,18 +500,6 @@ transferred 3.5 GiB of 3.5 GiB (100.00%)
 {target}: successfully imported disk '{volid}'
 "
     ))
-}
-
-fn uri_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 const CREATE_ONLY: &[&str] = &["start", "storage", "pool", "force", "unique", "archive", "live-restore", "bwlimit"];
@@ -762,23 +750,10 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
                 }
             }
         }
-        if let Some(g) = st.guests.get_mut(&src) {
-            if g.lock() == Some("clone") {
-                g.config.shift_remove("lock");
-            }
-        }
-        if let Some(e) = failure {
-            st.guests.remove(&new);
-            return lifecycle::worker_error(log, &format!("clone failed: {e}"));
-        }
-        match st.guests.get_mut(&new) {
-            Some(g) => {
-                g.config = config;
-                g.set_image(image);
-                ok(log)
-            }
-            None => lifecycle::worker_error(log, &format!("clone failed: config file of VM {new} vanished")),
-        }
+        lifecycle::finish_clone(st, src, "clone", new, "VM", log, failure, |g| {
+            g.config = config;
+            g.set_image(image);
+        })
     }))
 }
 

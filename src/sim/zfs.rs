@@ -543,14 +543,7 @@ fn zfs_list(st: &SimState, argv: &[String]) -> Output {
         out.stderr = b"no datasets available\n".to_vec();
         return out;
     }
-    if !rows.is_empty() {
-        out.stdout = render(&cols, &rows, a.flag('H'), true).into_bytes();
-    }
-    if !errors.is_empty() {
-        out.stderr = errors.into_bytes();
-        out.code = 1;
-    }
-    out
+    listing(out, &cols, &rows, a.flag('H'), errors)
 }
 
 fn zfs_get(st: &SimState, argv: &[String]) -> Output {
@@ -1037,14 +1030,7 @@ fn zpool_list(st: &SimState, argv: &[String]) -> Output {
         out.stdout = b"no pools available\n".to_vec();
         return out;
     }
-    if !rows.is_empty() {
-        out.stdout = render(&cols, &rows, a.flag('H'), true).into_bytes();
-    }
-    if !errors.is_empty() {
-        out.stderr = errors.into_bytes();
-        out.code = 1;
-    }
-    out
+    listing(out, &cols, &rows, a.flag('H'), errors)
 }
 
 fn zpool_status(st: &SimState, argv: &[String]) -> Output {
@@ -1314,4 +1300,17 @@ mod tests {
         );
         assert_eq!(e(run(&mut st, "zfs set compression=bogus rpool")).0, 1);
     }
+}
+
+/// The answer of a `zfs list` / `zpool list`: the table (when there are rows) on stdout, and the
+/// per-name errors on stderr with exit 1 (the tools print what they found and fail for the rest).
+fn listing(mut out: Output, cols: &[Column], rows: &[Vec<String>], no_header: bool, errors: String) -> Output {
+    if !rows.is_empty() {
+        out.stdout = render(cols, rows, no_header, true).into_bytes();
+    }
+    if !errors.is_empty() {
+        out.stderr = errors.into_bytes();
+        out.code = 1;
+    }
+    out
 }
