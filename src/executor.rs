@@ -72,17 +72,19 @@ impl Run {
             return Err(ExecError::Interrupted { subject: action.subject });
         }
         let steps: Vec<String> = action.steps.iter().map(Step::describe).collect();
-        if self.dry_run {
-            self.emit(Event::Action {
-                change: action.change,
-                subject: action.subject.clone(),
-                reason: action.reason.clone(),
-                guest: action.guest,
-                steps,
-                status: ActionStatus::Planned,
-                error: None,
-                note: action.note.clone(),
-            });
+        let event = |status, error, note| Event::Action {
+            change: action.change,
+            subject: action.subject.clone(),
+            reason: action.reason.clone(),
+            guest: action.guest,
+            steps: steps.clone(),
+            status,
+            error,
+            note,
+        };
+        let output = if self.dry_run {
+            self.emit(event(ActionStatus::Planned, None, action.note.clone()));
+            None
         } else {
             let started = now_rfc3339();
             // Hold the serialisation key (e.g. one clone per source at a time) for the whole action.
@@ -93,7 +95,6 @@ impl Run {
             });
             let result = self.run_steps(&action);
             let error = result.as_ref().err().map(|e| e.to_string());
-            let output = result.as_ref().ok().cloned().flatten();
             if let Some(journal) = &self.journal {
                 let entry = JournalEntry {
                     started,
@@ -113,29 +114,20 @@ impl Run {
                     self.emit(Event::Log { level: Level::Warn, message: e.to_string(), guest: action.guest });
                 }
             }
-            self.emit(Event::Action {
-                change: action.change,
-                subject: action.subject.clone(),
-                reason: action.reason.clone(),
-                guest: action.guest,
-                steps,
-                status: if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed },
-                error,
-                note: None,
-            });
-            if let Err(e) = result {
-                self.action_failed.store(true, Ordering::Relaxed);
-                return Err(e);
+            let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
+            self.emit(event(status, error, None));
+            match result {
+                Ok(output) => output,
+                Err(e) => {
+                    self.action_failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
             }
-            self.facts
-                .apply(&action.effect)
-                .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })?;
-            return Ok(output);
-        }
+        };
         self.facts
             .apply(&action.effect)
             .map_err(|e| ExecError::Model { subject: action.subject.clone(), message: e.to_string() })?;
-        Ok(None)
+        Ok(output)
     }
 
     fn serial_lock(&self, key: &str) -> std::sync::Arc<Mutex<()>> {
