@@ -17,7 +17,21 @@ const SIZE_PROPS: &[&str] = &[
     "special_small_blocks",
 ];
 
-/// The form a property value is compared in: sizes as bytes (`none` = 0), others verbatim.
+/// Spellings ZFS accepts but reports under another name (`zfs set acltype=posixacl` reads back
+/// as `posix`): ZFS keeps the value's index and prints the first name its table has for it.
+/// Compared through these, a declared legacy spelling does not look like drift on every run.
+const INDEX_ALIASES: &[(&str, &str, &str)] = &[
+    ("acltype", "posixacl", "posix"),
+    ("acltype", "noacl", "off"),
+    ("acltype", "disabled", "off"),
+    ("xattr", "dir", "on"),
+    ("compression", "gzip-6", "gzip"),
+    ("aclinherit", "secure", "restricted"),
+    ("volmode", "geom", "full"),
+];
+
+/// The form a property value is compared in: sizes as bytes (`none` = 0), index values under
+/// the name ZFS reports, others verbatim.
 pub fn normalise(prop: &str, value: &str) -> String {
     if SIZE_PROPS.contains(&prop) {
         if value == "none" || value == "-" {
@@ -27,7 +41,10 @@ pub fn normalise(prop: &str, value: &str) -> String {
             return b.to_string();
         }
     }
-    value.to_string()
+    match INDEX_ALIASES.iter().find(|(p, alias, _)| *p == prop && *alias == value) {
+        Some((_, _, reported)) => (*reported).to_string(),
+        None => value.to_string(),
+    }
 }
 
 fn subject(name: &str) -> String {
@@ -169,6 +186,15 @@ mod tests {
     fn sizes_compare_as_bytes() {
         assert_eq!(normalise("recordsize", "128K"), normalise("recordsize", "131072"));
         assert_eq!(normalise("quota", "none"), "0");
+        assert_eq!(normalise("compression", "lz4"), "lz4");
+    }
+
+    #[test]
+    fn legacy_index_spellings_compare_as_reported() {
+        assert_eq!(normalise("acltype", "posixacl"), "posix");
+        assert_eq!(normalise("acltype", "posix"), "posix");
+        assert_eq!(normalise("xattr", "dir"), normalise("xattr", "on"));
+        assert_ne!(normalise("xattr", "sa"), normalise("xattr", "on"));
         assert_eq!(normalise("compression", "lz4"), "lz4");
     }
 

@@ -668,7 +668,7 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         | "nbmand" => Some(&["on", "off"]),
         "sync" => Some(&["standard", "always", "disabled"]),
         "xattr" => Some(&["on", "off", "sa", "dir"]),
-        "acltype" => Some(&["off", "noacl", "nfsv4", "posix", "posixacl"]),
+        "acltype" => Some(&["off", "posix", "disabled", "noacl", "posixacl"]),
         "canmount" => Some(&["on", "off", "noauto"]),
         _ => None,
     };
@@ -681,7 +681,22 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
     if k == "mountpoint" && !(v.starts_with('/') || v == "none" || v == "legacy") {
         return fail("'mountpoint' must be an absolute path, 'none', or 'legacy'".to_string());
     }
-    Ok((k.to_string(), v.to_string()))
+    Ok((k.to_string(), index_name(k, v).to_string()))
+}
+
+/// The name ZFS reports for an index property's value. ZFS stores the index, not the word, and
+/// reads it back as the first word of its table with that index (openzfs `zfs_prop.c`,
+/// `zprop_index_to_string`), so backward-compatible spellings come back under the current name.
+fn index_name<'a>(k: &str, v: &'a str) -> &'a str {
+    match (k, v) {
+        ("acltype", "posixacl") => "posix",
+        ("acltype", "noacl" | "disabled") => "off",
+        ("xattr", "dir") => "on",
+        ("compression", "gzip-6") => "gzip",
+        ("aclinherit", "secure") => "restricted",
+        ("volmode", "geom") => "full",
+        _ => v,
+    }
 }
 
 fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
