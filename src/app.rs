@@ -152,9 +152,14 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
 /// Parse argv, do the work, return the exit code.
 pub fn run(argv: Vec<String>) -> i32 {
     let argv = cli::normalize_argv(argv);
-    // `--help` lists the plan verbs of the project folder the configuration belongs to.
-    let listing_root = project_root(&cli::config_dir(cli::config_dir_in_argv(&argv).as_ref()));
-    let plans = params::verb_summaries(&Resolver::new(listing_root));
+    // `--help` lists the plan verbs of the project folder the configuration belongs to (read
+    // only when clap may print the top-level help).
+    let plans = if cli::may_show_top_level_help(&argv) {
+        let listing_root = project_root(&cli::config_dir(cli::config_dir_in_argv(&argv).as_ref()));
+        params::verb_summaries(&Resolver::new(listing_root))
+    } else {
+        Vec::new()
+    };
     let parsed = cli::command_with_plans(&plans).try_get_matches_from(&argv).and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
         Ok(c) => c,

@@ -250,6 +250,13 @@ pub fn config_dir_in_argv(args: &[String]) -> Option<PathBuf> {
     found
 }
 
+/// Whether clap may print the top-level help for this argv: `--help`/`-h` before any verb, or no
+/// verb at all (clap then shows the help with its error).
+pub fn may_show_top_level_help(args: &[String]) -> bool {
+    let i = verb_index(args);
+    i >= args.len() || args[1..i].iter().any(|a| a == "--help" || a == "-h")
+}
+
 /// The clap command with the plan verbs (name, one-line summary) listed in its `--help`.
 pub fn command_with_plans(plans: &[(String, String)]) -> clap::Command {
     use clap::CommandFactory;
@@ -377,6 +384,15 @@ mod tests {
         let err = utf8_args(["phoenix".into(), "create".into(), bad]).unwrap_err();
         assert!(err.starts_with("argument 2 (`10\\xff1`) is not valid UTF-8"), "{err}");
         assert_eq!(utf8_args(["phoenix".into(), "create".into()]).unwrap(), v("phoenix create"));
+    }
+
+    #[test]
+    fn the_plan_listing_is_read_only_for_top_level_help() {
+        assert!(may_show_top_level_help(&v("phoenix --help")));
+        assert!(may_show_top_level_help(&v("phoenix --config-dir etc -h")));
+        assert!(may_show_top_level_help(&v("phoenix --host sim")));
+        assert!(!may_show_top_level_help(&v("phoenix create --help")));
+        assert!(!may_show_top_level_help(&v("phoenix --host sim create 101")));
     }
 
     #[test]

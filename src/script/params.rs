@@ -610,7 +610,9 @@ fn unknown_flag(decl: Option<&Declaration>, name: &str) -> UsageError {
     let mut candidates: Vec<String> = declared.iter().map(|d| d.split('=').next().unwrap_or(d).to_string()).collect();
     candidates.extend(crate::cli::global_flag_names().map(str::to_string));
     candidates.push("--help".into());
-    let suggestion = super::suggest::closest(name, candidates.iter().map(String::as_str));
+    // Edit distance is quadratic: a flag far longer than any real one is no typo of one.
+    let suggestion =
+        if name.len() <= 64 { super::suggest::closest(name, candidates.iter().map(String::as_str)) } else { None };
     UsageError::UnknownFlag { flag: name.to_string(), suggestion, declares_flags: !declared.is_empty() }
 }
 
@@ -843,6 +845,9 @@ mod tests {
         assert_eq!(typo.hint().as_deref(), Some("did you mean `--all`?"));
         let typo = refused(Some(&d), "--dryrun");
         assert_eq!(typo.hint().as_deref(), Some("did you mean `--dry-run`?"));
+        let long = format!("--{}\u{1b}[31m", "a".repeat(100_000));
+        let shown = refused(Some(&d), &long).to_string();
+        assert!(shown.len() < 120 && shown.contains('…') && !shown.contains('\u{1b}'), "{shown}");
         let typo = refused(Some(&d), "103 --dry_run");
         assert_eq!(typo.hint().as_deref(), Some("did you mean `--dry-run`?"));
         assert!(matches!(refused(Some(&d), "101 -x"), UsageError::UnknownFlag { .. }));
