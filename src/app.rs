@@ -8,8 +8,10 @@ use crate::inventory::{self, Inventory};
 use crate::lock::HostLock;
 use crate::report::{Journal, Reporter, Verbosity};
 use crate::run::{Run, RunOptions};
+use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
+use crate::script::resolver::{Found, Resolver};
 use crate::script::{Limits, PlanRef, Scripts};
-use clap::Parser;
+use clap::FromArgMatches;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +31,14 @@ pub fn report_diagnostic(diag: &dyn miette::Diagnostic) {
     };
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
+}
+
+/// Write to stdout, ignoring a closed pipe (`phoenix api | head`): the reader has what it wanted,
+/// so a broken pipe is not an error worth a panic or a message.
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 fn plain_error(message: &str, help: Option<&str>) {
@@ -125,7 +135,10 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
                 return;
             }
             cancel.store(true, Ordering::SeqCst);
-            eprintln!("\ninterrupted: finishing the command in flight, then stopping (Ctrl-C again to abort now)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "\ninterrupted: finishing the command in flight, then stopping (Ctrl-C again to abort now)"
+            );
             if interrupts.recv().await.is_some() {
                 std::process::exit(EXIT_INTERRUPTED);
             }
@@ -138,8 +151,17 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
 
 /// Parse argv, do the work, return the exit code.
 pub fn run(argv: Vec<String>) -> i32 {
-    let argv = cli::hoist_global_flags(argv);
-    let cli = match Cli::try_parse_from(&argv) {
+    let argv = cli::normalize_argv(argv);
+    // `--help` lists the plan verbs of the project folder the configuration belongs to (read
+    // only when clap may print the top-level help).
+    let plans = if cli::may_show_top_level_help(&argv) {
+        let listing_root = project_root(&cli::config_dir(cli::config_dir_in_argv(&argv).as_ref()));
+        params::verb_summaries(&Resolver::new(listing_root))
+    } else {
+        Vec::new()
+    };
+    let parsed = cli::command_with_plans(&plans).try_get_matches_from(&argv).and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
@@ -169,15 +191,41 @@ pub fn run(argv: Vec<String>) -> i32 {
         Verb::Run { .. } | Verb::Plan(_) => {}
     }
 
-    let (plan_ref, plan_label, args) = match &cli.command {
-        Verb::Run { file, args } => (PlanRef::File(file.clone()), file.display().to_string(), args.clone()),
+    let (plan_ref, plan_label, invocation, words) = match &cli.command {
+        Verb::Run { file, args } => {
+            let label = file.display().to_string();
+            (PlanRef::File(file.clone()), label.clone(), format!("run {label}"), args.clone())
+        }
         Verb::Plan(words) => {
             let verb = words.first().cloned().unwrap_or_default();
             // The original tool's capitalised verb.
             let verb = if verb == "LetsGo" { "letsgo".to_string() } else { verb };
-            (PlanRef::Verb(verb.clone()), verb, words[1..].to_vec())
+            if !is_plain_verb(&verb) {
+                plain_error(
+                    &format!("`{}` is not a verb", params::shown(&verb)),
+                    Some("plan verbs are plain names (plans/<verb>.rhai); run any file with `phoenix run <file>`"),
+                );
+                return EXIT_INVALID;
+            }
+            (PlanRef::Verb(verb.clone()), verb.clone(), verb, words[1..].to_vec())
         }
         _ => return EXIT_INVALID,
+    };
+
+    // The plan and its command line first: `--help` and usage errors need nothing else, and
+    // touch nothing (no configuration, no host).
+    let ctx = Ctx::default();
+    let scripts = Scripts::new(project_root(&config_dir), ctx.clone(), Limits::from_env(), cancel.clone());
+    let found = match scripts.load_plan(&plan_ref) {
+        Ok(f) => f,
+        Err(d) => {
+            report_diagnostic(&d);
+            return EXIT_INVALID;
+        }
+    };
+    let args = match plan_command_line(&found, &invocation, &words) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
 
     let host = match HostSpec::parse(&g.host) {
@@ -194,15 +242,6 @@ pub fn run(argv: Vec<String>) -> i32 {
     let graph = match build_graph(&inventory) {
         Ok(g) => Arc::new(g),
         Err(code) => return code,
-    };
-    let ctx = Ctx::default();
-    let scripts = Scripts::new(project_root(&config_dir), ctx.clone(), Limits::from_env(), cancel.clone());
-    let found = match scripts.load_plan(&plan_ref) {
-        Ok(f) => f,
-        Err(d) => {
-            report_diagnostic(&d);
-            return EXIT_INVALID;
-        }
     };
     let ast = match scripts.compile(&found) {
         Ok(a) => a,
@@ -270,6 +309,45 @@ pub fn run(argv: Vec<String>) -> i32 {
     code
 }
 
+/// A verb as typed is a plan's file name: no paths (`../x`), no hidden files.
+fn is_plain_verb(verb: &str) -> bool {
+    verb.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && verb.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The words after a plan verb, parsed against the plan's declared parameters. `Err(code)`:
+/// the help was printed (0) or the words were refused (2); either way nothing may run.
+fn plan_command_line(found: &Found, invocation: &str, words: &[String]) -> Result<PlanArgs, i32> {
+    let header = PlanHeader::read(&found.text);
+    let decl = match &header.declaration {
+        Ok(d) => d.as_ref(),
+        Err(e) => {
+            plain_error(
+                &format!("{}:{e}", found.name),
+                Some("fix the plan's `//! usage:` declaration (README: \"Writing and overriding plans\")"),
+            );
+            return Err(EXIT_INVALID);
+        }
+    };
+    match params::parse(decl, words) {
+        Ok(Parsed::Args(a)) => Ok(a),
+        Ok(Parsed::Help) => {
+            print_stdout(&params::help_text(invocation, &header, decl, &found.name));
+            Err(EXIT_OK)
+        }
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: phoenix {invocation}: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(err, "  help: {h}");
+            }
+            let _ = writeln!(err, "\nUsage: {}", params::usage_line(invocation, decl));
+            let _ = writeln!(err, "`phoenix {invocation} --help` describes every argument; nothing was run.");
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
 fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
     let inventory = match load_inventory(config_dir) {
         Ok(i) => i,
@@ -282,8 +360,14 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
     let names = scripts.resolver.plan_names();
     let mut failed = false;
     for name in &names {
-        let compiled = scripts.load_plan(&PlanRef::Verb(name.clone())).and_then(|f| scripts.compile(&f));
-        if let Err(d) = compiled {
+        let found = scripts.load_plan(&PlanRef::Verb(name.clone()));
+        if let Ok(f) = &found {
+            if let Err(e) = PlanHeader::read(&f.text).declaration {
+                plain_error(&format!("{}:{e}", f.name), Some("fix the plan's `//! usage:` declaration"));
+                failed = true;
+            }
+        }
+        if let Err(d) = found.and_then(|f| scripts.compile(&f)) {
             report_diagnostic(&d);
             failed = true;
         }
@@ -291,8 +375,8 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
     if failed {
         return EXIT_INVALID;
     }
-    println!(
-        "ok: {} LXC, {} VM, {} stack{} in {}; {} plans compiled ({})",
+    print_stdout(&format!(
+        "ok: {} LXC, {} VM, {} stack{} in {}; {} plans compiled ({})\n",
         inventory.lxc.guests.len(),
         inventory.vm.guests.len(),
         inventory.stacks.len(),
@@ -300,7 +384,7 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
         config_dir.display(),
         names.len(),
         names.join(", ")
-    );
+    ));
     EXIT_OK
 }
 
@@ -335,7 +419,7 @@ fn graph(config_dir: &Path, ids: &[String], format: GraphFormatArg) -> i32 {
         GraphFormatArg::Dot => GraphFormat::Dot,
         GraphFormatArg::Json => GraphFormat::Json,
     };
-    print!("{}", graph.render(&targets, format));
+    print_stdout(&graph.render(&targets, format));
     EXIT_OK
 }
 
@@ -348,12 +432,12 @@ fn print_api(scripts: &Scripts, output: crate::report::OutputFormat) -> i32 {
         }
     };
     if output == crate::report::OutputFormat::Json {
-        println!("{json}");
+        print_stdout(&format!("{json}\n"));
         return EXIT_OK;
     }
     match crate::api::docs::render_text(&json) {
         Ok(text) => {
-            print!("{text}");
+            print_stdout(&text);
             EXIT_OK
         }
         Err(e) => {

@@ -10,10 +10,9 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// The part of `--help` after the options; the plan verbs are listed above it at run time
+/// ([`command_with_plans`]), from the plans found on disk and built in.
 const AFTER_HELP: &str = "\
-Plan verbs: `phoenix <verb> [args]` runs plans/<verb>.rhai with the arguments in scope as ARGS
-(e.g. `phoenix setup`, `phoenix inspect`). `phoenix check` lists the plans it finds.
-
 Exit codes:
   0    success
   1    an action on the host failed (or another run holds the host's lock)
@@ -25,7 +24,11 @@ stdlib/; default: the config folder's parent), PHOENIX_STATE_DIR, PHOENIX_SSH_OP
 options), PHOENIX_MAX_OPERATIONS (plan operation limit), NO_COLOR.";
 
 #[derive(Debug, Parser)]
-#[command(name = "phoenix", version, about = "Bring a Proxmox VE host to the state declared in JSON; the order of work is written as Rhai plans.", after_help = AFTER_HELP)]
+#[command(
+    name = "phoenix",
+    version,
+    about = "Bring a Proxmox VE host to the state declared in JSON; the order of work is written as Rhai plans."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -116,11 +119,17 @@ const GLOBAL_FLAGS: &[(&str, bool)] = &[
     ("--yes", false),
 ];
 
-/// Reorder argv so global flags that follow a plan verb come before it. Arguments after `--`
-/// are left alone (they belong to the plan).
-pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
-    let builtin = ["check", "graph", "api", "help"];
-    // Find the verb: the first word that is not a flag or a flag's value.
+/// The built-in verbs (clap parses their arguments; every other verb is a plan).
+const BUILTIN_VERBS: &[&str] = &["check", "graph", "api", "run", "help"];
+
+/// The global flags' names (`--dry-run`, `-v`, …): a plan cannot declare them, and a typo of one
+/// after a plan verb is answered with "did you mean".
+pub fn global_flag_names() -> impl Iterator<Item = &'static str> {
+    GLOBAL_FLAGS.iter().map(|(f, _)| *f)
+}
+
+/// The index of the verb in argv: the first word that is not a flag or a flag's value.
+fn verb_index(args: &[String]) -> usize {
     let mut i = 1;
     while i < args.len() {
         let a = &args[i];
@@ -132,6 +141,43 @@ pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
             break;
         }
     }
+    i
+}
+
+/// argv as clap should see it: global flags moved in front of a plan verb
+/// ([`hoist_global_flags`]), `help <plan verb>` turned into `<plan verb> --help`, bare `help`
+/// into `--help`, and `run <file>`'s words kept whole for the plan (a `--` after the file, so
+/// clap does not take the plan's own `--help` for `run`'s).
+pub fn normalize_argv(args: Vec<String>) -> Vec<String> {
+    let mut args = hoist_global_flags(args);
+    let i = verb_index(&args);
+    match args.get(i).map(String::as_str) {
+        Some("help") => match args.get(i + 1) {
+            Some(verb) if !verb.starts_with('-') && !BUILTIN_VERBS.contains(&verb.as_str()) => {
+                let verb = verb.clone();
+                args.truncate(i);
+                args.push(verb);
+                args.push("--help".into());
+            }
+            Some(_) => {}
+            None => {
+                args.truncate(i);
+                args.push("--help".into());
+            }
+        },
+        Some("run") if args.get(i + 1).is_some_and(|f| !f.starts_with('-')) => {
+            args.insert(i + 2, "--".into());
+        }
+        _ => {}
+    }
+    args
+}
+
+/// Reorder argv so global flags that follow a plan verb come before it. Arguments after `--`
+/// are left alone (they belong to the plan).
+pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
+    let builtin = ["check", "graph", "api", "help"];
+    let i = verb_index(&args);
     if i >= args.len() || builtin.contains(&args[i].as_str()) {
         return args;
     }
@@ -171,6 +217,65 @@ pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
     front.extend(verb_words);
     front.extend(rest);
     front
+}
+
+/// argv as text. The program name may be anything; any other argument that is not UTF-8 is
+/// refused (its position and bytes, escaped), since nothing downstream could match it exactly.
+pub fn utf8_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<String>, String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(n, a)| match a.into_string() {
+            Ok(s) => Ok(s),
+            Err(a) if n == 0 => Ok(a.to_string_lossy().into_owned()),
+            Err(a) => {
+                let bytes = std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()).escape_ascii().to_string();
+                Err(format!("argument {n} (`{bytes}`) is not valid UTF-8: phoenix takes UTF-8 arguments only"))
+            }
+        })
+        .collect()
+}
+
+/// The `--config-dir` written on the command line, read before clap parses it: `--help` lists
+/// the plan verbs of that configuration's project folder.
+pub fn config_dir_in_argv(args: &[String]) -> Option<PathBuf> {
+    let mut words = args.iter().skip(1).take_while(|a| *a != "--");
+    let mut found = None;
+    while let Some(a) = words.next() {
+        if a == "--config-dir" {
+            found = words.next().map(PathBuf::from);
+        } else if let Some(v) = a.strip_prefix("--config-dir=") {
+            found = Some(PathBuf::from(v));
+        }
+    }
+    found
+}
+
+/// Whether clap may print the top-level help for this argv: `--help`/`-h` before any verb, or no
+/// verb at all (clap then shows the help with its error).
+pub fn may_show_top_level_help(args: &[String]) -> bool {
+    let i = verb_index(args);
+    i >= args.len() || args[1..i].iter().any(|a| a == "--help" || a == "-h")
+}
+
+/// The clap command with the plan verbs (name, one-line summary) listed in its `--help`.
+pub fn command_with_plans(plans: &[(String, String)]) -> clap::Command {
+    use clap::CommandFactory;
+    let width = plans.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(8);
+    let mut text = String::from(
+        "Plan verbs: `phoenix <verb> [args]` runs plans/<verb>.rhai (on disk first, else built in);\n\
+         `phoenix help <verb>` or `phoenix <verb> --help` shows its arguments and runs nothing.\n",
+    );
+    for (name, summary) in plans {
+        let summary: String = if summary.chars().count() > 80 {
+            summary.chars().take(79).chain(std::iter::once('…')).collect()
+        } else {
+            summary.clone()
+        };
+        text.push_str(&format!("  {name:width$}  {summary}\n"));
+    }
+    text.push('\n');
+    text.push_str(AFTER_HELP);
+    Cli::command().after_help(text)
 }
 
 /// Where the configuration lives: the flag, then PHOENIX_CONFIG_DIR, then ./etc, then the
@@ -256,6 +361,45 @@ mod tests {
         assert_eq!(hoist_global_flags(v("phoenix graph 101 --format dot")), v("phoenix graph 101 --format dot"));
         assert_eq!(hoist_global_flags(v("phoenix x --output=json")), v("phoenix --output=json x"));
         assert_eq!(hoist_global_flags(v("phoenix run p.rhai 101 --dry-run")), v("phoenix --dry-run run p.rhai 101"));
+    }
+
+    #[test]
+    fn help_and_run_words_are_rewritten_for_clap() {
+        assert_eq!(normalize_argv(v("phoenix help create")), v("phoenix create --help"));
+        assert_eq!(normalize_argv(v("phoenix --host sim help stop 1")), v("phoenix --host sim stop --help"));
+        assert_eq!(normalize_argv(v("phoenix help")), v("phoenix --help"));
+        assert_eq!(normalize_argv(v("phoenix --config-dir etc help")), v("phoenix --config-dir etc --help"));
+        // Built-in verbs keep clap's own help.
+        assert_eq!(normalize_argv(v("phoenix help graph")), v("phoenix help graph"));
+        assert_eq!(normalize_argv(v("phoenix run p.rhai --help")), v("phoenix run p.rhai -- --help"));
+        assert_eq!(normalize_argv(v("phoenix run p.rhai 1 --dry-run")), v("phoenix --dry-run run p.rhai -- 1"));
+        assert_eq!(normalize_argv(v("phoenix run --help")), v("phoenix run --help"));
+        assert_eq!(normalize_argv(v("phoenix create 1 -- -x")), v("phoenix create 1 -- -x"));
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_refused_by_position() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = std::ffi::OsStr::from_bytes(b"10\xff1").to_os_string();
+        let err = utf8_args(["phoenix".into(), "create".into(), bad]).unwrap_err();
+        assert!(err.starts_with("argument 2 (`10\\xff1`) is not valid UTF-8"), "{err}");
+        assert_eq!(utf8_args(["phoenix".into(), "create".into()]).unwrap(), v("phoenix create"));
+    }
+
+    #[test]
+    fn the_plan_listing_is_read_only_for_top_level_help() {
+        assert!(may_show_top_level_help(&v("phoenix --help")));
+        assert!(may_show_top_level_help(&v("phoenix --config-dir etc -h")));
+        assert!(may_show_top_level_help(&v("phoenix --host sim")));
+        assert!(!may_show_top_level_help(&v("phoenix create --help")));
+        assert!(!may_show_top_level_help(&v("phoenix --host sim create 101")));
+    }
+
+    #[test]
+    fn config_dir_is_found_before_parsing() {
+        assert_eq!(config_dir_in_argv(&v("phoenix --config-dir etc --help")), Some(PathBuf::from("etc")));
+        assert_eq!(config_dir_in_argv(&v("phoenix --help --config-dir=x")), Some(PathBuf::from("x")));
+        assert_eq!(config_dir_in_argv(&v("phoenix create -- --config-dir x")), None);
     }
 
     #[test]

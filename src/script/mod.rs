@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod embedded;
+pub mod params;
 pub mod position;
 pub mod resolver;
 pub mod sources;
@@ -215,11 +216,13 @@ impl Scripts {
         })
     }
 
-    /// The names a plan sees in scope before it starts.
-    pub fn plan_scope(args: &[String], dry_run: bool, host: &str) -> Scope<'static> {
+    /// The names a plan sees in scope before it starts: `ARGS` (the words after the verb),
+    /// `OPTS` (its declared parameters by name, see [`params`]), `DRY_RUN`, `HOST`.
+    pub fn plan_scope(args: &params::PlanArgs, dry_run: bool, host: &str) -> Scope<'static> {
         let mut scope = Scope::new();
-        let arr: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+        let arr: rhai::Array = args.args.iter().map(|a| Dynamic::from(a.clone())).collect();
         scope.push_constant("ARGS", arr);
+        scope.push_constant("OPTS", params::opts_map(&args.opts));
         scope.push_constant("DRY_RUN", dry_run);
         scope.push_constant("HOST", host.to_string());
         scope
@@ -233,6 +236,7 @@ impl Scripts {
         // variables here: constants would be folded into the AST with these placeholder values.
         let mut scope = Scope::new();
         scope.push("ARGS", rhai::Array::new());
+        scope.push("OPTS", rhai::Map::new());
         scope.push("DRY_RUN", false);
         scope.push("HOST", String::new());
         let mut ast = self.engine.compile_with_scope(&scope, &*found.text).map_err(|e| {

@@ -8,4 +8,5 @@ mod local;
 mod run_safety;
 mod ssh;
 mod support;
+mod verbs;
 mod vm_lifecycle;
