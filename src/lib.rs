@@ -19,6 +19,3 @@ pub mod run;
 pub mod script;
 pub mod secret;
 pub mod shell;
-// Moving into its own workspace crate (crates/sim); compiled in place until it is de-coupled.
-#[path = "../crates/sim/src/lib.rs"]
-pub mod sim;

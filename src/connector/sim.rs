@@ -1,9 +1,12 @@
 //! The simulator as a connector: `--host sim` (in memory) or `--host sim:<state.json>`
 //! (loaded at start, saved by `finish`, every command appended to `<state.json>.commands.jsonl`).
+//!
+//! The simulated node is the `phoenix-sim` crate, which does not know phoenix: this adapter is
+//! the only place where phoenix's command and file types meet the simulator's.
 
 use super::{Connector, ConnectorError, FileData, FileWrite};
 use crate::command::{Command, Output};
-use crate::sim::{SimError, SimHost, SimState};
+use phoenix_sim::{SimError, SimHost, SimState};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,6 +41,16 @@ impl SimConnector {
     }
 }
 
+/// phoenix's file to write, as the simulator's type.
+pub fn to_sim(file: &FileWrite) -> phoenix_sim::FileWrite {
+    phoenix_sim::FileWrite {
+        content: file.content.clone(),
+        mode: file.mode,
+        owner: file.owner.clone(),
+        group: file.group.clone(),
+    }
+}
+
 impl Connector for SimConnector {
     fn describe(&self) -> String {
         match self.host.path() {
@@ -47,15 +60,21 @@ impl Connector for SimConnector {
     }
 
     fn run(&self, cmd: &Command) -> Result<Output, ConnectorError> {
-        Ok(self.host.exec(&cmd.exposed_argv(), cmd.stdin.as_deref()))
+        let out = self.host.exec(&cmd.exposed_argv(), cmd.stdin.as_deref());
+        Ok(Output { code: out.code, stdout: out.stdout, stderr: out.stderr })
     }
 
     fn read_file(&self, path: &str) -> Result<Option<FileData>, ConnectorError> {
-        Ok(self.host.read_file(path))
+        Ok(self.host.read_file(path).map(|f| FileData {
+            content: f.content,
+            mode: f.mode,
+            owner: f.owner,
+            group: f.group,
+        }))
     }
 
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
-        self.host.write_file(path, file).map_err(|e| self.file_error("write", path, e))
+        self.host.write_file(path, &to_sim(file)).map_err(|e| self.file_error("write", path, e))
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {

@@ -867,9 +867,9 @@ pub fn cloud_init_status(facts: &Facts, id: u32) -> Result<CloudInit, OpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::sim::SimConnector;
+    use crate::connector::sim::{to_sim, SimConnector};
     use crate::inventory::GuestRef;
-    use crate::sim::{SimHost, SimState};
+    use phoenix_sim::{SimHost, SimState};
     use std::sync::Arc;
 
     fn inventory() -> crate::inventory::Inventory {
@@ -920,7 +920,7 @@ mod tests {
                             let o = h.exec(&command.exposed_argv(), command.stdin.as_deref());
                             assert!(o.success(), "{command}: {}", o.stderr_str());
                         }
-                        Step::WriteFile { path, file } => h.write_file(path, file).unwrap(),
+                        Step::WriteFile { path, file } => h.write_file(path, &to_sim(file)).unwrap(),
                         Step::RemoveFile { path } => {
                             h.remove_file(path);
                         }

@@ -6,7 +6,7 @@
 use super::catalogue::{self, ARCHIVE_MARK};
 use super::inside::{done, file, is_dir, out};
 use super::state::Guest;
-use crate::command::Output;
+use crate::output::Output;
 
 /// What a tar command line asks for.
 #[derive(Debug, PartialEq)]
@@ -179,8 +179,8 @@ pub(crate) fn guest_tar(g: &mut Guest, args: &[&str]) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::inside::base_image;
-    use crate::sim::state::GuestKind;
+    use crate::inside::base_image;
+    use crate::state::GuestKind;
 
     #[test]
     fn argument_forms() {
@@ -242,10 +242,10 @@ mod tests {
 
 #[cfg(test)]
 mod through_pct {
-    use crate::sim::host::SimHost;
-    use crate::sim::state::SimState;
+    use crate::host::SimHost;
+    use crate::state::SimState;
 
-    fn run(h: &SimHost, line: &str) -> crate::command::Output {
+    fn run(h: &SimHost, line: &str) -> crate::output::Output {
         h.exec(&line.split_whitespace().map(String::from).collect::<Vec<_>>(), None)
     }
 

@@ -147,21 +147,6 @@ impl ShortArgs {
     }
 }
 
-/// A size argument (`8G`, `512m`, `4`) in bytes, through the shared `disk-size` parser. A bare
-/// number counts in `bare_unit`: GiB for `pct/qm resize` and `<storage>:<GiB>` sizes, bytes for
-/// zfs. zfs also takes lowercase suffixes, so the suffix is upper-cased first.
-pub(crate) fn parse_size(s: &str, bare_unit: u64) -> Option<u64> {
-    let s = s.trim();
-    let last = s.chars().last()?;
-    if last.is_ascii_digit() {
-        let bytes = crate::facts::propstring::parse_size(s)?;
-        return bytes.checked_mul(bare_unit);
-    }
-    let mut upper = s[..s.len() - last.len_utf8()].to_string();
-    upper.push(last.to_ascii_uppercase());
-    crate::facts::propstring::parse_size(&upper)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,16 +176,6 @@ mod tests {
         let a = Args::parse(&v("100 -- ls -la"), &[]).unwrap();
         assert_eq!(a.rest, Some(v("ls -la")));
         assert!(Args::parse(&v("100 --cores"), &[]).is_err());
-    }
-
-    #[test]
-    fn sizes_with_bare_unit() {
-        assert_eq!(parse_size("8G", 1), Some(8 << 30));
-        assert_eq!(parse_size("8g", 1), Some(8 << 30));
-        assert_eq!(parse_size("4", 1 << 30), Some(4 << 30));
-        assert_eq!(parse_size("1.5K", 1), Some(1536));
-        assert_eq!(parse_size("x", 1), None);
-        assert_eq!(parse_size("", 1), None);
     }
 
     #[test]

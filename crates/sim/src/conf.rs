@@ -5,18 +5,7 @@ use super::state::{Guest, GuestKind, Snapshot};
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
 
-/// PVE `encode_text`: `%`, `:`, control and non-ASCII bytes as `%XX`.
-pub(crate) fn encode_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if !(0x20..0x7f).contains(&b) || b == b':' || b == b'%' {
-            out.push_str(&format!("%{b:02X}"));
-        } else {
-            out.push(b as char);
-        }
-    }
-    out
-}
+pub(crate) use crate::text::encode_text;
 
 fn section(out: &mut String, config: &IndexMap<String, String>, lxc: &[(String, String)]) {
     if let Some(d) = config.get("description") {
@@ -125,7 +114,7 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
-            descr.push(crate::facts::guest_config::percent_decode(c));
+            descr.push(crate::text::decode_text(c));
             continue;
         }
         let (key, value) =
@@ -212,7 +201,7 @@ mod tests {
         let text = render(&sample());
         assert_eq!(
             text,
-            "#line 1%3A 100%25\n#zweite Zeile %C3%BC\narch: amd64\nhostname: web01\nmemory: 2048\nparent: snap1\n\
+            "#line 1%3A 100%\n#zweite Zeile %C3%BC\narch: amd64\nhostname: web01\nmemory: 2048\nparent: snap1\n\
              lxc.cgroup2.devices.allow: c 10:200 rwm\nlxc.mount.entry: /dev/net dev/net none bind,create=dir\n\
              \n[pve:pending]\ncores: 4\ndelete: swap\n\n[snap1]\nhostname: web01\nsnaptime: 1714560000\n"
         );

@@ -29,7 +29,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
 
 /// Host `curl -fsSL -o <dest> <url>` / `wget -qO <dest> <url>`: the file appears with the
 /// catalogue's content for the URL (cloud images, snippets and installers are placeholders).
-fn host_download(st: &mut SimState, tool: &str, args: &[String]) -> crate::command::Output {
+fn host_download(st: &mut SimState, tool: &str, args: &[String]) -> crate::output::Output {
     let mut dest: Option<&str> = None;
     let mut url: Option<&str> = None;
     let mut i = 0;

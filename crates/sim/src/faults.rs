@@ -1,7 +1,7 @@
 //! Fault injection: fail the Nth command matching a glob, instead of running it.
 
 use super::state::Fault;
-use crate::command::Output;
+use crate::output::Output;
 
 /// Glob match with `*` (any run, including spaces) and `?` (one character).
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {

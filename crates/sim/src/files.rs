@@ -6,7 +6,7 @@ use super::conf;
 use super::error::SimError;
 use super::pvesm::render_cfg;
 use super::state::{Guest, GuestKind, SimState};
-use crate::connector::{FileData, FileWrite};
+use crate::file::{FileData, FileWrite};
 
 enum Virtual {
     StorageCfg,

@@ -2,7 +2,7 @@
 
 use super::reply::{fail, ok};
 use super::state::SimState;
-use crate::command::Output;
+use crate::output::Output;
 
 const CLUSTER_FW: &str = "/etc/pve/firewall/cluster.fw";
 
@@ -47,7 +47,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String]) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::text_file;
+    use crate::state::text_file;
 
     #[test]
     fn status_follows_cluster_fw() {

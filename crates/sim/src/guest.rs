@@ -4,7 +4,7 @@
 use super::conf::encode_text;
 use super::reply::{die, fail, param_fail};
 use super::state::{Guest, GuestKind, SimState};
-use crate::command::Output;
+use crate::output::Output;
 use indexmap::IndexMap;
 
 pub(crate) fn conf_dir(kind: GuestKind) -> &'static str {
@@ -224,7 +224,7 @@ pub(crate) fn memory_mib(g: &Guest, default: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::Snapshot;
+    use crate::state::Snapshot;
 
     #[test]
     fn snapshot_tree_matches_contract() {

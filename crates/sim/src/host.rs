@@ -6,8 +6,8 @@ use super::error::SimError;
 use super::reply::Step;
 use super::state::SimState;
 use super::{classify, dispatch, faults, files, latency};
-use crate::command::Output;
-use crate::connector::{FileData, FileWrite};
+use crate::file::{FileData, FileWrite};
+use crate::output::Output;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -39,6 +39,9 @@ pub struct SimHost {
     started: Instant,
 }
 
+/// What a secret is logged as.
+const MASK: &str = "***";
+
 /// Options whose following argv element is a secret and never logged in clear.
 const SECRET_OPTIONS: &[&str] = &["--password", "-password", "--cipassword", "-cipassword"];
 
@@ -47,13 +50,13 @@ fn mask_secrets(argv: &[String]) -> Vec<String> {
     let mut hide_next = false;
     for a in argv {
         if hide_next {
-            out.push(crate::secret::Secret::MASK.to_string());
+            out.push(MASK.to_string());
             hide_next = false;
             continue;
         }
         if let Some((k, _)) = a.split_once('=') {
             if SECRET_OPTIONS.contains(&k) {
-                out.push(format!("{k}={}", crate::secret::Secret::MASK));
+                out.push(format!("{k}={}", MASK));
                 continue;
             }
         }
@@ -300,7 +303,7 @@ mod tests {
     fn pct_config_is_fast_on_a_big_state() {
         let mut st = SimState::default();
         for id in 100..5100u32 {
-            let mut g = crate::sim::state::Guest::new(crate::sim::state::GuestKind::Lxc);
+            let mut g = crate::state::Guest::new(crate::state::GuestKind::Lxc);
             for (k, v) in [
                 ("arch", "amd64"),
                 ("cores", "2"),

@@ -5,8 +5,8 @@
 use super::catalogue::{self, DEB_MARK, INSTALLER_MARK};
 use super::state::{Account, DirMeta, Guest, GuestImage, GuestKind, GuestOs, PowerState, Unit};
 use super::{archive, mounts, openssl, scripts, smallstep};
-use crate::command::Output;
-use crate::connector::FileData;
+use crate::file::FileData;
+use crate::output::Output;
 use sha2::{Digest, Sha256};
 
 pub(crate) fn out(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl AsRef<str>) -> Output {
@@ -1206,9 +1206,9 @@ fn getent(g: &Guest, db: &str, key: &str) -> Output {
 
 #[cfg(test)]
 mod tests {
-    use crate::command::Output;
-    use crate::sim::host::SimHost;
-    use crate::sim::state::{text_file, SimState};
+    use crate::host::SimHost;
+    use crate::output::Output;
+    use crate::state::{text_file, SimState};
     use std::time::Duration;
 
     fn argv(s: &str) -> Vec<String> {
@@ -1432,9 +1432,8 @@ mod tests {
         let t1 = std::time::Instant::now();
         ok_run(&h, "pct list");
         assert!(t1.elapsed() < Duration::from_millis(50));
-        let lat = h.with_state(|s| {
-            crate::sim::latency::lookup(&s.latency_ms, &argv("qm guest exec 9000 --timeout 5 -- true"))
-        });
+        let lat =
+            h.with_state(|s| crate::latency::lookup(&s.latency_ms, &argv("qm guest exec 9000 --timeout 5 -- true")));
         assert_eq!(lat, 80);
     }
 }

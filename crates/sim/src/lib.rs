@@ -2,6 +2,13 @@
 //! answers `pct`, `qm`, `zfs`, `zpool`, `pvesm`, `pvesh` and `pve-firewall` byte-for-byte like
 //! the real tools (see the contracts reference), plus host and guest files. A product feature
 //! (offline rehearsal), the test double and the benchmark bed.
+//!
+//! It is an independent witness: this crate does not depend on phoenix, and every parser and
+//! printer here (property strings, config files, sizes, text escapes, tables) is written from
+//! the Proxmox and OpenZFS contracts, so a test passes only when phoenix and the real tools
+//! agree. The interface: [`SimHost`] (state in memory or a JSON file, `exec` an argv with stdin
+//! → [`SimOutput`], host file reads/writes, the command log with its read/mutating
+//! classification), [`SimState`] (the typed model, latency and fault injection included).
 
 mod archive;
 mod args;
@@ -11,6 +18,7 @@ mod conf;
 mod dispatch;
 mod error;
 mod faults;
+mod file;
 mod files;
 mod firewall;
 mod guest;
@@ -21,21 +29,27 @@ mod lifecycle;
 mod mounts;
 mod nfs;
 mod openssl;
+mod output;
 mod pct;
+mod propstring;
 mod pvesh;
 mod pvesm;
 mod qm;
 mod reply;
 mod scripts;
+mod size;
 mod smallstep;
 mod state;
 mod table;
 mod template;
+mod text;
 mod volumes;
 mod zfs;
 
 pub use error::SimError;
+pub use file::{FileData, FileWrite};
 pub use host::{LoggedCommand, SimHost};
+pub use output::SimOutput;
 pub use state::{
     Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, ScriptRun,
     SimState, Snapshot, Storage, Unit,

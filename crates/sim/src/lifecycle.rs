@@ -1,14 +1,13 @@
 //! Guest operations `pct` and `qm` share (power, destroy, snapshots, template, resize,
 //! unlock), with each tool's own error wording.
 
-use super::args::parse_size;
 use super::conf::valid_snapname;
 use super::guest::{check_lock, lookup, word};
 use super::reply::{fail, ok, task_fail};
 use super::state::{GuestKind, PowerState, SimState, Snapshot};
 use super::volumes;
-use crate::command::Output;
-use crate::facts::propstring::format_size;
+use crate::output::Output;
+use crate::size::pve_format;
 use indexmap::IndexMap;
 
 /// Config keys that hold volumes.
@@ -323,13 +322,12 @@ pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, si
     let Some(value) = g.config.get(disk).filter(|_| is_volume_key(kind, disk)).cloned() else {
         return fail(format!("unable to parse volume ID '{disk}'"));
     };
-    let current =
-        value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)).unwrap_or(0);
+    let current = value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse).unwrap_or(0);
     let (relative, amount) = match size.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, size),
     };
-    let Some(bytes) = parse_size(amount, 1 << 30) else {
+    let Some(bytes) = crate::size::pve_parse(amount) else {
         let usage =
             format!("{} resize <vmid> <disk> <size> [OPTIONS]", if kind == GuestKind::Lxc { "pct" } else { "qm" });
         return super::reply::param_fail("size", "value does not match the regex pattern", &usage);
@@ -344,7 +342,7 @@ pub(crate) fn resize(st: &mut SimState, kind: GuestKind, id: u32, disk: &str, si
     let vol = volid_of(&value).to_string();
     volumes::resize(st, &vol, new);
     let mut parts: Vec<String> = value.split(',').filter(|p| !p.starts_with("size=")).map(String::from).collect();
-    parts.push(format!("size={}", format_size(new)));
+    parts.push(format!("size={}", pve_format(new)));
     // Keep canonical order: volume first, then sorted keys.
     let (head, mut rest) = (parts[0].clone(), parts[1..].to_vec());
     rest.sort_by(|a, b| a.split('=').next().cmp(&b.split('=').next()));

@@ -5,7 +5,7 @@
 
 use super::inside::{done, is_dir, out};
 use super::state::Guest;
-use crate::command::Output;
+use crate::output::Output;
 
 /// One `/etc/fstab` line: device, mount point, type, options.
 struct Entry {
@@ -155,8 +155,8 @@ pub(crate) fn mount_at_boot(g: &mut Guest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::inside::base_image;
-    use crate::sim::state::{text_file, GuestKind};
+    use crate::inside::base_image;
+    use crate::state::{text_file, GuestKind};
 
     fn guest(fstab: &str) -> Guest {
         let mut g = Guest::new(GuestKind::Qemu);

@@ -2,7 +2,7 @@
 
 use super::reply::{die, ok};
 use super::state::SimState;
-use crate::command::Output;
+use crate::output::Output;
 
 /// `exportfs -ra` (re-export everything from /etc/exports) and `exportfs -v` (list). Lines of
 /// /etc/exports must be `<path> <client>(<options>)…`; a malformed line fails like the real tool.

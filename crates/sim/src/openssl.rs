@@ -4,7 +4,7 @@
 
 use super::inside::{done, file, may_write, out, Proc};
 use super::state::Guest;
-use crate::command::Output;
+use crate::output::Output;
 use sha2::{Digest, Sha256};
 
 /// `n` bytes from a SHA-256 chain seeded with `seed`.

@@ -2,7 +2,6 @@
 //! exit codes. Long tasks (create, clone) hold the guest `lock:` while the simulated latency
 //! elapses, outside the state mutex.
 
-use super::args::parse_size;
 use super::args::{parse_bool, Args};
 use super::guest::{
     self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
@@ -12,9 +11,10 @@ use super::lifecycle::{self, is_volume_key, volid_of};
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{Guest, GuestKind, PowerState, SimState};
 use super::volumes::{self, VolKind};
-use crate::command::Output;
-use crate::connector::FileData;
-use crate::facts::propstring::{self as ps, format_size, PropString};
+use crate::file::FileData;
+use crate::output::Output;
+use crate::propstring::{self as ps, LXC_FEATURES, LXC_MOUNT, LXC_NET, LXC_ROOTFS};
+use crate::size::pve_format;
 use indexmap::IndexMap;
 
 const K: GuestKind = GuestKind::Lxc;
@@ -229,7 +229,7 @@ fn status(st: &SimState, id: u32, verbose: bool) -> Output {
         .config
         .get("rootfs")
         .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")))
-        .and_then(|s| parse_size(s, 1 << 30))
+        .and_then(crate::size::pve_parse)
         .unwrap_or(0);
     let mut kv: Vec<(String, String)> = vec![
         ("cpus".into(), g.config.get("cores").cloned().unwrap_or_else(|| "1".into())),
@@ -298,55 +298,39 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
         return Err(bad("value must have a minimum value of 16".into()));
     }
     if k.starts_with("net") {
-        let mut p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
-        if p.get("name").is_none() {
-            return Err(param_fail(
-                k,
-                "invalid format - format error\nnet0.name: property is missing and it is not optional",
-                u,
-            ));
+        // pve-container `parse_lxc_network` + `print_lxc_network`: a MAC is generated when none
+        // is given, and `type=veth` is always written.
+        let mut p = ps::parse(&LXC_NET, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        if !p.contains_key("hwaddr") {
+            p.insert("hwaddr".into(), guest::next_mac(st));
         }
-        ps::normalise_bools(&mut p, &["firewall", "link_down", "host-managed"])
-            .map_err(|e| bad(format!("invalid format - {e}")))?;
-        if p.get("hwaddr").is_none() {
-            p.set("hwaddr", guest::next_mac(st));
-        }
-        return Ok(ps::print_lxc_net(&p));
+        p.insert("type".into(), "veth".into());
+        return Ok(ps::print(&LXC_NET, &p));
     }
     if k == "features" {
-        let p = ps::features(v).map_err(|e| bad(format!("invalid format - {e}")))?;
-        return Ok(ps::print_features(&p));
+        let p = ps::parse(&LXC_FEATURES, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(ps::print(&LXC_FEATURES, &p));
     }
-    if k == "startup" {
-        // `startup` is a string PVE validates but stores with explicit `order=` keys.
-        let p = ps::startup(v).map_err(|e| bad(format!("invalid format - {e}")))?;
-        return Ok(p.to_string());
+    if k == "startup" && !ps::valid_startup(v) {
+        return Err(bad("invalid format - unable to parse startup options".into()));
     }
     Ok(v.to_string())
 }
 
 /// rootfs / mpN: parse, allocate `<storage>:<GiB>`, canonicalise.
 fn volume_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = PropString::parse(v, Some("volume")).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
-    if k != "rootfs" && p.get("mp").is_none() {
-        return Err(param_fail(
-            k,
-            &format!("invalid format - format error\n{k}.mp: property is missing and it is not optional"),
-            u,
-        ));
-    }
-    ps::normalise_bools(&mut p, &["acl", "backup", "quota", "replicate", "ro", "shared"])
-        .map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
-    let vol = p.get("volume").unwrap_or_default().to_string();
+    let schema = if k == "rootfs" { &LXC_ROOTFS } else { &LXC_MOUNT };
+    let mut p = ps::parse(schema, v, k).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    let vol = p.get("volume").cloned().unwrap_or_default();
     if let Some((sid, size)) = vol.split_once(':') {
         if let Ok(gib) = size.parse::<f64>() {
             let bytes = (gib * (1u64 << 30) as f64) as u64;
             let volid = volumes::allocate(st, sid, id, bytes, VolKind::Subvol).map_err(|e| param_fail(k, &e, u))?;
-            p.set("volume", volid);
-            p.set("size", format_size(bytes));
+            p.insert("volume".into(), volid);
+            p.insert("size".into(), pve_format(bytes));
         }
     }
-    Ok(ps::print_lxc_mount(&p, k == "rootfs"))
+    Ok(ps::print(schema, &p))
 }
 
 fn resolve_template(st: &SimState, ostemplate: &str) -> Result<String, String> {
@@ -647,9 +631,11 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
     let nets: Vec<String> = config.keys().filter(|k| k.starts_with("net")).cloned().collect();
     for k in nets {
         if let Some(v) = config.get(&k).cloned() {
-            let mut p = PropString::parse(&v, None).unwrap_or_default();
-            p.set("hwaddr", guest::next_mac(st));
-            config.insert(k, ps::print_lxc_net(&p));
+            let Ok(mut p) = ps::parse(&LXC_NET, &v, &k) else {
+                continue;
+            };
+            p.insert("hwaddr".into(), guest::next_mac(st));
+            config.insert(k, ps::print(&LXC_NET, &p));
         }
     }
     let storage = a.get("storage").map(String::from);
@@ -750,7 +736,7 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::host::SimHost;
+    use crate::host::SimHost;
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -1,12 +1,11 @@
 //! `pvesh get` for the listing endpoints phoenix batches (contracts §D.3). The simulator has
 //! no pvestatd lag: guest status and name are current immediately.
 
-use super::args::parse_size;
 use super::args::Args;
 use super::guest::memory_mib;
 use super::reply::{fail, ok};
 use super::state::{Guest, GuestKind, PowerState, SimState};
-use crate::command::Output;
+use crate::output::Output;
 use serde_json::{json, Map, Value};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String]) -> Output {
@@ -90,7 +89,7 @@ fn disk_bytes(g: &Guest) -> u64 {
     };
     g.config
         .get(key)
-        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)))
+        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse))
         .unwrap_or(0)
 }
 

@@ -3,7 +3,7 @@
 use super::args::{parse_bool, Args};
 use super::reply::{fail, ok, param_fail};
 use super::state::{DatasetKind, SimState, Storage};
-use crate::command::Output;
+use crate::output::Output;
 use indexmap::IndexMap;
 
 const TYPES: &[&str] = &[
@@ -361,11 +361,7 @@ fn list(st: &SimState, a: &Args) -> Output {
             if !is_disk || !vol.starts_with(&format!("{id}:")) || v.contains("media=cdrom") {
                 continue;
             }
-            let size = v
-                .split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .and_then(|s| super::args::parse_size(s, 1 << 30))
-                .unwrap_or(0);
+            let size = v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse).unwrap_or(0);
             let (format, kind) = if vol.contains("subvol-") { ("subvol", "rootdir") } else { ("raw", "images") };
             rows.push((vol.to_string(), format, kind, size, *vmid));
         }

@@ -1,6 +1,5 @@
 //! `qm` (contracts §B): read side, the mutating commands, and the guest agent.
 
-use super::args::parse_size;
 use super::args::{parse_bool, Args};
 use super::guest::{
     self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
@@ -11,8 +10,9 @@ use super::pvesh::perl_pretty;
 use super::reply::{die, fail, ok, param_fail, Step};
 use super::state::{unix_ms, Guest, GuestKind, PowerState, SimState};
 use super::volumes::{self, VolKind};
-use crate::command::Output;
-use crate::facts::propstring::{self as ps, format_size, PropString, PropStringError};
+use crate::output::Output;
+use crate::propstring::{self as ps, VM_AGENT, VM_CICUSTOM, VM_DISK, VM_IPCONFIG, VM_NET};
+use crate::size::pve_format;
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
@@ -229,7 +229,7 @@ fn boot_disk_gib(g: &Guest) -> f64 {
             .map(|d| d.to_string())
     });
     disk.and_then(|d| g.config.get(&d).cloned())
-        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(|s| parse_size(s, 1 << 30)))
+        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse))
         .map(|b| b as f64 / (1u64 << 30) as f64)
         .unwrap_or(0.0)
 }
@@ -332,35 +332,30 @@ fn next_uuid(st: &mut SimState) -> String {
 }
 
 /// `virtio,bridge=vmbr0` → `virtio=<MAC>,bridge=vmbr0` (model=MAC first, the rest sorted).
-fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
-    let mut p = ps::vm_net(v).map_err(|e| match e {
-        PropStringError::MissingRequired { key } => {
-            format!("invalid format - format error\nnet0.{key}: property is missing and it is not optional")
-        }
-        other => format!("invalid format - {other}"),
-    })?;
-    ps::normalise_bools(&mut p, &["firewall", "link_down"]).map_err(|e| format!("invalid format - {e}"))?;
-    if p.get("macaddr").is_none() {
-        p.set("macaddr", guest::next_mac(st));
+fn canonical_net(st: &mut SimState, key: &str, v: &str) -> Result<String, String> {
+    let mut p = ps::parse(&VM_NET, v, key).map_err(|e| format!("invalid format - {e}"))?;
+    // qemu-server `parse_net`: no MAC given → a new random one (on a running VM the NIC is
+    // replaced with it).
+    if !p.contains_key("macaddr") {
+        p.insert("macaddr".into(), guest::next_mac(st));
     }
-    Ok(ps::print_vm_net(&p))
+    Ok(ps::print(&VM_NET, &p))
 }
 
 /// Disk options: allocate `<storage>:<GiB>`, cloud-init drives, imports.
 fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
-    let mut p = PropString::parse(v, Some("file")).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
-    let file = p.get("file").unwrap_or_default().to_string();
+    let mut p = ps::parse(&VM_DISK, v, k).map_err(|e| param_fail(k, &format!("invalid format - {e}"), u))?;
+    let file = p.get("file").cloned().unwrap_or_default();
     if let Some((sid, what)) = file.split_once(':') {
         if what == "cloudinit" {
             if !st.storages.contains_key(sid) {
                 return Err(fail(format!("storage '{sid}' does not exist")));
             }
-            p.set("file", format!("{sid}:vm-{id}-cloudinit"));
-            p.set("media", "cdrom");
+            p.insert("file".into(), format!("{sid}:vm-{id}-cloudinit"));
+            p.insert("media".into(), "cdrom".into());
         } else if let Ok(gib) = what.parse::<f64>() {
             let mut bytes = (gib * (1u64 << 30) as f64) as u64;
-            if let Some(src) = p.get("import-from").map(String::from) {
-                p.remove("import-from");
+            if let Some(src) = p.remove("import-from") {
                 if !src.contains(':') && !st.files.contains_key(&src) {
                     return Err(fail(format!("{src}: non-existent or non-regular file")));
                 }
@@ -369,11 +364,11 @@ fn disk_option(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<
                 adopt_cloud_image(st, id, &src);
             }
             let volid = volumes::allocate(st, sid, id, bytes, VolKind::Image).map_err(fail)?;
-            p.set("file", volid);
-            p.set("size", format_size(bytes));
+            p.insert("file".into(), volid);
+            p.insert("size".into(), pve_format(bytes));
         }
     }
-    Ok(p.to_canonical_format(&ps::VM_DISK))
+    Ok(ps::print(&VM_DISK, &p))
 }
 
 fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<String, Output> {
@@ -390,37 +385,30 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
         return Err(bad(format!("type check ('integer') failed - got '{v}'")));
     }
     if k.starts_with("net") && k[3..].bytes().all(|b| b.is_ascii_digit()) {
-        return canonical_net(st, v).map_err(|e| param_fail(k, &e, u));
+        return canonical_net(st, k, v).map_err(|e| param_fail(k, &e, u));
     }
     if is_volume_key(K, k) && !k.starts_with("unused") {
         return disk_option(st, id, k, v, u);
     }
     if k == "agent" {
-        let mut p = PropString::parse(v, Some("enabled")).map_err(|e| bad(format!("invalid format - {e}")))?;
-        ps::normalise_bools(&mut p, &["enabled", "fstrim_cloned_disks", "freeze-fs-on-backup"])
-            .map_err(|e| bad(format!("invalid format - {e}")))?;
-        return Ok(p.to_canonical(None, &["enabled"]));
+        // Validated, then stored as written (qemu-server keeps the parameter verbatim).
+        ps::parse(&VM_AGENT, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(v.to_string());
     }
     if k.starts_with("ipconfig") {
-        let p = PropString::parse_format(v, &ps::VM_IPCONFIG).map_err(|e| bad(format!("invalid format - {e}")))?;
-        if p.get("gw").is_some() && p.get("ip").is_none() {
+        let p = ps::parse(&VM_IPCONFIG, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        if p.contains_key("gw") && !p.contains_key("ip") {
             return Err(bad("gateway specified without specifying an IP address".into()));
         }
-        // ipconfig keeps its written order in PVE (ip, gw, ip6, gw6).
-        let order = ["ip", "gw", "ip6", "gw6"];
-        return Ok(order
-            .iter()
-            .filter_map(|key| p.get(key).map(|val| format!("{key}={val}")))
-            .collect::<Vec<_>>()
-            .join(","));
+        return Ok(v.to_string());
     }
     if k == "cipassword" {
         // Stored crypt()-hashed; the simulator only needs a stable non-clear value.
         return Ok(if v.starts_with('$') { v.to_string() } else { format!("$5$sim${}", v.len()) });
     }
     if k == "cicustom" {
-        let p = PropString::parse(v, None).map_err(|e| bad(format!("invalid format - {e}")))?;
-        for (_, volid) in p.iter() {
+        let p = ps::parse(&VM_CICUSTOM, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        for volid in p.values() {
             if snippet_path(st, volid).is_none_or(|path| !st.files.contains_key(&path)) {
                 return Err(fail(format!("volume '{volid}' does not exist")));
             }
@@ -434,7 +422,7 @@ fn normalise(st: &mut SimState, id: u32, k: &str, v: &str, u: &str) -> Result<St
             .get(v)
             .map(|f| String::from_utf8_lossy(&f.content).into_owned())
             .ok_or_else(|| fail(format!("unable to open file '{v}' - No such file or directory")))?;
-        return Ok(crate::facts::guest_config::uri_escape(&content));
+        return Ok(crate::text::uri_escape(&content));
     }
     Ok(v.to_string())
 }
@@ -490,7 +478,7 @@ fn import_disk(st: &mut SimState, id: u32, src: &str, sid: &str, a: &Args) -> Ou
     };
     adopt_cloud_image(st, id, src);
     let value =
-        if target.starts_with("unused") { volid.clone() } else { format!("{volid},size={}", format_size(bytes)) };
+        if target.starts_with("unused") { volid.clone() } else { format!("{volid},size={}", pve_format(bytes)) };
     if let Some(g) = st.guests.get_mut(&id) {
         g.config.insert(target.clone(), value);
     }
@@ -853,7 +841,7 @@ fn agent_cmd(st: &SimState, id: u32, cmd: &str) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::host::SimHost;
+    use crate::host::SimHost;
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -874,11 +862,11 @@ mod tests {
             (2, "Configuration file 'nodes/pve/qemu-server/9000.conf' does not exist\n")
         );
         assert_eq!(ok_run(&h, "qm list").stdout, b"");
-        h.with_state(|s| s.files.insert("/tmp/img.qcow2".into(), crate::sim::state::text_file("")));
+        h.with_state(|s| s.files.insert("/tmp/img.qcow2".into(), crate::state::text_file("")));
         ok_run(&h, "qm create 9000 --name ubuntu-tmpl --memory 2048 --net0 virtio,bridge=vmbr0,firewall=1 --scsihw virtio-scsi-pci");
         ok_run(&h, "qm set 9000 --scsi0 local-zfs:0,import-from=/tmp/img.qcow2 --ide2 local-zfs:cloudinit --boot order=scsi0 --cipassword secret --agent 1");
         let cfg = ok_run(&h, "qm config 9000").stdout_str();
-        assert!(cfg.contains("agent: enabled=1\n"), "{cfg}");
+        assert!(cfg.contains("agent: 1\n"), "{cfg}");
         assert!(cfg.contains("cipassword: **********\n"));
         assert!(cfg.contains("ide2: local-zfs:vm-9000-cloudinit,media=cdrom\n"));
         assert!(cfg.contains("scsi0: local-zfs:vm-9000-disk-0,size=3584M\n"));

@@ -2,7 +2,7 @@
 //! a continuation the host runs after sleeping outside the state mutex.
 
 use super::state::SimState;
-use crate::command::Output;
+use crate::output::Output;
 
 pub(crate) type Continuation = Box<dyn FnOnce(&mut SimState) -> Output + Send>;
 

@@ -12,7 +12,7 @@
 use super::inside::{done, out};
 use super::reply::{die, ok};
 use super::state::{Guest, ScriptRun, SimState};
-use crate::command::Output;
+use crate::output::Output;
 use sha2::{Digest, Sha256};
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
@@ -61,8 +61,8 @@ pub(crate) fn run_host(st: &mut SimState, shell: &str, args: &[String], stdin: O
 
 #[cfg(test)]
 mod tests {
-    use crate::sim::host::SimHost;
-    use crate::sim::state::{text_file, SimState};
+    use crate::host::SimHost;
+    use crate::state::{text_file, SimState};
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -5,7 +5,7 @@
 use super::inside::{done, file, is_dir, may_read, may_write, out, Proc};
 use super::scripts::sha256_hex;
 use super::state::{DirMeta, Guest};
-use crate::command::Output;
+use crate::output::Output;
 
 /// Flags that take a value; `--acme` and the other booleans take none.
 const VALUED: &[&str] = &[
@@ -177,9 +177,9 @@ Your PKI is ready to go. To generate certificates for individual services see 's
 
 #[cfg(test)]
 mod tests {
-    use crate::command::Output;
-    use crate::sim::host::SimHost;
-    use crate::sim::state::SimState;
+    use crate::host::SimHost;
+    use crate::output::Output;
+    use crate::state::SimState;
 
     fn run(h: &SimHost, argv: &[&str]) -> Output {
         let mut full = vec!["pct", "exec", "150", "--"];
@@ -320,7 +320,7 @@ mod tests {
         }
         h.with_state(|s| {
             let g = s.guests.get_mut(&150).unwrap();
-            g.files.insert("/usr/bin/step".into(), crate::sim::inside::file("#!sim step-cli\n", 0o755));
+            g.files.insert("/usr/bin/step".into(), crate::inside::file("#!sim step-cli\n", 0o755));
         });
         ok(&h, &["useradd", "--system", "step"]);
         let missing = run(&h, &["step", "ca", "init", "--name", "x"]);

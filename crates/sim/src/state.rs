@@ -2,7 +2,7 @@
 //! one JSON document so a rehearsal can be resumed (`--host sim:state.json`) and so tests and
 //! benchmarks configure latency and faults by writing the file.
 
-use crate::connector::FileData;
+use crate::file::FileData;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

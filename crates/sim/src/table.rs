@@ -54,14 +54,11 @@ pub(crate) fn render(cols: &[Column], rows: &[Vec<String>], scripted: bool, head
     out
 }
 
-/// libzfs `zfs_nicenum`: 1024-based, at most 5 characters (`19.9G`, `450K`, `128K`);
-/// `bytes` adds a `B` to values under 1 KiB like `zfs_nicebytes` (`0B`). The formatting is the
-/// one phoenix parses (`facts::zfs::format_size`), so the two cannot drift apart.
+/// libzfs `zfs_nicenum` (`bytes == false`) or `zfs_nicebytes` (`bytes == true`, `0B`): see
+/// [`crate::size::zfs_nicenum`].
 pub(crate) fn nicenum(n: u64, bytes: bool) -> String {
-    if n < 1024 && !bytes {
-        return n.to_string();
-    }
-    crate::facts::zfs::format_size(n)
+    let format = if bytes { crate::size::NiceFormat::Bytes } else { crate::size::NiceFormat::Plain };
+    crate::size::zfs_nicenum(n, format)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::catalogue;
 use super::inside::base_image;
 use super::reply::{die, ok};
 use super::state::{GuestImage, SimState};
-use crate::command::Output;
+use crate::output::Output;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where systemd keeps the enablement symlinks of `WantedBy=multi-user.target` units.
@@ -126,9 +126,9 @@ pub(crate) fn run(st: &SimState, args: &[String]) -> Output {
 
 #[cfg(test)]
 mod tests {
-    use crate::command::Output;
-    use crate::sim::host::SimHost;
-    use crate::sim::state::SimState;
+    use crate::host::SimHost;
+    use crate::output::Output;
+    use crate::state::SimState;
 
     fn run(h: &SimHost, line: &str) -> Output {
         h.exec(&line.split_whitespace().map(String::from).collect::<Vec<_>>(), None)

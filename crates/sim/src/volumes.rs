@@ -214,11 +214,7 @@ pub(crate) fn clone_volume(
     what: &str,
 ) -> Result<(String, String), String> {
     let vol = super::lifecycle::volid_of(value).to_string();
-    let size = value
-        .split(',')
-        .find_map(|p| p.strip_prefix("size="))
-        .and_then(|s| super::args::parse_size(s, 1 << 30))
-        .unwrap_or(0);
+    let size = value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse).unwrap_or(0);
     let (log, new_vol) = if full {
         let sid = storage.map(str::to_string).unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
         (format!("create full clone of {what} {key} ({vol})\n"), copy(st, &vol, &sid, new, size, kind)?)

@@ -1,12 +1,11 @@
 //! `zfs` and `zpool` (contracts §C). Defaults follow OpenZFS 2.3 (what PVE 9 ships): notably
 //! `compression` defaults to `on` (since OpenZFS 2.2) and `xattr` to `sa`.
 
-use super::args::parse_size;
 use super::args::ShortArgs;
 use super::reply::{die, ok};
 use super::state::{Dataset, DatasetKind, Pool, SimState};
 use super::table::{nicenum, render, Column};
-use crate::command::Output;
+use crate::output::Output;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 
@@ -655,7 +654,7 @@ fn check_prop(ds: &str, k: &str, v: &str) -> Result<(String, String), Output> {
         if v == "none" && matches!(k, "quota" | "refquota" | "reservation" | "refreservation") {
             return Ok((k.to_string(), v.to_string()));
         }
-        return match parse_size(v, 1) {
+        return match crate::size::zfs_parse(v) {
             Some(n) => Ok((k.to_string(), n.to_string())),
             None => fail(format!("bad numeric value '{v}'")),
         };
@@ -720,14 +719,14 @@ fn zfs_create(st: &mut SimState, argv: &[String]) -> Output {
         }
     }
     let volsize = match a.value('V') {
-        Some(s) => match parse_size(s, 1) {
+        Some(s) => match crate::size::zfs_parse(s) {
             Some(n) => Some(n),
             None => return die(format!("bad size value '{s}'"), 2),
         },
         None => None,
     };
     if let Some(b) = a.value('b') {
-        props.insert("volblocksize".into(), parse_size(b, 1).unwrap_or(16384).to_string());
+        props.insert("volblocksize".into(), crate::size::zfs_parse(b).unwrap_or(16384).to_string());
     }
     let Some(parent) = parent_of(name) else {
         if st.datasets.contains_key(name.as_str()) {
