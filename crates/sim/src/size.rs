@@ -72,7 +72,7 @@ pub(crate) fn zfs_nicenum(num: u64, format: NiceFormat) -> String {
         _ => UNITS[index],
     };
     let divisor = KIB.pow(index as u32);
-    if index == 0 || num % divisor == 0 {
+    if index == 0 || num.is_multiple_of(divisor) {
         return format!("{n}{unit}");
     }
     let value = num as f64 / divisor as f64;

@@ -169,6 +169,31 @@ pub(crate) fn resize(st: &mut SimState, volid: &str, bytes: u64) {
     }
 }
 
+/// Clone one volume of a guest config for guest `new` (full copy or linked clone) and return the
+/// config value pointing at the new volume, plus the task-log line the real tools print.
+/// `what` names the config entry in the log: "mountpoint" (pct) or "drive" (qm).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn clone_volume(
+    st: &mut SimState,
+    key: &str,
+    value: &str,
+    full: bool,
+    storage: Option<&str>,
+    new: u32,
+    kind: VolKind,
+    what: &str,
+) -> Result<(String, String), String> {
+    let vol = super::lifecycle::volid_of(value).to_string();
+    let size = value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse).unwrap_or(0);
+    let (log, new_vol) = if full {
+        let sid = storage.map(str::to_string).unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
+        (format!("create full clone of {what} {key} ({vol})\n"), copy(st, &vol, &sid, new, size, kind)?)
+    } else {
+        (format!("create linked clone of {what} {key} ({vol})\n"), link(st, &vol, new, kind)?)
+    };
+    Ok((value.replacen(&vol, &new_vol, 1), log))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,29 +222,4 @@ mod tests {
         );
         assert!(st.datasets.contains_key("rpool/data/subvol-101-disk-0"));
     }
-}
-
-/// Clone one volume of a guest config for guest `new` (full copy or linked clone) and return the
-/// config value pointing at the new volume, plus the task-log line the real tools print.
-/// `what` names the config entry in the log: "mountpoint" (pct) or "drive" (qm).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn clone_volume(
-    st: &mut SimState,
-    key: &str,
-    value: &str,
-    full: bool,
-    storage: Option<&str>,
-    new: u32,
-    kind: VolKind,
-    what: &str,
-) -> Result<(String, String), String> {
-    let vol = super::lifecycle::volid_of(value).to_string();
-    let size = value.split(',').find_map(|p| p.strip_prefix("size=")).and_then(crate::size::pve_parse).unwrap_or(0);
-    let (log, new_vol) = if full {
-        let sid = storage.map(str::to_string).unwrap_or_else(|| vol.split(':').next().unwrap_or("local").to_string());
-        (format!("create full clone of {what} {key} ({vol})\n"), copy(st, &vol, &sid, new, size, kind)?)
-    } else {
-        (format!("create linked clone of {what} {key} ({vol})\n"), link(st, &vol, new, kind)?)
-    };
-    Ok((value.replacen(&vol, &new_vol, 1), log))
 }

@@ -870,7 +870,7 @@ fn zfs_destroy(st: &mut SimState, argv: &[String]) -> Output {
         .take_while(|(k, _)| k.starts_with(&prefix))
         .map(|(k, _)| k.clone())
         .collect();
-    if !children.is_empty() && !(a.flag('r') || a.flag('R')) {
+    if !(children.is_empty() || a.flag('r') || a.flag('R')) {
         let direct: Vec<&String> = children.iter().filter(|c| !c[prefix.len()..].contains('/')).collect();
         let list: String = direct.iter().map(|c| format!("{c}\n")).collect();
         return die(
@@ -964,7 +964,7 @@ fn pool_value(name: &str, pool: &Pool, alloc: u64, prop: &str, parsable: bool) -
             }
         }
         "capacity" => {
-            let pct = if pool.size == 0 { 0 } else { alloc * 100 / pool.size };
+            let pct = (alloc * 100).checked_div(pool.size).unwrap_or(0);
             if parsable {
                 pct.to_string()
             } else {
@@ -1198,6 +1198,19 @@ pub(crate) fn create_for_volume(st: &mut SimState, name: &str, volsize: Option<u
     true
 }
 
+/// The answer of a `zfs list` / `zpool list`: the table (when there are rows) on stdout, and the
+/// per-name errors on stderr with exit 1 (the tools print what they found and fail for the rest).
+fn listing(mut out: Output, cols: &[Column], rows: &[Vec<String>], no_header: bool, errors: String) -> Output {
+    if !rows.is_empty() {
+        out.stdout = render(cols, rows, no_header, true).into_bytes();
+    }
+    if !errors.is_empty() {
+        out.stderr = errors.into_bytes();
+        out.code = 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1314,17 +1327,4 @@ mod tests {
         );
         assert_eq!(e(run(&mut st, "zfs set compression=bogus rpool")).0, 1);
     }
-}
-
-/// The answer of a `zfs list` / `zpool list`: the table (when there are rows) on stdout, and the
-/// per-name errors on stderr with exit 1 (the tools print what they found and fail for the rest).
-fn listing(mut out: Output, cols: &[Column], rows: &[Vec<String>], no_header: bool, errors: String) -> Output {
-    if !rows.is_empty() {
-        out.stdout = render(cols, rows, no_header, true).into_bytes();
-    }
-    if !errors.is_empty() {
-        out.stderr = errors.into_bytes();
-        out.code = 1;
-    }
-    out
 }
