@@ -308,8 +308,10 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
         return Ok(ps::print(&LXC_NET, &p));
     }
     if k == "features" {
-        let p = ps::parse(&LXC_FEATURES, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
-        return Ok(ps::print(&LXC_FEATURES, &p));
+        // Validated (`parse_features`), then stored as written: `update_pct_config` keeps the
+        // parameter's text.
+        ps::parse(&LXC_FEATURES, v, k).map_err(|e| bad(format!("invalid format - {e}")))?;
+        return Ok(v.to_string());
     }
     if k == "startup" && !ps::valid_startup(v) {
         return Err(bad("invalid format - unable to parse startup options".into()));
@@ -748,7 +750,7 @@ mod tests {
         o
     }
 
-    const CREATE: &str = "pct create 120 local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --hostname web01 --cores 2 --memory 2048 --swap 512 --rootfs local-zfs:8 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1,firewall=1 --unprivileged 1 --features nesting=1,keyctl=1 --onboot 1 --startup order=2,up=30";
+    const CREATE: &str = "pct create 120 local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --hostname web01 --cores 2 --memory 2048 --swap 512 --rootfs local-zfs:8 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1,firewall=1 --unprivileged 1 --features keyctl=1,nesting=1 --onboot 1 --startup order=2,up=30";
 
     #[test]
     fn missing_ct_errors() {

@@ -85,7 +85,7 @@ pub(crate) fn parse(schema: &Schema, data: &str, path: &str) -> Result<Props, St
                 if let Some((names, alias, key_alias)) = schema.key_aliases {
                     if names.contains(&k) {
                         if res.contains_key(key_alias) {
-                            return Err(format!("key alias '{k}' is already defined"));
+                            return Err(format!("key alias '{key_alias}' is already defined"));
                         }
                         res.insert(key_alias.to_string(), k.to_string());
                         key = alias;
@@ -128,9 +128,8 @@ fn check(schema: &Schema, res: &Props, path: &str) -> Result<(), String> {
             Some(v) if key.kind == Kind::Bool && parse_bool(v).is_none() => {
                 errors.push(format!("{path}.{}: type check ('boolean') failed - got '{v}'", key.name))
             }
-            Some(v) if key.kind == Kind::DiskSize && size::pve_parse(v).is_none() => {
-                errors.push(format!("{path}.{}: unable to parse size '{v}'", key.name))
-            }
+            Some(v) if key.kind == Kind::DiskSize && size::pve_parse(v).is_none() => errors
+                .push(format!("{path}.{}: invalid format - value does not look like a valid disk size: {v}", key.name)),
             _ => {}
         }
     }
@@ -411,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             parse(&LXC_MOUNT, "/srv/x,mp=/x,size=lots", "mp0").unwrap_err(),
-            "format error\nmp0.size: unable to parse size 'lots'"
+            "format error\nmp0.size: invalid format - value does not look like a valid disk size: lots"
         );
         assert_eq!(round(&LXC_ROOTFS, "local-zfs:subvol-100-disk-0,size=8G"), "local-zfs:subvol-100-disk-0,size=8G");
     }
@@ -432,7 +431,7 @@ mod tests {
         assert_eq!(round(&VM_NET, "virtio,bridge=vmbr1"), "virtio,bridge=vmbr1");
         assert_eq!(
             parse(&VM_NET, "virtio=BC:24:11:00:00:01,e1000=BC:24:11:00:00:02", "net0").unwrap_err(),
-            "key alias 'e1000' is already defined"
+            "key alias 'model' is already defined"
         );
         assert_eq!(
             parse(&VM_NET, "bridge=vmbr0", "net0").unwrap_err(),
