@@ -9,7 +9,9 @@ pub(crate) use crate::text::encode_text;
 
 fn section(out: &mut String, config: &IndexMap<String, String>, lxc: &[(String, String)]) {
     if let Some(d) = config.get("description") {
-        for line in d.split('\n') {
+        // Perl's `split(/\n/, …)` drops trailing empty fields: no `#` line for a final newline.
+        let d = d.trim_end_matches('\n');
+        for line in d.split('\n').filter(|_| !d.is_empty()) {
             out.push('#');
             out.push_str(&encode_text(line));
             out.push('\n');
@@ -83,11 +85,13 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
     let mut p =
         Parsed { config: IndexMap::new(), lxc: Vec::new(), pending: IndexMap::new(), snapshots: BTreeMap::new() };
     let mut target = Target::Main;
-    let mut descr: Vec<String> = Vec::new();
-    let flush_descr = |descr: &mut Vec<String>, map: &mut IndexMap<String, String>| {
+    // parse_pct_config / parse_vm_config: every `#` line of a section adds its decoded text
+    // plus "\n" (so a description read from the file ends with a newline); the section's
+    // description is set when the section ends.
+    let mut descr = String::new();
+    let flush_descr = |descr: &mut String, map: &mut IndexMap<String, String>| {
         if !descr.is_empty() {
-            map.insert("description".into(), descr.join("\n"));
-            descr.clear();
+            map.insert("description".into(), std::mem::take(descr));
         }
     };
     for (i, raw) in text.lines().enumerate() {
@@ -114,7 +118,8 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
-            descr.push(crate::text::decode_text(c));
+            descr.push_str(&crate::text::decode_text(c));
+            descr.push('\n');
             continue;
         }
         let (key, value) =
@@ -153,7 +158,8 @@ pub(crate) fn parse(text: &str, kind: GuestKind) -> Result<Parsed, (usize, Strin
                 None => return Err((n, "internal: snapshot section lost".into())),
             },
         };
-        flush_descr(&mut descr, map);
+        // parse_vm_config: the legacy `cdrom:` key is read as `ide2`.
+        let key = if kind == GuestKind::Qemu && key == "cdrom" { "ide2" } else { key };
         map.insert(key.to_string(), value.to_string());
     }
     let map = p.section(&target);
@@ -217,7 +223,8 @@ mod tests {
         back.pending = p.pending;
         back.snapshots = p.snapshots;
         assert_eq!(render(&back), render(&g));
-        assert_eq!(back.config.get("description"), g.config.get("description"));
+        // Read back from the file, every description line ends with a newline, as in Proxmox.
+        assert_eq!(back.config.get("description").map(String::as_str), Some("line 1: 100%\nzweite Zeile ü\n"));
     }
 
     #[test]
@@ -227,5 +234,7 @@ mod tests {
         assert_eq!(parse("arch: amd64\nthis is not config\n", GuestKind::Lxc).err().map(|e| e.0), Some(2));
         assert!(parse("lxc.foo: 1\n", GuestKind::Qemu).is_err());
         assert!(parse("[PENDING]\ncores: 2\n", GuestKind::Qemu).is_ok());
+        let legacy = parse("cdrom: local:iso/x.iso,media=cdrom\n", GuestKind::Qemu).unwrap();
+        assert_eq!(legacy.config.get("ide2").map(String::as_str), Some("local:iso/x.iso,media=cdrom"));
     }
 }

@@ -510,19 +510,11 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         return fail(format!("400 too many arguments\n{u}"));
     }
     let running = g.status == PowerState::Running;
-    let existing = g.config.clone();
     let mut changes: Vec<(String, String)> = Vec::new();
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {
-        // An existing NIC keeps its MAC when the new value does not name one.
-        let v = if k.starts_with("net") && !v.contains("hwaddr=") {
-            match existing.get(k).and_then(|old| old.split(',').find_map(|p| p.strip_prefix("hwaddr="))) {
-                Some(mac) => format!("{v},hwaddr={mac}"),
-                None => v.clone(),
-            }
-        } else {
-            v.clone()
-        };
-        let value = if is_volume_key(K, k) { volume_option(st, id, k, &v, &u) } else { normalise(st, k, &v, &u) };
+        // A NIC given without `hwaddr` gets a new random MAC (pve-container
+        // `parse_lxc_network`), also when it replaces an existing NIC.
+        let value = if is_volume_key(K, k) { volume_option(st, id, k, v, &u) } else { normalise(st, k, v, &u) };
         match value {
             Ok(v) => changes.push((k.clone(), v)),
             Err(e) => return e,

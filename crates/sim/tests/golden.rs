@@ -67,8 +67,10 @@ fn qm_list() {
 }
 
 /// §A.3: sorted `key: value`, `description` through `encode_text` (`:`, newline and non-ASCII
-/// escaped; space and `%` kept), raw `lxc.*` lines last in file order with `: ` whatever the
-/// file used, and a value holding `=` kept verbatim (§I.8).
+/// escaped; space and `%` kept — pve-common `encode_text`), raw `lxc.*` lines last in file order
+/// with `: ` whatever the file used, and a value holding `=` kept verbatim (§I.8). A description
+/// read from `#` lines ends with a newline (`parse_pct_config` appends one per line), so
+/// `pct config` shows a final `%0A`.
 #[test]
 fn pct_config_and_the_conf_file() {
     let h = host();
@@ -82,7 +84,7 @@ fn pct_config_and_the_conf_file() {
     );
     assert_eq!(
         ok(&h, "pct config 120"),
-        "arch: amd64\ncores: 2\ndescription: web server%3A main 100%%0Azweite Zeile %C3%BC\nhostname: web01\n\
+        "arch: amd64\ncores: 2\ndescription: web server%3A main 100%%0Azweite Zeile %C3%BC%0A\nhostname: web01\n\
          memory: 2048\nrootfs: local-zfs:subvol-120-disk-0,size=8G\nlxc.apparmor.profile: unconfined\n\
          lxc.mount.entry: /dev/net dev/net none bind,create=dir\n"
     );
@@ -113,6 +115,13 @@ fn pct_property_strings() {
     assert!(config.contains("\nmp0: local-zfs:subvol-120-disk-1,mp=/data,backup=1,size=2G\n"), "{config}");
     // `features` is validated but stored as written (pve-container `update_pct_config`).
     assert!(config.contains("\nfeatures: nesting=1,keyctl=true\n"), "{config}");
+
+    // pve-container `parse_lxc_network`: a NIC without `hwaddr` gets a new MAC, also on update.
+    ok(&h, &format!("pct set 120 --net0 name=eth0,bridge=vmbr1,hwaddr={mac}"));
+    assert!(ok(&h, "pct config 120").contains(&format!("\nnet0: name=eth0,bridge=vmbr1,hwaddr={mac},type=veth\n")));
+    ok(&h, "pct set 120 --net0 name=eth0,bridge=vmbr0");
+    let after = ok(&h, "pct config 120");
+    assert!(after.contains("\nnet0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:") && !after.contains(mac), "{after}");
 
     let out = exec(&h, &["pct", "set", "120", "--net1", "bridge=vmbr0"]);
     assert_eq!(
