@@ -32,6 +32,7 @@ fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
 pub fn namespace(ctx: &Ctx) -> Namespace {
     let mut ns = Namespace::new("pct", "LXC containers: list, status, configuration, lifecycle.");
     super::guest_read::add(&mut ns, ctx, GuestKind::Lxc);
+    super::converged::add(&mut ns, ctx, GuestKind::Lxc);
 
     let c = ctx.clone();
     ns.add(

@@ -41,6 +41,7 @@ fn carry_out_all(c: &Ctx, steps: &[&dyn Fn() -> Result<Plan, OpError>]) -> Res<D
 pub fn namespace(ctx: &Ctx) -> Namespace {
     let mut ns = Namespace::new("qm", "QEMU virtual machines: list, status, configuration, lifecycle.");
     super::guest_read::add(&mut ns, ctx, GuestKind::Vm);
+    super::converged::add(&mut ns, ctx, GuestKind::Vm);
 
     let c = ctx.clone();
     ns.add(

@@ -3,6 +3,7 @@
 //! through [`crate::facts::Facts`], and the executor runs (or, in dry-run, models) the actions.
 
 pub mod action;
+pub mod converged;
 pub mod exec;
 pub mod file;
 pub mod guest;
