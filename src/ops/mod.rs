@@ -8,6 +8,7 @@ pub mod exec;
 pub mod file;
 pub mod guest;
 pub mod lxc;
+pub mod lxc_mounts;
 pub mod pvesm;
 pub mod qm;
 pub mod zfs;
