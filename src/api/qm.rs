@@ -58,6 +58,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let id = guest_id(&id)?;
                 let d = desired(run, id)?;
                 let f = &run.facts;
+                // Before the first step: a missing storage stops the build before the download.
+                qm::check_template_storages(f, &d).map_err(|e| e.to_string())?;
                 carry_out_all(
                     &c,
                     &[
