@@ -91,7 +91,7 @@ fn guest_actions(out: &Output, id: u32) -> Vec<String> {
 fn guest_or_mutating(sb: &Sandbox) -> Vec<String> {
     sb.sim_commands()
         .into_iter()
-        .filter(|(argv, mutating)| *mutating || argv.get(1).is_some_and(|s| s == "exec"))
+        .filter(|(argv, mutating)| *mutating || argv.get(1).is_some_and(|s| s == "exec" || s == "guest"))
         .map(|(argv, _)| argv.join(" "))
         .collect()
 }
@@ -342,4 +342,33 @@ fn a_template_with_a_missing_storage_fails_before_any_change() {
     sb.clear_sim_log();
     let out = run(&sb, &cfg, &["create", "9000", "--dry-run"]);
     assert_refused_before_any_change(&sb, &out, "local");
+}
+
+#[test]
+fn a_vm_a_feature_failure_stopped_is_finished_by_the_next_create() {
+    let sb = Sandbox::new();
+    let cfg = vm_config(&sb);
+    edit_json(&cfg.join("phoenix_vm_configs.json"), |vms| {
+        vms["vms"][1]["features"] = json!(["docker"]);
+    });
+    prepared(&sb, &cfg);
+    edit_sim(&sb, |s| {
+        s["agent_ready_after_ms"] = json!(50);
+        s["faults"] = json!([{ "match": "qm guest exec 1001 *apt-get*install*docker.io*", "code": 100, "times": 1 }]);
+    });
+    let first = run(&sb, &cfg, &["create", "1001", "--output", "json"]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert!(outcome(&first, 1001).starts_with("failed"), "{}", outcome(&first, 1001));
+
+    let second = run(&sb, &cfg, &["create", "1001", "--output", "json"]);
+    ok(&second);
+    let done = guest_actions(&second, 1001);
+    assert!(done.iter().any(|a| a.contains("apt-get") && a.contains("docker.io")), "{done:#?}");
+    assert!(done.iter().any(|a| a.contains("vm 1001 convergence record")), "{done:#?}");
+
+    sb.clear_sim_log();
+    let third = run(&sb, &cfg, &["create", "1001", "--output", "json"]);
+    ok(&third);
+    assert_eq!(actions(&third), Vec::<String>::new());
+    assert_eq!(guest_or_mutating(&sb), Vec::<String>::new());
 }
