@@ -89,7 +89,7 @@ fn build_graph(inv: &Inventory) -> Result<GuestGraph, i32> {
 
 /// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent
 /// (kept relative, so messages name files the way the operator typed them).
-fn project_root(config_dir: &Path) -> Option<PathBuf> {
+pub(crate) fn project_root(config_dir: &Path) -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
         return Some(PathBuf::from(h));
     }

@@ -2,6 +2,7 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod config;
+pub mod converged;
 pub mod convert;
 pub mod docs;
 pub mod file;

@@ -73,6 +73,12 @@ impl GuestConf {
     /// Set keys in the main section (a modelled `pct set`/`qm set`), keeping the text in step.
     pub fn set(&mut self, set: &[(String, String)], delete: &[String]) {
         for (k, v) in set {
+            // The description is kept as the `#` lines at the top, as Proxmox writes it.
+            if k == "description" {
+                self.file.main.entries.shift_remove(k);
+                self.file.main.comment = Some(v.clone());
+                continue;
+            }
             self.file.main.entries.insert(k.clone(), v.clone());
         }
         for k in delete {

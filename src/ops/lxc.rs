@@ -24,22 +24,8 @@ fn effect(id: u32, change: GuestChange) -> Effect {
     Effect::Guest { kind: KIND, id, change }
 }
 
-/// A mount the container should have, identified by its path inside the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DesiredMount {
-    /// A host directory bind-mounted (`mpN: /host/path,mp=/ct/path`).
-    Bind { host_path: String, mp: String },
-    /// A volume allocated on a storage (`mpN: <storage>:<GiB>,mp=/ct/path`).
-    Volume { storage: String, size_gb: u32, mp: String },
-}
-
-impl DesiredMount {
-    pub fn mp(&self) -> &str {
-        match self {
-            DesiredMount::Bind { mp, .. } | DesiredMount::Volume { mp, .. } => mp,
-        }
-    }
-}
+use super::lxc_mounts::plan_mounts;
+pub use super::lxc_mounts::DesiredMount;
 
 /// The container as the inventory declares it, in `pct` terms.
 #[derive(Debug, Clone)]
@@ -180,10 +166,22 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
 
     let mut mounts = Vec::new();
     for m in &g.mount_points {
-        mounts.push(DesiredMount::Bind { host_path: m.host_path.clone(), mp: m.container_path.clone() });
+        // The inventory declares no mount options: the declared state is Proxmox's default
+        // (read-write, and volumes outside backups); a live `ro=1`/`backup=1` is drift.
+        mounts.push(DesiredMount::Bind {
+            host_path: m.host_path.clone(),
+            mp: m.container_path.clone(),
+            read_only: false,
+        });
     }
     for v in &g.zfs_volumes {
-        mounts.push(DesiredMount::Volume { storage: v.pool.clone(), size_gb: v.size_gb, mp: v.mount_point.clone() });
+        mounts.push(DesiredMount::Volume {
+            storage: v.pool.clone(),
+            size_gb: v.size_gb,
+            mp: v.mount_point.clone(),
+            read_only: false,
+            backup: false,
+        });
     }
 
     Ok(DesiredCt {
@@ -381,6 +379,20 @@ pub struct ConfigPlan {
     pub plan: Plan,
     pub diffs: Vec<Diff>,
     pub restart_needed: bool,
+    /// Live mount points nothing declares (`mpN: value`): drift phoenix reports, never removes.
+    pub undeclared: Vec<String>,
+}
+
+/// An `mpN` value as the host stores it after `pct set`: `storage:GiB` (a new volume) becomes
+/// the allocated volume with its size; any other value is kept.
+fn allocated(id: u32, n: u8, value: &str) -> String {
+    let Ok(mut p) = propstring::lxc_mount(value, false) else { return value.to_string() };
+    let Some((storage, gib)) = p.get("volume").and_then(|v| v.split_once(':')) else { return value.to_string() };
+    let Ok(gib) = gib.parse::<u32>() else { return value.to_string() };
+    let storage = storage.to_string();
+    p.set("volume", format!("{storage}:subvol-{id}-disk-{}", n + 1));
+    p.set("size", format!("{gib}G"));
+    propstring::print_lxc_mount(&p, false)
 }
 
 /// Bring an existing container's configuration to `d`, changing only what differs (`pct set`,
@@ -497,52 +509,15 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         }
     }
 
-    // Mount points: matched by their path in the container, so indices stay stable.
-    let mut existing: Vec<(u8, PropString)> = have
-        .entries
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("mp")?.parse::<u8>().ok()?, propstring::lxc_mount(v, false).ok()?)))
-        .collect();
-    existing.sort_by_key(|(i, _)| *i);
-    let mut used: Vec<u8> = existing.iter().map(|(i, _)| *i).collect();
-    let mut resizes: Vec<(String, u32)> = Vec::new();
-    for m in &d.mounts {
-        let found = existing.iter().find(|(_, p)| p.get("mp") == Some(m.mp()));
-        match (m, found) {
-            (DesiredMount::Bind { host_path, mp }, Some((i, p))) => {
-                if p.get("volume") != Some(host_path.as_str()) {
-                    let mut np = p.clone();
-                    np.set("volume", host_path.clone());
-                    reasons.push(format!("mp{i} ({mp}): {} → {host_path}", p.get("volume").unwrap_or("?")));
-                    diffs.push(diff(&format!("mount {mp}"), p.get("volume"), host_path));
-                    set.push((format!("mp{i}"), propstring::print_lxc_mount(&np, false)));
-                    restart = true;
-                }
-            }
-            (DesiredMount::Volume { size_gb, mp, .. }, Some((i, p))) => {
-                let cur = p.get("size").and_then(propstring::parse_size).unwrap_or(0);
-                let want = u64::from(*size_gb) << 30;
-                if cur < want {
-                    reasons.push(format!("mp{i} ({mp}): size {} → {size_gb}G", p.get("size").unwrap_or("?")));
-                    diffs.push(diff(&format!("mount {mp} size"), p.get("size"), &format!("{size_gb}G")));
-                    resizes.push((format!("mp{i}"), *size_gb));
-                }
-            }
-            (m, None) => {
-                let i =
-                    (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
-                used.push(i);
-                let value = match m {
-                    DesiredMount::Bind { host_path, mp } => format!("{host_path},mp={mp}"),
-                    DesiredMount::Volume { storage, size_gb, mp } => format!("{storage}:{size_gb},mp={mp}"),
-                };
-                reasons.push(format!("mp{i}: + {}", m.mp()));
-                diffs.push(diff(&format!("mount {}", m.mp()), None, &value));
-                set.push((format!("mp{i}"), value));
-                restart = true;
-            }
-        }
-    }
+    // Mount points: matched by their path in the container, so indices stay stable and a
+    // drifted one is repaired in place (see `plan_mounts`).
+    let mounts = plan_mounts(id, &have, &d.mounts)?;
+    reasons.extend(mounts.reasons);
+    diffs.extend(mounts.diffs);
+    set.extend(mounts.set);
+    restart |= mounts.restart;
+    let mut resizes = mounts.resizes;
+    let undeclared = mounts.undeclared;
 
     let mut actions = Vec::new();
     if !set.is_empty() {
@@ -550,16 +525,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         for (k, v) in &set {
             cmd = cmd.arg(format!("--{k}")).arg(v.as_str());
         }
-        // What the host will store: volumes are allocated (`storage:size` becomes a volume id).
+        // What the host will store: a new volume (`storage:GiB`) is allocated and named.
         let modelled: Vec<(String, String)> = set
             .iter()
             .map(|(k, v)| match k.strip_prefix("mp").and_then(|n| n.parse::<u8>().ok()) {
-                Some(n) => match d.mounts.iter().find(|m| v.ends_with(&format!("mp={}", m.mp()))) {
-                    Some(DesiredMount::Volume { storage, size_gb, mp }) => {
-                        (k.clone(), format!("{storage}:subvol-{id}-disk-{},mp={mp},size={size_gb}G", n + 1))
-                    }
-                    _ => (k.clone(), v.clone()),
-                },
+                Some(n) => (k.clone(), allocated(id, n, v)),
                 None => (k.clone(), v.clone()),
             })
             .collect();
@@ -599,7 +569,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
-    Ok(ConfigPlan { plan, diffs, restart_needed: restart })
+    Ok(ConfigPlan { plan, diffs, restart_needed: restart, undeclared })
 }
 
 /// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.

@@ -211,6 +211,50 @@ fn existing_conf(facts: &Facts, id: u32) -> Result<std::sync::Arc<Option<GuestCo
     Ok(facts.guest_conf(KIND, id)?)
 }
 
+/// The storages a template build writes to, checked before its first command (the download
+/// included), like a container's storage: a missing one would otherwise stop the build half-way,
+/// after the image download and `qm create`. The disk storage holds the imported disk and the
+/// cloud-init drive, so it must take VM images; the snippet storage holds the agent user-data.
+/// (Proxmox accepts `cicustom` on a storage without the `snippets` content type, so only its
+/// existence is required.) A VM that is already a template uses none of them again.
+pub fn check_template_storages(facts: &Facts, d: &DesiredVm) -> Result<(), OpError> {
+    let id = d.id;
+    if existing_conf(facts, id)?.as_ref().as_ref().is_some_and(|c| c.is_template()) {
+        return Ok(());
+    }
+    let storages = facts.storages()?;
+    let disk = d.storage()?;
+    let uses = [
+        (disk, "its disk and cloud-init drive", Some("images")),
+        (SNIPPET_STORAGE, "the cloud-init snippet that installs the guest agent", None),
+    ];
+    for (sid, purpose, content) in uses {
+        let Some(def) = storages.get(sid) else {
+            return Err(invalid(
+                id,
+                format!(
+                    "storage `{sid}` (for {purpose}) does not exist on the host: declare it (a zfs dataset with \
+                 proxmox_storage_type) and run `phoenix setup` first"
+                ),
+            ));
+        };
+        // No `content` line: the storage type's default, which includes images for disk storages.
+        let listed = def.options.get("content");
+        if let (Some(want), Some(listed)) = (content, listed) {
+            if !listed.split(',').any(|c| c.trim() == want) {
+                return Err(invalid(
+                    id,
+                    format!(
+                    "storage `{sid}` (for {purpose}) does not take `{want}` (its content: {listed}): add `{want}` to \
+                     its proxmox_content_type and run `phoenix setup` first"
+                ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Download the template's cloud image once: nothing to do when it is on the host, or when the
 /// VM already has its disk (a template, or one whose import is done).
 pub fn ensure_image(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpError> {
@@ -493,6 +537,15 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpError> {
     let mut base_for_model = base.clone();
     if let (Some(want), Some(have)) = (d.storage.as_deref(), disk_storage(&base)) {
         if want != have {
+            if !facts.storages()?.contains_key(want) {
+                return Err(invalid(
+                    id,
+                    format!(
+                        "storage `{want}` does not exist on the host: declare it (a zfs dataset with \
+                     proxmox_storage_type) and run `phoenix setup` first"
+                    ),
+                ));
+            }
             cmd = cmd.arg("--storage").arg(want);
             for (k, v) in base_for_model.entries.iter_mut() {
                 if is_disk_key(k) && !v.contains("media=cdrom") {

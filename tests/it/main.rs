@@ -1,4 +1,5 @@
 mod cli;
+mod converge_memory;
 mod corpus;
 mod dry_run;
 mod features;
