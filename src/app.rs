@@ -8,6 +8,7 @@ use crate::inventory::{self, Inventory};
 use crate::lock::HostLock;
 use crate::report::{Journal, Reporter, Verbosity};
 use crate::run::{Run, RunOptions};
+use crate::script::registry::FeatureRegistry;
 use crate::script::{Limits, PlanRef, Scripts};
 use clap::Parser;
 use std::io::{IsTerminal, Write};
@@ -55,8 +56,17 @@ fn init_tracing(verbosity: Verbosity) {
         .try_init();
 }
 
-fn load_inventory(dir: &Path) -> Result<Inventory, i32> {
-    match inventory::load(dir) {
+/// The feature registry (every `meta()` of stdlib/features/), read once per process before any
+/// host is touched: configuration checks and the guest graph ask it.
+fn load_features(config_dir: &Path) -> Result<FeatureRegistry, i32> {
+    FeatureRegistry::for_project(project_root(config_dir)).map_err(|d| {
+        report_diagnostic(&d);
+        EXIT_INVALID
+    })
+}
+
+fn load_inventory(dir: &Path, features: &FeatureRegistry) -> Result<Inventory, i32> {
+    match inventory::features::check(inventory::load(dir), dir, features.specs()) {
         Ok(inv) => {
             for w in &inv.warnings {
                 report_diagnostic(w);
@@ -70,8 +80,8 @@ fn load_inventory(dir: &Path) -> Result<Inventory, i32> {
     }
 }
 
-fn build_graph(inv: &Inventory) -> Result<GuestGraph, i32> {
-    GuestGraph::build(inv.graph_nodes()).map_err(|e| {
+fn build_graph(inv: &Inventory, features: &FeatureRegistry) -> Result<GuestGraph, i32> {
+    GuestGraph::build(inventory::features::graph_nodes(inv, features.specs())).map_err(|e| {
         plain_error(&format!("guest graph: {e}"), None);
         EXIT_INVALID
     })
@@ -187,11 +197,15 @@ pub fn run(argv: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let inventory = match load_inventory(&config_dir) {
+    let features = match load_features(&config_dir) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(&config_dir, &features) {
         Ok(i) => Arc::new(i),
         Err(code) => return code,
     };
-    let graph = match build_graph(&inventory) {
+    let graph = match build_graph(&inventory, &features) {
         Ok(g) => Arc::new(g),
         Err(code) => return code,
     };
@@ -271,11 +285,15 @@ pub fn run(argv: Vec<String>) -> i32 {
 }
 
 fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
-    let inventory = match load_inventory(config_dir) {
+    let features = match load_features(config_dir) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(config_dir, &features) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    if let Err(code) = build_graph(&inventory) {
+    if let Err(code) = build_graph(&inventory, &features) {
         return code;
     }
     let scripts = Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), cancel);
@@ -305,11 +323,15 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
 }
 
 fn graph(config_dir: &Path, ids: &[String], format: GraphFormatArg) -> i32 {
-    let inventory = match load_inventory(config_dir) {
+    let features = match load_features(config_dir) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(config_dir, &features) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    let graph = match build_graph(&inventory) {
+    let graph = match build_graph(&inventory, &features) {
         Ok(g) => g,
         Err(code) => return code,
     };
