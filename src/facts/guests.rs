@@ -193,6 +193,10 @@ pub struct GuestFacts {
     /// Packages this run installed in a guest (from `dpkg -s …` checks that became true), so a
     /// later check of some of them knows the answer without asking.
     pub(super) installed: Mutex<HashMap<u32, std::collections::HashSet<String>>>,
+    /// Apply: how many times the in-guest facts of a guest were forgotten because an action
+    /// worked in it. A read that started before an action and ends after it must not store
+    /// its (possibly stale) answer: it stores only when the generation did not move.
+    pub(super) inside_generation: Mutex<HashMap<u32, u64>>,
 }
 
 /// The packages a `dpkg -s <pkg>…` check asks about.
@@ -344,6 +348,25 @@ impl Facts {
         }
     }
 
+    /// Whether reads see a model (dry-run) rather than the host after each action (apply).
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn inside_generation(&self, id: u32) -> u64 {
+        lock(&self.guests.inside_generation).get(&id).copied().unwrap_or(0)
+    }
+
+    /// Apply: an action worked inside (or on) guest `id`, so what was read inside it may have
+    /// changed: every cached check and file of that guest is forgotten, for every reader (the
+    /// guest's own plan and any other guest's thread that reads it, like a copy of the CA root).
+    /// The action's own modelled effect is applied after this.
+    pub fn forget_inside(&self, id: u32) {
+        *lock(&self.guests.inside_generation).entry(id).or_insert(0) += 1;
+        self.guests.checks.invalidate_where(|(g, _)| *g == id);
+        self.guests.files.invalidate_where(|(g, _)| *g == id);
+    }
+
     /// Whether this dry-run models the guest (it would be created by this run).
     pub fn is_modelled(&self, id: u32) -> bool {
         lock(&self.guests.modelled).contains_key(&id)
@@ -362,13 +385,14 @@ impl Facts {
                 return Ok(Some(true));
             }
         }
+        let generation = self.inside_generation(id);
         let origin = lock(&self.guests.modelled).get(&id).cloned();
         let answer = match &origin {
             Some(Origin::Clone(source)) => self.source_check(kind, *source, argv)?,
             Some(Origin::Image(path)) => self.image(path)?.and_then(|m| m.check(argv)),
             None => Some(self.run_in_guest(kind, id, argv)?.0 == 0),
         };
-        if answer.is_some() && origin.is_none() {
+        if answer.is_some() && origin.is_none() && self.inside_generation(id) == generation {
             let cell = self.guests.checks.cell(&key);
             cell.update(|| Ok::<_, FactError>(None), |v| *v = answer)?;
         }
@@ -412,6 +436,7 @@ impl Facts {
         if let Some(v) = self.guests.files.cell(&key).get(|| Ok::<_, FactError>(None))?.as_ref() {
             return Ok(Some(v.clone()));
         }
+        let generation = self.inside_generation(id);
         let modelled = lock(&self.guests.modelled).get(&id).cloned();
         let answer = match &modelled {
             Some(Origin::Clone(source)) => {
@@ -445,7 +470,7 @@ impl Facts {
                 }
             }
         };
-        if modelled.is_none() {
+        if modelled.is_none() && self.inside_generation(id) == generation {
             let cell = self.guests.files.cell(&key);
             cell.update(|| Ok::<_, FactError>(None), |v| *v = answer.clone())?;
         }

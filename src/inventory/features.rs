@@ -268,10 +268,16 @@ fn cycles(
         for pair in path.windows(2) {
             let (from, to) = (pair[0], pair[1]);
             let Some(node) = nodes.iter().find(|n| n.id == from) else { continue };
-            let needs = node.edges.iter().filter_map(|(p, r)| match r {
-                EdgeReason::Feature(f) if *p == to => Some(f.feature.to_string()),
-                _ => None,
-            });
+            let needs = node
+                .edges
+                .iter()
+                .filter_map(|(p, r)| match r {
+                    EdgeReason::Feature(f) if *p == to => {
+                        Some(f.feature.split(", ").map(str::to_string).collect::<Vec<_>>())
+                    }
+                    _ => None,
+                })
+                .flatten();
             for feature in needs {
                 if !reported.insert((from, feature.clone())) {
                     continue;
@@ -304,17 +310,29 @@ fn features<'a>(g: &GuestRef<'a>) -> &'a [String] {
     }
 }
 
-/// The inventory's graph nodes plus one edge per need of a feature: from the guest to every
-/// other guest declaring the feature it needs, with the reason (`the lab CA for trusted_ca`).
+/// The inventory's graph nodes plus the needs of features: an edge from the guest to every other
+/// guest declaring the feature it needs, one per provider and need, naming the features that
+/// need it (`the lab CA for step_cli, trusted_ca`).
 pub fn graph_nodes(inv: &Inventory, specs: &[FeatureSpec]) -> Vec<GuestNode> {
     let mut nodes = inv.graph_nodes();
     for node in &mut nodes {
         let Some(g) = inv.guest(node.id) else { continue };
+        // (provider, why) → the features of this guest that need it, in declaration order.
+        let mut needs: Vec<((u32, &str), Vec<&str>)> = Vec::new();
         for name in features(&g) {
             let Some(need) = specs.iter().find(|s| &s.name == name).and_then(|s| s.needs.as_ref()) else { continue };
             for provider in inv.guests().filter(|p| p.id() != node.id && features(p).contains(&need.feature)) {
-                node.edges.push((provider.id(), EdgeReason::feature(name, &need.why)));
+                let key = (provider.id(), need.why.as_str());
+                match needs.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, names)) => names.push(name),
+                    None => needs.push((key, vec![name])),
+                }
             }
+        }
+        for ((provider, why), mut names) in needs {
+            names.sort_unstable();
+            names.dedup();
+            node.edges.push((provider, EdgeReason::feature(&names.join(", "), why)));
         }
     }
     nodes
