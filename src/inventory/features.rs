@@ -182,6 +182,8 @@ fn problems(config_dir: &Path, specs: &[FeatureSpec]) -> (Vec<ConfigProblem>, Ve
                         ))
                     }),
                 );
+                // What else it would need is moot on a guest it cannot run on.
+                continue;
             }
             for param in spec.params.iter().filter(|p| p.required && !is_set(e.object, &p.key)) {
                 out.extend(
