@@ -1,6 +1,7 @@
 mod cli;
 mod corpus;
 mod dry_run;
+mod feature_registry;
 mod features;
 mod graph_props;
 mod lifecycle;
