@@ -667,4 +667,58 @@ mod tests {
         assert_eq!(again.file.snapshots.len(), 1);
         assert!(again.file.pending.is_some());
     }
+
+    /// A host whose guest 103 holds one file that can appear later (as `step ca init` makes
+    /// the CA root): `pct exec 103 -- test -f P` and `cat P` answer from `content`.
+    struct OneFile {
+        content: Mutex<Option<Vec<u8>>>,
+    }
+
+    impl crate::connector::Connector for OneFile {
+        fn describe(&self) -> String {
+            "one-file".into()
+        }
+        fn run(
+            &self,
+            cmd: &crate::command::Command,
+        ) -> Result<crate::command::Output, crate::connector::ConnectorError> {
+            let argv = cmd.exposed_argv();
+            let content = lock(&self.content).clone();
+            let (code, stdout) = match argv.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["pct", "exec", "103", "--", "test", "-f", _] => (i32::from(content.is_none()), Vec::new()),
+                ["pct", "exec", "103", "--", "cat", _] => (0, content.unwrap_or_default()),
+                _ => (1, Vec::new()),
+            };
+            Ok(crate::command::Output { code, stdout, stderr: Vec::new() })
+        }
+        fn read_file(&self, _: &str) -> Result<Option<crate::connector::FileData>, crate::connector::ConnectorError> {
+            Ok(None)
+        }
+        fn write_file(&self, _: &str, _: &crate::connector::FileWrite) -> Result<(), crate::connector::ConnectorError> {
+            Ok(())
+        }
+        fn remove_file(&self, _: &str) -> Result<bool, crate::connector::ConnectorError> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn an_action_in_a_guest_makes_every_reader_read_it_again() {
+        let host = Arc::new(OneFile { content: Mutex::new(None) });
+        let facts = Facts::new(host.clone(), false);
+        let path = "/etc/step-ca/certs/root_ca.crt";
+        let check = vec!["test".to_string(), "-f".to_string(), path.to_string()];
+        // Another guest's thread reads the CA root before the CA made it: absent (and cached).
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(None));
+        assert_eq!(facts.guest_check(GuestKind::Lxc, 103, &check).unwrap(), Some(false));
+        *lock(&host.content) = Some(b"ROOT".to_vec());
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(None), "cached until an action");
+        // The CA guest's own thread runs `step ca init` there: every reader reads again.
+        facts.forget_inside(103);
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(Some(b"ROOT".to_vec())));
+        assert_eq!(facts.guest_check(GuestKind::Lxc, 103, &check).unwrap(), Some(true));
+        // Another guest's facts are left alone.
+        facts.forget_inside(104);
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(Some(b"ROOT".to_vec())));
+    }
 }
