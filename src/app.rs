@@ -60,7 +60,7 @@ fn init_tracing(verbosity: Verbosity) {
 /// host is touched: configuration checks and the guest graph ask it.
 fn load_features(config_dir: &Path) -> Result<FeatureRegistry, i32> {
     FeatureRegistry::for_project(project_root(config_dir)).map_err(|d| {
-        report_diagnostic(&d);
+        report_diagnostic(&*d);
         EXIT_INVALID
     })
 }

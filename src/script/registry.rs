@@ -21,6 +21,10 @@ pub const FEATURES_FOLDER: &str = "features";
 /// The keys `meta()` may return (anything else is a typo the registry refuses).
 const META_KEYS: &[&str] = &["about", "kinds", "pct_features", "needs_guest_with", "params"];
 
+/// Why the registry cannot be read (a feature module that does not compile, or whose `meta()`
+/// fails or is malformed), as a diagnostic naming the module.
+pub type Refusal = Box<ScriptDiagnostic>;
+
 /// Every feature, sorted by name.
 #[derive(Debug, Clone, Default)]
 pub struct FeatureRegistry {
@@ -30,13 +34,13 @@ pub struct FeatureRegistry {
 impl FeatureRegistry {
     /// Reads the registry of the project at `root` (plans and stdlib on disk; `None`: only the
     /// embedded copies), with an engine of its own.
-    pub fn for_project(root: Option<PathBuf>) -> Result<FeatureRegistry, ScriptDiagnostic> {
+    pub fn for_project(root: Option<PathBuf>) -> Result<FeatureRegistry, Refusal> {
         let scripts = Scripts::new(root, Ctx::default(), Limits::from_env(), Arc::new(AtomicBool::new(false)));
         FeatureRegistry::load(&scripts)
     }
 
     /// Evaluates `meta()` of every feature module the resolver finds.
-    pub fn load(scripts: &Scripts) -> Result<FeatureRegistry, ScriptDiagnostic> {
+    pub fn load(scripts: &Scripts) -> Result<FeatureRegistry, Refusal> {
         let mut features = Vec::new();
         for name in scripts.resolver.module_names(FEATURES_FOLDER) {
             features.push(read_feature(scripts, &name)?);
@@ -60,7 +64,7 @@ impl FeatureRegistry {
     }
 
     /// A need names a feature that exists (else no guest could ever provide it).
-    fn check_needs(&self) -> Result<(), ScriptDiagnostic> {
+    fn check_needs(&self) -> Result<(), Refusal> {
         for f in &self.features {
             if let Some(need) = &f.needs {
                 if self.get(&need.feature).is_none() {
@@ -81,44 +85,45 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn shape_error(feature: &str, message: String, help: String) -> ScriptDiagnostic {
-    ScriptDiagnostic::plain(
+fn shape_error(feature: &str, message: String, help: String) -> Refusal {
+    Box::new(ScriptDiagnostic::plain(
         ScriptErrorKind::Compile,
         format!("feature module `{FEATURES_FOLDER}/{feature}`: meta(): {message}"),
         Some(help),
-    )
+    ))
 }
 
-fn read_feature(scripts: &Scripts, name: &str) -> Result<FeatureSpec, ScriptDiagnostic> {
+fn read_feature(scripts: &Scripts, name: &str) -> Result<FeatureSpec, Refusal> {
     if !valid_name(name) {
-        return Err(ScriptDiagnostic::plain(
+        return Err(Box::new(ScriptDiagnostic::plain(
             ScriptErrorKind::Compile,
             format!("stdlib/{FEATURES_FOLDER}/{name}.rhai: `{name}` is not a feature name"),
-            Some(format!(
+            Some(
                 "a feature is named after its file: lowercase letters, digits and _ (rename it, or move a helper \
                  module to stdlib/lib/)"
-            )),
-        ));
+                    .into(),
+            ),
+        )));
     }
     let import_path = format!("{FEATURES_FOLDER}/{name}");
     let (source, ast) = scripts.compile_module(&import_path).map_err(|e| match e {
-        Ok(reason) => ScriptDiagnostic::plain(
+        Ok(reason) => Box::new(ScriptDiagnostic::plain(
             ScriptErrorKind::Compile,
             format!("cannot read the feature module `{import_path}`: {reason}"),
             None,
-        ),
-        Err(diagnostic) => diagnostic,
+        )),
+        Err(diagnostic) => Box::new(diagnostic),
     })?;
     for (func, arity, why) in
         [("meta", 0, "what the feature needs, as plain data"), ("apply", 1, "converges the feature inside guest `id`")]
     {
         if !ast.iter_functions().any(|f| f.name == func && f.params.len() == arity) {
             let params = if arity == 1 { "id" } else { "" };
-            return Err(ScriptDiagnostic::plain(
+            return Err(Box::new(ScriptDiagnostic::plain(
                 ScriptErrorKind::Compile,
                 format!("{source}: a feature module needs `fn {func}({params})` ({why})"),
                 Some("README.md, Guests → Features, shows what a feature module declares".into()),
-            ));
+            )));
         }
     }
     // Not evaluating the module's top level: meta() is data and needs none of its imports.
@@ -126,7 +131,7 @@ fn read_feature(scripts: &Scripts, name: &str) -> Result<FeatureSpec, ScriptDiag
     let value: Dynamic = scripts
         .engine
         .call_fn_with_options(options, &mut Scope::new(), &ast, "meta", ())
-        .map_err(|e| scripts.diagnose(&source, &e))?;
+        .map_err(|e| Box::new(scripts.diagnose(&source, &e)))?;
     let Some(meta) = value.clone().try_cast::<Map>() else {
         return Err(shape_error(
             name,
@@ -138,7 +143,7 @@ fn read_feature(scripts: &Scripts, name: &str) -> Result<FeatureSpec, ScriptDiag
     spec_from_meta(name, &meta)
 }
 
-fn strings(feature: &str, key: &str, v: &Dynamic) -> Result<Vec<String>, ScriptDiagnostic> {
+fn strings(feature: &str, key: &str, v: &Dynamic) -> Result<Vec<String>, Refusal> {
     let wrong = || shape_error(feature, format!("`{key}` must be an array of strings"), format!("e.g. {key}: []"));
     let items = v.clone().try_cast::<rhai::Array>().ok_or_else(wrong)?;
     items.into_iter().map(|i| i.into_string().map_err(|_| wrong())).collect()
@@ -146,7 +151,7 @@ fn strings(feature: &str, key: &str, v: &Dynamic) -> Result<Vec<String>, ScriptD
 
 /// A short text phoenix prints (graph edges, messages): one line, no quotes or separators that
 /// would break a Mermaid or Dot label.
-fn printable(feature: &str, key: &str, text: &str) -> Result<String, ScriptDiagnostic> {
+fn printable(feature: &str, key: &str, text: &str) -> Result<String, Refusal> {
     if text.trim().is_empty() || text.len() > 200 || text.chars().any(|c| c.is_control() || matches!(c, '"' | '|')) {
         return Err(shape_error(
             feature,
@@ -157,14 +162,14 @@ fn printable(feature: &str, key: &str, text: &str) -> Result<String, ScriptDiagn
     Ok(text.to_string())
 }
 
-fn text(feature: &str, meta: &Map, key: &str) -> Result<String, ScriptDiagnostic> {
+fn text(feature: &str, meta: &Map, key: &str) -> Result<String, Refusal> {
     match meta.get(key).map(|v| v.clone().into_string()) {
         Some(Ok(s)) => printable(feature, key, &s),
         _ => Err(shape_error(feature, format!("`{key}` must be a string"), format!("e.g. {key}: \"…\""))),
     }
 }
 
-fn spec_from_meta(name: &str, meta: &Map) -> Result<FeatureSpec, ScriptDiagnostic> {
+fn spec_from_meta(name: &str, meta: &Map) -> Result<FeatureSpec, Refusal> {
     for key in meta.keys() {
         if !META_KEYS.contains(&key.as_str()) {
             let help = match super::suggest::closest(key, META_KEYS.iter().copied()) {
@@ -288,7 +293,7 @@ mod tests {
         assert!(reg.get("apt").is_none() && reg.get("systemd").is_none());
     }
 
-    fn meta(text: &str) -> Result<FeatureSpec, ScriptDiagnostic> {
+    fn meta(text: &str) -> Result<FeatureSpec, Refusal> {
         let engine = rhai::Engine::new();
         let m: Map = engine.eval(text).expect("test meta evaluates");
         spec_from_meta("x", &m)
