@@ -58,8 +58,10 @@ fn init_tracing(verbosity: Verbosity) {
 
 /// The feature registry (every `meta()` of stdlib/features/), read once per process before any
 /// host is touched: configuration checks and the guest graph ask it.
-fn load_features(config_dir: &Path) -> Result<FeatureRegistry, i32> {
-    FeatureRegistry::for_project(project_root(config_dir)).map_err(|d| {
+/// `scripts` is the engine the run itself uses (no run is installed in it yet, so no `meta()`
+/// can reach a host).
+fn load_features(scripts: &Scripts) -> Result<FeatureRegistry, i32> {
+    FeatureRegistry::load(scripts).map_err(|d| {
         report_diagnostic(&*d);
         EXIT_INVALID
     })
@@ -197,7 +199,9 @@ pub fn run(argv: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let features = match load_features(&config_dir) {
+    let ctx = Ctx::default();
+    let scripts = Scripts::new(project_root(&config_dir), ctx.clone(), Limits::from_env(), cancel.clone());
+    let features = match load_features(&scripts) {
         Ok(f) => f,
         Err(code) => return code,
     };
@@ -209,8 +213,6 @@ pub fn run(argv: Vec<String>) -> i32 {
         Ok(g) => Arc::new(g),
         Err(code) => return code,
     };
-    let ctx = Ctx::default();
-    let scripts = Scripts::new(project_root(&config_dir), ctx.clone(), Limits::from_env(), cancel.clone());
     let found = match scripts.load_plan(&plan_ref) {
         Ok(f) => f,
         Err(d) => {
@@ -285,7 +287,8 @@ pub fn run(argv: Vec<String>) -> i32 {
 }
 
 fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
-    let features = match load_features(config_dir) {
+    let scripts = Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), cancel);
+    let features = match load_features(&scripts) {
         Ok(f) => f,
         Err(code) => return code,
     };
@@ -296,7 +299,6 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
     if let Err(code) = build_graph(&inventory, &features) {
         return code;
     }
-    let scripts = Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), cancel);
     let names = scripts.resolver.plan_names();
     let mut failed = false;
     for name in &names {
@@ -323,7 +325,9 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
 }
 
 fn graph(config_dir: &Path, ids: &[String], format: GraphFormatArg) -> i32 {
-    let features = match load_features(config_dir) {
+    let scripts =
+        Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), Arc::new(AtomicBool::new(false)));
+    let features = match load_features(&scripts) {
         Ok(f) => f,
         Err(code) => return code,
     };
