@@ -69,6 +69,15 @@ struct GuestEntry<'v> {
     features: Vec<Declared>,
 }
 
+/// A config value as printed in a message: control characters escaped, at most 64 characters.
+fn shown(value: &str) -> String {
+    let escaped: String = value.chars().flat_map(char::escape_debug).collect();
+    match escaped.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
 fn kind_name(kind: GuestKind) -> &'static str {
     match kind {
         GuestKind::Lxc => "container",
@@ -156,12 +165,14 @@ fn problems(config_dir: &Path, specs: &[FeatureSpec]) -> (Vec<ConfigProblem>, Ve
         for d in &e.features {
             let Some(spec) = specs.iter().find(|s| s.name == d.name) else {
                 let known = format!("features are: {} (one module each in stdlib/features/)", names.join(", "));
-                let help = match did_you_mean(&d.name, names.iter().copied()) {
+                // A typo is short; a long value is not worth comparing (nor printing whole).
+                let suggestion = (d.name.len() <= 64).then(|| did_you_mean(&d.name, names.iter().copied())).flatten();
+                let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`? {known}"),
                     None => known,
                 };
                 out.extend(
-                    at(e, &d.ptr, format!("unknown feature `{}`", d.name))
+                    at(e, &d.ptr, format!("unknown feature `{}`", shown(&d.name)))
                         .map(|p| p.label("no such feature").help(help)),
                 );
                 continue;
@@ -338,4 +349,17 @@ pub fn graph_nodes(inv: &Inventory, specs: &[FeatureSpec]) -> Vec<GuestNode> {
         }
     }
     nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_hostile_feature_name_is_printed_escaped_and_short() {
+        assert_eq!(shown("dokcer"), "dokcer");
+        assert_eq!(shown("x\n\u{1b}[2J"), "x\\n\\u{1b}[2J");
+        let long = "a".repeat(10_000);
+        assert_eq!(shown(&long), format!("{}…", "a".repeat(64)));
+    }
 }
