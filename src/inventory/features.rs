@@ -207,6 +207,27 @@ fn problems(config_dir: &Path, specs: &[FeatureSpec]) -> (Vec<ConfigProblem>, Ve
                 );
             }
             if let Some(need) = &spec.needs {
+                // A guest that provides what it needs itself runs its features in list order.
+                let mine = e.features.iter().position(|x| x.name == need.feature);
+                let this = e.features.iter().position(|x| x.ptr == d.ptr);
+                if let (Some(provider), Some(this)) = (mine, this) {
+                    if provider > this {
+                        out.extend(
+                            at(
+                                e,
+                                &d.ptr,
+                                format!(
+                                    "feature `{}` needs `{}` ({}), which this guest lists after it",
+                                    d.name, need.feature, need.why
+                                ),
+                            )
+                            .map(|p| {
+                                p.label("runs before what it needs")
+                                    .help(format!("list \"{}\" before \"{}\"", need.feature, d.name))
+                            }),
+                        );
+                    }
+                }
                 if !all.iter().any(|other| has(other, &need.feature)) {
                     out.extend(
                         at(
