@@ -5,29 +5,11 @@ use super::firewall::{guest_firewall, GuestFirewall};
 use super::net::{check_gateway, cidr, ipv4, mac};
 use super::reader::{bool_, guest_id, i64_, nonempty_string, port, report_bad_id, str_list, string, u32_, Ctx, Obj};
 use super::source::child_pointer;
-use super::suggest::did_you_mean;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// Features an LXC may list (one feature script each).
-pub const LXC_FEATURES: [&str; 13] = [
-    "base_setup",
-    "trusted_ca",
-    "step_cli",
-    "docker",
-    "nvidia",
-    "ollama",
-    "vllm",
-    "step_ca",
-    "traefik",
-    "portainer",
-    "python_api_service",
-    "dns_server",
-    "nat_gateway",
-];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LxcFile {
@@ -137,24 +119,6 @@ pub(crate) fn traefik_service(o: &mut Obj) -> Option<TraefikService> {
 }
 
 /// A feature name from a closed set, with a suggestion for typos.
-pub(crate) fn feature(
-    known: &'static [&'static str],
-    kind: &'static str,
-) -> impl Fn(&Ctx, &Value, &str) -> Option<String> {
-    move |ctx, v, ptr| {
-        let name = string(ctx, v, ptr)?;
-        if known.contains(&name.as_str()) {
-            return Some(name);
-        }
-        let help = match did_you_mean(&name, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("{kind} features are: {}", known.join(", ")),
-        };
-        ctx.report(ctx.at_value(ptr, format!("unknown {kind} feature `{name}`")).label("no such feature").help(help));
-        None
-    }
-}
-
 /// Application scripts live in `<config>/scripts/`, or in `<config>/../bin/` (the original layout).
 pub(crate) fn resolve_app_script(config_dir: &Path, name: &str) -> Option<PathBuf> {
     [config_dir.join("scripts").join(name), config_dir.join("..").join("bin").join(name)]
@@ -281,7 +245,8 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
     let unprivileged = o.opt("unprivileged", bool_);
     let template_snapshot_name = o.opt("template_snapshot_name", nonempty_string);
     let enable_lifecycle_snapshots = o.opt("enable_lifecycle_snapshots", bool_);
-    let features = o.list("features", feature(&LXC_FEATURES, "LXC"));
+    // Checked against the feature registry (stdlib/features/) by inventory::features.
+    let features = o.list("features", string);
     let application_script = o.opt("application_script", nonempty_string);
     let application_script_path = match &application_script {
         Some(script) => {

@@ -3,6 +3,7 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 pub mod diagnostic;
+pub mod features;
 pub mod firewall;
 pub mod hypervisor;
 pub mod lxc;

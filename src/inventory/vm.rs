@@ -1,7 +1,7 @@
 //! `phoenix_vm_configs.json`: `vm_defaults` plus the `vms[]` list.
 
 use super::firewall::{guest_firewall, GuestFirewall};
-use super::lxc::{feature, traefik_service, TraefikService};
+use super::lxc::{traefik_service, TraefikService};
 use super::net::{check_gateway, cidr, ipv4};
 use super::reader::{bool_, guest_id, i64_, nonempty_string, string, u32_, Ctx, Obj};
 use super::source::child_pointer;
@@ -9,9 +9,6 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
-
-/// Features a VM may list (scripts run inside the VM).
-pub const VM_FEATURES: [&str; 4] = ["base_setup", "trusted_ca", "step_cli", "docker"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VmFile {
@@ -195,7 +192,8 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, defaults: &VmDefaults, declared: &mut H
     let start_at_boot = o.opt("start_at_boot", bool_);
     let boot_order = o.opt("boot_order", i64_);
     let boot_delay = o.opt("boot_delay", u32_);
-    let features = o.list("features", feature(&VM_FEATURES, "VM"));
+    // Checked against the feature registry (stdlib/features/) by inventory::features.
+    let features = o.list("features", string);
     let portainer_role = o.opt("portainer_role", string);
     let portainer_environment_name = o.opt("portainer_environment_name", nonempty_string);
     let portainer_agent_hostname = o.opt("portainer_agent_hostname", nonempty_string);
