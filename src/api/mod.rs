@@ -11,6 +11,7 @@ pub mod guest;
 pub mod guest_read;
 pub mod host;
 pub mod log;
+pub mod nfs;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;
@@ -101,6 +102,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         host::namespace(ctx),
         file::namespace(ctx),
         fw::namespace(ctx),
+        nfs::namespace(),
         zfs::namespace(ctx),
         pvesm::namespace(ctx),
         pct::namespace(ctx),

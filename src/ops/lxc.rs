@@ -7,6 +7,7 @@ use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
+use crate::generate::{self, propstring::PropertyString, GenerateError};
 use crate::graph::GuestKind;
 use crate::inventory::LxcGuest;
 
@@ -186,7 +187,7 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
         mounts.push(DesiredMount::Volume { storage: v.pool.clone(), size_gb: v.size_gb, mp: v.mount_point.clone() });
     }
 
-    Ok(DesiredCt {
+    let d = DesiredCt {
         id,
         hostname: g.name.clone(),
         cores: g.cores,
@@ -202,7 +203,43 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
         unprivileged: g.unprivileged.unwrap_or(true),
         mounts,
         lxc_lines,
-    })
+    };
+    check_generated(&d).map_err(|e| invalid(id, e.to_string()))?;
+    Ok(d)
+}
+
+/// Every value of the desired container that becomes a property string, a conf line or the
+/// host name, put through its builder once: a value that would add a property or a line stops
+/// the op before any action is planned (defence in depth behind the configuration's validation).
+fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
+    generate::hostname::check("hostname", &d.hostname)?;
+    generate::propstring::check_props("net0", &d.net0, None)?;
+    let mut features = PropertyString::new("features");
+    for (k, v) in &d.features {
+        features = features.pair(k, v)?;
+    }
+    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())?;
+    if let Some(ns) = &d.nameserver {
+        generate::error::token("nameserver", ns, &[])?;
+    }
+    for m in &d.mounts {
+        mount_value(m)?;
+    }
+    for (k, v) in &d.lxc_lines {
+        generate::lxc_conf::check_line(k, v)?;
+    }
+    Ok(())
+}
+
+/// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
+fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
+    let ps = match m {
+        DesiredMount::Bind { host_path, mp } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Volume { storage, size_gb, mp } => PropertyString::new("mount point")
+            .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
+            .pair("mp", mp)?,
+    };
+    Ok(ps.build())
 }
 
 fn bool01(b: bool) -> &'static str {
@@ -213,8 +250,12 @@ fn bool01(b: bool) -> &'static str {
     }
 }
 
-fn features_string(features: &[(String, String)]) -> String {
-    features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+fn features_string(features: &[(String, String)]) -> Result<String, GenerateError> {
+    let mut ps = PropertyString::new("features");
+    for (k, v) in features {
+        ps = ps.pair(k, v)?;
+    }
+    Ok(ps.build())
 }
 
 /// Make the container exist: `pct create` from its OS template, or `pct clone` from its clone
@@ -238,6 +279,7 @@ pub fn ensure_defined(
             d.storage
         )));
     }
+    generate::hostname::check("hostname", &d.hostname).map_err(|e| invalid(id, e.to_string()))?;
     let ids = id.to_string();
     let action = match g.clone_from_ctid {
         Some(src) => {
@@ -309,7 +351,10 @@ pub fn ensure_defined(
                 .arg("--memory")
                 .arg(d.memory.to_string())
                 .arg("--rootfs")
-                .arg(format!("{}:{}", d.storage, d.rootfs_gb))
+                .arg(
+                    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())
+                        .map_err(|e| invalid(id, e.to_string()))?,
+                )
                 .arg("--net0")
                 .arg(net0.as_str())
                 .arg("--unprivileged")
@@ -327,7 +372,7 @@ pub fn ensure_defined(
                 cmd = cmd.arg("--swap").arg(s.to_string());
             }
             if !d.features.is_empty() {
-                let f = features_string(&d.features);
+                let f = features_string(&d.features).map_err(|e| invalid(id, e.to_string()))?;
                 cmd = cmd.arg("--features").arg(f.as_str());
                 entries.insert("features".into(), f);
             }
@@ -532,10 +577,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
                 let i =
                     (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
                 used.push(i);
-                let value = match m {
-                    DesiredMount::Bind { host_path, mp } => format!("{host_path},mp={mp}"),
-                    DesiredMount::Volume { storage, size_gb, mp } => format!("{storage}:{size_gb},mp={mp}"),
-                };
+                let value = mount_value(m).map_err(|e| invalid(id, e.to_string()))?;
                 reasons.push(format!("mp{i}: + {}", m.mp()));
                 diffs.push(diff(&format!("mount {}", m.mp()), None, &value));
                 set.push((format!("mp{i}"), value));
@@ -617,6 +659,9 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let subj = format!("{} ({path})", subject(id));
     if missing.is_empty() {
         return Ok((Plan::noop(subj, "lxc lines present"), Vec::new()));
+    }
+    for (k, v) in &missing {
+        generate::lxc_conf::check_line(k, v).map_err(|e| invalid(id, e.to_string()))?;
     }
     let text = conf.with_lxc_lines(&missing);
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
