@@ -241,19 +241,7 @@ pub(crate) fn map<T>(
 pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
     match v {
         Value::String(s) => {
-            ctx.report(
-                ConfigProblem::at(
-                    ctx.file,
-                    ctx.file.value_span(ptr),
-                    format!("`{}` holds a secret in plain text", ctx.path(ptr)),
-                )
-                .label("literal secret")
-                .help(
-                    "keep secrets out of config files: write {\"env\": \"NAME\"} to read it \
-                     from an environment variable or {\"file\": \"/path\"} to read it from a file",
-                )
-                .warning(),
-            );
+            ctx.report(super::secret_ref::literal_warning(ctx.file, ptr, &ctx.path(ptr)));
             Some(SecretRef::Literal(Secret::new(s.clone())))
         }
         Value::Object(_) => {

@@ -57,9 +57,44 @@ impl SecretRef {
     }
 }
 
+/// The warning for a secret written in the configuration itself. It names the key path and the
+/// place (file:line:col) but shows no source excerpt: the excerpt would print the secret.
+pub(crate) fn literal_warning(
+    file: &super::source::SourceFile,
+    ptr: &str,
+    key_path: &str,
+) -> super::diagnostic::ConfigProblem {
+    let at = file
+        .location(ptr)
+        .map(|l| {
+            let before = &file.text[..l.value.start.min(file.text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{}:{line}:{col}", file.name)
+        })
+        .unwrap_or_else(|| file.name.clone());
+    super::diagnostic::ConfigProblem::about_path(format!("`{key_path}` holds a secret in plain text ({at})"))
+        .help(
+            "keep secrets out of config files: write {\"env\": \"NAME\"} to read it from an environment \
+             variable or {\"file\": \"/path\"} to read it from a file",
+        )
+        .warning()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_warning_names_the_key_and_place_never_the_value() {
+        let text = "{\n  \"users\": {\n    \"password_hash\": \"hunter2-sekrit\"\n  }\n}\n".to_string();
+        let file = super::super::source::SourceFile::new("cfg.json", text);
+        let w = literal_warning(&file, "/users/password_hash", "users.password_hash");
+        let shown = super::super::diagnostic::render(&w);
+        assert!(shown.contains("`users.password_hash` holds a secret in plain text (cfg.json:3:22)"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!w.is_error());
+    }
 
     #[test]
     fn literal_resolves_to_itself_and_serializes_masked() {
