@@ -81,6 +81,33 @@ pub(crate) fn literal_warning(
         .warning()
 }
 
+/// Replace the literal secrets of `file` (byte `spans` of their values) in the excerpt every
+/// problem about that file would show: a problem on a neighbouring line prints the lines
+/// around it. Each byte becomes `*`, so offsets and spans stay valid.
+pub(crate) fn mask_in_excerpts(
+    problems: &mut [super::diagnostic::ConfigProblem],
+    file: &super::source::SourceFile,
+    spans: &[std::ops::Range<usize>],
+) {
+    if spans.is_empty() {
+        return;
+    }
+    let mut bytes = file.text.clone().into_bytes();
+    for r in spans {
+        // Keep the quotes: only the string's content is the secret.
+        let (start, end) = (r.start + 1, r.end.saturating_sub(1).min(bytes.len()));
+        for b in bytes.iter_mut().take(end).skip(start) {
+            *b = b'*';
+        }
+    }
+    let masked = String::from_utf8_lossy(&bytes).into_owned();
+    for p in problems.iter_mut() {
+        if p.source.as_ref().is_some_and(|s| s.name() == file.name) {
+            p.source = Some(miette::NamedSource::new(file.name.clone(), masked.clone()).with_language("json"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ mod graph_props;
 mod lifecycle;
 mod local;
 mod run_safety;
+mod secrets;
 mod ssh;
 mod support;
 mod vm_lifecycle;
