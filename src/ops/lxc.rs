@@ -65,9 +65,10 @@ pub struct DesiredCt {
     pub lxc_lines: Vec<(String, String)>,
 }
 
-/// Split `key=value` or `key: value`.
+/// Split `key=value` or `key: value` at the first separator, so a value may hold the other one
+/// (`lxc.environment: FOO=bar`, `lxc.mount.entry = /a b none bind,create=dir`).
 fn split_kv(s: &str) -> Option<(String, String)> {
-    let (k, v) = s.split_once('=').or_else(|| s.split_once(':'))?;
+    let (k, v) = s.split_once(['=', ':'])?;
     let (k, v) = (k.trim(), v.trim());
     (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
 }

@@ -3,6 +3,7 @@ mod corpus;
 mod dry_run;
 mod features;
 mod graph_props;
+mod hostile_props;
 mod lifecycle;
 mod local;
 mod run_safety;
