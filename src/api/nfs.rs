@@ -3,6 +3,7 @@
 
 use super::{at, Namespace, Res};
 use crate::generate::exports::exports_line;
+use crate::generate::fstab::fstab_line;
 use rhai::{Array, NativeCallContext};
 
 fn strings(what: &str, arr: Array) -> Res<Vec<String>> {
@@ -16,7 +17,7 @@ fn strings(what: &str, arr: Array) -> Res<Vec<String>> {
 }
 
 pub fn namespace() -> Namespace {
-    let mut ns = Namespace::new("nfs", "NFS exports: /etc/exports lines built safely from the configuration.");
+    let mut ns = Namespace::new("nfs", "NFS: /etc/exports and /etc/fstab lines built safely from the configuration.");
     ns.add(
         "exports_line",
         &["path: String", "clients: Array", "options: Array", "-> String"],
@@ -28,6 +29,18 @@ pub fn namespace() -> Namespace {
                 let clients = strings("clients", clients)?;
                 let options = strings("options", options)?;
                 exports_line(path, &clients, &options).map_err(|e| e.to_string().into())
+            })
+        },
+    );
+    ns.add(
+        "fstab_line",
+        &["device: String", "mount_point: String", "-> String"],
+        "One /etc/fstab line mounting an NFS export (`<server>:<path>`) at an absolute mount point, with \
+         `defaults,_netdev,nofail` (no newline). Throws when a field holds a blank, a newline or a `#`.",
+        |nc: NativeCallContext, device: &str, mount_point: &str| -> Res<String> {
+            at(&nc, || {
+                fstab_line(device, mount_point, "nfs", &["defaults", "_netdev", "nofail"])
+                    .map_err(|e| e.to_string().into())
             })
         },
     );

@@ -43,10 +43,41 @@ impl Lines {
     }
 }
 
+/// Check a managed block before it is placed between its markers (`# BEGIN phoenix <marker>`
+/// … `# END phoenix <marker>`): the marker is one word, the comment leader one line, and the
+/// body holds no control character but newlines and tabs and no line that is one of the
+/// markers (which would end the block early or open another, and the next run would cut the
+/// file in the wrong place).
+pub fn check_block(comment: &str, marker: &str, begin: &str, end: &str, body: &str) -> Result<(), GenerateError> {
+    super::error::token("managed block comment", comment, &[])?;
+    super::error::token("managed block marker", marker, &[])?;
+    for line in body.split('\n') {
+        let bad = line.chars().find(|c| c.is_control() && *c != '\t');
+        if bad.is_some() {
+            return Err(GenerateError::new(format!("block {marker} line"), line, super::Refusal::ControlChar));
+        }
+        let l = line.trim();
+        if l == begin || l == end {
+            return Err(GenerateError::new(format!("block {marker} line"), line, super::Refusal::NotAllowedWord));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::generate::error::Refusal;
+
+    #[test]
+    fn block_bodies_cannot_move_their_markers() {
+        let (b, e) = ("# BEGIN phoenix x", "# END phoenix x");
+        assert!(check_block("#", "x", b, e, "a\n\tb\n").is_ok());
+        assert_eq!(check_block("#", "x", b, e, "a\n# END phoenix x\nz").unwrap_err().reason, Refusal::NotAllowedWord);
+        assert_eq!(check_block("#", "x", b, e, "a\rb").unwrap_err().reason, Refusal::ControlChar);
+        assert_eq!(check_block("#", "x y", b, e, "").unwrap_err().reason, Refusal::Whitespace);
+        assert_eq!(check_block("", "x", b, e, "").unwrap_err().reason, Refusal::Empty);
+    }
 
     #[test]
     fn values_cannot_add_lines() {
