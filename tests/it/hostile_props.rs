@@ -16,7 +16,8 @@
 
 use crate::support::phoenix::{copy_dir, root, Sandbox};
 use phoenix::facts::firewall::parse_firewall;
-use phoenix::facts::propstring::{lxc_mount, lxc_net};
+use phoenix::facts::guest_config::percent_decode;
+use phoenix::facts::propstring::{lxc_mount, lxc_net, vm_net};
 use phoenix::generate::exports::parse_exports_line;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 const CT: &str = "200";
+const VM: &str = "300";
 
 /// Every field under test: where it is in the configuration, and where it must come out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +47,16 @@ enum Field {
     NfsPath,
     NfsClient,
     NfsOption,
+    VmName,
+    VmUser,
+    VmBridge,
+    VmNameserver,
+    VmNfsPath,
+    VmNfsMountPoint,
+    SshKey,
 }
 
-const FIELDS: [Field; 16] = [
+const FIELDS: [Field; 23] = [
     Field::Hostname,
     Field::Bridge,
     Field::Nameserver,
@@ -64,9 +73,29 @@ const FIELDS: [Field; 16] = [
     Field::NfsPath,
     Field::NfsClient,
     Field::NfsOption,
+    Field::VmName,
+    Field::VmUser,
+    Field::VmBridge,
+    Field::VmNameserver,
+    Field::VmNfsPath,
+    Field::VmNfsMountPoint,
+    Field::SshKey,
 ];
 
 impl Field {
+    fn on_vm(self) -> bool {
+        matches!(
+            self,
+            Field::VmName
+                | Field::VmUser
+                | Field::VmBridge
+                | Field::VmNameserver
+                | Field::VmNfsPath
+                | Field::VmNfsMountPoint
+                | Field::SshKey
+        )
+    }
+
     fn on_host(self) -> bool {
         matches!(
             self,
@@ -80,9 +109,17 @@ impl Field {
     }
 
     /// Put `v` into the field of the parsed configuration files.
-    fn set(self, hv: &mut Value, lxc: &mut Value, v: &str) {
+    fn set(self, hv: &mut Value, lxc: &mut Value, vms: &mut Value, v: &str) {
         let ct = &mut lxc["lxc_configs"][CT];
+        let vm = &mut vms["vms"][1];
         match self {
+            Field::VmName => vm["name"] = v.into(),
+            Field::VmUser => vm["user_config"]["username"] = v.into(),
+            Field::VmBridge => vm["network_bridge"] = v.into(),
+            Field::VmNameserver => vm["network_config"]["nameserver"] = v.into(),
+            Field::VmNfsPath => vm["volumes"][0]["path"] = v.into(),
+            Field::VmNfsMountPoint => vm["volumes"][0]["mount_point"] = v.into(),
+            Field::SshKey => hv["users"]["ssh_public_key"] = v.into(),
             Field::Hostname => ct["name"] = v.into(),
             Field::Bridge => ct["network_config"]["bridge"] = v.into(),
             Field::Nameserver => ct["network_config"]["nameservers"] = v.into(),
@@ -144,10 +181,11 @@ fn hostile() -> impl Strategy<Value = String> {
 
 struct Fixture {
     dir: tempfile::TempDir,
-    /// The simulator state after `setup` of the clean configuration.
+    /// The simulator state after `setup` and the VM template 9000 of the clean configuration.
     after_setup: PathBuf,
     hv: Value,
     lxc: Value,
+    vms: Value,
 }
 
 fn read_json(path: &Path) -> Value {
@@ -158,7 +196,7 @@ fn write_json(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(v).expect("json")).expect("write");
 }
 
-fn clean_config(dir: &Path) -> (Value, Value) {
+fn clean_config(dir: &Path) -> (Value, Value, Value) {
     copy_dir(&root().join("etc"), dir);
     let hv = read_json(&dir.join("phoenix_hypervisor_config.json"));
     let mut lxc = read_json(&dir.join("phoenix_lxc_configs.json"));
@@ -179,10 +217,23 @@ fn clean_config(dir: &Path) -> (Value, Value) {
         ]}
     }});
     write_json(&dir.join("phoenix_lxc_configs.json"), &lxc);
-    let mut vm = read_json(&dir.join("phoenix_vm_configs.json"));
-    vm["vms"] = json!([]);
-    write_json(&dir.join("phoenix_vm_configs.json"), &vm);
-    (hv, lxc)
+    let mut vms = read_json(&dir.join("phoenix_vm_configs.json"));
+    let template = vms["vms"][0].clone();
+    assert_eq!(template["vmid"], 9000, "the example's first VM is the template");
+    vms["vms"] = json!([template, {
+        "vmid": 300,
+        "name": "hostile-vm",
+        "clone_from_vmid": 9000,
+        "cores": 1,
+        "memory_mb": 1024,
+        "features": [],
+        "user_config": {"username": "phoenix"},
+        "network_bridge": "vmbr0",
+        "network_config": {"ip": "10.20.0.230/24", "gw": "10.20.0.1", "nameserver": "10.20.0.2"},
+        "volumes": [{"type": "nfs", "name": "data", "path": "/tank/vm-persistent-data/300", "mount_point": "/data", "server": "10.20.0.2"}]
+    }]);
+    write_json(&dir.join("phoenix_vm_configs.json"), &vms);
+    (hv, lxc, vms)
 }
 
 fn fixture() -> &'static Fixture {
@@ -190,13 +241,18 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("etc");
-        let (hv, lxc) = clean_config(&cfg);
+        let (hv, lxc, vms) = clean_config(&cfg);
         let sb = Sandbox::new();
-        let out = sb.run(&cfg, &["setup"]);
-        assert_eq!(out.status.code(), Some(0), "clean setup: {}", String::from_utf8_lossy(&out.stderr));
+        for args in [&["setup"][..], &["create", "9000"][..]] {
+            let out = sb.run(&cfg, args);
+            assert_eq!(out.status.code(), Some(0), "clean {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        // The simulated guest agent answers at once: the tests wait for nothing.
+        let mut state = read_json(&sb.sim_state());
+        state["agent_ready_after_ms"] = 0.into();
         let after_setup = dir.path().join("after-setup.json");
-        std::fs::copy(sb.sim_state(), &after_setup).expect("copy sim state");
-        Fixture { dir, after_setup, hv, lxc }
+        write_json(&after_setup, &state);
+        Fixture { dir, after_setup, hv, lxc, vms }
     })
 }
 
@@ -245,7 +301,48 @@ fn round_trips(field: Field, v: &str, sb: &Sandbox, hv: &Value) -> Result<(), St
             Err(format!("{what}: expected {v:?}, found {got:?}"))
         }
     };
+    let vm_conf = |k: &str| state["guests"][VM]["config"][k].as_str().map(str::to_string);
     match field {
+        Field::VmName => eq("--name", arg_after(&cmds, "--name").as_deref()),
+        Field::VmUser => eq("ciuser", vm_conf("ciuser").as_deref()),
+        Field::VmNameserver => eq("nameserver", vm_conf("nameserver").as_deref()),
+        Field::VmBridge => {
+            let net0 = vm_conf("net0").ok_or("the VM has no net0")?;
+            let p = vm_net(&net0).map_err(|e| format!("net0 {net0:?} does not parse: {e}"))?;
+            if p.len() != 3 {
+                return Err(format!("net0 {net0:?} has {} properties, not 3", p.len()));
+            }
+            eq("net0 bridge", p.get("bridge"))
+        }
+        Field::SshKey => {
+            let keys = percent_decode(&vm_conf("sshkeys").ok_or("the VM has no sshkeys")?);
+            if keys.lines().count() != 1 {
+                return Err(format!("sshkeys holds {} lines: {keys:?}", keys.lines().count()));
+            }
+            // The key is stored trimmed, one per line.
+            let v = v.trim();
+            if keys.trim_end_matches('\n') == v {
+                Ok(())
+            } else {
+                Err(format!("sshkeys: expected {v:?}, found {keys:?}"))
+            }
+        }
+        Field::VmNfsPath | Field::VmNfsMountPoint => {
+            let fstab = state["guests"][VM]["files"]["/etc/fstab"]["content"].as_str().unwrap_or_default();
+            let lines: Vec<&str> = fstab.lines().collect();
+            if lines.len() != 1 {
+                return Err(format!("/etc/fstab has {} lines, not 1: {fstab:?}", lines.len()));
+            }
+            let words: Vec<&str> = lines[0].split_whitespace().collect();
+            if words.len() != 6 {
+                return Err(format!("the fstab line has {} fields, not 6: {:?}", words.len(), lines[0]));
+            }
+            if field == Field::VmNfsPath {
+                eq("fstab device path", words[0].strip_prefix("10.20.0.2:"))
+            } else {
+                eq("fstab mount point", Some(words[1]))
+            }
+        }
         Field::Hostname => eq("--hostname", arg_after(&cmds, "--hostname").as_deref()),
         Field::Nameserver => eq("--nameserver", arg_after(&cmds, "--nameserver").as_deref()),
         Field::Storage => {
@@ -372,17 +469,18 @@ fn run_case(field: Field, v: &str) -> Outcome {
     let sb = Sandbox::new();
     let cfg = sb.dir.path().join("etc");
     copy_dir(&fx.dir.path().join("etc"), &cfg);
-    let (mut hv, mut lxc) = (fx.hv.clone(), fx.lxc.clone());
-    field.set(&mut hv, &mut lxc, v);
+    let (mut hv, mut lxc, mut vms) = (fx.hv.clone(), fx.lxc.clone(), fx.vms.clone());
+    field.set(&mut hv, &mut lxc, &mut vms, v);
     write_json(&cfg.join("phoenix_hypervisor_config.json"), &hv);
     write_json(&cfg.join("phoenix_lxc_configs.json"), &lxc);
+    write_json(&cfg.join("phoenix_vm_configs.json"), &vms);
 
     let checked = phoenix::inventory::load(&cfg);
     let args: &[&str] = if field.on_host() {
         &["setup", "--output", "json"]
     } else {
         std::fs::copy(&fx.after_setup, sb.sim_state()).expect("copy sim state");
-        &["create", CT, "--output", "json"]
+        &["create", if field.on_vm() { VM } else { CT }, "--output", "json"]
     };
     let out = sb.run(&cfg, args);
     let code = out.status.code();
@@ -412,7 +510,14 @@ fn run_case(field: Field, v: &str) -> Outcome {
 }
 
 /// The clean configuration's own values round-trip (the oracle is sound).
-const CLEAN: [(Field, &str); 16] = [
+const CLEAN: [(Field, &str); 23] = [
+    (Field::VmName, "hostile-vm"),
+    (Field::VmUser, "phoenix"),
+    (Field::VmBridge, "vmbr0"),
+    (Field::VmNameserver, "10.20.0.2"),
+    (Field::VmNfsPath, "/tank/vm-persistent-data/300"),
+    (Field::VmNfsMountPoint, "/data"),
+    (Field::SshKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx7mJ2l0cQk9P4nS3vE8aYtRz5wq1Bf6uDg0hLkMpN2 op@lab"),
     (Field::Hostname, "hostile"),
     (Field::Bridge, "vmbr0"),
     (Field::Nameserver, "10.20.0.2"),
@@ -462,7 +567,11 @@ fn hostile_values_are_refused_or_round_trip_as_data() {
 /// stderr (`--nocapture`): configuration validation should refuse those up front.
 #[test]
 fn builders_never_write_a_hostile_value_structurally() {
-    let fixed: [(Field, &str); 8] = [
+    let fixed: [(Field, &str); 12] = [
+        (Field::VmName, "$(id)"),
+        (Field::VmBridge, "vmbr0,firewall=0"),
+        (Field::VmNfsMountPoint, "/data /etc nfs defaults 0 0\n10.0.0.9:/x"),
+        (Field::SshKey, "ssh-ed25519 AAAA op\nssh-rsa BBBB intruder"),
         (Field::Hostname, "$(id)"),
         (Field::Bridge, "vmbr0,firewall=0"),
         (Field::MountHost, "/tank/x,mp=/"),
