@@ -51,8 +51,11 @@ pub fn exports_line(path: &str, clients: &[String], options: &[String]) -> Resul
     Ok(line)
 }
 
+/// One client of an export line and its options.
+pub type ClientOptions = (String, Vec<String>);
+
 /// An exports line read back: path, then `(client, options)` pairs. For tests and drift checks.
-pub fn parse_exports_line(line: &str) -> Option<(String, Vec<(String, Vec<String>)>)> {
+pub fn parse_exports_line(line: &str) -> Option<(String, Vec<ClientOptions>)> {
     let mut words = line.split_whitespace();
     let path = words.next()?.to_string();
     let mut clients = Vec::new();
