@@ -221,7 +221,8 @@ fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
     }
     generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())?;
     if let Some(ns) = &d.nameserver {
-        generate::error::token("nameserver", ns, &[])?;
+        // A list (`10.0.0.2 1.1.1.1`) is fine: it is one argv element and one conf line.
+        generate::error::no_control("nameserver", ns)?;
     }
     for m in &d.mounts {
         mount_value(m)?;
