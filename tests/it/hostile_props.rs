@@ -123,7 +123,12 @@ impl Field {
             Field::Hostname => ct["name"] = v.into(),
             Field::Bridge => ct["network_config"]["bridge"] = v.into(),
             Field::Nameserver => ct["network_config"]["nameservers"] = v.into(),
-            Field::Storage => ct["storage_pool"] = v.into(),
+            Field::Storage => {
+                // The storage is declared too (setup makes it from the lxc-disks dataset), so a
+                // value check accepts can exist on the host.
+                ct["storage_pool"] = v.into();
+                hv["proxmox_storage_ids"] = json!({ "tank_lxc_disks": v });
+            }
             Field::MountHost => ct["mount_points"][0]["host_path"] = v.into(),
             Field::MountContainer => ct["mount_points"][0]["container_path"] = v.into(),
             Field::ApparmorProfile => ct["apparmor_profile"] = v.into(),
@@ -476,15 +481,27 @@ fn run_case(field: Field, v: &str) -> Outcome {
     write_json(&cfg.join("phoenix_vm_configs.json"), &vms);
 
     let checked = phoenix::inventory::load(&cfg);
-    let args: &[&str] = if field.on_host() {
-        &["setup", "--output", "json"]
+    let setup: &[&str] = &["setup", "--output", "json"];
+    let create: &[&str] = &["create", if field.on_vm() { VM } else { CT }, "--output", "json"];
+    let runs: Vec<&[&str]> = if field.on_host() {
+        vec![setup]
+    } else if field == Field::Storage {
+        vec![setup, create]
     } else {
         std::fs::copy(&fx.after_setup, sb.sim_state()).expect("copy sim state");
-        &["create", if field.on_vm() { VM } else { CT }, "--output", "json"]
+        vec![create]
     };
-    let out = sb.run(&cfg, args);
+    let mut out = sb.run(&cfg, runs[0]);
+    // Refused up front means: the first run sent nothing at all.
+    let first_sent_nothing = sb.sim_commands().is_empty();
+    for args in &runs[1..] {
+        if out.status.code() != Some(0) {
+            break;
+        }
+        out = sb.run(&cfg, args);
+    }
     let code = out.status.code();
-    let cmds = sb.sim_commands();
+    let cmds = if first_sent_nothing { Vec::new() } else { sb.sim_commands() };
     // What the run said about it: stderr and the failure events.
     let said = || {
         let events: Vec<String> = String::from_utf8_lossy(&out.stdout)
