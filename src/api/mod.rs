@@ -15,6 +15,7 @@ pub mod nfs;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;
+pub mod unit;
 pub mod util;
 pub mod zfs;
 
@@ -108,6 +109,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        unit::namespace(),
         util::namespace(),
     ]
 }

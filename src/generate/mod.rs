@@ -12,5 +12,6 @@ pub mod hostname;
 pub mod lxc_conf;
 pub mod managed_block;
 pub mod propstring;
+pub mod systemd_unit;
 
 pub use error::{GenerateError, Refusal};
