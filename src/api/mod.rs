@@ -15,6 +15,7 @@ pub mod nfs;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;
+pub mod text;
 pub mod unit;
 pub mod util;
 pub mod zfs;
@@ -109,6 +110,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        text::namespace(),
         unit::namespace(),
         util::namespace(),
     ]
