@@ -310,6 +310,11 @@ fn round_trips(field: Field, v: &str, sb: &Sandbox, hv: &Value) -> Result<(), St
     match field {
         Field::VmName => eq("--name", arg_after(&cmds, "--name").as_deref()),
         Field::VmUser => eq("ciuser", vm_conf("ciuser").as_deref()),
+        // A blank nameserver is none: the host's resolvers are used instead.
+        Field::VmNameserver if v.trim().is_empty() => match vm_conf("nameserver") {
+            Some(ns) if ns != v && !ns.trim().is_empty() => Ok(()),
+            other => Err(format!("a blank nameserver gave {other:?}, not the host's resolvers")),
+        },
         Field::VmNameserver => eq("nameserver", vm_conf("nameserver").as_deref()),
         Field::VmBridge => {
             let net0 = vm_conf("net0").ok_or("the VM has no net0")?;
@@ -320,6 +325,13 @@ fn round_trips(field: Field, v: &str, sb: &Sandbox, hv: &Value) -> Result<(), St
             eq("net0 bridge", p.get("bridge"))
         }
         Field::SshKey => {
+            // A blank key is no key: nothing is set.
+            if v.trim().is_empty() {
+                return match vm_conf("sshkeys") {
+                    None => Ok(()),
+                    Some(k) => Err(format!("a blank key set sshkeys {k:?}")),
+                };
+            }
             let keys = percent_decode(&vm_conf("sshkeys").ok_or("the VM has no sshkeys")?);
             if keys.lines().count() != 1 {
                 return Err(format!("sshkeys holds {} lines: {keys:?}", keys.lines().count()));
