@@ -17,11 +17,13 @@ use std::path::PathBuf;
 pub(crate) struct Ctx<'f> {
     pub file: &'f SourceFile,
     problems: RefCell<Vec<ConfigProblem>>,
+    /// Where literal secrets are in the file: masked in every excerpt a problem shows.
+    secret_spans: RefCell<Vec<std::ops::Range<usize>>>,
 }
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f SourceFile) -> Self {
-        Ctx { file, problems: RefCell::new(Vec::new()) }
+        Ctx { file, problems: RefCell::new(Vec::new()), secret_spans: RefCell::new(Vec::new()) }
     }
 
     pub fn report(&self, problem: ConfigProblem) {
@@ -29,7 +31,10 @@ impl<'f> Ctx<'f> {
     }
 
     pub fn into_problems(self) -> Vec<ConfigProblem> {
-        self.problems.into_inner()
+        let spans = self.secret_spans.into_inner();
+        let mut problems = self.problems.into_inner();
+        super::secret_ref::mask_in_excerpts(&mut problems, self.file, &spans);
+        problems
     }
 
     /// A problem pointing at the value at `ptr`.
@@ -241,19 +246,10 @@ pub(crate) fn map<T>(
 pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
     match v {
         Value::String(s) => {
-            ctx.report(
-                ConfigProblem::at(
-                    ctx.file,
-                    ctx.file.value_span(ptr),
-                    format!("`{}` holds a secret in plain text", ctx.path(ptr)),
-                )
-                .label("literal secret")
-                .help(
-                    "keep secrets out of config files: write {\"env\": \"NAME\"} to read it \
-                     from an environment variable or {\"file\": \"/path\"} to read it from a file",
-                )
-                .warning(),
-            );
+            ctx.report(super::secret_ref::literal_warning(ctx.file, ptr, &ctx.path(ptr)));
+            if let Some(l) = ctx.file.location(ptr) {
+                ctx.secret_spans.borrow_mut().push(l.value.clone());
+            }
             Some(SecretRef::Literal(Secret::new(s.clone())))
         }
         Value::Object(_) => {

@@ -7,6 +7,7 @@ use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
+use crate::generate::{self, propstring::PropertyString, GenerateError};
 use crate::graph::GuestKind;
 use crate::inventory::LxcGuest;
 
@@ -50,9 +51,10 @@ pub struct DesiredCt {
     pub lxc_lines: Vec<(String, String)>,
 }
 
-/// Split `key=value` or `key: value`.
+/// Split `key=value` or `key: value` at the first separator, so a value may hold the other one
+/// (`lxc.environment: FOO=bar`, `lxc.mount.entry = /a b none bind,create=dir`).
 fn split_kv(s: &str) -> Option<(String, String)> {
-    let (k, v) = s.split_once('=').or_else(|| s.split_once(':'))?;
+    let (k, v) = s.split_once(['=', ':'])?;
     let (k, v) = (k.trim(), v.trim());
     (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
 }
@@ -184,7 +186,7 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
         });
     }
 
-    Ok(DesiredCt {
+    let d = DesiredCt {
         id,
         hostname: g.name.clone(),
         cores: g.cores,
@@ -200,7 +202,44 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
         unprivileged: g.unprivileged.unwrap_or(true),
         mounts,
         lxc_lines,
-    })
+    };
+    check_generated(&d).map_err(|e| invalid(id, e.to_string()))?;
+    Ok(d)
+}
+
+/// Every value of the desired container that becomes a property string, a conf line or the
+/// host name, put through its builder once: a value that would add a property or a line stops
+/// the op before any action is planned (defence in depth behind the configuration's validation).
+fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
+    generate::hostname::check("hostname", &d.hostname)?;
+    generate::propstring::check_props("net0", &d.net0, None)?;
+    let mut features = PropertyString::new("features");
+    for (k, v) in &d.features {
+        features = features.pair(k, v)?;
+    }
+    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())?;
+    if let Some(ns) = &d.nameserver {
+        // A list (`10.0.0.2 1.1.1.1`) is fine: it is one argv element and one conf line.
+        generate::error::no_control("nameserver", ns)?;
+    }
+    for m in &d.mounts {
+        mount_value(m)?;
+    }
+    for (k, v) in &d.lxc_lines {
+        generate::lxc_conf::check_line(k, v)?;
+    }
+    Ok(())
+}
+
+/// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
+fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
+    let ps = match m {
+        DesiredMount::Bind { host_path, mp, .. } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Volume { storage, size_gb, mp, .. } => PropertyString::new("mount point")
+            .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
+            .pair("mp", mp)?,
+    };
+    Ok(ps.build())
 }
 
 fn bool01(b: bool) -> &'static str {
@@ -211,8 +250,12 @@ fn bool01(b: bool) -> &'static str {
     }
 }
 
-fn features_string(features: &[(String, String)]) -> String {
-    features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+fn features_string(features: &[(String, String)]) -> Result<String, GenerateError> {
+    let mut ps = PropertyString::new("features");
+    for (k, v) in features {
+        ps = ps.pair(k, v)?;
+    }
+    Ok(ps.build())
 }
 
 /// Make the container exist: `pct create` from its OS template, or `pct clone` from its clone
@@ -236,6 +279,7 @@ pub fn ensure_defined(
             d.storage
         )));
     }
+    generate::hostname::check("hostname", &d.hostname).map_err(|e| invalid(id, e.to_string()))?;
     let ids = id.to_string();
     let action = match g.clone_from_ctid {
         Some(src) => {
@@ -307,7 +351,10 @@ pub fn ensure_defined(
                 .arg("--memory")
                 .arg(d.memory.to_string())
                 .arg("--rootfs")
-                .arg(format!("{}:{}", d.storage, d.rootfs_gb))
+                .arg(
+                    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())
+                        .map_err(|e| invalid(id, e.to_string()))?,
+                )
                 .arg("--net0")
                 .arg(net0.as_str())
                 .arg("--unprivileged")
@@ -325,7 +372,7 @@ pub fn ensure_defined(
                 cmd = cmd.arg("--swap").arg(s.to_string());
             }
             if !d.features.is_empty() {
-                let f = features_string(&d.features);
+                let f = features_string(&d.features).map_err(|e| invalid(id, e.to_string()))?;
                 cmd = cmd.arg("--features").arg(f.as_str());
                 entries.insert("features".into(), f);
             }
@@ -587,6 +634,9 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let subj = format!("{} ({path})", subject(id));
     if missing.is_empty() {
         return Ok((Plan::noop(subj, "lxc lines present"), Vec::new()));
+    }
+    for (k, v) in &missing {
+        generate::lxc_conf::check_line(k, v).map_err(|e| invalid(id, e.to_string()))?;
     }
     let text = conf.with_lxc_lines(&missing);
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();

@@ -11,6 +11,7 @@ use crate::facts::guest_config::ConfSection;
 use crate::facts::guests::{GuestChange, GuestConf, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
+use crate::generate::{self, propstring::PropertyString, GenerateError};
 use crate::graph::GuestKind;
 use crate::inventory::{HypervisorConfig, VmGuest};
 
@@ -115,16 +116,13 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         None => None,
     };
     let net = g.network_config.as_ref();
-    let ipconfig0 = net.map(|n| {
-        if n.ip == "dhcp" {
-            "ip=dhcp".to_string()
-        } else {
-            match &n.gw {
-                Some(gw) => format!("ip={},gw={gw}", n.ip),
-                None => format!("ip={}", n.ip),
-            }
-        }
-    });
+    let ipconfig0 = net
+        .map(|n| {
+            let gw = if n.ip == "dhcp" { None } else { n.gw.as_deref() };
+            PropertyString::new("ipconfig0").pair("ip", &n.ip)?.pair_opt("gw", gw).map(PropertyString::build)
+        })
+        .transpose()
+        .map_err(|e| invalid(id, e.to_string()))?;
     // The VM's own resolver, else the host's (the original hard-coded one).
     let host_dns = hv
         .network
@@ -140,7 +138,7 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         .map(|k| k.trim())
         .filter(|k| !k.is_empty())
         .map(|k| format!("{k}\n"));
-    Ok(DesiredVm {
+    let d = DesiredVm {
         id,
         name: g.name.clone(),
         cores: g.cores,
@@ -158,7 +156,9 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         searchdomain: Some(hv.domain_name.clone()).filter(|d| !d.is_empty()),
         clone_from: g.clone_from_vmid,
         image,
-    })
+    };
+    d.check_generated().map_err(|e| invalid(id, e.to_string()))?;
+    Ok(d)
 }
 
 impl DesiredVm {
@@ -171,12 +171,36 @@ impl DesiredVm {
     }
 
     /// `net0` as declared: the model and bridge, `firewall=1` when the firewall is enabled.
-    fn net0(&self) -> String {
-        let mut s = format!("virtio,bridge={}", self.bridge);
-        if self.firewall {
-            s.push_str(",firewall=1");
+    fn net0(&self) -> Result<String, GenerateError> {
+        Ok(PropertyString::new("net0")
+            .bare("virtio")?
+            .pair("bridge", &self.bridge)?
+            .pair_opt("firewall", self.firewall.then_some("1"))?
+            .build())
+    }
+
+    /// Every value that becomes a property string, a conf line or the VM's name, put through its
+    /// builder once, so a hostile value stops the op before any action is planned.
+    fn check_generated(&self) -> Result<(), GenerateError> {
+        generate::hostname::check("name", &self.name)?;
+        self.net0()?;
+        if let Some(st) = &self.storage {
+            generate::propstring::volume("storage", st, "0")?;
         }
-        s
+        if let Some(u) = &self.ciuser {
+            generate::error::token("ciuser", u, &[(',', generate::Refusal::Comma)])?;
+        }
+        if let Some(ns) = &self.nameserver {
+            generate::error::no_control("nameserver", ns)?;
+        }
+        if let Some(sd) = &self.searchdomain {
+            generate::error::token("searchdomain", sd, &[])?;
+        }
+        if let Some(keys) = &self.sshkeys {
+            // One key: a newline inside it would authorise a second one.
+            generate::error::no_control("users.ssh_public_key", keys.trim_end_matches('\n'))?;
+        }
+        Ok(())
     }
 
     /// The cloud-init user-data snippet that installs the guest agent at first boot.
@@ -289,7 +313,8 @@ pub fn ensure_template_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpE
     if let Some(other) = facts.guest(id)? {
         return Err(invalid(id, format!("id {id} is taken by a {} on the host", other.kind)));
     }
-    let net0 = d.net0();
+    let net0 = d.net0().map_err(|e| invalid(id, e.to_string()))?;
+    generate::hostname::check("name", &d.name).map_err(|e| invalid(id, e.to_string()))?;
     let mut cmd = Command::new(["qm", "create"]).arg(id.to_string()).arg("--name").arg(d.name.as_str());
     let mut entries = indexmap::IndexMap::new();
     entries.insert("name".to_string(), d.name.clone());
@@ -374,10 +399,16 @@ pub fn ensure_template_setup(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpErr
             },
         )
         .exec(
-            Command::new(["qm", "set"])
-                .arg(ids.as_str())
-                .arg(format!("--{BOOT_DISK}"))
-                .arg(format!("{storage}:0,import-from={}", img.path)),
+            Command::new(["qm", "set"]).arg(ids.as_str()).arg(format!("--{BOOT_DISK}")).arg(
+                PropertyString::new(BOOT_DISK)
+                    .bare(
+                        &generate::propstring::volume(BOOT_DISK, storage, "0")
+                            .map_err(|e| invalid(id, e.to_string()))?,
+                    )
+                    .and_then(|p| p.pair("import-from", &img.path))
+                    .map_err(|e| invalid(id, e.to_string()))?
+                    .build(),
+            ),
         );
         // The imported size is the image's (unknown until apply), unless it is grown here.
         let mut value = format!("{storage}:vm-{id}-disk-0");
@@ -394,7 +425,7 @@ pub fn ensure_template_setup(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpErr
         actions.push(set_action(
             id,
             "ide2",
-            &format!("{storage}:cloudinit"),
+            &generate::propstring::volume("ide2", storage, "cloudinit").map_err(|e| invalid(id, e.to_string()))?,
             format!("{storage}:vm-{id}-cloudinit,media=cdrom"),
             "no cloud-init drive",
         ));
