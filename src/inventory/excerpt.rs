@@ -34,7 +34,9 @@ fn clean(text: &str) -> String {
 
 fn head(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {
-        Some((i, _)) => format!("{}…", clean(&text[..i])),
+        // ASCII dots, not `…`: miette draws the underline per byte and would cut a multi-byte
+        // character in half.
+        Some((i, _)) => format!("{}...", clean(&text[..i])),
         None => clean(text),
     }
 }
@@ -45,7 +47,7 @@ fn tail(text: &str, chars: usize) -> String {
         return clean(text);
     }
     let start = text.char_indices().nth(count - chars).map_or(0, |(i, _)| i);
-    format!("…{}", clean(&text[start..]))
+    format!("...{}", clean(&text[start..]))
 }
 
 /// `None` when the file can be shown as it is; otherwise the excerpt text and the span in it.
@@ -98,7 +100,7 @@ mod tests {
         assert!(out.len() < 300, "{}", out.len());
         assert_eq!(out.matches('\n').count(), 3, "line 3 stays line 3");
         let shown = &out[span.offset()..span.offset() + span.len()];
-        assert!(shown.starts_with("\"yyy") && shown.ends_with('…'), "{shown}");
+        assert!(shown.starts_with("\"yyy") && shown.ends_with("..."), "{shown}");
     }
 
     #[test]

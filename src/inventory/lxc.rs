@@ -448,10 +448,10 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
     let bootstrap_ca_url = o.opt("bootstrap_ca_url", formatted(&URL));
     let vllm_engine_config = o.opaque("vllm_engine_config");
     let health_check = o.opaque("health_check");
-    let health_checks = o.opaque("health_checks");
-    if let (Some(v), Some((_, ptr))) = (&health_checks, o.raw("health_checks")) {
+    let health_checks = o.raw("health_checks").map(|(v, ptr)| {
         check_health_checks(ctx, v, &ptr, config_dir);
-    }
+        v.clone()
+    });
     let tests = o.opaque("tests");
     let ports = o.opt("ports", str_list).unwrap_or_default();
     let portainer_role = o.opt("portainer_role", string);

@@ -1,5 +1,6 @@
 mod cli;
 mod corpus;
+mod corpus_patch;
 mod dry_run;
 mod features;
 mod graph_props;
