@@ -120,13 +120,11 @@ impl Diagnostic for ConfigProblem {
 pub(crate) fn shown(value: &str) -> String {
     const SHOWN_CHARS: usize = 60;
     let mut out = String::new();
-    let mut chars = 0usize;
-    for c in value.chars() {
-        if chars == SHOWN_CHARS {
+    for (i, c) in value.chars().enumerate() {
+        if i == SHOWN_CHARS {
             out.push_str(&format!("… ({} bytes)", value.len()));
             return out;
         }
-        chars += 1;
         out.push_str(&escaped(c));
     }
     out

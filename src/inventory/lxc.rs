@@ -191,7 +191,7 @@ fn app_script(ctx: &Ctx, ptr: &str, config_dir: &Path, script: &str) -> Option<P
             .at_value(ptr, format!("application script `{shown}` resolves outside the configuration"))
             .label("a symlink pointing out")
             .help(format!(
-                "{} leads to {}; copy the script into the configuration instead of linking to it",
+                "{} leads to {}\ncopy the script into the configuration instead of linking to it",
                 found.display(),
                 resolved.display()
             )),
@@ -233,7 +233,7 @@ fn check_health_checks(ctx: &Ctx, v: &Value, ptr: &str, config_dir: &Path) {
                 .at_value(&sptr, format!("health-check script `{shown}` resolves outside the configuration"))
                 .label("a symlink pointing out")
                 .help(format!(
-                    "{} leads to {}; copy the script into the configuration instead of linking to it",
+                    "{} leads to {}\ncopy the script into the configuration instead of linking to it",
                     found.display(),
                     resolved.display()
                 )),

@@ -155,9 +155,11 @@ fn load_file<T>(
             return None;
         }
     };
-    problems.extend(duplicate_key_problems(&file));
     let ctx = Ctx::new(&file);
     let decoded = decode(&ctx, &root);
+    let mut duplicates = duplicate_key_problems(&file);
+    reader::mask_secrets(&mut duplicates, &file, &ctx.secret_spans());
+    problems.extend(duplicates);
     problems.extend(ctx.into_problems());
     decoded.map(|d| (d, file))
 }

@@ -18,19 +18,29 @@ use std::path::PathBuf;
 pub(crate) struct Ctx<'f> {
     pub file: &'f SourceFile,
     problems: RefCell<Vec<ConfigProblem>>,
+    /// Where literal secrets sit in the file: masked in every snippet a diagnostic shows.
+    secrets: RefCell<Vec<std::ops::Range<usize>>>,
 }
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f SourceFile) -> Self {
-        Ctx { file, problems: RefCell::new(Vec::new()) }
+        Ctx { file, problems: RefCell::new(Vec::new()), secrets: RefCell::new(Vec::new()) }
     }
 
     pub fn report(&self, problem: ConfigProblem) {
         self.problems.borrow_mut().push(problem);
     }
 
+    /// The problems found, with literal secrets masked in their snippets.
     pub fn into_problems(self) -> Vec<ConfigProblem> {
-        self.problems.into_inner()
+        let mut problems = self.problems.into_inner();
+        mask_secrets(&mut problems, self.file, &self.secrets.borrow());
+        problems
+    }
+
+    /// The spans of the literal secrets found so far.
+    pub fn secret_spans(&self) -> Vec<std::ops::Range<usize>> {
+        self.secrets.borrow().clone()
     }
 
     /// A problem pointing at the value at `ptr`.
@@ -61,6 +71,38 @@ impl<'f> Ctx<'f> {
             }
         }
         self.report(p);
+    }
+}
+
+/// Replaces, in the source each problem shows, the text of every literal secret by `*` (byte
+/// for byte, so every span stays where it was): a warning about a plain-text password, or any
+/// problem on a neighbouring line, must not print the password.
+pub(crate) fn mask_secrets(problems: &mut [ConfigProblem], file: &SourceFile, secrets: &[std::ops::Range<usize>]) {
+    if secrets.is_empty() {
+        return;
+    }
+    let mut masked = file.text.clone().into_bytes();
+    for r in secrets {
+        // Inside the quotes only.
+        for b in masked.iter_mut().take(r.end.saturating_sub(1)).skip(r.start + 1) {
+            *b = b'*';
+        }
+    }
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    let secret_texts: Vec<&str> =
+        secrets.iter().filter_map(|r| file.text.get(r.start + 1..r.end.saturating_sub(1))).collect();
+    for p in problems.iter_mut() {
+        let Some(source) = &p.source else { continue };
+        if source.name() != file.name {
+            continue;
+        }
+        if source.inner().len() == file.text.len() {
+            p.source = Some(miette::NamedSource::new(file.name.clone(), masked.clone()).with_language("json"));
+        } else if secret_texts.iter().any(|t| !t.is_empty() && source.inner().contains(&t[..t.len().min(8)])) {
+            // An excerpt around a secret: show no source rather than part of the secret.
+            p.source = None;
+            p.span = None;
+        }
     }
 }
 
@@ -340,6 +382,12 @@ pub(crate) fn map<T>(
 pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
     match v {
         Value::String(s) => {
+            if !no_control_chars(ctx, s, ptr) {
+                return None;
+            }
+            if let Some(l) = ctx.file.location(ptr) {
+                ctx.secrets.borrow_mut().push(l.value.clone());
+            }
             ctx.report(
                 ConfigProblem::at(
                     ctx.file,

@@ -108,18 +108,17 @@ pub(crate) fn discover(config_dir: &Path, problems: &mut Vec<ConfigProblem>) -> 
             );
             continue;
         }
-        let outside: Vec<String> = [dir.clone(), dir.join(MANIFEST), dir.join(COMPOSE)]
-            .iter()
-            .filter_map(|p| paths::inside(p, &roots).err().map(|r| format!("{} → {}", p.display(), r.display())))
-            .collect();
-        if !outside.is_empty() {
-            problems.push(
-                ConfigProblem::about_path(format!(
-                    "stack `{name}` resolves outside the configuration: {}",
-                    outside.join(", ")
-                ))
-                .help("copy the stack into the stacks folder instead of linking to it"),
-            );
+        let outside = [dir.clone(), dir.join(MANIFEST), dir.join(COMPOSE)]
+            .into_iter()
+            .find_map(|p| paths::inside(&p, &roots).err().map(|resolved| (p, resolved)));
+        if let Some((path, resolved)) = outside {
+            problems.push(ConfigProblem::about_path(format!("stack `{name}` leads outside the configuration")).help(
+                format!(
+                    "{} leads to {}\ncopy the stack into the stacks folder instead of linking to it",
+                    path.display(),
+                    resolved.display()
+                ),
+            ));
             continue;
         }
         if let Some(stack) = load_one(&name, &dir, problems) {
@@ -163,9 +162,11 @@ fn load_one(name: &str, dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option
             return None;
         }
     };
-    problems.extend(super::duplicate_key_problems(&file));
     let ctx = Ctx::new(&file);
     let manifest = decode_manifest(&ctx, &root, dir);
+    let mut duplicates = super::duplicate_key_problems(&file);
+    super::reader::mask_secrets(&mut duplicates, &file, &ctx.secret_spans());
+    problems.extend(duplicates);
     problems.extend(ctx.into_problems());
     Some(Stack { name: name.to_string(), dir: dir.to_path_buf(), compose_path, compose, manifest: manifest? })
 }
@@ -212,7 +213,7 @@ fn stack_file_source(ctx: &Ctx, v: &Value, ptr: &str, dir: &Path) -> Option<Stri
             .at_value(ptr, format!("stack file `{shown}` resolves outside the stack folder"))
             .label("a symlink pointing out")
             .help(format!(
-                "{} leads to {}; copy the file into the stack folder instead of linking to it",
+                "{} leads to {}\ncopy the file into the stack folder instead of linking to it",
                 found.display(),
                 resolved.display()
             )),

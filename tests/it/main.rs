@@ -6,6 +6,7 @@ mod features;
 mod graph_props;
 mod lifecycle;
 mod local;
+mod original_config;
 mod run_safety;
 mod ssh;
 mod support;
