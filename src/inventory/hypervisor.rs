@@ -189,6 +189,22 @@ const SHARE_PATH: Format = Format {
     check: |s| super::rules::host_path(&format!("/{}", s.strip_prefix('/').unwrap_or(s))),
 };
 
+/// An export path: absolute and normalised, not `/` itself (exporting the root file system
+/// is never meant), with a last component that names a storage (`nfs-<name>`, as the
+/// original called the storage it added for each export).
+const NFS_EXPORT_PATH: Format = Format {
+    what: "an export path",
+    help: "write an absolute, normalised path below `/` whose last component is letters, digits, `-`, `_` or `.`, e.g. \"/tank/shared\"",
+    check: |s| {
+        super::rules::host_path(s)?;
+        let base = s.rsplit('/').next().unwrap_or("");
+        if base.is_empty() {
+            return Err("the root file system".into());
+        }
+        super::rules::storage_id(&format!("nfs-{base}")).map_err(|e| format!("`nfs-{base}` is no storage id: {e}"))
+    },
+};
+
 /// The storage types setup creates for a dataset.
 const STORAGE_TYPE: Format = Format {
     what: "a supported storage type",
@@ -262,6 +278,10 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         upstream_servers: o.list("upstream_servers", ipv4),
         authoritative_zones: o.opaque("authoritative_zones"),
     });
+    let datasets_ptr = child_pointer(&o.field_ptr("zfs"), "datasets");
+    if let Some(z) = &zfs {
+        check_storage_ids(ctx, &z.datasets, &datasets_ptr, &proxmox_storage_ids);
+    }
     o.finish();
 
     let (shared_fw, shared_fw_ptr, shared_volumes) = shared.unwrap_or((None, String::new(), IndexMap::new()));
@@ -344,7 +364,7 @@ fn network(o: &mut Obj) -> Network {
 
 fn nfs_export(ctx: &Ctx, v: &Value, ptr: &str) -> Option<NfsExport> {
     let mut o = Obj::new(ctx, v, ptr)?;
-    let path = o.req("path", formatted(&HOST_PATH));
+    let path = o.req("path", formatted(&NFS_EXPORT_PATH));
     let clients = o.list("clients", formatted(&NFS_CLIENT));
     let options = o.list("options", formatted(&NFS_OPTION));
     o.finish();
@@ -404,6 +424,39 @@ fn zfs(o: &mut Obj) -> Zfs {
     });
     check_dataset_pools(o.ctx, &pools, &datasets_ptr, o.raw_value("datasets"));
     Zfs { arc_max_gb, pools, settings, datasets }
+}
+
+/// The storage id setup gives a dataset (as `stages/storage.rhai` derives it: the mapping in
+/// `proxmox_storage_ids`, else `<pool>-<dataset>`) must be one Proxmox accepts.
+fn check_storage_ids(ctx: &Ctx, datasets: &[ZfsDataset], datasets_ptr: &str, ids: &IndexMap<String, String>) {
+    for (i, ds) in datasets.iter().enumerate() {
+        if ds.proxmox_storage_type.is_none() {
+            continue;
+        }
+        let key = format!("{}_{}", ds.pool, ds.name).replace(['-', '/'], "_");
+        if ids.contains_key(&key) {
+            continue; // The mapped id was checked as a storage id itself.
+        }
+        let id = format!("{}-{}", ds.pool, ds.name).replace('/', "-");
+        if let Err(why) = super::rules::storage_id(&id) {
+            let ptr = child_pointer(&child_pointer(datasets_ptr, &i.to_string()), "name");
+            ctx.report(
+                ctx.at_value(
+                    &ptr,
+                    format!(
+                        "dataset `{}/{}` would get the storage id `{}`, which Proxmox refuses",
+                        ds.pool,
+                        ds.name,
+                        super::diagnostic::shown(&id)
+                    ),
+                )
+                .label(why)
+                .help(format!(
+                    "rename the dataset, or give its storage an id in `proxmox_storage_ids`: \"{key}\": \"…\""
+                )),
+            );
+        }
+    }
 }
 
 /// Every dataset must live on a pool this file declares (setup creates pools first).
