@@ -322,6 +322,7 @@ fn lxc_ip(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
 
 /// Memory below 16 MiB is refused by `pct` and `qm` (pve-container, qemu-server).
 pub(crate) const MEMORY_WHY: &str = "Proxmox refuses guests with less than 16 MiB of memory; give memory_mb in MiB";
+const OWNER_WHY: &str = "an unprivileged container maps ids 0 to 65535 onto the host (100000 + id)";
 pub(crate) const DISK_WHY: &str = "a disk of 0 GB cannot be created; give the size in GB";
 
 pub(crate) fn decode(ctx: &Ctx, root: &Value, config_dir: &Path) -> Option<LxcFile> {
@@ -429,8 +430,9 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
         let mut o = Obj::new(ctx, v, ptr)?;
         let host_path = o.req("host_path", formatted(&HOST_PATH));
         let container_path = o.req("container_path", formatted(&HOST_PATH));
-        let owner_uid = o.opt("owner_uid", u32_);
-        let owner_gid = o.opt("owner_gid", u32_);
+        // The host side is chowned to 100000 + id: the unprivileged map covers ids 0–65535.
+        let owner_uid = o.opt("owner_uid", u32_in(0, 65535, OWNER_WHY));
+        let owner_gid = o.opt("owner_gid", u32_in(0, 65535, OWNER_WHY));
         o.finish();
         Some(MountPoint { host_path: host_path?, container_path: container_path?, owner_uid, owner_gid })
     });
