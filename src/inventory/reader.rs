@@ -382,11 +382,12 @@ pub(crate) fn map<T>(
 pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
     match v {
         Value::String(s) => {
-            if !no_control_chars(ctx, s, ptr) {
-                return None;
-            }
+            // Recorded first: even a refused secret is masked in the snippets.
             if let Some(l) = ctx.file.location(ptr) {
                 ctx.secrets.borrow_mut().push(l.value.clone());
+            }
+            if !no_control_chars(ctx, s, ptr) {
+                return None;
             }
             ctx.report(
                 ConfigProblem::at(
