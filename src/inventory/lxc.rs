@@ -9,8 +9,8 @@ use super::reader::{
     u32_in, Ctx, Obj, GUEST_IDS,
 };
 use super::rules::{
-    APPARMOR_PROFILE, BRIDGE, DNS_NAME, HOST_PATH, LXC_OPTION, NAMESERVERS, NET_DEVICE, PCT_OPTION, SIMPLE_NAME,
-    SNAPSHOT_NAME, STORAGE_ID, URL,
+    APPARMOR_PROFILE, BRIDGE, DNS_NAME, HOST_PATH, LXC_OPTION, NAMESERVERS, NET_DEVICE, OS_TEMPLATE, PCT_OPTION,
+    SIMPLE_NAME, SNAPSHOT_NAME, STORAGE_ID, URL,
 };
 use super::source::child_pointer;
 use super::suggest::did_you_mean;
@@ -376,7 +376,7 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
     let clone_from_ctid = o.opt("clone_from_ctid", guest_id);
     let is_clone = o.has("clone_from_ctid");
     let template = if is_clone {
-        o.opt("template", nonempty_string)
+        o.opt("template", formatted(&OS_TEMPLATE))
     } else {
         if !o.has("template") {
             o.missing(
@@ -384,7 +384,7 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, id: u32, config_dir: &Path) -> Option<L
                 Some("containers that are not clones (no `clone_from_ctid`) are created from a template"),
             );
         }
-        o.opt("template", nonempty_string)
+        o.opt("template", formatted(&OS_TEMPLATE))
     };
     let storage_pool = o.req("storage_pool", formatted(&STORAGE_ID));
     let storage_size_gb = o.req("storage_size_gb", u32_in(1, u32::MAX, DISK_WHY));

@@ -731,6 +731,24 @@ pub(crate) const DISK: Format = Format {
     check: disk,
 };
 
+/// The OS template of `pct create`: an absolute file path or a volume id
+/// (`storage:vztmpl/name.tar.zst`). It is a positional argument, so it may not start with `-`.
+pub(crate) fn os_template(s: &str) -> Check {
+    if s.starts_with('/') {
+        return host_path(s);
+    }
+    let (storage, volume) = s.split_once(':').ok_or("neither an absolute path nor storage:volume")?;
+    storage_id(storage).map_err(|e| format!("storage `{}`: {e}", super::diagnostic::shown(storage)))?;
+    relative_path(volume)?;
+    first_bad(volume, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
+}
+
+pub(crate) const OS_TEMPLATE: Format = Format {
+    what: "an OS template",
+    help: "write an absolute path (\"/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst\") or a volume id (\"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst\")",
+    check: os_template,
+};
+
 /// A path below a folder: relative, only ordinary components.
 pub(crate) fn relative_path(s: &str) -> Check {
     if s.starts_with('/') {
@@ -866,5 +884,10 @@ mod tests {
             &["relative", "/a/../b", "/a/./b", "/a//b", "/a/", "/tank/x,mp=/", "/a b", "/a;b", "/a=b"],
         );
         ok(relative_path, &["x.sh", "health_checks/check.sh"], &["/etc/passwd", "../x", "a/../../x", "a//b", "./x"]);
+        ok(
+            os_template,
+            &["/var/lib/vz/template/cache/x.tar.zst", "local:vztmpl/debian-12.tar.zst"],
+            &["-x", "--delete", "local:../x", "x", "local:vztmpl/a b", "/t.tar.zst,x"],
+        );
     }
 }
