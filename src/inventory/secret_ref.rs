@@ -57,71 +57,9 @@ impl SecretRef {
     }
 }
 
-/// The warning for a secret written in the configuration itself. It names the key path and the
-/// place (file:line:col) but shows no source excerpt: the excerpt would print the secret.
-pub(crate) fn literal_warning(
-    file: &super::source::SourceFile,
-    ptr: &str,
-    key_path: &str,
-) -> super::diagnostic::ConfigProblem {
-    let at = file
-        .location(ptr)
-        .map(|l| {
-            let before = &file.text[..l.value.start.min(file.text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("{}:{line}:{col}", file.name)
-        })
-        .unwrap_or_else(|| file.name.clone());
-    super::diagnostic::ConfigProblem::about_path(format!("`{key_path}` holds a secret in plain text ({at})"))
-        .help(
-            "keep secrets out of config files: write {\"env\": \"NAME\"} to read it from an environment \
-             variable or {\"file\": \"/path\"} to read it from a file",
-        )
-        .warning()
-}
-
-/// Replace the literal secrets of `file` (byte `spans` of their values) in the excerpt every
-/// problem about that file would show: a problem on a neighbouring line prints the lines
-/// around it. Each byte becomes `*`, so offsets and spans stay valid.
-pub(crate) fn mask_in_excerpts(
-    problems: &mut [super::diagnostic::ConfigProblem],
-    file: &super::source::SourceFile,
-    spans: &[std::ops::Range<usize>],
-) {
-    if spans.is_empty() {
-        return;
-    }
-    let mut bytes = file.text.clone().into_bytes();
-    for r in spans {
-        // Keep the quotes: only the string's content is the secret.
-        let (start, end) = (r.start + 1, r.end.saturating_sub(1).min(bytes.len()));
-        for b in bytes.iter_mut().take(end).skip(start) {
-            *b = b'*';
-        }
-    }
-    let masked = String::from_utf8_lossy(&bytes).into_owned();
-    for p in problems.iter_mut() {
-        if p.source.as_ref().is_some_and(|s| s.name() == file.name) {
-            p.source = Some(miette::NamedSource::new(file.name.clone(), masked.clone()).with_language("json"));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn literal_warning_names_the_key_and_place_never_the_value() {
-        let text = "{\n  \"users\": {\n    \"password_hash\": \"hunter2-sekrit\"\n  }\n}\n".to_string();
-        let file = super::super::source::SourceFile::new("cfg.json", text);
-        let w = literal_warning(&file, "/users/password_hash", "users.password_hash");
-        let shown = super::super::diagnostic::render(&w);
-        assert!(shown.contains("`users.password_hash` holds a secret in plain text (cfg.json:3:22)"), "{shown}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(!w.is_error());
-    }
 
     #[test]
     fn literal_resolves_to_itself_and_serializes_masked() {

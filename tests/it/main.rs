@@ -1,6 +1,7 @@
 mod cli;
 mod converge_memory;
 mod corpus;
+mod corpus_patch;
 mod dry_run;
 mod feature_registry;
 mod features;
@@ -8,6 +9,7 @@ mod graph_props;
 mod hostile_props;
 mod lifecycle;
 mod local;
+mod original_config;
 mod parallel_equivalence;
 mod run_safety;
 mod secrets;
