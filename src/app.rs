@@ -9,6 +9,7 @@ use crate::lock::HostLock;
 use crate::report::{Journal, Reporter, Verbosity};
 use crate::run::{Run, RunOptions};
 use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
+use crate::script::registry::FeatureRegistry;
 use crate::script::resolver::{Found, Resolver};
 use crate::script::{Limits, PlanRef, Scripts};
 use clap::FromArgMatches;
@@ -65,8 +66,19 @@ fn init_tracing(verbosity: Verbosity) {
         .try_init();
 }
 
-fn load_inventory(dir: &Path) -> Result<Inventory, i32> {
-    match inventory::load(dir) {
+/// The feature registry (every `meta()` of stdlib/features/), read once per process before any
+/// host is touched: configuration checks and the guest graph ask it.
+/// `scripts` is the engine the run itself uses (no run is installed in it yet, so no `meta()`
+/// can reach a host).
+fn load_features(scripts: &Scripts) -> Result<FeatureRegistry, i32> {
+    FeatureRegistry::load(scripts).map_err(|d| {
+        report_diagnostic(&*d);
+        EXIT_INVALID
+    })
+}
+
+fn load_inventory(dir: &Path, features: &FeatureRegistry) -> Result<Inventory, i32> {
+    match inventory::features::check(inventory::load(dir), dir, features.specs()) {
         Ok(inv) => {
             for w in &inv.warnings {
                 report_diagnostic(w);
@@ -80,8 +92,8 @@ fn load_inventory(dir: &Path) -> Result<Inventory, i32> {
     }
 }
 
-fn build_graph(inv: &Inventory) -> Result<GuestGraph, i32> {
-    GuestGraph::build(inv.graph_nodes()).map_err(|e| {
+fn build_graph(inv: &Inventory, features: &FeatureRegistry) -> Result<GuestGraph, i32> {
+    GuestGraph::build(inventory::features::graph_nodes(inv, features.specs())).map_err(|e| {
         plain_error(&format!("guest graph: {e}"), None);
         EXIT_INVALID
     })
@@ -89,7 +101,7 @@ fn build_graph(inv: &Inventory) -> Result<GuestGraph, i32> {
 
 /// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent
 /// (kept relative, so messages name files the way the operator typed them).
-fn project_root(config_dir: &Path) -> Option<PathBuf> {
+pub(crate) fn project_root(config_dir: &Path) -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
         return Some(PathBuf::from(h));
     }
@@ -235,11 +247,15 @@ pub fn run(argv: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let inventory = match load_inventory(&config_dir) {
+    let features = match load_features(&scripts) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(&config_dir, &features) {
         Ok(i) => Arc::new(i),
         Err(code) => return code,
     };
-    let graph = match build_graph(&inventory) {
+    let graph = match build_graph(&inventory, &features) {
         Ok(g) => Arc::new(g),
         Err(code) => return code,
     };
@@ -349,14 +365,18 @@ fn plan_command_line(found: &Found, invocation: &str, words: &[String]) -> Resul
 }
 
 fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
-    let inventory = match load_inventory(config_dir) {
+    let scripts = Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), cancel);
+    let features = match load_features(&scripts) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(config_dir, &features) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    if let Err(code) = build_graph(&inventory) {
+    if let Err(code) = build_graph(&inventory, &features) {
         return code;
     }
-    let scripts = Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), cancel);
     let names = scripts.resolver.plan_names();
     let mut failed = false;
     for name in &names {
@@ -389,11 +409,17 @@ fn check(config_dir: &Path, cancel: Arc<AtomicBool>) -> i32 {
 }
 
 fn graph(config_dir: &Path, ids: &[String], format: GraphFormatArg) -> i32 {
-    let inventory = match load_inventory(config_dir) {
+    let scripts =
+        Scripts::new(project_root(config_dir), Ctx::default(), Limits::from_env(), Arc::new(AtomicBool::new(false)));
+    let features = match load_features(&scripts) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let inventory = match load_inventory(config_dir, &features) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    let graph = match build_graph(&inventory) {
+    let graph = match build_graph(&inventory, &features) {
         Ok(g) => g,
         Err(code) => return code,
     };

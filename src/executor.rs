@@ -94,6 +94,8 @@ impl Run {
                 Err(p) => p.into_inner(),
             });
             let result = self.run_steps(&action);
+            // Whatever it did (even half of it), reads inside those guests are stale now.
+            action.guests_acted_on().into_iter().for_each(|id| self.facts.forget_inside(id));
             let error = result.as_ref().err().map(|e| e.to_string());
             if let Some(journal) = &self.journal {
                 let entry = JournalEntry {

@@ -39,33 +39,59 @@ impl fmt::Display for GuestKind {
 }
 
 /// Why a guest needs another guest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EdgeReason {
     /// Listed in the guest's `dependencies`.
-    #[serde(rename = "dependency")]
     Dependency,
     /// The guest is cloned from it (`clone_from_ctid` / `clone_from_vmid`).
-    #[serde(rename = "clone source")]
     CloneSource,
+    /// One of the guest's features needs a guest with another feature (the feature module's
+    /// `meta().needs_guest_with`), e.g. `trusted_ca` copies the root of the guest with `step_ca`.
+    Feature(FeatureNeedEdge),
+}
+
+/// The feature that made an edge, and what it needs from the other guest (both from the
+/// feature module's `meta()`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FeatureNeedEdge {
+    /// The feature of the guest that needs the other one (`trusted_ca`).
+    pub feature: std::sync::Arc<str>,
+    /// What the other guest provides, as a noun phrase (`the lab CA`).
+    pub why: std::sync::Arc<str>,
 }
 
 impl EdgeReason {
+    /// A feature's need of another guest, e.g. `EdgeReason::feature("trusted_ca", "the lab CA")`.
+    pub fn feature(feature: &str, why: &str) -> EdgeReason {
+        EdgeReason::Feature(FeatureNeedEdge { feature: feature.into(), why: why.into() })
+    }
+
     /// Clone sources sort before plain dependencies: the clone is what creates the guest, so it
-    /// is the most important thing to show first.
-    fn rank(self) -> u8 {
+    /// is the most important thing to show first. Needs of features come last, by feature name.
+    fn rank(&self) -> (u8, &str) {
         match self {
-            EdgeReason::CloneSource => 0,
-            EdgeReason::Dependency => 1,
+            EdgeReason::CloneSource => (0, ""),
+            EdgeReason::Dependency => (1, ""),
+            EdgeReason::Feature(f) => (2, &f.feature),
         }
     }
 }
 
 impl fmt::Display for EdgeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            EdgeReason::Dependency => "dependency",
-            EdgeReason::CloneSource => "clone source",
-        })
+        match self {
+            EdgeReason::Dependency => f.pad("dependency"),
+            EdgeReason::CloneSource => f.pad("clone source"),
+            EdgeReason::Feature(n) => f.pad(&format!("{} for {}", n.why, n.feature)),
+        }
+    }
+}
+
+/// Serialized as its display text (`"clone source"`, `"the lab CA for trusted_ca"`), the same
+/// words `phoenix graph` prints.
+impl serde::Serialize for EdgeReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -151,8 +177,8 @@ impl GuestGraph {
         }
         let index: HashMap<u32, NodeIndex> = nodes.iter().enumerate().map(|(i, n)| (n.id, NodeIndex::new(i))).collect();
         for node in &nodes {
-            if let Some(&(to, reason)) = node.edges.iter().find(|(to, _)| !index.contains_key(to)) {
-                return Err(GraphError::UnknownGuest { from: node.id, to, reason });
+            if let Some((to, reason)) = node.edges.iter().find(|(to, _)| !index.contains_key(to)) {
+                return Err(GraphError::UnknownGuest { from: node.id, to: *to, reason: reason.clone() });
             }
         }
         for node in &mut nodes {
@@ -166,7 +192,7 @@ impl GuestGraph {
         for (i, node) in nodes.iter().enumerate() {
             for (to, reason) in &node.edges {
                 if let Some(&target) = index.get(to) {
-                    graph.add_edge(NodeIndex::new(i), target, *reason);
+                    graph.add_edge(NodeIndex::new(i), target, reason.clone());
                 }
             }
         }
@@ -192,7 +218,7 @@ impl GuestGraph {
         sorted.sort_by_key(|n| n.id);
         for node in sorted {
             match by_id.get(&node.id) {
-                Some(&i) => merged[i].edges.extend(node.edges.iter().copied()),
+                Some(&i) => merged[i].edges.extend(node.edges.iter().cloned()),
                 None => {
                     by_id.insert(node.id, merged.len());
                     merged.push(node.clone());
@@ -254,9 +280,9 @@ impl GuestGraph {
         let mut edges: Vec<(u32, u32, EdgeReason)> = self
             .graph
             .edge_references()
-            .map(|e| (self.graph[e.source()], self.graph[e.target()], *e.weight()))
+            .map(|e| (self.graph[e.source()], self.graph[e.target()], e.weight().clone()))
             .collect();
-        edges.sort_by_key(|&(from, to, reason)| (from, to, reason.rank()));
+        edges.sort_by(|a, b| (a.0, a.1, a.2.rank()).cmp(&(b.0, b.1, b.2.rank())));
         edges
     }
 
@@ -292,10 +318,10 @@ impl GuestGraph {
                     Direction::Outgoing => e.target(),
                     Direction::Incoming => e.source(),
                 };
-                (self.graph[other], *e.weight())
+                (self.graph[other], e.weight().clone())
             })
             .collect();
-        out.sort_by_key(|&(other, reason)| (other, reason.rank()));
+        out.sort_by(|a, b| (a.0, a.1.rank()).cmp(&(b.0, b.1.rank())));
         out
     }
 
@@ -372,7 +398,7 @@ impl GuestGraph {
 /// Drops repeated (prerequisite, reason) pairs and sorts the rest for stable output.
 fn normalized_edges(edges: &[(u32, EdgeReason)]) -> Vec<(u32, EdgeReason)> {
     let mut out: Vec<(u32, EdgeReason)> = edges.to_vec();
-    out.sort_by_key(|&(to, reason)| (to, reason.rank()));
+    out.sort_by(|a, b| (a.0, a.1.rank()).cmp(&(b.0, b.1.rank())));
     out.dedup();
     out
 }
@@ -643,7 +669,7 @@ impl RenderView<'_> {
             out.push_str(&format!("wave {}\n", k + 1));
             for node in wave.iter().filter_map(|id| self.graph.node(*id)) {
                 let mut needs: Vec<(u32, EdgeReason)> = self.graph.prerequisites(node.id);
-                needs.sort_by_key(|&(id, reason)| (reason.rank(), id));
+                needs.sort_by(|a, b| (a.1.rank(), a.0).cmp(&(b.1.rank(), b.0)));
                 let line = format!("  {:>id_width$}  {:<3}  {:<name_width$}", node.id, node.kind, node.name);
                 if needs.is_empty() {
                     out.push_str(line.trim_end());

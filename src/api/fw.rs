@@ -19,7 +19,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 Ok(match &run.inventory.hypervisor.firewall {
-                    Some(fw) => cluster_file(fw).into(),
+                    Some(fw) => cluster_file(fw).map_err(|e| e.to_string())?.into(),
                     None => Dynamic::UNIT,
                 })
             })
@@ -39,7 +39,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     GuestRef::Lxc(g) => g.firewall.as_ref(),
                     GuestRef::Vm(g) => g.firewall.as_ref(),
                 };
-                Ok(fw.map(|f| Dynamic::from(guest_file(f))).unwrap_or(Dynamic::UNIT))
+                match fw {
+                    Some(f) => Ok(Dynamic::from(guest_file(id, f).map_err(|e| e.to_string())?)),
+                    None => Ok(Dynamic::UNIT),
+                }
             })
         },
     );

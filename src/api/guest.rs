@@ -145,8 +145,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "path: String", "opts: Map", "-> Map"],
         "Make a file inside a guest hold #{content: String}, or #{source: \"scripts/x.sh\"} (a file of the \
          configuration folder), or #{from: #{guest: 103, path: \"/etc/step-ca/certs/root_ca.crt\"}} (a text file of \
-         another guest, read when the copy runs: right for content another guest makes earlier in the same run), \
-         with #{mode: \"0644\", owner, group}. Written only when the content differs.",
+         another guest, read when the copy runs: right for content another guest makes earlier in the same run; \
+         a source that does not exist then fails this guest), with #{mode: \"0644\", owner, group}. Written only \
+         when the content differs.",
         move |nc: NativeCallContext, id: Dynamic, path: &str, opts: Map| -> Res<Dynamic> {
             at(&nc, || {
                 known_keys(&opts, "guest::push", &["content", "source", "from", "mode", "owner", "group"])?;

@@ -2,6 +2,7 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod config;
+pub mod converged;
 pub mod convert;
 pub mod docs;
 pub mod file;
@@ -11,9 +12,12 @@ pub mod guest;
 pub mod guest_read;
 pub mod host;
 pub mod log;
+pub mod nfs;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;
+pub mod text;
+pub mod unit;
 pub mod util;
 pub mod zfs;
 
@@ -101,11 +105,14 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         host::namespace(ctx),
         file::namespace(ctx),
         fw::namespace(ctx),
+        nfs::namespace(),
         zfs::namespace(ctx),
         pvesm::namespace(ctx),
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        text::namespace(),
+        unit::namespace(),
         util::namespace(),
     ]
 }

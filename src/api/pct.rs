@@ -32,6 +32,7 @@ fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
 pub fn namespace(ctx: &Ctx) -> Namespace {
     let mut ns = Namespace::new("pct", "LXC containers: list, status, configuration, lifecycle.");
     super::guest_read::add(&mut ns, ctx, GuestKind::Lxc);
+    super::converged::add(&mut ns, ctx, GuestKind::Lxc);
 
     let c = ctx.clone();
     ns.add(
@@ -60,9 +61,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: int", "features: Array", "-> Map"],
         "Bring the container's configuration to the declared one, changing only what differs: cores, memory, swap, \
          net0 (with firewall=1 when its firewall is enabled), nameserver, onboot, startup, features (plus `features`, \
-         e.g. [\"nesting=1\", \"keyctl=1\"] for docker), rootfs and volume sizes (grow only), mount points (stable \
-         indices), lxc.* lines (id maps, AppArmor, GPU passthrough) kept alongside every other line of the conf file. \
-         Returns #{changed, actions, restart}: restart = the changes take effect only after a restart.",
+         e.g. [\"nesting=1\", \"keyctl=1\"] for docker), rootfs and volume sizes (grow only), mount points (matched by \
+         container path, repaired in place under the same mpN: host path, container path, ro, backup, size), lxc.* lines (id maps, AppArmor, GPU passthrough) kept alongside every other line of the conf file. \
+         Returns #{changed, actions, restart, undeclared_mounts}: restart = the changes take effect only after a \
+         restart; undeclared_mounts = live `mpN: value` entries nothing declares (drift, never removed: they may hold \
+         data).",
         move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
@@ -79,6 +82,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let mut m = outcome(o.changed || o2.changed, o.actions + o2.actions);
                 if let Some(mut map) = m.write_lock::<rhai::Map>() {
                     map.insert("restart".into(), restart.into());
+                    let undeclared: Array = cp.undeclared.iter().map(|u| Dynamic::from(u.clone())).collect();
+                    map.insert("undeclared_mounts".into(), undeclared.into());
                 }
                 Ok(m)
             })

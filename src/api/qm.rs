@@ -41,6 +41,7 @@ fn carry_out_all(c: &Ctx, steps: &[&dyn Fn() -> Result<Plan, OpError>]) -> Res<D
 pub fn namespace(ctx: &Ctx) -> Namespace {
     let mut ns = Namespace::new("qm", "QEMU virtual machines: list, status, configuration, lifecycle.");
     super::guest_read::add(&mut ns, ctx, GuestKind::Vm);
+    super::converged::add(&mut ns, ctx, GuestKind::Vm);
 
     let c = ctx.clone();
     ns.add(
@@ -57,6 +58,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let id = guest_id(&id)?;
                 let d = desired(run, id)?;
                 let f = &run.facts;
+                // Before the first step: a missing storage stops the build before the download.
+                qm::check_template_storages(f, &d).map_err(|e| e.to_string())?;
                 carry_out_all(
                     &c,
                     &[

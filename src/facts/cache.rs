@@ -75,4 +75,9 @@ impl<K: Eq + Hash + Clone, T: Clone> Keyed<K, T> {
     pub fn invalidate(&self, key: &K) {
         lock(&self.cells).remove(key);
     }
+
+    /// Forget every key `stale` picks (a guest's whole family of in-guest facts).
+    pub fn invalidate_where(&self, stale: impl Fn(&K) -> bool) {
+        lock(&self.cells).retain(|k, _| !stale(k));
+    }
 }

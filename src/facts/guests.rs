@@ -73,6 +73,12 @@ impl GuestConf {
     /// Set keys in the main section (a modelled `pct set`/`qm set`), keeping the text in step.
     pub fn set(&mut self, set: &[(String, String)], delete: &[String]) {
         for (k, v) in set {
+            // The description is kept as the `#` lines at the top, as Proxmox writes it.
+            if k == "description" {
+                self.file.main.entries.shift_remove(k);
+                self.file.main.comment = Some(v.clone());
+                continue;
+            }
             self.file.main.entries.insert(k.clone(), v.clone());
         }
         for k in delete {
@@ -193,6 +199,10 @@ pub struct GuestFacts {
     /// Packages this run installed in a guest (from `dpkg -s …` checks that became true), so a
     /// later check of some of them knows the answer without asking.
     pub(super) installed: Mutex<HashMap<u32, std::collections::HashSet<String>>>,
+    /// Apply: how many times the in-guest facts of a guest were forgotten because an action
+    /// worked in it. A read that started before an action and ends after it must not store
+    /// its (possibly stale) answer: it stores only when the generation did not move.
+    pub(super) inside_generation: Mutex<HashMap<u32, u64>>,
 }
 
 /// The packages a `dpkg -s <pkg>…` check asks about.
@@ -344,6 +354,25 @@ impl Facts {
         }
     }
 
+    /// Whether reads see a model (dry-run) rather than the host after each action (apply).
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn inside_generation(&self, id: u32) -> u64 {
+        lock(&self.guests.inside_generation).get(&id).copied().unwrap_or(0)
+    }
+
+    /// Apply: an action worked inside (or on) guest `id`, so what was read inside it may have
+    /// changed: every cached check and file of that guest is forgotten, for every reader (the
+    /// guest's own plan and any other guest's thread that reads it, like a copy of the CA root).
+    /// The action's own modelled effect is applied after this.
+    pub fn forget_inside(&self, id: u32) {
+        *lock(&self.guests.inside_generation).entry(id).or_insert(0) += 1;
+        self.guests.checks.invalidate_where(|(g, _)| *g == id);
+        self.guests.files.invalidate_where(|(g, _)| *g == id);
+    }
+
     /// Whether this dry-run models the guest (it would be created by this run).
     pub fn is_modelled(&self, id: u32) -> bool {
         lock(&self.guests.modelled).contains_key(&id)
@@ -362,13 +391,14 @@ impl Facts {
                 return Ok(Some(true));
             }
         }
+        let generation = self.inside_generation(id);
         let origin = lock(&self.guests.modelled).get(&id).cloned();
         let answer = match &origin {
             Some(Origin::Clone(source)) => self.source_check(kind, *source, argv)?,
             Some(Origin::Image(path)) => self.image(path)?.and_then(|m| m.check(argv)),
             None => Some(self.run_in_guest(kind, id, argv)?.0 == 0),
         };
-        if answer.is_some() && origin.is_none() {
+        if answer.is_some() && origin.is_none() && self.inside_generation(id) == generation {
             let cell = self.guests.checks.cell(&key);
             cell.update(|| Ok::<_, FactError>(None), |v| *v = answer)?;
         }
@@ -412,6 +442,7 @@ impl Facts {
         if let Some(v) = self.guests.files.cell(&key).get(|| Ok::<_, FactError>(None))?.as_ref() {
             return Ok(Some(v.clone()));
         }
+        let generation = self.inside_generation(id);
         let modelled = lock(&self.guests.modelled).get(&id).cloned();
         let answer = match &modelled {
             Some(Origin::Clone(source)) => {
@@ -445,7 +476,7 @@ impl Facts {
                 }
             }
         };
-        if modelled.is_none() {
+        if modelled.is_none() && self.inside_generation(id) == generation {
             let cell = self.guests.files.cell(&key);
             cell.update(|| Ok::<_, FactError>(None), |v| *v = answer.clone())?;
         }
@@ -641,5 +672,59 @@ mod tests {
         assert_eq!(again.file.main.get("arch"), None);
         assert_eq!(again.file.snapshots.len(), 1);
         assert!(again.file.pending.is_some());
+    }
+
+    /// A host whose guest 103 holds one file that can appear later (as `step ca init` makes
+    /// the CA root): `pct exec 103 -- test -f P` and `cat P` answer from `content`.
+    struct OneFile {
+        content: Mutex<Option<Vec<u8>>>,
+    }
+
+    impl crate::connector::Connector for OneFile {
+        fn describe(&self) -> String {
+            "one-file".into()
+        }
+        fn run(
+            &self,
+            cmd: &crate::command::Command,
+        ) -> Result<crate::command::Output, crate::connector::ConnectorError> {
+            let argv = cmd.exposed_argv();
+            let content = lock(&self.content).clone();
+            let (code, stdout) = match argv.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["pct", "exec", "103", "--", "test", "-f", _] => (i32::from(content.is_none()), Vec::new()),
+                ["pct", "exec", "103", "--", "cat", _] => (0, content.unwrap_or_default()),
+                _ => (1, Vec::new()),
+            };
+            Ok(crate::command::Output { code, stdout, stderr: Vec::new() })
+        }
+        fn read_file(&self, _: &str) -> Result<Option<crate::connector::FileData>, crate::connector::ConnectorError> {
+            Ok(None)
+        }
+        fn write_file(&self, _: &str, _: &crate::connector::FileWrite) -> Result<(), crate::connector::ConnectorError> {
+            Ok(())
+        }
+        fn remove_file(&self, _: &str) -> Result<bool, crate::connector::ConnectorError> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn an_action_in_a_guest_makes_every_reader_read_it_again() {
+        let host = Arc::new(OneFile { content: Mutex::new(None) });
+        let facts = Facts::new(host.clone(), false);
+        let path = "/etc/step-ca/certs/root_ca.crt";
+        let check = vec!["test".to_string(), "-f".to_string(), path.to_string()];
+        // Another guest's thread reads the CA root before the CA made it: absent (and cached).
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(None));
+        assert_eq!(facts.guest_check(GuestKind::Lxc, 103, &check).unwrap(), Some(false));
+        *lock(&host.content) = Some(b"ROOT".to_vec());
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(None), "cached until an action");
+        // The CA guest's own thread runs `step ca init` there: every reader reads again.
+        facts.forget_inside(103);
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(Some(b"ROOT".to_vec())));
+        assert_eq!(facts.guest_check(GuestKind::Lxc, 103, &check).unwrap(), Some(true));
+        // Another guest's facts are left alone.
+        facts.forget_inside(104);
+        assert_eq!(facts.guest_file(GuestKind::Lxc, 103, path).unwrap(), Some(Some(b"ROOT".to_vec())));
     }
 }

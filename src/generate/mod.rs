@@ -1,4 +1,17 @@
-//! Config generators: text files phoenix writes, derived from the inventory. Pure functions;
-//! the `file::` ops decide whether the host needs them.
+//! The one writer of generated text: every file, file line and property string phoenix
+//! composes from configuration values goes through a builder here. Builders are pure; each
+//! refuses a value that would change the structure of what it writes (a newline, the format's
+//! own separators) with a [`GenerateError`] naming the field and the value — defence in depth
+//! behind the configuration's validation.
 
+pub mod error;
+pub mod exports;
 pub mod firewall;
+pub mod fstab;
+pub mod hostname;
+pub mod lxc_conf;
+pub mod managed_block;
+pub mod propstring;
+pub mod systemd_unit;
+
+pub use error::{GenerateError, Refusal};

@@ -14,21 +14,41 @@ pub struct ConfigProblem {
     pub source: Option<NamedSource<String>>,
     pub span: Option<SourceSpan>,
     pub label: Option<String>,
+    /// A second place in the same file the problem is about (the first of two declarations).
+    pub also: Option<(SourceSpan, String)>,
     pub help: Option<String>,
     pub severity: Severity,
 }
 
 impl ConfigProblem {
     /// A problem at `span` in `file`.
+    /// A problem at `span` in `file`. When the lines around the span are too long to print
+    /// (a 50 MB value) or hold characters a terminal would act on, the source shown is an
+    /// excerpt of that line instead of the file (see [`super::excerpt`]).
     pub(crate) fn at(file: &SourceFile, span: SourceSpan, message: impl Into<String>) -> Self {
+        let (source, span) = match super::excerpt::needed(&file.text, span) {
+            Some((text, span)) => (NamedSource::new(file.name.clone(), text).with_language("json"), span),
+            None => (file.named_source(), span),
+        };
         ConfigProblem {
             message: message.into(),
-            source: Some(file.named_source()),
+            source: Some(source),
             span: Some(span),
             label: None,
+            also: None,
             help: None,
             severity: Severity::Error,
         }
+    }
+
+    /// Also points at `span` of the same file (e.g. the first declaration of a duplicate key);
+    /// dropped when the source shown is an excerpt, which holds only the main span's line.
+    pub(crate) fn also_at(mut self, file: &SourceFile, span: SourceSpan, label: impl Into<String>) -> Self {
+        let whole_file = self.source.as_ref().is_some_and(|s| s.inner().len() == file.text.len());
+        if whole_file {
+            self.also = Some((span, label.into()));
+        }
+        self
     }
 
     /// A problem about a path as a whole (missing or unreadable file, incomplete stack dir).
@@ -38,6 +58,7 @@ impl ConfigProblem {
             source: None,
             span: None,
             label: None,
+            also: None,
             help: None,
             severity: Severity::Error,
         }
@@ -88,7 +109,43 @@ impl Diagnostic for ConfigProblem {
         let span = self.span?;
         self.source.as_ref()?;
         let label = LabeledSpan::new_with_span(self.label.clone(), span);
-        Some(Box::new(std::iter::once(label)))
+        let also = self.also.as_ref().map(|(s, l)| LabeledSpan::new_with_span(Some(l.clone()), *s));
+        Some(Box::new(std::iter::once(label).chain(also)))
+    }
+}
+
+/// A config value as a diagnostic may show it: control characters escaped (`\n`, `\x1b`) so
+/// a value cannot act on the terminal, and cut after 60 characters with its full size, so a
+/// 50 MB value is never echoed whole.
+pub(crate) fn shown(value: &str) -> String {
+    const SHOWN_CHARS: usize = 60;
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push_str(&format!("… ({} bytes)", value.len()));
+            return out;
+        }
+        out.push_str(&escaped(c));
+    }
+    out
+}
+
+/// One character as it is safe to print: control and invisible direction-changing
+/// characters as escapes, everything else as itself.
+pub(crate) fn escaped(c: char) -> String {
+    match c {
+        '\n' => "\\n".into(),
+        '\r' => "\\r".into(),
+        '\t' => "\\t".into(),
+        c if c.is_control() || super::rules::is_invisible_control(c) => {
+            let n = u32::from(c);
+            if n <= 0xff {
+                format!("\\x{n:02x}")
+            } else {
+                format!("\\u{{{n:04x}}}")
+            }
+        }
+        c => c.to_string(),
     }
 }
 
@@ -156,6 +213,15 @@ mod tests {
         assert!(out.contains("[x.json:2:12]"), "{out}");
         assert!(out.contains("a string"), "{out}");
         assert!(out.contains("help: write 4"), "{out}");
+    }
+
+    #[test]
+    fn shown_values_are_escaped_and_cut() {
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a\\nb\\x1b[31m");
+        assert_eq!(shown("\u{202e}x\u{9b}"), "\\u{202e}x\\x9b");
+        let long = "x".repeat(70);
+        assert_eq!(shown(&long), format!("{}… (70 bytes)", "x".repeat(60)));
+        assert_eq!(shown(&"é".repeat(60)), "é".repeat(60), "60 characters are shown whole");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Firewall rules as the original wrote them (host, guest and stack rules share one shape).
 
-use super::reader::{bool_, string, Ctx, Obj};
+use super::reader::{bool_, formatted, string, Ctx, Obj};
+use super::rules::{Format, FIREWALL_ADDRESS, FIREWALL_IFACE, FIREWALL_PORTS, GUEST_IFACE};
 use super::suggest::did_you_mean;
 use serde::Serialize;
 use serde_json::Value;
@@ -8,7 +9,12 @@ use serde_json::Value;
 const TYPES: [&str; 2] = ["in", "out"];
 const ACTIONS: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
 /// Protocol names the Proxmox firewall accepts that configs plausibly use.
-const PROTOS: [&str; 11] = ["tcp", "udp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "sctp", "gre", "esp", "ah", "igmp"];
+const PROTOS: [&str; 12] =
+    ["tcp", "udp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "sctp", "dccp", "gre", "esp", "ah", "igmp"];
+/// Protocols whose rules may name ports (pve-firewall's PROTOCOLS_WITH_PORTS); for the ICMP
+/// ones `dport` holds the ICMP type.
+const WITH_PORTS: [&str; 5] = ["tcp", "udp", "udplite", "sctp", "dccp"];
+const ICMP: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FirewallRule {
@@ -60,6 +66,7 @@ fn one_of(ctx: &Ctx, v: &Value, ptr: &str, allowed: &[&'static str], what: &str)
         return Some((*hit).to_string());
     }
     let help = match did_you_mean(&s, allowed.iter().copied()) {
+        _ if s.chars().count() > 40 => format!("use one of: {}", allowed.join(", ")),
         Some(m) => format!("did you mean `{m}`? allowed: {}", allowed.join(", ")),
         None => format!("use one of: {}", allowed.join(", ")),
     };
@@ -71,11 +78,11 @@ fn one_of(ctx: &Ctx, v: &Value, ptr: &str, allowed: &[&'static str], what: &str)
     None
 }
 
-/// Ports may be written as numbers or strings.
+/// Ports may be written as numbers or strings, in pve-firewall's syntax.
 fn port_text(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     match v {
-        Value::Number(n) if n.is_u64() => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_u64() => formatted(&FIREWALL_PORTS)(ctx, &Value::String(n.to_string()), ptr),
+        Value::String(_) => formatted(&FIREWALL_PORTS)(ctx, v, ptr),
         other => {
             ctx.type_error(ptr, "a port, e.g. 443 or \"8000:8010\"", other);
             None
@@ -87,16 +94,65 @@ fn policy(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     one_of(ctx, v, ptr, &ACTIONS, "policy")
 }
 
-pub(crate) fn rule(ctx: &Ctx, v: &Value, ptr: &str) -> Option<FirewallRule> {
+/// A rule of the host (cluster.fw): any interface name.
+pub(crate) fn host_rule(ctx: &Ctx, v: &Value, ptr: &str) -> Option<FirewallRule> {
+    rule(ctx, v, ptr, &FIREWALL_IFACE)
+}
+
+/// A rule of a guest (its `<id>.fw`, or a stack deployed on it): interfaces are `netN`.
+pub(crate) fn guest_rule(ctx: &Ctx, v: &Value, ptr: &str) -> Option<FirewallRule> {
+    rule(ctx, v, ptr, &GUEST_IFACE)
+}
+
+fn rule(ctx: &Ctx, v: &Value, ptr: &str, iface_format: &'static Format) -> Option<FirewallRule> {
     let mut o = Obj::new(ctx, v, ptr)?;
     let rule_type = o.req("type", |c, v, p| one_of(c, v, p, &TYPES, "rule type"));
     let action = o.req("action", |c, v, p| one_of(c, v, p, &ACTIONS, "action"));
     let proto = o.opt("proto", |c, v, p| one_of(c, v, p, &PROTOS, "protocol"));
-    let iface = o.opt("iface", string);
-    let source = o.opt("source", string);
-    let dest = o.opt("dest", string);
-    let dport = o.opt("dport", port_text);
+    let iface = o.opt("iface", formatted(iface_format));
+    let source = o.opt("source", formatted(&FIREWALL_ADDRESS));
+    let dest = o.opt("dest", formatted(&FIREWALL_ADDRESS));
+    // The original's rules say `port`; its generate_rule_string writes it as `-dport`.
+    let dport = match (o.has("dport"), o.has("port")) {
+        (true, true) => {
+            ctx.report(
+                ctx.at_key(&o.field_ptr("port"), "the destination port is given twice, as `dport` and as `port`")
+                    .label("second declaration")
+                    .help("keep one: `port` is the original tool's name for `dport`"),
+            );
+            o.accept("port");
+            o.opt("dport", port_text)
+        }
+        (false, true) => o.opt("port", port_text),
+        _ => {
+            o.accept("port");
+            o.opt("dport", port_text)
+        }
+    };
     let sport = o.opt("sport", port_text);
+    if dport.is_some() || sport.is_some() {
+        let key = if sport.is_some() && dport.is_none() {
+            "sport"
+        } else if o.has("port") {
+            "port"
+        } else {
+            "dport"
+        };
+        match proto.as_deref() {
+            None if o.has("proto") => {}
+            None => ctx.report(
+                ctx.at_key(&o.field_ptr(key), format!("a rule with `{key}` needs `proto`"))
+                    .label("ports without a protocol")
+                    .help("add \"proto\": \"tcp\" (or udp): pve-firewall refuses ports without a protocol"),
+            ),
+            Some(p) if WITH_PORTS.contains(&p) || (ICMP.contains(&p) && sport.is_none()) => {}
+            Some(p) => ctx.report(
+                ctx.at_key(&o.field_ptr(key), format!("protocol `{p}` has no ports"))
+                    .label("ports on a protocol without them")
+                    .help(format!("ports work with {}; remove `{key}` or change `proto`", WITH_PORTS.join(", "))),
+            ),
+        }
+    }
     let comment = o.opt("comment", string);
     let enable = o.opt("enable", bool_).unwrap_or(true);
     o.finish();
@@ -116,7 +172,7 @@ pub(crate) fn rule(ctx: &Ctx, v: &Value, ptr: &str) -> Option<FirewallRule> {
 
 pub(crate) fn guest_firewall(o: &mut Obj) -> GuestFirewall {
     let enabled = o.opt("enabled", bool_).unwrap_or(false);
-    let rules = o.list("rules", rule);
+    let rules = o.list("rules", guest_rule);
     GuestFirewall { enabled, rules }
 }
 
@@ -125,6 +181,6 @@ pub(crate) fn host_firewall(o: &mut Obj) -> HostFirewall {
         enabled: o.opt("enabled", bool_).unwrap_or(false),
         default_input_policy: o.opt("default_input_policy", policy),
         default_output_policy: o.opt("default_output_policy", policy),
-        global_firewall_rules: o.list("global_firewall_rules", rule),
+        global_firewall_rules: o.list("global_firewall_rules", host_rule),
     }
 }

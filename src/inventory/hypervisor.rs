@@ -3,7 +3,11 @@
 
 use super::firewall::{host_firewall, HostFirewall};
 use super::net::{cidr, ipv4};
-use super::reader::{bool_, map, nonempty_string, port, secret, str_list, string, u32_, Ctx, Obj};
+use super::reader::{bool_, formatted, map, nonempty_string, port, secret, string, u32_, u32_in, Ctx, Obj};
+use super::rules::{
+    Format, CONTENT_TYPES_FORMAT, DISK, DNS_NAME, DOCKER_IMAGE, HOST_PATH, LINUX_USER, NET_DEVICE, NFS_CLIENT,
+    NFS_OPTION, SIMPLE_NAME, STORAGE_ID, TIMEZONE, URL, WORKGROUP, ZFS_DATASET, ZFS_POOL, ZFS_PROPERTIES,
+};
 use super::secret_ref::SecretRef;
 use super::source::child_pointer;
 use indexmap::IndexMap;
@@ -177,39 +181,71 @@ pub struct DnsServer {
     pub authoritative_zones: Option<Value>,
 }
 
+/// Samba share paths: the original wrote them relative to the mount base (`quickOS/share`);
+/// absolute paths work too. Either way normalised, and usable in a line of smb.conf.
+const SHARE_PATH: Format = Format {
+    what: "a share path",
+    help: "write the path without `.`, `..`, `//`, spaces, `,`, `;` or `=`, e.g. \"quickOS/shared-data\"",
+    check: |s| super::rules::host_path(&format!("/{}", s.strip_prefix('/').unwrap_or(s))),
+};
+
+/// An export path: absolute and normalised, not `/` itself (exporting the root file system
+/// is never meant), with a last component that names a storage (`nfs-<name>`, as the
+/// original called the storage it added for each export).
+const NFS_EXPORT_PATH: Format = Format {
+    what: "an export path",
+    help: "write an absolute, normalised path below `/` whose last component is letters, digits, `-`, `_` or `.`, e.g. \"/tank/shared\"",
+    check: |s| {
+        super::rules::host_path(s)?;
+        let base = s.rsplit('/').next().unwrap_or("");
+        if base.is_empty() {
+            return Err("the root file system".into());
+        }
+        super::rules::storage_id(&format!("nfs-{base}")).map_err(|e| format!("`nfs-{base}` is no storage id: {e}"))
+    },
+};
+
+/// The storage types setup creates for a dataset.
+const STORAGE_TYPE: Format = Format {
+    what: "a supported storage type",
+    help: "write \"zfspool\" or \"dir\"",
+    check: |s| if s == "zfspool" || s == "dir" { Ok(()) } else { Err("expected \"zfspool\" or \"dir\"".into()) },
+};
+
 /// Decodes the whole file. `None` only when the root is not an object (already reported).
 pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
     let mut o = Obj::new(ctx, root, "")?;
     o.accept("$schema");
     let version = o.opaque("version");
     let author = o.opt("author", string);
-    let domain_name = o.req("domain_name", nonempty_string);
+    let domain_name = o.req("domain_name", formatted(&DNS_NAME));
     let users = o.obj("users", users);
     let core_paths = o.opaque("core_paths");
-    let timezone = o.opt("timezone", string);
+    let timezone = o.opt("timezone", formatted(&TIMEZONE));
     let network = o.obj("network", network);
     let docker = o.obj("docker", |o| DockerImages {
-        portainer_agent_image: o.opt("portainer_agent_image", string),
-        portainer_server_image: o.opt("portainer_server_image", string),
+        portainer_agent_image: o.opt("portainer_agent_image", formatted(&DOCKER_IMAGE)),
+        portainer_server_image: o.opt("portainer_server_image", formatted(&DOCKER_IMAGE)),
     });
     let nfs = o.obj("nfs", |o| Nfs { exports: o.list("exports", nfs_export) });
     let samba = o.obj("samba", samba);
     let zfs = o.obj("zfs", zfs);
-    let proxmox_storage_ids =
-        o.opt("proxmox_storage_ids", |c, v, p| map(c, v, p, |c, _, v, p| string(c, v, p))).unwrap_or_default();
-    let mount_point_base = o.opt("mount_point_base", string);
+    let proxmox_storage_ids = o
+        .opt("proxmox_storage_ids", |c, v, p| map(c, v, p, |c, _, v, p| formatted(&STORAGE_ID)(c, v, p)))
+        .unwrap_or_default();
+    let mount_point_base = o.opt("mount_point_base", formatted(&HOST_PATH));
     let proxmox_defaults = o.opaque("proxmox_defaults");
     let tests = o.opaque("tests");
     let behavior = o.opaque("behavior");
     let step_ca = o.opaque("step_ca");
     let vm_defaults = o.obj("vm_defaults", |o| HvVmDefaults {
-        ubuntu_release: o.opt("ubuntu_release", nonempty_string),
+        ubuntu_release: o.opt("ubuntu_release", formatted(&SIMPLE_NAME)),
         other: o.rest(),
     });
     let nvidia_driver = o.obj("nvidia_driver", |o| NvidiaDriver {
         install: o.opt("install", bool_),
-        version: o.opt("version", string),
-        runfile_url: o.opt("runfile_url", string),
+        version: o.opt("version", formatted(&SIMPLE_NAME)),
+        runfile_url: o.opt("runfile_url", formatted(&URL)),
         cuda_version: o.opaque("cuda_version"),
         install_vllm_libs: o.opaque("install_vllm_libs"),
     });
@@ -223,8 +259,9 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         .opt("shared_zfs_volumes", |c, v, p| {
             map(c, v, p, |c, _, v, p| {
                 let mut o = Obj::new(c, v, p)?;
-                let pool = o.req("pool", nonempty_string);
-                let size_gb = o.req("size_gb", u32_);
+                let pool = o.req("pool", formatted(&ZFS_POOL));
+                let size_gb =
+                    o.req("size_gb", u32_in(1, u32::MAX, "a volume of 0 GB cannot be created; give the size in GB"));
                 o.finish();
                 Some(SharedZfsVolume { pool: pool?, size_gb: size_gb? })
             })
@@ -234,13 +271,17 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         admin_user: o.opt("admin_user", string),
         admin_password: o.opt("admin_password", secret),
         api_key: o.opt("api_key", secret),
-        portainer_hostname: o.opt("portainer_hostname", string),
+        portainer_hostname: o.opt("portainer_hostname", formatted(&DNS_NAME)),
     });
     let dns_server = o.obj("dns_server", |o| DnsServer {
         enabled: o.opt("enabled", bool_),
         upstream_servers: o.list("upstream_servers", ipv4),
         authoritative_zones: o.opaque("authoritative_zones"),
     });
+    let datasets_ptr = child_pointer(&o.field_ptr("zfs"), "datasets");
+    if let Some(z) = &zfs {
+        check_storage_ids(ctx, &z.datasets, &datasets_ptr, &proxmox_storage_ids);
+    }
     o.finish();
 
     let (shared_fw, shared_fw_ptr, shared_volumes) = shared.unwrap_or((None, String::new(), IndexMap::new()));
@@ -289,7 +330,7 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
 }
 
 fn users(o: &mut Obj) -> Option<Users> {
-    let username = o.req("username", nonempty_string);
+    let username = o.req("username", formatted(&LINUX_USER));
     let password_hash = match o.raw("password_hash") {
         // The original's sentinel for "no password"; not a secret, so no warning.
         Some((Value::String(s), _)) if s == "NOT_SET" => None,
@@ -304,13 +345,13 @@ fn users(o: &mut Obj) -> Option<Users> {
 fn network(o: &mut Obj) -> Network {
     Network {
         interfaces: o.obj("interfaces", |o| Interface {
-            name: o.opt("name", string),
+            name: o.opt("name", formatted(&NET_DEVICE)),
             address: o.opt("address", cidr),
             gateway: o.opt("gateway", ipv4),
             dns_nameservers: o.list("dns_nameservers", ipv4),
         }),
-        hostname: o.opt("hostname", nonempty_string),
-        workgroup: o.opt("workgroup", string),
+        hostname: o.opt("hostname", formatted(&DNS_NAME)),
+        workgroup: o.opt("workgroup", formatted(&WORKGROUP)),
         nfs_server: o.opt("nfs_server", ipv4),
         portainer_agent_port: o.opt("portainer_agent_port", port),
         external_registry_url: o.opaque("external_registry_url"),
@@ -323,23 +364,23 @@ fn network(o: &mut Obj) -> Network {
 
 fn nfs_export(ctx: &Ctx, v: &Value, ptr: &str) -> Option<NfsExport> {
     let mut o = Obj::new(ctx, v, ptr)?;
-    let path = o.req("path", nonempty_string);
-    let clients = o.opt("clients", str_list).unwrap_or_default();
-    let options = o.opt("options", str_list).unwrap_or_default();
+    let path = o.req("path", formatted(&NFS_EXPORT_PATH));
+    let clients = o.list("clients", formatted(&NFS_CLIENT));
+    let options = o.list("options", formatted(&NFS_OPTION));
     o.finish();
     Some(NfsExport { path: path?, clients, options })
 }
 
 fn samba(o: &mut Obj) -> Samba {
     Samba {
-        user: o.opt("user", string),
+        user: o.opt("user", formatted(&LINUX_USER)),
         password: o.opt("password", secret),
         shares: o.list("shares", |ctx, v, ptr| {
             let mut o = Obj::new(ctx, v, ptr)?;
-            let name = o.req("name", nonempty_string);
-            let path = o.req("path", nonempty_string);
+            let name = o.req("name", formatted(&SIMPLE_NAME));
+            let path = o.req("path", formatted(&SHARE_PATH));
             let options = o.opaque("options");
-            let valid_users = o.opt("valid_users", str_list).unwrap_or_default();
+            let valid_users = o.list("valid_users", formatted(&LINUX_USER));
             let browsable = o.opt("browsable", bool_);
             let read_only = o.opt("read_only", bool_);
             let guest_ok = o.opt("guest_ok", bool_);
@@ -353,9 +394,9 @@ fn zfs(o: &mut Obj) -> Zfs {
     let arc_max_gb = o.opt("arc_max_gb", u32_);
     let pools = o.list("pools", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
-        let name = o.req("name", nonempty_string);
-        let raid_level = o.opt("raid_level", string);
-        let disks = o.opt("disks", str_list).unwrap_or_default();
+        let name = o.req("name", formatted(&ZFS_POOL));
+        let raid_level = o.opt("raid_level", formatted(&SIMPLE_NAME));
+        let disks = o.list("disks", formatted(&DISK));
         o.finish();
         Some(ZfsPool { name: name?, raid_level, disks })
     });
@@ -365,11 +406,11 @@ fn zfs(o: &mut Obj) -> Zfs {
     let datasets_ptr = o.field_ptr("datasets");
     let datasets = o.list("datasets", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
-        let name = o.req("name", nonempty_string);
+        let name = o.req("name", formatted(&ZFS_DATASET));
         let pool = o.req("pool", nonempty_string);
-        let properties = o.opt("properties", string);
-        let proxmox_storage_type = o.opt("proxmox_storage_type", string);
-        let proxmox_content_type = o.opt("proxmox_content_type", string);
+        let properties = o.opt("properties", formatted(&ZFS_PROPERTIES));
+        let proxmox_storage_type = o.opt("proxmox_storage_type", formatted(&STORAGE_TYPE));
+        let proxmox_content_type = o.opt("proxmox_content_type", formatted(&CONTENT_TYPES_FORMAT));
         let storage_class = o.opaque("storage_class");
         o.finish();
         Some(ZfsDataset {
@@ -383,6 +424,39 @@ fn zfs(o: &mut Obj) -> Zfs {
     });
     check_dataset_pools(o.ctx, &pools, &datasets_ptr, o.raw_value("datasets"));
     Zfs { arc_max_gb, pools, settings, datasets }
+}
+
+/// The storage id setup gives a dataset (as `stages/storage.rhai` derives it: the mapping in
+/// `proxmox_storage_ids`, else `<pool>-<dataset>`) must be one Proxmox accepts.
+fn check_storage_ids(ctx: &Ctx, datasets: &[ZfsDataset], datasets_ptr: &str, ids: &IndexMap<String, String>) {
+    for (i, ds) in datasets.iter().enumerate() {
+        if ds.proxmox_storage_type.is_none() {
+            continue;
+        }
+        let key = format!("{}_{}", ds.pool, ds.name).replace(['-', '/'], "_");
+        if ids.contains_key(&key) {
+            continue; // The mapped id was checked as a storage id itself.
+        }
+        let id = format!("{}-{}", ds.pool, ds.name).replace('/', "-");
+        if let Err(why) = super::rules::storage_id(&id) {
+            let ptr = child_pointer(&child_pointer(datasets_ptr, &i.to_string()), "name");
+            ctx.report(
+                ctx.at_value(
+                    &ptr,
+                    format!(
+                        "dataset `{}/{}` would get the storage id `{}`, which Proxmox refuses",
+                        ds.pool,
+                        ds.name,
+                        super::diagnostic::shown(&id)
+                    ),
+                )
+                .label(why)
+                .help(format!(
+                    "rename the dataset, or give its storage an id in `proxmox_storage_ids`: \"{key}\": \"…\""
+                )),
+            );
+        }
+    }
 }
 
 /// Every dataset must live on a pool this file declares (setup creates pools first).
@@ -405,9 +479,12 @@ fn check_dataset_pools(ctx: &Ctx, pools: &[ZfsPool], datasets_ptr: &str, raw: Op
             None => format!("use one of the declared pools: {}", names.join(", ")),
         };
         ctx.report(
-            ctx.at_value(&ptr, format!("dataset pool `{pool}` is not declared in `zfs.pools`"))
-                .label("unknown pool")
-                .help(help),
+            ctx.at_value(
+                &ptr,
+                format!("dataset pool `{}` is not declared in `zfs.pools`", super::diagnostic::shown(pool)),
+            )
+            .label("unknown pool")
+            .help(help),
         );
     }
 }

@@ -3,12 +3,16 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 pub mod diagnostic;
+pub mod features;
+mod excerpt;
 pub mod firewall;
 pub mod hypervisor;
 pub mod lxc;
 mod net;
+mod paths;
 mod read;
 mod reader;
+mod rules;
 pub mod secret_ref;
 mod source;
 pub mod stack;
@@ -154,8 +158,37 @@ fn load_file<T>(
     };
     let ctx = Ctx::new(&file);
     let decoded = decode(&ctx, &root);
+    let mut duplicates = duplicate_key_problems(&file);
+    reader::mask_secrets(&mut duplicates, &file, &ctx.secret_spans());
+    problems.extend(duplicates);
     problems.extend(ctx.into_problems());
     decoded.map(|d| (d, file))
+}
+
+/// A key written twice in one object: serde_json would keep the last one silently, hiding
+/// (for example) a second declaration of the same guest.
+pub(crate) fn duplicate_key_problems(file: &SourceFile) -> Vec<ConfigProblem> {
+    file.duplicate_keys()
+        .into_iter()
+        .map(|d| {
+            let path = reader::display_path(file, &d.pointer);
+            let (parent, key) = d.pointer.rsplit_once('/').unwrap_or(("", &d.pointer));
+            let key = diagnostic::shown(&key.replace("~1", "/").replace("~0", "~"));
+            let message = if parent == "/lxc_configs" {
+                format!("container {key} is declared twice")
+            } else {
+                format!("`{path}` is declared twice")
+            };
+            let to_span = |r: &std::ops::Range<usize>| miette::SourceSpan::from((r.start, r.end - r.start));
+            ConfigProblem::at(file, to_span(&d.second), message)
+                .label("second declaration")
+                .also_at(file, to_span(&d.first), "first declaration")
+                .help(
+                    "JSON keeps only the last of two equal keys, so the first would be ignored without a \
+                     word; remove one of them or merge them",
+                )
+        })
+        .collect()
 }
 
 /// Loads and validates a config folder. Any error fails the load and is returned with every

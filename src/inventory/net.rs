@@ -1,6 +1,7 @@
 //! Address syntax checks for config values: IPv4 CIDR, IPv4 gateway, MAC address.
 
-use super::reader::{string, Ctx};
+use super::reader::{i64_, string, Ctx};
+use super::rules::{cidr_v4, unicast_mac};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 
@@ -22,14 +23,28 @@ fn is_mac(s: &str) -> bool {
     parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// `boot_order`: Proxmox's startup order is a non-negative number (pve-startup-order).
+pub(crate) fn boot_order(ctx: &Ctx, v: &serde_json::Value, ptr: &str) -> Option<i64> {
+    let n = i64_(ctx, v, ptr)?;
+    if n >= 0 {
+        return Some(n);
+    }
+    ctx.report(
+        ctx.at_value(ptr, format!("`{}` must be at least 0", ctx.path(ptr)))
+            .label(format!("this is {n}"))
+            .help("Proxmox's startup order is a non-negative number; lower numbers start first"),
+    );
+    None
+}
+
 /// An IPv4 address with prefix length, as `pct`/`qm` take it.
 pub(crate) fn cidr(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     let s = string(ctx, v, ptr)?;
-    if parse_cidr(&s).is_none() {
+    if let Err(label) = cidr_v4(&s) {
         ctx.report(
             ctx.at_value(ptr, format!("`{}` is not an IPv4 address in CIDR form", ctx.path(ptr)))
-                .label("expected address/prefix")
-                .help("write the address with its prefix length, e.g. \"10.0.0.10/24\""),
+                .label(label)
+                .help("write the address with its prefix length (8 to 32), e.g. \"10.0.0.10/24\""),
         );
         return None;
     }
@@ -51,12 +66,14 @@ pub(crate) fn ipv4(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
 
 pub(crate) fn mac(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     let s = string(ctx, v, ptr)?;
-    if !is_mac(&s) {
-        ctx.report(
-            ctx.at_value(ptr, format!("`{}` is not a MAC address", ctx.path(ptr)))
-                .label("expected six hex pairs")
-                .help("write six colon-separated hex pairs, e.g. \"52:54:00:12:34:56\""),
-        );
+    if let Err(label) = unicast_mac(&s) {
+        let help = if is_mac(&s) {
+            "use a unicast address: the first byte even and not all zeros, e.g. \"52:54:00:12:34:56\" \
+             (Proxmox refuses the others)"
+        } else {
+            "write six colon-separated hex pairs, e.g. \"52:54:00:12:34:56\""
+        };
+        ctx.report(ctx.at_value(ptr, format!("`{}` is not a MAC address", ctx.path(ptr))).label(label).help(help));
         return None;
     }
     Some(s)

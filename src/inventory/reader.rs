@@ -3,7 +3,8 @@
 //! keys asked for are the object's schema, so `finish` can report every other key as unknown
 //! (with a suggestion) without a second schema table.
 
-use super::diagnostic::ConfigProblem;
+use super::diagnostic::{shown, ConfigProblem};
+use super::rules::{control_char, control_name, Format};
 use super::secret_ref::SecretRef;
 use super::source::{child_pointer, SourceFile};
 use super::suggest::did_you_mean;
@@ -17,19 +18,29 @@ use std::path::PathBuf;
 pub(crate) struct Ctx<'f> {
     pub file: &'f SourceFile,
     problems: RefCell<Vec<ConfigProblem>>,
+    /// Where literal secrets sit in the file: masked in every snippet a diagnostic shows.
+    secrets: RefCell<Vec<std::ops::Range<usize>>>,
 }
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f SourceFile) -> Self {
-        Ctx { file, problems: RefCell::new(Vec::new()) }
+        Ctx { file, problems: RefCell::new(Vec::new()), secrets: RefCell::new(Vec::new()) }
     }
 
     pub fn report(&self, problem: ConfigProblem) {
         self.problems.borrow_mut().push(problem);
     }
 
+    /// The problems found, with literal secrets masked in their snippets.
     pub fn into_problems(self) -> Vec<ConfigProblem> {
-        self.problems.into_inner()
+        let mut problems = self.problems.into_inner();
+        mask_secrets(&mut problems, self.file, &self.secrets.borrow());
+        problems
+    }
+
+    /// The spans of the literal secrets found so far.
+    pub fn secret_spans(&self) -> Vec<std::ops::Range<usize>> {
+        self.secrets.borrow().clone()
     }
 
     /// A problem pointing at the value at `ptr`.
@@ -63,13 +74,45 @@ impl<'f> Ctx<'f> {
     }
 }
 
+/// Replaces, in the source each problem shows, the text of every literal secret by `*` (byte
+/// for byte, so every span stays where it was): a warning about a plain-text password, or any
+/// problem on a neighbouring line, must not print the password.
+pub(crate) fn mask_secrets(problems: &mut [ConfigProblem], file: &SourceFile, secrets: &[std::ops::Range<usize>]) {
+    if secrets.is_empty() {
+        return;
+    }
+    let mut masked = file.text.clone().into_bytes();
+    for r in secrets {
+        // Inside the quotes only.
+        for b in masked.iter_mut().take(r.end.saturating_sub(1)).skip(r.start + 1) {
+            *b = b'*';
+        }
+    }
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    let secret_texts: Vec<&str> =
+        secrets.iter().filter_map(|r| file.text.get(r.start + 1..r.end.saturating_sub(1))).collect();
+    for p in problems.iter_mut() {
+        let Some(source) = &p.source else { continue };
+        if source.name() != file.name {
+            continue;
+        }
+        if source.inner().len() == file.text.len() {
+            p.source = Some(miette::NamedSource::new(file.name.clone(), masked.clone()).with_language("json"));
+        } else if secret_texts.iter().any(|t| !t.is_empty() && source.inner().contains(&t[..t.len().min(8)])) {
+            // An excerpt around a secret: show no source rather than part of the secret.
+            p.source = None;
+            p.span = None;
+        }
+    }
+}
+
 pub(crate) fn display_path(file: &SourceFile, ptr: &str) -> String {
     let mut out = String::new();
     let mut prefix = String::new();
     for token in ptr.split('/').skip(1) {
         prefix.push('/');
         prefix.push_str(token);
-        let name = token.replace("~1", "/").replace("~0", "~");
+        let name = shown(&token.replace("~1", "/").replace("~0", "~"));
         let is_index = file.location(&prefix).is_some_and(|l| l.key.is_none());
         if is_index {
             out.push_str(&format!("[{name}]"));
@@ -92,8 +135,8 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
-        Value::String(_) => "a string".into(),
+        Value::String(s) if s.chars().count() <= 40 => format!("the string \"{}\"", shown(s)),
+        Value::String(s) => format!("a string of {} bytes", s.len()),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }
@@ -101,13 +144,99 @@ pub(crate) fn describe(v: &Value) -> String {
 
 // ---- value decoders: (ctx, value, pointer) -> Option<T>, reporting on failure ----
 
+/// Any string. None may hold a control character: every value ends up as a command
+/// argument, inside a property string or as (part of) a line of a file phoenix writes, where
+/// a line break or an escape sequence would change what the text means.
 pub(crate) fn string(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => {
+            if no_control_chars(ctx, s, ptr) {
+                Some(s.clone())
+            } else {
+                None
+            }
+        }
         other => {
             ctx.type_error(ptr, "a string", other);
             None
         }
+    }
+}
+
+/// Reports (and returns false for) a string holding a control character.
+pub(crate) fn no_control_chars(ctx: &Ctx, s: &str, ptr: &str) -> bool {
+    let Some((at, c)) = control_char(s) else {
+        return true;
+    };
+    ctx.report(
+        ctx.at_value(ptr, format!("`{}` contains {}", ctx.path(ptr), control_name(c)))
+            .label(format!("at character {}", at + 1))
+            .help(
+                "remove it: config values become command arguments, property strings and lines of \
+                 generated files, where a control character would change their meaning",
+            ),
+    );
+    false
+}
+
+/// Reports every control character in the strings (and keys) of an opaque value.
+fn no_control_chars_in(ctx: &Ctx, v: &Value, ptr: &str) {
+    match v {
+        Value::String(s) => {
+            no_control_chars(ctx, s, ptr);
+        }
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                no_control_chars_in(ctx, x, &child_pointer(ptr, &i.to_string()));
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = child_pointer(ptr, k);
+                if let Some((at, c)) = control_char(k) {
+                    ctx.report(
+                        ctx.at_key(&p, format!("a key in `{}` contains {}", ctx.path(ptr), control_name(c)))
+                            .label(format!("at character {}", at + 1))
+                            .help("remove it from the key"),
+                    );
+                }
+                no_control_chars_in(ctx, x, &p);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A non-empty string in `format` (Proxmox's own rules, see [`super::rules`]).
+pub(crate) fn formatted(format: &'static Format) -> impl Fn(&Ctx, &Value, &str) -> Option<String> {
+    move |ctx, v, ptr| {
+        let s = nonempty_string(ctx, v, ptr)?;
+        match (format.check)(&s) {
+            Ok(()) => Some(s),
+            Err(label) => {
+                ctx.report(
+                    ctx.at_value(ptr, format!("`{}` is not {}", ctx.path(ptr), format.what))
+                        .label(label)
+                        .help(format.help),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A whole number in `min..=max`; `why` explains the limit (who refuses what).
+pub(crate) fn u32_in(min: u32, max: u32, why: &'static str) -> impl Fn(&Ctx, &Value, &str) -> Option<u32> {
+    move |ctx, v, ptr| {
+        let n = u32_(ctx, v, ptr)?;
+        if (min..=max).contains(&n) {
+            return Some(n);
+        }
+        let bound = if n < min { format!("at least {min}") } else { format!("at most {max}") };
+        ctx.report(
+            ctx.at_value(ptr, format!("`{}` must be {bound}", ctx.path(ptr))).label(format!("this is {n}")).help(why),
+        );
+        None
     }
 }
 
@@ -173,15 +302,18 @@ pub(crate) fn bool_(ctx: &Ctx, v: &Value, ptr: &str) -> Option<bool> {
     }
 }
 
-/// A guest id: a positive integer, written as a number or (as the original did) a string.
+/// The ids Proxmox accepts (pve-common `pve-vmid`: `[1-9][0-9]{2,8}`).
+pub(crate) const GUEST_IDS: std::ops::RangeInclusive<u32> = 100..=999_999_999;
+
+/// A guest id, written as a number or (as the original did) a string of digits.
 pub(crate) fn guest_id(ctx: &Ctx, v: &Value, ptr: &str) -> Option<u32> {
     let parsed = match v {
         Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(s) => s.trim().parse::<u32>().ok(),
+        Value::String(s) => parse_guest_id(s),
         _ => None,
     };
     match parsed {
-        Some(id) if id > 0 => Some(id),
+        Some(id) if GUEST_IDS.contains(&id) => Some(id),
         _ => {
             report_bad_id(ctx, ptr, v, false);
             None
@@ -189,11 +321,20 @@ pub(crate) fn guest_id(ctx: &Ctx, v: &Value, ptr: &str) -> Option<u32> {
     }
 }
 
+/// Digits only, as Proxmox writes ids (no sign, no spaces).
+pub(crate) fn parse_guest_id(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 pub(crate) fn report_bad_id(ctx: &Ctx, ptr: &str, v: &Value, at_key: bool) {
     let message = format!("`{}` is not a valid guest id", ctx.path(ptr));
     let p = if at_key { ctx.at_key(ptr, message) } else { ctx.at_value(ptr, message) };
     ctx.report(
-        p.label(format!("this is {}", describe(v))).help("guest ids are positive whole numbers such as 101 or \"101\""),
+        p.label(format!("this is {}", describe(v)))
+            .help("guest ids are whole numbers from 100 to 999999999 (as Proxmox requires), such as 101 or \"101\""),
     );
 }
 
@@ -241,6 +382,13 @@ pub(crate) fn map<T>(
 pub(crate) fn secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
     match v {
         Value::String(s) => {
+            // Recorded first: even a refused secret is masked in the snippets.
+            if let Some(l) = ctx.file.location(ptr) {
+                ctx.secrets.borrow_mut().push(l.value.clone());
+            }
+            if !no_control_chars(ctx, s, ptr) {
+                return None;
+            }
             ctx.report(
                 ConfigProblem::at(
                     ctx.file,
@@ -376,8 +524,12 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
     }
 
     /// Any JSON value, kept as is (informational sections the original never read).
+    /// Its strings are still checked for control characters: opaque sections such as
+    /// `vllm_engine_config` or `health_checks` become command arguments too.
     pub fn opaque(&mut self, key: &'static str) -> Option<Value> {
-        self.raw(key).map(|(v, _)| v.clone())
+        let (v, ptr) = self.raw(key)?;
+        no_control_chars_in(self.ctx, v, &ptr);
+        Some(v.clone())
     }
 
     /// Marks keys as known without decoding them (`$schema`).
@@ -392,7 +544,10 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
         self.map
             .iter()
             .filter(|(k, _)| !self.asked.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| {
+                no_control_chars_in(self.ctx, v, &self.field_ptr(k));
+                (k.clone(), v.clone())
+            })
             .collect()
     }
 
@@ -419,7 +574,7 @@ impl<'c, 'f, 'v> Obj<'c, 'f, 'v> {
                     None => format!("remove it; the keys known here are: {}", known.join(", ")),
                 };
                 ctx.report(
-                    ctx.at_key(&ptr, format!("unknown key `{key}` in `{}`", ctx.path(&self.ptr)))
+                    ctx.at_key(&ptr, format!("unknown key `{}` in `{}`", shown(key), ctx.path(&self.ptr)))
                         .label("not a known key")
                         .help(help),
                 );

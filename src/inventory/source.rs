@@ -41,12 +41,32 @@ pub(crate) fn child_pointer(parent: &str, token: &str) -> String {
     out
 }
 
+/// A key written twice in one object (serde_json keeps the last silently).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Duplicate {
+    /// Pointer of the member (both declarations have it).
+    pub pointer: String,
+    pub first: Range<usize>,
+    pub second: Range<usize>,
+}
+
 fn index(text: &str) -> HashMap<String, Location> {
     let mut spans = HashMap::new();
-    let mut scanner = Scanner { bytes: text.as_bytes(), pos: 0, spans: &mut spans };
+    let mut dups = Vec::new();
+    let mut scanner = Scanner { bytes: text.as_bytes(), pos: 0, spans: &mut spans, record: true, dups: &mut dups };
     scanner.skip_ws();
     let _ = scanner.value(String::new(), None, 0);
     spans
+}
+
+/// Every key declared twice in the same object, in file order.
+fn duplicates(text: &str) -> Vec<Duplicate> {
+    let mut spans = HashMap::new();
+    let mut dups = Vec::new();
+    let mut scanner = Scanner { bytes: text.as_bytes(), pos: 0, spans: &mut spans, record: false, dups: &mut dups };
+    scanner.skip_ws();
+    let _ = scanner.value(String::new(), None, 0);
+    dups
 }
 
 impl SourceFile {
@@ -73,6 +93,16 @@ impl SourceFile {
 
     fn spans(&self) -> &HashMap<String, Location> {
         self.spans.get_or_init(|| if self.indexable { index(&self.text) } else { HashMap::new() })
+    }
+
+    /// Keys declared twice in one object. A separate pass from the span index (which is only
+    /// built when a problem needs it): every file is checked for duplicates on load.
+    pub fn duplicate_keys(&self) -> Vec<Duplicate> {
+        if self.indexable {
+            duplicates(&self.text)
+        } else {
+            Vec::new()
+        }
     }
 
     pub fn location(&self, pointer: &str) -> Option<&Location> {
@@ -132,6 +162,9 @@ struct Scanner<'a, 'm> {
     bytes: &'a [u8],
     pos: usize,
     spans: &'m mut HashMap<String, Location>,
+    /// False for the duplicate pass, which needs no spans.
+    record: bool,
+    dups: &'m mut Vec<Duplicate>,
 }
 
 impl Scanner<'_, '_> {
@@ -158,11 +191,22 @@ impl Scanner<'_, '_> {
                 if self.peek()? == b'}' {
                     self.pos += 1;
                 } else {
+                    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
                     loop {
                         self.skip_ws();
                         let key_start = self.pos;
                         let name = self.string()?;
                         let key_span = key_start..self.pos;
+                        match seen.get(&name) {
+                            Some(first) => self.dups.push(Duplicate {
+                                pointer: child_pointer(&pointer, &name),
+                                first: first.clone(),
+                                second: key_span.clone(),
+                            }),
+                            None => {
+                                seen.insert(name.clone(), key_span.clone());
+                            }
+                        }
                         self.skip_ws();
                         if self.peek()? != b':' {
                             return None;
@@ -221,7 +265,9 @@ impl Scanner<'_, '_> {
                 }
             }
         }
-        self.spans.insert(pointer, Location { key, value: start..self.pos });
+        if self.record {
+            self.spans.insert(pointer, Location { key, value: start..self.pos });
+        }
         Some(())
     }
 
@@ -337,6 +383,21 @@ mod tests {
         assert_eq!(&f.text[k.offset()..k.offset() + k.len()], "\"a\"");
         let root = f.object_span("");
         assert_eq!(&f.text[root.offset()..root.offset() + root.len()], "{");
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_with_both_places() {
+        let text = r#"{"a": 1, "b": {"x": 1, "x": 2}, "a": {"a": 3}}"#;
+        let f = SourceFile::new("t.json", text.to_string());
+        let dups = f.duplicate_keys();
+        assert_eq!(dups.len(), 2, "{dups:?}");
+        assert_eq!(dups[0].pointer, "/b/x");
+        assert_eq!(&text[dups[0].first.clone()], "\"x\"");
+        assert!(dups[0].second.start > dups[0].first.start);
+        assert_eq!(dups[1].pointer, "/a");
+        assert_eq!(dups[1].first.start, 1);
+        let same_name_elsewhere = SourceFile::new("t.json", r#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}"#.into());
+        assert!(same_name_elsewhere.duplicate_keys().is_empty());
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! `<config>/stacks`, or `<config>/../stacks` in the original layout; neither is required.
 
 use super::diagnostic::ConfigProblem;
-use super::firewall::{rule, FirewallRule};
+use super::firewall::{guest_rule, FirewallRule};
+use super::paths;
 use super::read::read_json;
-use super::reader::{map, nonempty_string, secret, str_list, string, Ctx, Obj};
+use super::reader::{formatted, map, nonempty_string, secret, str_list, string, Ctx, Obj};
+use super::rules::{ENV_NAME, HOST_PATH, SIMPLE_NAME};
 use super::secret_ref::SecretRef;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -90,10 +92,35 @@ pub(crate) fn discover(config_dir: &Path, problems: &mut Vec<ConfigProblem>) -> 
     };
     let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
+    // Stack folders (and their files) must not lead out of the configuration by a symlink.
+    let roots = paths::roots(config_dir, &["stacks"]);
     for dir in dirs {
         let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
             continue;
         };
+        if let Err(why) = super::rules::simple_name(&name) {
+            problems.push(
+                ConfigProblem::about_path(format!(
+                    "stack folder {} has a name phoenix cannot use ({why})",
+                    super::diagnostic::shown(&dir.display().to_string())
+                ))
+                .help("name stack folders with letters, digits, `-`, `_` and `.`"),
+            );
+            continue;
+        }
+        let outside = [dir.clone(), dir.join(MANIFEST), dir.join(COMPOSE)]
+            .into_iter()
+            .find_map(|p| paths::inside(&p, &roots).err().map(|resolved| (p, resolved)));
+        if let Some((path, resolved)) = outside {
+            problems.push(ConfigProblem::about_path(format!("stack `{name}` leads outside the configuration")).help(
+                format!(
+                    "{} leads to {}\ncopy the stack into the stacks folder instead of linking to it",
+                    path.display(),
+                    resolved.display()
+                ),
+            ));
+            continue;
+        }
         if let Some(stack) = load_one(&name, &dir, problems) {
             stacks.insert(name, stack);
         }
@@ -136,33 +163,84 @@ fn load_one(name: &str, dir: &Path, problems: &mut Vec<ConfigProblem>) -> Option
         }
     };
     let ctx = Ctx::new(&file);
-    let manifest = decode_manifest(&ctx, &root);
+    let manifest = decode_manifest(&ctx, &root, dir);
+    let mut duplicates = super::duplicate_key_problems(&file);
+    super::reader::mask_secrets(&mut duplicates, &file, &ctx.secret_spans());
+    problems.extend(duplicates);
     problems.extend(ctx.into_problems());
     Some(Stack { name: name.to_string(), dir: dir.to_path_buf(), compose_path, compose, manifest: manifest? })
 }
 
-fn decode_manifest(ctx: &Ctx, root: &Value) -> Option<StackManifest> {
+fn decode_manifest(ctx: &Ctx, root: &Value, dir: &Path) -> Option<StackManifest> {
     let mut o = Obj::new(ctx, root, "")?;
     o.accept("$schema");
     let description = o.opt("description", string);
-    let environments = o.opt("environments", |c, v, p| map(c, v, p, environment)).unwrap_or_default();
+    let environments =
+        o.opt("environments", |c, v, p| map(c, v, p, |c, n, v, p| environment(c, n, v, p, dir))).unwrap_or_default();
     o.finish();
     Some(StackManifest { description, environments })
 }
 
-fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvironment> {
+/// A name chosen by the operator (environment, service): it ends up in file names and labels.
+fn name_key(ctx: &Ctx, name: &str, ptr: &str) -> bool {
+    match super::rules::simple_name(name) {
+        Ok(()) => true,
+        Err(why) => {
+            ctx.report(
+                ctx.at_key(ptr, format!("`{}` is not a valid name", ctx.path(ptr))).label(why).help(SIMPLE_NAME.help),
+            );
+            false
+        }
+    }
+}
+
+/// A file of the stack folder, named relative to it, that must stay inside it.
+fn stack_file_source(ctx: &Ctx, v: &Value, ptr: &str, dir: &Path) -> Option<String> {
+    let source = nonempty_string(ctx, v, ptr)?;
+    let shown = super::diagnostic::shown(&source);
+    let roots = paths::roots(dir, &[]);
+    let problem = match paths::resolve(&source, &[dir.to_path_buf()], &roots) {
+        Ok(_) => return Some(source),
+        Err(paths::Refusal::NotRelative(why)) => ctx
+            .at_value(ptr, format!("stack file `{shown}` is not a name inside the stack folder"))
+            .label(why)
+            .help(format!("write the file's path relative to {} (no leading `/`, no `..`)", dir.display())),
+        Err(paths::Refusal::NotFound) => ctx
+            .at_value(ptr, format!("stack file `{shown}` not found"))
+            .label("no such file")
+            .help(format!("put it at {}", dir.join(&source).display())),
+        Err(paths::Refusal::Outside { found, resolved }) => ctx
+            .at_value(ptr, format!("stack file `{shown}` resolves outside the stack folder"))
+            .label("a symlink pointing out")
+            .help(format!(
+                "{} leads to {}\ncopy the file into the stack folder instead of linking to it",
+                found.display(),
+                resolved.display()
+            )),
+    };
+    ctx.report(problem);
+    None
+}
+
+fn environment(ctx: &Ctx, name: &str, v: &Value, ptr: &str, dir: &Path) -> Option<StackEnvironment> {
+    if !name_key(ctx, name, ptr) {
+        return None;
+    }
     let mut o = Obj::new(ctx, v, ptr)?;
     let variables = o.list("variables", variable);
     let files = o.list("files", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
-        let source = o.req("source", nonempty_string);
-        let destination_in_container = o.req("destination_in_container", nonempty_string);
+        let source = o.req("source", |c, v, p| stack_file_source(c, v, p, dir));
+        let destination_in_container = o.req("destination_in_container", formatted(&HOST_PATH));
         o.finish();
         Some(StackFile { source: source?, destination_in_container: destination_in_container? })
     });
     let services = o
         .opt("services", |c, v, p| {
-            map(c, v, p, |c, _, v, p| {
+            map(c, v, p, |c, name, v, p| {
+                if !name_key(c, name, p) {
+                    return None;
+                }
                 let mut o = Obj::new(c, v, p)?;
                 let traefik_labels = o.opt("traefik_labels", str_list).unwrap_or_default();
                 o.finish();
@@ -170,14 +248,14 @@ fn environment(ctx: &Ctx, _name: &str, v: &Value, ptr: &str) -> Option<StackEnvi
             })
         })
         .unwrap_or_default();
-    let firewall_rules = o.list("firewall_rules", rule);
+    let firewall_rules = o.list("firewall_rules", guest_rule);
     o.finish();
     Some(StackEnvironment { variables, files, services, firewall_rules })
 }
 
 fn variable(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackVariable> {
     let mut o = Obj::new(ctx, v, ptr)?;
-    let name = o.req("name", nonempty_string);
+    let name = o.req("name", formatted(&ENV_NAME));
     let value = match (&name, o.raw("value")) {
         (Some(n), Some((v, p))) if is_secret_name(n) => secret(ctx, v, &p).map(StackValue::Secret),
         (_, Some((Value::Number(n), _))) => Some(StackValue::Plain(n.to_string())),

@@ -185,3 +185,50 @@ fn missing_files_name_their_path_and_garbage_does_not_panic() {
         let _ = render(&e);
     }
 }
+
+#[test]
+fn a_guest_declared_twice_is_refused_with_both_places() {
+    let lxc = LXC.replace(r#""103": {"#, r#""900": {"#);
+    let dir = folder(HV, &lxc, VM);
+    let err = load(&dir.path().join("etc")).unwrap_err();
+    let dup = err.problems.iter().find(|p| p.message == "container 900 is declared twice").expect("duplicate reported");
+    let text = fs::read_to_string(dir.path().join("etc").join(LXC_FILE)).unwrap();
+    let second = dup.span.unwrap();
+    let (first, label) = dup.also.clone().expect("the first declaration is shown too");
+    assert_eq!(label, "first declaration");
+    assert_eq!(&text[first.offset()..first.offset() + first.len()], "\"900\"");
+    assert_eq!(&text[second.offset()..second.offset() + second.len()], "\"900\"");
+    assert!(first.offset() < second.offset());
+}
+
+#[test]
+fn literal_secrets_are_masked_in_every_snippet() {
+    // A second problem on the line after the secret shows it as context: masked too.
+    let hv = HV
+        .replace(r#"{"env": "PORTAINER_PW"}"#, r#""Hunter2!""#)
+        .replace(r#""portainer_hostname": "portainer.internal.example""#, r#""portainer_hostname": "bad host""#);
+    let dir = folder(&hv, LXC, VM);
+    let err = load(&dir.path().join("etc")).unwrap_err();
+    let out = render(&err);
+    assert!(out.contains("portainer_hostname"), "{out}");
+    assert!(out.contains("********"), "{out}");
+    assert!(!out.contains("Hunter2!"), "{out}");
+}
+
+#[test]
+fn values_in_messages_are_named_escaped_and_cut() {
+    let long = format!("{}\\u001b[2J", "x".repeat(100));
+    let lxc = LXC.replace(r#""features": ["base_setup"]"#, &format!(r#""features": ["{long}"]"#));
+    let dir = folder(HV, &lxc, VM);
+    let err = load(&dir.path().join("etc")).unwrap_err();
+    let out = render(&err);
+    assert!(out.contains("escape character (\\x1b)"), "{out}");
+    assert!(!out.contains('\u{1b}'), "no raw escape reaches the terminal: {out}");
+
+    let lxc = LXC.replace(r#""features": ["base_setup"]"#, &format!(r#""features": ["{}"]"#, "y".repeat(5000)));
+    let dir = folder(HV, &lxc, VM);
+    let err = load(&dir.path().join("etc")).unwrap_err();
+    let feature = err.problems.iter().find(|p| p.message.starts_with("unknown LXC feature")).expect("refused");
+    assert_eq!(feature.message, format!("unknown LXC feature `{}… (5000 bytes)`", "y".repeat(60)));
+    assert!(render(&err).len() < 5000, "the value is never printed whole");
+}

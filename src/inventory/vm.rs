@@ -1,17 +1,17 @@
 //! `phoenix_vm_configs.json`: `vm_defaults` plus the `vms[]` list.
 
 use super::firewall::{guest_firewall, GuestFirewall};
-use super::lxc::{feature, traefik_service, TraefikService};
-use super::net::{check_gateway, cidr, ipv4};
-use super::reader::{bool_, guest_id, i64_, nonempty_string, string, u32_, Ctx, Obj};
+use super::lxc::{traefik_service, TraefikService, DISK_WHY, MEMORY_WHY};
+use super::net::{boot_order, check_gateway, cidr, ipv4};
+use super::reader::{bool_, formatted, guest_id, nonempty_string, string, u32_, u32_in, Ctx, Obj};
+use super::rules::{
+    BRIDGE, DNS_NAME, FILE_NAME, HOST_PATH, LINUX_USER, NAMESERVERS, SIMPLE_NAME, SNAPSHOT_NAME, STORAGE_ID,
+};
 use super::source::child_pointer;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
-
-/// Features a VM may list (scripts run inside the VM).
-pub const VM_FEATURES: [&str; 4] = ["base_setup", "trusted_ca", "step_cli", "docker"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VmFile {
@@ -116,12 +116,12 @@ pub struct StackRef {
 fn stack_ref(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackRef> {
     match v {
         Value::String(_) => {
-            Some(StackRef { name: nonempty_string(ctx, v, ptr)?, environment: None, at: ptr.to_string() })
+            Some(StackRef { name: formatted(&SIMPLE_NAME)(ctx, v, ptr)?, environment: None, at: ptr.to_string() })
         }
         Value::Object(_) => {
             let mut o = Obj::new(ctx, v, ptr)?;
-            let name = o.req("name", nonempty_string);
-            let environment = o.opt("environment", nonempty_string);
+            let name = o.req("name", formatted(&SIMPLE_NAME));
+            let environment = o.opt("environment", formatted(&SIMPLE_NAME));
             o.finish();
             Some(StackRef { name: name?, environment, at: ptr.to_string() })
         }
@@ -132,6 +132,20 @@ fn stack_ref(ctx: &Ctx, v: &Value, ptr: &str) -> Option<StackRef> {
     }
 }
 
+/// The only volume type VMs mount (NFS, through fstab).
+fn volume_type(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
+    let t = string(ctx, v, ptr)?;
+    if t == "nfs" {
+        return Some(t);
+    }
+    ctx.report(
+        ctx.at_value(ptr, format!("`{}` is not a supported volume type", ctx.path(ptr)))
+            .label("expected \"nfs\"")
+            .help("VM volumes are NFS mounts: write \"type\": \"nfs\""),
+    );
+    None
+}
+
 fn vm_ip(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     if v.as_str() == Some("dhcp") {
         return Some("dhcp".into());
@@ -139,17 +153,19 @@ fn vm_ip(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     cidr(ctx, v, ptr)
 }
 
+const CORES_WHY: &str = "a VM needs at least one core (qemu-server)";
+
 pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<VmFile> {
     let mut o = Obj::new(ctx, root, "")?;
     o.accept("$schema");
     let defaults = o
         .obj("vm_defaults", |o| VmDefaults {
             template: o.opt("template", string),
-            cores: o.opt("cores", u32_),
-            memory_mb: o.opt("memory_mb", u32_),
-            disk_size_gb: o.opt("disk_size_gb", u32_),
-            storage_pool: o.opt("storage_pool", nonempty_string),
-            network_bridge: o.opt("network_bridge", nonempty_string),
+            cores: o.opt("cores", u32_in(1, u32::MAX, CORES_WHY)),
+            memory_mb: o.opt("memory_mb", u32_in(16, u32::MAX, MEMORY_WHY)),
+            disk_size_gb: o.opt("disk_size_gb", u32_in(1, u32::MAX, DISK_WHY)),
+            storage_pool: o.opt("storage_pool", formatted(&STORAGE_ID)),
+            network_bridge: o.opt("network_bridge", formatted(&BRIDGE)),
         })
         .unwrap_or_default();
     let mut guests = IndexMap::new();
@@ -182,23 +198,24 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, defaults: &VmDefaults, declared: &mut H
             return None;
         }
     }
-    let name = o.req("name", nonempty_string);
+    let name = o.req("name", formatted(&DNS_NAME));
     let is_template = o.opt("is_template", bool_).unwrap_or(false);
-    let template_image = o.opt("template_image", nonempty_string);
-    let template_snapshot_name = o.opt("template_snapshot_name", nonempty_string);
+    let template_image = o.opt("template_image", formatted(&FILE_NAME));
+    let template_snapshot_name = o.opt("template_snapshot_name", formatted(&SNAPSHOT_NAME));
     let clone_from_vmid = o.opt("clone_from_vmid", guest_id);
-    let cores = o.opt("cores", u32_).or(defaults.cores);
-    let memory_mb = o.opt("memory_mb", u32_).or(defaults.memory_mb);
-    let disk_size_gb = o.opt("disk_size_gb", u32_).or(defaults.disk_size_gb);
-    let storage_pool = o.opt("storage_pool", nonempty_string).or_else(|| defaults.storage_pool.clone());
-    let network_bridge = o.opt("network_bridge", nonempty_string).or_else(|| defaults.network_bridge.clone());
+    let cores = o.opt("cores", u32_in(1, u32::MAX, CORES_WHY)).or(defaults.cores);
+    let memory_mb = o.opt("memory_mb", u32_in(16, u32::MAX, MEMORY_WHY)).or(defaults.memory_mb);
+    let disk_size_gb = o.opt("disk_size_gb", u32_in(1, u32::MAX, DISK_WHY)).or(defaults.disk_size_gb);
+    let storage_pool = o.opt("storage_pool", formatted(&STORAGE_ID)).or_else(|| defaults.storage_pool.clone());
+    let network_bridge = o.opt("network_bridge", formatted(&BRIDGE)).or_else(|| defaults.network_bridge.clone());
     let start_at_boot = o.opt("start_at_boot", bool_);
-    let boot_order = o.opt("boot_order", i64_);
+    let boot_order = o.opt("boot_order", boot_order);
     let boot_delay = o.opt("boot_delay", u32_);
-    let features = o.list("features", feature(&VM_FEATURES, "VM"));
+    // Checked against the feature registry (stdlib/features/) by inventory::features.
+    let features = o.list("features", string);
     let portainer_role = o.opt("portainer_role", string);
     let portainer_environment_name = o.opt("portainer_environment_name", nonempty_string);
-    let portainer_agent_hostname = o.opt("portainer_agent_hostname", nonempty_string);
+    let portainer_agent_hostname = o.opt("portainer_agent_hostname", formatted(&DNS_NAME));
     let (dependencies, dep_at): (Vec<u32>, Vec<String>) =
         o.list("dependencies", |c, v, p| guest_id(c, v, p).map(|id| (id, p.to_string()))).into_iter().unzip();
     let traefik_service = o.obj("traefik_service", traefik_service).flatten();
@@ -207,20 +224,20 @@ fn guest(ctx: &Ctx, v: &Value, at: &str, defaults: &VmDefaults, declared: &mut H
         .obj("network_config", |o| {
             let ip = o.req("ip", vm_ip);
             let gw = o.opt("gw", ipv4);
-            let nameserver = o.opt("nameserver", string);
+            let nameserver = o.opt("nameserver", formatted(&NAMESERVERS));
             if let (Some(ip), Some(gw)) = (&ip, &gw) {
                 check_gateway(o.ctx, ip, &child_pointer(&net_ptr, "gw"), gw);
             }
             Some(VmNetwork { ip: ip?, gw, nameserver })
         })
         .flatten();
-    let user_config = o.obj("user_config", |o| UserConfig { username: o.opt("username", nonempty_string) });
+    let user_config = o.obj("user_config", |o| UserConfig { username: o.opt("username", formatted(&LINUX_USER)) });
     let volumes = o.list("volumes", |ctx, v, ptr| {
         let mut o = Obj::new(ctx, v, ptr)?;
-        let volume_type = o.req("type", nonempty_string);
-        let name = o.req("name", nonempty_string);
-        let path = o.req("path", nonempty_string);
-        let mount_point = o.req("mount_point", nonempty_string);
+        let volume_type = o.req("type", volume_type);
+        let name = o.req("name", formatted(&SIMPLE_NAME));
+        let path = o.req("path", formatted(&HOST_PATH));
+        let mount_point = o.req("mount_point", formatted(&HOST_PATH));
         let server = o.opt("server", ipv4);
         o.finish();
         Some(VmVolume { volume_type: volume_type?, name: name?, path: path?, mount_point: mount_point?, server })

@@ -126,6 +126,26 @@ pub struct Action {
 }
 
 impl Action {
+    /// The guests this action works inside or on (commands in a guest, a copy into it, its
+    /// modelled effect): what it read there before may no longer hold once it ran.
+    pub fn guests_acted_on(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Guest { id, .. } => Some(*id),
+                Step::CopyFromGuest { target, .. } => Some(target.id),
+                _ => None,
+            })
+            .collect();
+        if let Effect::Guest { id, .. } = &self.effect {
+            ids.push(*id);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     pub fn new(change: Change, subject: impl Into<String>, reason: impl Into<String>) -> Self {
         Action {
             change,

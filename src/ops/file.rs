@@ -108,6 +108,7 @@ fn markers(comment: &str, marker: &str) -> (String, String) {
 /// has a BEGIN line without its END (a hand edit phoenix must not guess about).
 pub fn with_block(text: &str, comment: &str, marker: &str, body: &str) -> Result<String, String> {
     let (begin, end) = markers(comment, marker);
+    crate::generate::managed_block::check_block(comment, marker, &begin, &end, body).map_err(|e| e.to_string())?;
     let mut block = String::new();
     block.push_str(&begin);
     block.push('\n');

@@ -258,13 +258,21 @@ pub fn copy_from_guest(
 ) -> Result<Plan, OpError> {
     let subj = format!("guest {id}: file {}", want.path);
     let mut source = facts.guest_file(src.kind, src.id, &src.path)?;
-    // A source guest this dry-run creates makes its files by running commands the model cannot
-    // follow (step-ca's init writes its root): "absent" there means "not known yet".
-    if source == Some(None) && facts.is_modelled(src.id) {
+    // A dry-run cannot follow the commands that make a source file (step-ca's init writes its
+    // root): "absent" there means "not known yet", and apply decides.
+    if source == Some(None) && facts.is_dry_run() {
         source = None;
     }
+    // Apply: the guest graph ran the source guest first (a feature's need of another guest is an
+    // edge), so a missing source is an error to fix, never something a later run picks up.
     if let Some(None) = source {
-        return Ok(Plan::noop(subj, format!("{}:{} does not exist yet", src.id, src.path)));
+        return Err(OpError::Invalid {
+            subject: subj,
+            message: format!(
+                "the source {}:{} does not exist: guest {} has not made it (check that guest's features, then run again)",
+                src.id, src.path, src.id
+            ),
+        });
     }
     let target = facts.guest_file(kind, id, &want.path)?;
     let (change, note) = match (&source, &target) {

@@ -7,6 +7,7 @@ use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
+use crate::generate::{self, propstring::PropertyString, GenerateError};
 use crate::graph::GuestKind;
 use crate::inventory::LxcGuest;
 
@@ -24,22 +25,8 @@ fn effect(id: u32, change: GuestChange) -> Effect {
     Effect::Guest { kind: KIND, id, change }
 }
 
-/// A mount the container should have, identified by its path inside the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DesiredMount {
-    /// A host directory bind-mounted (`mpN: /host/path,mp=/ct/path`).
-    Bind { host_path: String, mp: String },
-    /// A volume allocated on a storage (`mpN: <storage>:<GiB>,mp=/ct/path`).
-    Volume { storage: String, size_gb: u32, mp: String },
-}
-
-impl DesiredMount {
-    pub fn mp(&self) -> &str {
-        match self {
-            DesiredMount::Bind { mp, .. } | DesiredMount::Volume { mp, .. } => mp,
-        }
-    }
-}
+use super::lxc_mounts::plan_mounts;
+pub use super::lxc_mounts::DesiredMount;
 
 /// The container as the inventory declares it, in `pct` terms.
 #[derive(Debug, Clone)]
@@ -64,9 +51,10 @@ pub struct DesiredCt {
     pub lxc_lines: Vec<(String, String)>,
 }
 
-/// Split `key=value` or `key: value`.
+/// Split `key=value` or `key: value` at the first separator, so a value may hold the other one
+/// (`lxc.environment: FOO=bar`, `lxc.mount.entry = /a b none bind,create=dir`).
 fn split_kv(s: &str) -> Option<(String, String)> {
-    let (k, v) = s.split_once('=').or_else(|| s.split_once(':'))?;
+    let (k, v) = s.split_once(['=', ':'])?;
     let (k, v) = (k.trim(), v.trim());
     (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
 }
@@ -180,13 +168,25 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
 
     let mut mounts = Vec::new();
     for m in &g.mount_points {
-        mounts.push(DesiredMount::Bind { host_path: m.host_path.clone(), mp: m.container_path.clone() });
+        // The inventory declares no mount options: the declared state is Proxmox's default
+        // (read-write, and volumes outside backups); a live `ro=1`/`backup=1` is drift.
+        mounts.push(DesiredMount::Bind {
+            host_path: m.host_path.clone(),
+            mp: m.container_path.clone(),
+            read_only: false,
+        });
     }
     for v in &g.zfs_volumes {
-        mounts.push(DesiredMount::Volume { storage: v.pool.clone(), size_gb: v.size_gb, mp: v.mount_point.clone() });
+        mounts.push(DesiredMount::Volume {
+            storage: v.pool.clone(),
+            size_gb: v.size_gb,
+            mp: v.mount_point.clone(),
+            read_only: false,
+            backup: false,
+        });
     }
 
-    Ok(DesiredCt {
+    let d = DesiredCt {
         id,
         hostname: g.name.clone(),
         cores: g.cores,
@@ -202,7 +202,44 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
         unprivileged: g.unprivileged.unwrap_or(true),
         mounts,
         lxc_lines,
-    })
+    };
+    check_generated(&d).map_err(|e| invalid(id, e.to_string()))?;
+    Ok(d)
+}
+
+/// Every value of the desired container that becomes a property string, a conf line or the
+/// host name, put through its builder once: a value that would add a property or a line stops
+/// the op before any action is planned (defence in depth behind the configuration's validation).
+fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
+    generate::hostname::check("hostname", &d.hostname)?;
+    generate::propstring::check_props("net0", &d.net0, None)?;
+    let mut features = PropertyString::new("features");
+    for (k, v) in &d.features {
+        features = features.pair(k, v)?;
+    }
+    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())?;
+    if let Some(ns) = &d.nameserver {
+        // A list (`10.0.0.2 1.1.1.1`) is fine: it is one argv element and one conf line.
+        generate::error::no_control("nameserver", ns)?;
+    }
+    for m in &d.mounts {
+        mount_value(m)?;
+    }
+    for (k, v) in &d.lxc_lines {
+        generate::lxc_conf::check_line(k, v)?;
+    }
+    Ok(())
+}
+
+/// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
+fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
+    let ps = match m {
+        DesiredMount::Bind { host_path, mp, .. } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Volume { storage, size_gb, mp, .. } => PropertyString::new("mount point")
+            .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
+            .pair("mp", mp)?,
+    };
+    Ok(ps.build())
 }
 
 fn bool01(b: bool) -> &'static str {
@@ -213,8 +250,12 @@ fn bool01(b: bool) -> &'static str {
     }
 }
 
-fn features_string(features: &[(String, String)]) -> String {
-    features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+fn features_string(features: &[(String, String)]) -> Result<String, GenerateError> {
+    let mut ps = PropertyString::new("features");
+    for (k, v) in features {
+        ps = ps.pair(k, v)?;
+    }
+    Ok(ps.build())
 }
 
 /// Make the container exist: `pct create` from its OS template, or `pct clone` from its clone
@@ -238,6 +279,7 @@ pub fn ensure_defined(
             d.storage
         )));
     }
+    generate::hostname::check("hostname", &d.hostname).map_err(|e| invalid(id, e.to_string()))?;
     let ids = id.to_string();
     let action = match g.clone_from_ctid {
         Some(src) => {
@@ -309,7 +351,10 @@ pub fn ensure_defined(
                 .arg("--memory")
                 .arg(d.memory.to_string())
                 .arg("--rootfs")
-                .arg(format!("{}:{}", d.storage, d.rootfs_gb))
+                .arg(
+                    generate::propstring::volume("rootfs", &d.storage, &d.rootfs_gb.to_string())
+                        .map_err(|e| invalid(id, e.to_string()))?,
+                )
                 .arg("--net0")
                 .arg(net0.as_str())
                 .arg("--unprivileged")
@@ -327,7 +372,7 @@ pub fn ensure_defined(
                 cmd = cmd.arg("--swap").arg(s.to_string());
             }
             if !d.features.is_empty() {
-                let f = features_string(&d.features);
+                let f = features_string(&d.features).map_err(|e| invalid(id, e.to_string()))?;
                 cmd = cmd.arg("--features").arg(f.as_str());
                 entries.insert("features".into(), f);
             }
@@ -381,6 +426,20 @@ pub struct ConfigPlan {
     pub plan: Plan,
     pub diffs: Vec<Diff>,
     pub restart_needed: bool,
+    /// Live mount points nothing declares (`mpN: value`): drift phoenix reports, never removes.
+    pub undeclared: Vec<String>,
+}
+
+/// An `mpN` value as the host stores it after `pct set`: `storage:GiB` (a new volume) becomes
+/// the allocated volume with its size; any other value is kept.
+fn allocated(id: u32, n: u8, value: &str) -> String {
+    let Ok(mut p) = propstring::lxc_mount(value, false) else { return value.to_string() };
+    let Some((storage, gib)) = p.get("volume").and_then(|v| v.split_once(':')) else { return value.to_string() };
+    let Ok(gib) = gib.parse::<u32>() else { return value.to_string() };
+    let storage = storage.to_string();
+    p.set("volume", format!("{storage}:subvol-{id}-disk-{}", n + 1));
+    p.set("size", format!("{gib}G"));
+    propstring::print_lxc_mount(&p, false)
 }
 
 /// Bring an existing container's configuration to `d`, changing only what differs (`pct set`,
@@ -497,52 +556,15 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         }
     }
 
-    // Mount points: matched by their path in the container, so indices stay stable.
-    let mut existing: Vec<(u8, PropString)> = have
-        .entries
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("mp")?.parse::<u8>().ok()?, propstring::lxc_mount(v, false).ok()?)))
-        .collect();
-    existing.sort_by_key(|(i, _)| *i);
-    let mut used: Vec<u8> = existing.iter().map(|(i, _)| *i).collect();
-    let mut resizes: Vec<(String, u32)> = Vec::new();
-    for m in &d.mounts {
-        let found = existing.iter().find(|(_, p)| p.get("mp") == Some(m.mp()));
-        match (m, found) {
-            (DesiredMount::Bind { host_path, mp }, Some((i, p))) => {
-                if p.get("volume") != Some(host_path.as_str()) {
-                    let mut np = p.clone();
-                    np.set("volume", host_path.clone());
-                    reasons.push(format!("mp{i} ({mp}): {} → {host_path}", p.get("volume").unwrap_or("?")));
-                    diffs.push(diff(&format!("mount {mp}"), p.get("volume"), host_path));
-                    set.push((format!("mp{i}"), propstring::print_lxc_mount(&np, false)));
-                    restart = true;
-                }
-            }
-            (DesiredMount::Volume { size_gb, mp, .. }, Some((i, p))) => {
-                let cur = p.get("size").and_then(propstring::parse_size).unwrap_or(0);
-                let want = u64::from(*size_gb) << 30;
-                if cur < want {
-                    reasons.push(format!("mp{i} ({mp}): size {} → {size_gb}G", p.get("size").unwrap_or("?")));
-                    diffs.push(diff(&format!("mount {mp} size"), p.get("size"), &format!("{size_gb}G")));
-                    resizes.push((format!("mp{i}"), *size_gb));
-                }
-            }
-            (m, None) => {
-                let i =
-                    (0u8..=255).find(|i| !used.contains(i)).ok_or_else(|| invalid(id, "no free mount point index"))?;
-                used.push(i);
-                let value = match m {
-                    DesiredMount::Bind { host_path, mp } => format!("{host_path},mp={mp}"),
-                    DesiredMount::Volume { storage, size_gb, mp } => format!("{storage}:{size_gb},mp={mp}"),
-                };
-                reasons.push(format!("mp{i}: + {}", m.mp()));
-                diffs.push(diff(&format!("mount {}", m.mp()), None, &value));
-                set.push((format!("mp{i}"), value));
-                restart = true;
-            }
-        }
-    }
+    // Mount points: matched by their path in the container, so indices stay stable and a
+    // drifted one is repaired in place (see `plan_mounts`).
+    let mounts = plan_mounts(id, &have, &d.mounts)?;
+    reasons.extend(mounts.reasons);
+    diffs.extend(mounts.diffs);
+    set.extend(mounts.set);
+    restart |= mounts.restart;
+    let mut resizes = mounts.resizes;
+    let undeclared = mounts.undeclared;
 
     let mut actions = Vec::new();
     if !set.is_empty() {
@@ -550,16 +572,11 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         for (k, v) in &set {
             cmd = cmd.arg(format!("--{k}")).arg(v.as_str());
         }
-        // What the host will store: volumes are allocated (`storage:size` becomes a volume id).
+        // What the host will store: a new volume (`storage:GiB`) is allocated and named.
         let modelled: Vec<(String, String)> = set
             .iter()
             .map(|(k, v)| match k.strip_prefix("mp").and_then(|n| n.parse::<u8>().ok()) {
-                Some(n) => match d.mounts.iter().find(|m| v.ends_with(&format!("mp={}", m.mp()))) {
-                    Some(DesiredMount::Volume { storage, size_gb, mp }) => {
-                        (k.clone(), format!("{storage}:subvol-{id}-disk-{},mp={mp},size={size_gb}G", n + 1))
-                    }
-                    _ => (k.clone(), v.clone()),
-                },
+                Some(n) => (k.clone(), allocated(id, n, v)),
                 None => (k.clone(), v.clone()),
             })
             .collect();
@@ -599,7 +616,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
-    Ok(ConfigPlan { plan, diffs, restart_needed: restart })
+    Ok(ConfigPlan { plan, diffs, restart_needed: restart, undeclared })
 }
 
 /// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.
@@ -617,6 +634,9 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let subj = format!("{} ({path})", subject(id));
     if missing.is_empty() {
         return Ok((Plan::noop(subj, "lxc lines present"), Vec::new()));
+    }
+    for (k, v) in &missing {
+        generate::lxc_conf::check_line(k, v).map_err(|e| invalid(id, e.to_string()))?;
     }
     let text = conf.with_lxc_lines(&missing);
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();

@@ -3,10 +3,12 @@
 //! through [`crate::facts::Facts`], and the executor runs (or, in dry-run, models) the actions.
 
 pub mod action;
+pub mod converged;
 pub mod exec;
 pub mod file;
 pub mod guest;
 pub mod lxc;
+pub mod lxc_mounts;
 pub mod pvesm;
 pub mod qm;
 pub mod zfs;

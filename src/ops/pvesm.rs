@@ -66,6 +66,11 @@ pub fn ensure_storage(
     {
         return Err(invalid("a storage id starts with a letter and has only letters, digits and `-_.`".into()));
     }
+    // Options end up as `\t<key> <value>` lines of /etc/pve/storage.cfg: one line each.
+    for (k, v) in options {
+        crate::generate::error::token("storage option", k, &[]).map_err(|e| invalid(e.to_string()))?;
+        crate::generate::error::no_control(&format!("storage option {k}"), v).map_err(|e| invalid(e.to_string()))?;
+    }
     let storages = facts.storages()?;
     match storages.get(id) {
         None => {

@@ -11,6 +11,7 @@ use crate::facts::guest_config::ConfSection;
 use crate::facts::guests::{GuestChange, GuestConf, Origin, Power};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
+use crate::generate::{self, propstring::PropertyString, GenerateError};
 use crate::graph::GuestKind;
 use crate::inventory::{HypervisorConfig, VmGuest};
 
@@ -115,16 +116,13 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         None => None,
     };
     let net = g.network_config.as_ref();
-    let ipconfig0 = net.map(|n| {
-        if n.ip == "dhcp" {
-            "ip=dhcp".to_string()
-        } else {
-            match &n.gw {
-                Some(gw) => format!("ip={},gw={gw}", n.ip),
-                None => format!("ip={}", n.ip),
-            }
-        }
-    });
+    let ipconfig0 = net
+        .map(|n| {
+            let gw = if n.ip == "dhcp" { None } else { n.gw.as_deref() };
+            PropertyString::new("ipconfig0").pair("ip", &n.ip)?.pair_opt("gw", gw).map(PropertyString::build)
+        })
+        .transpose()
+        .map_err(|e| invalid(id, e.to_string()))?;
     // The VM's own resolver, else the host's (the original hard-coded one).
     let host_dns = hv
         .network
@@ -140,7 +138,7 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         .map(|k| k.trim())
         .filter(|k| !k.is_empty())
         .map(|k| format!("{k}\n"));
-    Ok(DesiredVm {
+    let d = DesiredVm {
         id,
         name: g.name.clone(),
         cores: g.cores,
@@ -158,7 +156,9 @@ pub fn desired(g: &VmGuest, hv: &HypervisorConfig) -> Result<DesiredVm, OpError>
         searchdomain: Some(hv.domain_name.clone()).filter(|d| !d.is_empty()),
         clone_from: g.clone_from_vmid,
         image,
-    })
+    };
+    d.check_generated().map_err(|e| invalid(id, e.to_string()))?;
+    Ok(d)
 }
 
 impl DesiredVm {
@@ -171,12 +171,36 @@ impl DesiredVm {
     }
 
     /// `net0` as declared: the model and bridge, `firewall=1` when the firewall is enabled.
-    fn net0(&self) -> String {
-        let mut s = format!("virtio,bridge={}", self.bridge);
-        if self.firewall {
-            s.push_str(",firewall=1");
+    fn net0(&self) -> Result<String, GenerateError> {
+        Ok(PropertyString::new("net0")
+            .bare("virtio")?
+            .pair("bridge", &self.bridge)?
+            .pair_opt("firewall", self.firewall.then_some("1"))?
+            .build())
+    }
+
+    /// Every value that becomes a property string, a conf line or the VM's name, put through its
+    /// builder once, so a hostile value stops the op before any action is planned.
+    fn check_generated(&self) -> Result<(), GenerateError> {
+        generate::hostname::check("name", &self.name)?;
+        self.net0()?;
+        if let Some(st) = &self.storage {
+            generate::propstring::volume("storage", st, "0")?;
         }
-        s
+        if let Some(u) = &self.ciuser {
+            generate::error::token("ciuser", u, &[(',', generate::Refusal::Comma)])?;
+        }
+        if let Some(ns) = &self.nameserver {
+            generate::error::no_control("nameserver", ns)?;
+        }
+        if let Some(sd) = &self.searchdomain {
+            generate::error::token("searchdomain", sd, &[])?;
+        }
+        if let Some(keys) = &self.sshkeys {
+            // One key: a newline inside it would authorise a second one.
+            generate::error::no_control("users.ssh_public_key", keys.trim_end_matches('\n'))?;
+        }
+        Ok(())
     }
 
     /// The cloud-init user-data snippet that installs the guest agent at first boot.
@@ -209,6 +233,50 @@ fn render_conf(entries: &indexmap::IndexMap<String, String>) -> String {
 
 fn existing_conf(facts: &Facts, id: u32) -> Result<std::sync::Arc<Option<GuestConf>>, OpError> {
     Ok(facts.guest_conf(KIND, id)?)
+}
+
+/// The storages a template build writes to, checked before its first command (the download
+/// included), like a container's storage: a missing one would otherwise stop the build half-way,
+/// after the image download and `qm create`. The disk storage holds the imported disk and the
+/// cloud-init drive, so it must take VM images; the snippet storage holds the agent user-data.
+/// (Proxmox accepts `cicustom` on a storage without the `snippets` content type, so only its
+/// existence is required.) A VM that is already a template uses none of them again.
+pub fn check_template_storages(facts: &Facts, d: &DesiredVm) -> Result<(), OpError> {
+    let id = d.id;
+    if existing_conf(facts, id)?.as_ref().as_ref().is_some_and(|c| c.is_template()) {
+        return Ok(());
+    }
+    let storages = facts.storages()?;
+    let disk = d.storage()?;
+    let uses = [
+        (disk, "its disk and cloud-init drive", Some("images")),
+        (SNIPPET_STORAGE, "the cloud-init snippet that installs the guest agent", None),
+    ];
+    for (sid, purpose, content) in uses {
+        let Some(def) = storages.get(sid) else {
+            return Err(invalid(
+                id,
+                format!(
+                    "storage `{sid}` (for {purpose}) does not exist on the host: declare it (a zfs dataset with \
+                 proxmox_storage_type) and run `phoenix setup` first"
+                ),
+            ));
+        };
+        // No `content` line: the storage type's default, which includes images for disk storages.
+        let listed = def.options.get("content");
+        if let (Some(want), Some(listed)) = (content, listed) {
+            if !listed.split(',').any(|c| c.trim() == want) {
+                return Err(invalid(
+                    id,
+                    format!(
+                    "storage `{sid}` (for {purpose}) does not take `{want}` (its content: {listed}): add `{want}` to \
+                     its proxmox_content_type and run `phoenix setup` first"
+                ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Download the template's cloud image once: nothing to do when it is on the host, or when the
@@ -245,7 +313,8 @@ pub fn ensure_template_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpE
     if let Some(other) = facts.guest(id)? {
         return Err(invalid(id, format!("id {id} is taken by a {} on the host", other.kind)));
     }
-    let net0 = d.net0();
+    let net0 = d.net0().map_err(|e| invalid(id, e.to_string()))?;
+    generate::hostname::check("name", &d.name).map_err(|e| invalid(id, e.to_string()))?;
     let mut cmd = Command::new(["qm", "create"]).arg(id.to_string()).arg("--name").arg(d.name.as_str());
     let mut entries = indexmap::IndexMap::new();
     entries.insert("name".to_string(), d.name.clone());
@@ -330,10 +399,16 @@ pub fn ensure_template_setup(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpErr
             },
         )
         .exec(
-            Command::new(["qm", "set"])
-                .arg(ids.as_str())
-                .arg(format!("--{BOOT_DISK}"))
-                .arg(format!("{storage}:0,import-from={}", img.path)),
+            Command::new(["qm", "set"]).arg(ids.as_str()).arg(format!("--{BOOT_DISK}")).arg(
+                PropertyString::new(BOOT_DISK)
+                    .bare(
+                        &generate::propstring::volume(BOOT_DISK, storage, "0")
+                            .map_err(|e| invalid(id, e.to_string()))?,
+                    )
+                    .and_then(|p| p.pair("import-from", &img.path))
+                    .map_err(|e| invalid(id, e.to_string()))?
+                    .build(),
+            ),
         );
         // The imported size is the image's (unknown until apply), unless it is grown here.
         let mut value = format!("{storage}:vm-{id}-disk-0");
@@ -350,7 +425,7 @@ pub fn ensure_template_setup(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpErr
         actions.push(set_action(
             id,
             "ide2",
-            &format!("{storage}:cloudinit"),
+            &generate::propstring::volume("ide2", storage, "cloudinit").map_err(|e| invalid(id, e.to_string()))?,
             format!("{storage}:vm-{id}-cloudinit,media=cdrom"),
             "no cloud-init drive",
         ));
@@ -493,6 +568,15 @@ pub fn ensure_defined(facts: &Facts, d: &DesiredVm) -> Result<Plan, OpError> {
     let mut base_for_model = base.clone();
     if let (Some(want), Some(have)) = (d.storage.as_deref(), disk_storage(&base)) {
         if want != have {
+            if !facts.storages()?.contains_key(want) {
+                return Err(invalid(
+                    id,
+                    format!(
+                        "storage `{want}` does not exist on the host: declare it (a zfs dataset with \
+                     proxmox_storage_type) and run `phoenix setup` first"
+                    ),
+                ));
+            }
             cmd = cmd.arg("--storage").arg(want);
             for (k, v) in base_for_model.entries.iter_mut() {
                 if is_disk_key(k) && !v.contains("media=cdrom") {

@@ -1,5 +1,6 @@
 //! Human rendering of events: one glyph per change kind, grouped lines, a closing summary.
 
+use super::escape::{lines, one_line};
 use super::{ActionStatus, Event, Level, Verbosity};
 
 const RESET: &str = "\x1b[0m";
@@ -21,10 +22,10 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
     match event {
         Event::RunStarted { plan, host, dry_run, .. } => (verbosity > Verbosity::Quiet).then(|| {
             let mode = if *dry_run { " (dry-run: nothing will be changed)" } else { "" };
-            paint(color, "1", &format!("phoenix {plan} on {host}{mode}")) + "\n"
+            paint(color, "1", &format!("phoenix {} on {}{mode}", one_line(plan), one_line(host))) + "\n"
         }),
         Event::Stage { title } => {
-            (verbosity > Verbosity::Quiet).then(|| paint(color, "1", &format!("\n== {title}")) + "\n")
+            (verbosity > Verbosity::Quiet).then(|| paint(color, "1", &format!("\n== {}", one_line(title))) + "\n")
         }
         Event::Action { change, subject, reason, guest, steps, status, error, note } => {
             let glyph = match status {
@@ -40,16 +41,16 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                     change.glyph(),
                 ),
             };
-            let mut text = format!("{glyph} {}{subject} ({reason})\n", guest_prefix(guest));
+            let mut text = format!("{glyph} {}{} ({})\n", guest_prefix(guest), one_line(subject), one_line(reason));
             if let Some(n) = note {
-                text.push_str(&format!("    {}\n", paint(color, "2", &format!("note: {n}"))));
+                text.push_str(&format!("    {}\n", paint(color, "2", &format!("note: {}", one_line(n)))));
             }
             if verbosity > Verbosity::Quiet || *status == ActionStatus::Failed {
                 for s in steps {
-                    text.push_str(&format!("    {}\n", paint(color, "2", s)));
+                    text.push_str(&format!("    {}\n", paint(color, "2", &one_line(s))));
                 }
                 if let Some(e) = error {
-                    for line in e.lines() {
+                    for line in lines(e).lines() {
                         text.push_str(&format!("    {}\n", paint(color, "31", line)));
                     }
                 }
@@ -58,8 +59,9 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 None
             }
         }
-        Event::Noop { subject, reason, guest } => (verbosity >= Verbosity::Verbose)
-            .then(|| paint(color, "2", &format!("· {}{subject} ({reason})", guest_prefix(guest))) + "\n"),
+        Event::Noop { subject, reason, guest } => (verbosity >= Verbosity::Verbose).then(|| {
+            paint(color, "2", &format!("· {}{} ({})", guest_prefix(guest), one_line(subject), one_line(reason))) + "\n"
+        }),
         Event::Log { level, message, guest } => {
             let show = match level {
                 Level::Debug => verbosity >= Verbosity::Verbose,
@@ -73,10 +75,10 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                     Level::Warn => paint(color, "33", "warning: "),
                     Level::Error => paint(color, "31", "error: "),
                 };
-                format!("{tag}{}{message}\n", guest_prefix(guest))
+                format!("{tag}{}{}\n", guest_prefix(guest), lines(message))
             })
         }
-        Event::Row { text, .. } => (verbosity > Verbosity::Quiet).then(|| format!("{text}\n")),
+        Event::Row { text, .. } => (verbosity > Verbosity::Quiet).then(|| format!("{}\n", lines(text))),
         Event::GuestFinished { guest, outcome, detail, elapsed_ms } => {
             let show = verbosity >= Verbosity::Verbose || outcome != "ok";
             show.then(|| {
@@ -89,7 +91,7 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 if detail.is_empty() {
                     format!("[{guest}] {o}{took}\n")
                 } else {
-                    format!("[{guest}] {o}{took}: {detail}\n")
+                    format!("[{guest}] {o}{took}: {}\n", lines(detail))
                 }
             })
         }
@@ -141,6 +143,26 @@ mod tests {
             "~ zfs dataset tank/a (compression: off → lz4)\n    zfs set compression=lz4 tank/a\n"
         );
         assert_eq!(render(&e, Verbosity::Quiet, false, true), None);
+    }
+
+    #[test]
+    fn config_values_cannot_drive_the_terminal() {
+        let e = Event::Action {
+            change: Change::Create,
+            subject: "ct 101 \x1b[2J".into(),
+            reason: "absent\rfake ok".into(),
+            guest: Some(101),
+            steps: vec!["pct create 101 --hostname a\x1b]0;title\x07".into()],
+            status: ActionStatus::Failed,
+            error: Some("line one\nline \x1b[31mtwo".into()),
+            note: None,
+        };
+        let text = render(&e, Verbosity::Normal, false, false).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\r') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("ct 101 \\x1b[2J (absent\\rfake ok)"), "{text}");
+        assert!(text.contains("    line \\x1b[31mtwo\n"), "{text}");
+        let log = Event::Log { level: Level::Warn, message: "x\x1b[8mhidden".into(), guest: None };
+        assert_eq!(render(&log, Verbosity::Normal, false, false).unwrap(), "warning: x\\x1b[8mhidden\n");
     }
 
     #[test]

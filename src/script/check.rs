@@ -19,9 +19,27 @@ struct Call {
     pos: Position,
 }
 
-/// Imports (alias → path) and calls found in an AST.
-fn scan(ast: &AST) -> (HashMap<String, (String, Position)>, Vec<Call>) {
+/// The folder of an import whose path is computed: `import "features/" + name as f` (or
+/// `` `features/${name}` ``) imports one of the modules in `stdlib/features/`.
+fn dynamic_folder(expr: &Expr) -> Option<String> {
+    let prefix = match expr {
+        Expr::FnCall(x, _) if x.name == "+" && x.args.len() == 2 => &x.args[0],
+        Expr::InterpolatedString(parts, _) => parts.first()?,
+        _ => return None,
+    };
+    match prefix {
+        Expr::StringConstant(s, _) => s.strip_suffix('/').filter(|f| !f.is_empty()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Imports (alias → path), imports from a folder chosen at run time (alias → folder) and calls
+/// found in an AST.
+type Imports = HashMap<String, (String, Position)>;
+
+fn scan(ast: &AST) -> (Imports, Imports, Vec<Call>) {
     let mut imports = HashMap::new();
+    let mut dynamic = HashMap::new();
     let mut calls = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         match path.last() {
@@ -29,6 +47,8 @@ fn scan(ast: &AST) -> (HashMap<String, (String, Position)>, Vec<Call>) {
                 let (expr, alias) = &**x;
                 if let Expr::StringConstant(s, _) = expr {
                     imports.insert(alias.as_str().to_string(), (s.to_string(), *pos));
+                } else if let Some(folder) = dynamic_folder(expr) {
+                    dynamic.insert(alias.as_str().to_string(), (folder, *pos));
                 }
             }
             // A call used as a value is an expression; a call written as a statement
@@ -47,7 +67,7 @@ fn scan(ast: &AST) -> (HashMap<String, (String, Position)>, Vec<Call>) {
         }
         true
     });
-    (imports, calls)
+    (imports, dynamic, calls)
 }
 
 /// Script-defined functions of an AST (`prefix` is the import alias, or "").
@@ -85,9 +105,34 @@ fn check_ast(
     seen_modules: &mut HashSet<String>,
     stack: &mut Vec<String>,
 ) {
-    let (imports, calls) = scan(ast);
+    let (mut imports, dynamic, calls) = scan(ast);
     let local = script_fns(ast, "");
     let mut module_fns: HashMap<String, FnTable> = HashMap::new();
+    // A computed import may load any module of its folder: each is checked, and a call through
+    // the alias must exist in every one of them.
+    let mut folder_fns: HashMap<String, Vec<(String, FnTable)>> = HashMap::new();
+    for (alias, (folder, pos)) in &dynamic {
+        let names = scripts.resolver.module_names(folder);
+        if names.is_empty() {
+            problems.push(ScriptDiagnostic::at(
+                &scripts.sources,
+                ScriptErrorKind::Compile,
+                source,
+                *pos,
+                format!("cannot import from `{folder}/`: there is no module in stdlib/{folder}/"),
+                "imported here",
+                None,
+            ));
+        }
+        for name in names {
+            let path = format!("{folder}/{name}");
+            if let Ok((_, mast)) = scripts.compile_module(&path) {
+                folder_fns.entry(alias.clone()).or_default().push((path.clone(), script_fns(&mast, alias)));
+            }
+            // Checked (and any compile error reported) like a static import.
+            imports.insert(format!("{alias}\u{0}{name}"), (path, *pos));
+        }
+    }
     for (alias, (path, pos)) in &imports {
         if let Some(i) = stack.iter().position(|p| p == path) {
             let mut chain: Vec<String> = stack[i..].to_vec();
@@ -134,7 +179,25 @@ fn check_ast(
     let globals: HashSet<&str> = scripts.global_fns().iter().map(String::as_str).collect();
 
     for call in calls {
-        let problem = if call.namespace.is_empty() {
+        let problem = if let Some(modules) = folder_fns.get(&call.namespace) {
+            let lacking: Vec<&str> = modules
+                .iter()
+                .filter(|(_, fns)| !fns.get(&call.name).is_some_and(|o| o.iter().any(|o| o.arity == call.arity)))
+                .map(|(path, _)| path.as_str())
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                (
+                    format!(
+                        "`{}::{}` with {} argument{} is not defined in every module it may name",
+                        call.namespace,
+                        call.name,
+                        call.arity,
+                        if call.arity == 1 { "" } else { "s" }
+                    ),
+                    format!("missing in: {}", lacking.join(", ")),
+                )
+            })
+        } else if call.namespace.is_empty() {
             if BUILTINS.contains(&call.name.as_str()) || globals.contains(call.name.as_str()) {
                 None
             } else {

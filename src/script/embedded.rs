@@ -15,6 +15,15 @@ pub fn plan_names() -> impl Iterator<Item = &'static str> {
     FILES.iter().filter_map(|(p, _)| p.strip_prefix("plans/")?.strip_suffix(".rhai"))
 }
 
+/// Names of the embedded modules directly in `stdlib/<folder>/` (`docker` for
+/// `stdlib/features/docker.rhai`).
+pub fn module_names(folder: &str) -> impl Iterator<Item = &'static str> + '_ {
+    FILES.iter().filter_map(move |(p, _)| {
+        let name = p.strip_prefix("stdlib/")?.strip_prefix(folder)?.strip_prefix('/')?.strip_suffix(".rhai")?;
+        (!name.contains('/')).then_some(name)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod embedded;
 pub mod params;
 pub mod position;
+pub mod registry;
 pub mod resolver;
 pub mod sources;
 pub mod suggest;
@@ -147,7 +148,10 @@ impl Scripts {
         engine.set_max_string_size(16 << 20);
         engine.set_max_array_size(1 << 20);
         engine.set_max_map_size(1 << 20);
-        engine.set_max_modules(256);
+        // Rhai counts every `import` a run executes (never down), and the feature registry imports
+        // each feature's module by name whenever it is applied: the limit is sized for plans over
+        // thousands of guests, not for a handful of static imports.
+        engine.set_max_modules(1 << 20);
         engine.disable_symbol("eval");
         engine.on_print(|s| tracing::info!(target: "plan", "{s}"));
         engine.on_debug(|s, src, pos| tracing::debug!(target: "plan", "{}:{pos}: {s}", src.unwrap_or("plan")));

@@ -82,6 +82,29 @@ impl Resolver {
     }
 }
 
+impl Resolver {
+    /// The modules directly in `stdlib/<folder>/` (`features` → `docker`, `step_ca`, …), from
+    /// disk and embedded, sorted and deduplicated. Import them as `<folder>/<name>`.
+    pub fn module_names(&self, folder: &str) -> Vec<String> {
+        let mut names: Vec<String> = embedded::module_names(folder).map(str::to_string).collect();
+        if let Some(root) = &self.root {
+            if let Ok(entries) = std::fs::read_dir(root.join("stdlib").join(folder)) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_file() && p.extension().is_some_and(|x| x == "rhai") {
+                        if let Some(stem) = p.file_stem() {
+                            names.push(stem.to_string_lossy().into_owned());
+                        }
+                    }
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
 pub fn read(path: &Path) -> Result<Found, ResolveError> {
     let bytes = std::fs::read(path).map_err(|source| ResolveError::Read { path: path.to_path_buf(), source })?;
     let text = String::from_utf8(bytes).map_err(|_| ResolveError::NotUtf8 { path: path.to_path_buf() })?;

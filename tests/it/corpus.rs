@@ -1,8 +1,12 @@
 //! The bad-input corpus, run through the real binary.
 //!
-//! - Config cases (`tests/corpus/<case>/etc`, no `plan.rhai`): `phoenix check --config-dir
-//!   <case>/etc` must exit 2 (0 for the warning-only cases), its stderr must equal
-//!   `expected.txt` and its stdout `expected_stdout.txt` (absent = empty).
+//! - Config cases (`tests/corpus/<case>/etc`, no `plan.rhai`, or a `case.json` patch over the
+//!   shared valid configuration, see `corpus_patch.rs`): `phoenix check --config-dir <etc>`
+//!   must exit 2 (0 for the warning-only cases), its stderr must equal `expected.txt` and its
+//!   stdout `expected_stdout.txt` (absent = empty). Then `phoenix create --all` on a fresh
+//!   simulator must exit 2 too, with no command at all reaching the simulator and no journal:
+//!   invalid configuration never runs anything, not only under `check`. A patch case's
+//!   folder is shown as `[CASE]` in the pinned text.
 //! - Plan cases (`tests/corpus/<case>/plan.rhai`): `phoenix run <case>/plan.rhai` on a fresh
 //!   simulator (config: `<case>/etc`, else the shared `_valid/etc`) must exit 2 with stderr equal
 //!   to `expected.txt`, and must have executed nothing: no mutating command reached the
@@ -14,6 +18,7 @@
 //!
 //! `PHOENIX_BLESS=1` rewrites the expected files instead (review the diff before committing).
 
+use crate::corpus_patch::{materialise, CASE_FILE};
 use crate::support::phoenix::{root, Sandbox};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -110,7 +115,14 @@ fn run(mut cmd: std::process::Command, what: &str) -> Outcome {
 fn normalise(text: &str, sandbox: &Sandbox) -> String {
     let tmp = sandbox.dir.path().display().to_string();
     let crate_root = format!("{}/", root().display());
-    text.replace(&tmp, "[TMP]").replace(&crate_root, "[CRATE]/")
+    text.replace(&case_dir(sandbox).display().to_string(), "[CASE]")
+        .replace(&tmp, "[TMP]")
+        .replace(&crate_root, "[CRATE]/")
+}
+
+/// Where a patch case's configuration is written.
+fn case_dir(sandbox: &Sandbox) -> PathBuf {
+    sandbox.dir.path().join("case")
 }
 
 /// Compare `actual` with the file at `path` (absent = empty), or rewrite it when blessing
@@ -139,15 +151,24 @@ fn report(kind: &str, total: usize, failures: &[String]) {
     );
 }
 
+fn is_config_case(dir: &Path) -> bool {
+    (dir.join("etc").is_dir() || dir.join(CASE_FILE).is_file()) && !dir.join("plan.rhai").exists()
+}
+
 #[test]
 fn config_corpus_matches_expected_output() {
-    let cases = cases(|dir| dir.join("etc").is_dir() && !dir.join("plan.rhai").exists());
-    assert!(cases.len() >= 22, "config corpus has only {} cases", cases.len());
+    let cases = cases(is_config_case);
+    assert!(cases.len() >= 150, "config corpus has only {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let name = name(case);
         let sandbox = Sandbox::new();
-        let out = run(phoenix(&sandbox, &case.join("etc"), &["check"]), &name);
+        let config = if root().join(case).join(CASE_FILE).is_file() {
+            materialise(case, &case_dir(&sandbox))
+        } else {
+            case.join("etc")
+        };
+        let out = run(phoenix(&sandbox, &config, &["check"]), &name);
         let stderr = normalise(&out.stderr, &sandbox);
         let stdout = normalise(&out.stdout, &sandbox);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
@@ -161,8 +182,27 @@ fn config_corpus_matches_expected_output() {
         }
         compare(&case.join("expected.txt"), &stderr, &mut failures);
         compare(&case.join("expected_stdout.txt"), &stdout, &mut failures);
+        if want == 2 {
+            nothing_runs(&sandbox, &config, &name, &mut failures);
+        }
     }
     report("config", cases.len(), &failures);
+}
+
+/// `create --all` on the same configuration: refused before the first command.
+fn nothing_runs(sandbox: &Sandbox, config: &Path, name: &str, failures: &mut Vec<String>) {
+    let out = run(phoenix(sandbox, config, &["create", "--all"]), name);
+    assert!(!out.stderr.contains("panicked"), "{name}: {}", out.stderr);
+    if out.code != Some(2) {
+        failures.push(format!("{name}: `create --all` exited {:?}, expected 2\n{}", out.code, out.stderr));
+    }
+    let commands: Vec<String> = sandbox.sim_commands().into_iter().map(|(argv, _)| argv.join(" ")).collect();
+    if !commands.is_empty() {
+        failures.push(format!("{name}: invalid configuration, yet `create --all` sent {commands:?}"));
+    }
+    if sandbox.state_dir().join("journal.jsonl").exists() {
+        failures.push(format!("{name}: invalid configuration, yet `create --all` wrote a journal"));
+    }
 }
 
 #[test]
@@ -217,6 +257,6 @@ fn plan_corpus_matches_expected_output_and_runs_nothing() {
 
 #[test]
 fn corpus_is_large_enough() {
-    let all = cases(|dir| dir.join("etc").is_dir() || dir.join("plan.rhai").is_file());
-    assert!(all.len() >= 25, "corpus has only {} cases", all.len());
+    let all = cases(|dir| is_config_case(dir) || dir.join("plan.rhai").is_file());
+    assert!(all.len() >= 170, "corpus has only {} cases", all.len());
 }

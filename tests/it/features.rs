@@ -270,17 +270,26 @@ fn traefik_config_and_unit() {
 }
 
 #[test]
-fn trusted_ca_waits_for_the_ca_then_installs_its_root_once() {
+fn trusted_ca_needs_the_ca_then_installs_its_root_once() {
     let lab = Lab::new();
-    // No CA guest yet: a warning, nothing done.
+    // The CA guest is not there yet: the guest fails, naming the CA guest (no silent "later
+    // run" that no later run would do; the guest graph orders the CA first in a real plan).
     let early = lab.apply(203, &["trusted_ca"], false);
-    assert!(early.status.success(), "{}", stderr(&early));
-    assert!(warnings(&early).iter().any(|w| w.contains("trusted_ca")), "{}", stderr(&early));
+    assert!(!early.status.success(), "{}", stderr(&early));
+    let flat: String = stderr(&early).chars().filter(|c| !c.is_whitespace() && *c != '│').collect();
+    assert!(flat.contains("fromguest204,whichisnotrunning"), "{}", stderr(&early));
     assert!(actions(&early).iter().all(|a| !a.contains("ca-certificates")), "{:#?}", actions(&early));
 
-    // The CA guest exists and holds its root (as `step ca init` would leave it).
+    // The CA guest runs but has no root yet: the copy fails, naming the source (not a no-op).
     let ca = lab.apply(204, &[], false);
     assert!(ca.status.success(), "{}", stderr(&ca));
+    let missing = lab.apply(203, &["trusted_ca"], false);
+    assert!(!missing.status.success(), "{}", stderr(&missing));
+    // (The diagnostic wraps long lines: compare without the layout.)
+    let flat: String = stderr(&missing).chars().filter(|c| !c.is_whitespace() && *c != '│').collect();
+    assert!(flat.contains("thesource204:/etc/step-ca/certs/root_ca.crtdoesnotexist"), "{}", stderr(&missing));
+
+    // The CA guest holds its root (as `step ca init` would leave it).
     let root_v1 = "-----BEGIN CERTIFICATE-----\nMIIBroot1\n-----END CERTIFICATE-----\n";
     lab.edit_guest(204, |g| {
         g["files"]["/etc/step-ca/certs/root_ca.crt"] =
@@ -320,5 +329,9 @@ fn registry_rejects_unknown_features_by_name() {
     let lab = Lab::new();
     let out = lab.apply(200, &["frobnicate"], false);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("feature \"frobnicate\" has no module"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("features/frobnicate"), "{}", stderr(&out));
+    // A name is never a path.
+    let out = lab.apply(200, &["../lxc"], false);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a feature name"), "{}", stderr(&out));
 }

@@ -136,7 +136,7 @@ proptest! {
         for (k, &from) in cycle.iter().enumerate() {
             let to = cycle[(k + 1) % cycle.len()];
             let to_id = nodes[to].id;
-            nodes[from].edges.push((to_id, reason));
+            nodes[from].edges.push((to_id, reason.clone()));
         }
         let edges = edge_set(&nodes);
         match GuestGraph::build(nodes.clone()) {

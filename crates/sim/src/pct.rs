@@ -536,7 +536,10 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         g.pending.shift_remove(r);
     }
     for (k, v) in changes {
-        if running && !hotpluggable(&k) {
+        // pve-container hot-plugs a NEW mount point into a running CT, but leaves a change to an
+        // existing one pending ("changing mount points" is not hot-pluggable).
+        let changes_mount = k.starts_with("mp") && g.config.contains_key(&k);
+        if running && (!hotpluggable(&k) || changes_mount) {
             g.pending.insert(k, v);
         } else {
             g.pending.shift_remove(&k);
