@@ -234,7 +234,9 @@ fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
 /// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
 fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
     let ps = match m {
-        DesiredMount::Bind { host_path, mp, .. } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Bind { host_path, mp, .. } => {
+            PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?
+        }
         DesiredMount::Volume { storage, size_gb, mp, .. } => PropertyString::new("mount point")
             .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
             .pair("mp", mp)?,
