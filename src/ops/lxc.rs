@@ -157,7 +157,15 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
             field(&["host_id", "host"]),
             field(&["range", "size"]),
         ) {
-            (Some(t), Some(c), Some(h), Some(r)) => lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}"))),
+            (Some(t), Some(c), Some(h), Some(r)) => {
+                // LXC knows `u` and `g`; the original tool's configs spell them `uid`/`gid`.
+                let t = match t.as_str() {
+                    "uid" => "u",
+                    "gid" => "g",
+                    other => other,
+                };
+                lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}")))
+            }
             _ => return Err(invalid(id, format!("id map {m} needs type, container_id, host_id and range"))),
         }
     }
