@@ -3,8 +3,8 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 pub mod diagnostic;
-pub mod features;
 mod excerpt;
+pub mod features;
 pub mod firewall;
 pub mod hypervisor;
 pub mod lxc;

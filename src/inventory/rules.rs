@@ -632,9 +632,8 @@ pub(crate) fn lxc_option(s: &str) -> Check {
     if sep != ':' && sep != '=' {
         return Err("expected `:` or `=` after the key".into());
     }
-    if sep == ':' && rest.contains('=') {
-        return Err("`=` in the value of a `key: value` line: write `lxc.key = value`".into());
-    }
+    // After `:` the value is verbatim and may hold `=` (`lxc.mount.entry: … create=dir`): the
+    // conf line is split at the first separator only (pve-container's raw `lxc.*` lines).
     Ok(())
 }
 
@@ -870,8 +869,9 @@ mod tests {
                 "lxc.mount.auto:sys:rw",
                 "lxc.cap.keep = a b",
                 "lxc.cgroup2.devices.allow: c 195:* rwm",
+                "lxc.mount.entry: /a b none bind,create=dir",
             ],
-            &["lxc.mount.entry: /a b none bind,create=dir", "apparmor=x", "lxc.", "lxc.x", "LXC.x=1"],
+            &["apparmor=x", "lxc.", "lxc.x", "LXC.x=1"],
         );
         ok(zfs_properties, &["recordsize=128K,compression=lz4,quota=1.4T"], &["compression", "a=b c", "=x"]);
     }

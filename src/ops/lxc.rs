@@ -157,7 +157,15 @@ pub fn desired(g: &LxcGuest, extra_features: &[String], proc_devices: Option<&st
             field(&["host_id", "host"]),
             field(&["range", "size"]),
         ) {
-            (Some(t), Some(c), Some(h), Some(r)) => lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}"))),
+            (Some(t), Some(c), Some(h), Some(r)) => {
+                // LXC knows `u` and `g`; the original tool's configs spell them `uid`/`gid`.
+                let t = match t.as_str() {
+                    "uid" => "u",
+                    "gid" => "g",
+                    other => other,
+                };
+                lxc_lines.push(("lxc.idmap".into(), format!("{t} {c} {h} {r}")))
+            }
             _ => return Err(invalid(id, format!("id map {m} needs type, container_id, host_id and range"))),
         }
     }
@@ -234,7 +242,9 @@ fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
 /// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
 fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
     let ps = match m {
-        DesiredMount::Bind { host_path, mp, .. } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Bind { host_path, mp, .. } => {
+            PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?
+        }
         DesiredMount::Volume { storage, size_gb, mp, .. } => PropertyString::new("mount point")
             .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
             .pair("mp", mp)?,

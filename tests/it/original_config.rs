@@ -66,4 +66,8 @@ fn with_its_scripts_it_loads_and_port_means_dport() {
     // Application scripts are found in bin/ beside etc/.
     assert!(gateway.application_script_path.as_ref().unwrap().ends_with("bin/phoenix_hypervisor_lxc_120.sh"));
     assert_eq!(inv.guest_ids().len(), 10);
+    // The original's `"type": "gid"` id map becomes LXC's `g`.
+    let d = phoenix::ops::lxc::desired(gateway, &[], None).expect("desired container");
+    let idmaps: Vec<_> = d.lxc_lines.iter().filter(|(k, _)| k == "lxc.idmap").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(idmaps, vec!["g 33 33 1"]);
 }
