@@ -1,14 +1,32 @@
 //! The simulator as a connector: `--host sim` (in memory) or `--host sim:<state.json>`
-//! (loaded at start, saved by `finish`, every command appended to `<state.json>.commands.jsonl`).
+//! (loaded at start, every command appended to `<state.json>.commands.jsonl`).
+//!
+//! A stored state is saved after EVERY mutating command, before the command's result reaches
+//! the executor (and so before the journal records the action): whatever kills phoenix — a
+//! signal, a crash, SIGKILL — the state file holds at least every journalled action, and a
+//! re-run converges from what really happened. The save is atomic (temp file + rename in the
+//! same folder), so a reader never sees half a state. No fsync: the guarantee is against a dying
+//! process, not a dying machine.
 
 use super::{Connector, ConnectorError, FileData, FileWrite};
 use crate::command::{Command, Output};
 use crate::sim::{SimError, SimHost, SimState};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct SimConnector {
     host: Arc<SimHost>,
+    /// Serialises saves: a save snapshots the state and renames the file, and two saves racing
+    /// could rename an older snapshot over a newer one.
+    saving: Mutex<SaveState>,
+}
+
+#[derive(Default)]
+struct SaveState {
+    /// The first save that failed: reported by `finish`, so the run ends with an error.
+    error: Option<String>,
+    /// How many saves, for the cost measurement in the tests.
+    count: u64,
 }
 
 impl SimConnector {
@@ -21,12 +39,31 @@ impl SimConnector {
             })?,
             None => SimHost::new(SimState::default()),
         };
-        Ok(SimConnector { host: Arc::new(host) })
+        Ok(SimConnector { host: Arc::new(host), saving: Mutex::new(SaveState::default()) })
     }
 
     /// Share an existing host (tests seed it, then inspect it after the run).
     pub fn from_host(host: Arc<SimHost>) -> SimConnector {
-        SimConnector { host }
+        SimConnector { host, saving: Mutex::new(SaveState::default()) }
+    }
+
+    /// How many times the state was saved so far.
+    pub fn saves(&self) -> u64 {
+        self.saving.lock().map(|s| s.count).unwrap_or_else(|p| p.into_inner().count)
+    }
+
+    /// Persist the state after a mutating command (a no-op in memory). A failure is kept for
+    /// `finish` rather than turned into a failed command: the command itself did happen.
+    fn save_after_mutation(&self) {
+        if self.host.path().is_none() {
+            return;
+        }
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        saving.count += 1;
+        if let Err(e) = self.host.save() {
+            tracing::warn!("{}: cannot save the simulator state: {e}", self.describe());
+            saving.error.get_or_insert_with(|| e.to_string());
+        }
     }
 
     pub fn host(&self) -> &Arc<SimHost> {
@@ -47,7 +84,12 @@ impl Connector for SimConnector {
     }
 
     fn run(&self, cmd: &Command) -> Result<Output, ConnectorError> {
-        Ok(self.host.exec(&cmd.exposed_argv(), cmd.stdin.as_deref()))
+        let argv = cmd.exposed_argv();
+        let out = self.host.exec(&argv, cmd.stdin.as_deref());
+        if crate::sim::is_mutating(&argv) {
+            self.save_after_mutation();
+        }
+        Ok(out)
     }
 
     fn read_file(&self, path: &str) -> Result<Option<FileData>, ConnectorError> {
@@ -55,15 +97,40 @@ impl Connector for SimConnector {
     }
 
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
-        self.host.write_file(path, file).map_err(|e| self.file_error("write", path, e))
+        let written = self.host.write_file(path, file).map_err(|e| self.file_error("write", path, e));
+        if written.is_ok() {
+            self.save_after_mutation();
+        }
+        written
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
-        Ok(self.host.remove_file(path))
+        let existed = self.host.remove_file(path);
+        if existed {
+            self.save_after_mutation();
+        }
+        Ok(existed)
+    }
+
+    fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
+        let Some(state) = self.host.path() else { return Ok(None) };
+        let host = self.describe();
+        let path = crate::lock::sim_lock_path(state).map_err(|source| crate::lock::LockError::Io {
+            host: host.clone(),
+            path: state.to_path_buf(),
+            source,
+        })?;
+        crate::lock::HostLock::on_file(&host, &path, holder).map(Some)
     }
 
     fn finish(&self) -> Result<(), ConnectorError> {
-        self.host.save().map_err(|e| ConnectorError::Connection { host: self.describe(), message: e.to_string() })
+        let fail = |message: String| ConnectorError::Connection { host: self.describe(), message };
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = saving.error.take() {
+            return Err(fail(e));
+        }
+        saving.count += 1;
+        self.host.save().map_err(|e| fail(e.to_string()))
     }
 }
 

@@ -34,6 +34,7 @@ mod template;
 mod volumes;
 mod zfs;
 
+pub use classify::is_mutating;
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
 pub use state::{
