@@ -162,6 +162,8 @@ pub fn run(argv: Vec<String>) -> i32 {
 
     // Input is valid: from here on the host is touched.
     let state_dir = cli::state_dir(g.state_dir.as_ref());
+    // Before the host is opened, so a signal while connecting is not lost either.
+    crate::signals::install_stop_handler(cancel.clone());
     let opened = match crate::host_session::open(&host, &state_dir, &format!("phoenix {plan_label}")) {
         Ok(o) => o,
         Err(e) => {
@@ -171,7 +173,6 @@ pub fn run(argv: Vec<String>) -> i32 {
     };
     let (connector, host_lock) = (opened.connector, opened.lock);
     let host_name = connector.describe();
-    crate::signals::install_stop_handler(cancel.clone());
     let journal = (!g.dry_run).then(|| Journal::new(&state_dir.join("journal.jsonl")));
     let reporter = Reporter::stdout(g.output, verbosity, g.dry_run);
     let opts = RunOptions {
