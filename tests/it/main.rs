@@ -5,6 +5,7 @@ mod features;
 mod graph_props;
 mod lifecycle;
 mod local;
+mod lock_signals;
 mod run_safety;
 mod ssh;
 mod support;
