@@ -194,7 +194,8 @@ pub fn run(argv: Vec<String>) -> i32 {
     let result = scripts.run(&ast, &found.name, &mut scope);
     if let Err(d) = &result {
         if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
-            report_diagnostic(d);
+            let short = d.operator_message(verbosity == Verbosity::Verbose);
+            report_diagnostic(short.as_ref().unwrap_or(d));
         }
     }
     let code = run.finish(result.is_err());

@@ -30,6 +30,9 @@ pub struct ScriptDiagnostic {
     pub kind: ScriptErrorKind,
     /// A "called from" frame: rendered as advice, not as another error.
     pub frame: bool,
+    /// An operator error (`fail(…)`, see `script::operator`): shown without the script frame
+    /// unless the operator asks for it with `-v`.
+    pub operator: bool,
 }
 
 impl miette::Diagnostic for ScriptDiagnostic {
@@ -69,7 +72,19 @@ impl ScriptDiagnostic {
             related: Vec::new(),
             kind,
             frame: false,
+            operator: false,
         }
+    }
+
+    /// How an operator error is shown without `-v`: the message and what to do, no script span
+    /// or "called from" frames (they locate plan code, which is not what went wrong). `None`
+    /// for anything else, which is shown whole.
+    pub fn operator_message(&self, verbose: bool) -> Option<ScriptDiagnostic> {
+        (self.operator && !verbose).then(|| {
+            let mut d = ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone());
+            d.operator = true;
+            d
+        })
     }
 
     /// A diagnostic pointing at `pos` in the script named `source`.
@@ -168,8 +183,13 @@ pub fn from_eval_error(
         }
     }
     let pos = e.position();
-    let (kind, message, label, help) = describe(e, help_fn);
+    let operator = super::operator::find(e);
+    let (kind, message, label, help) = match &operator {
+        Some(op) => (ScriptErrorKind::Runtime, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        None => describe(e, help_fn),
+    };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
+    diag.operator = operator.is_some();
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
     for (src, pos, what) in frames.into_iter().rev() {
         let mut frame = ScriptDiagnostic::at(sources, kind, &src, pos, format!("called from {src}"), what, None);

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod embedded;
+pub mod operator;
 pub mod position;
 pub mod resolver;
 pub mod sources;
@@ -168,6 +169,7 @@ impl Scripts {
             cache: Mutex::new(HashMap::new()),
         });
 
+        operator::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();

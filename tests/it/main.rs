@@ -6,6 +6,7 @@ mod graph_props;
 mod lifecycle;
 mod local;
 mod lock_signals;
+mod operator_errors;
 mod run_safety;
 mod ssh;
 mod support;
