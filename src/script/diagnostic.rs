@@ -15,6 +15,9 @@ pub enum ScriptErrorKind {
     Runtime,
     /// Stopped by Ctrl-C.
     Interrupted,
+    /// An operator error (`fail(…)`, see `script::operator`): raised while running, shown
+    /// without the script frame unless the operator asks for it with `-v`.
+    Operator,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +33,6 @@ pub struct ScriptDiagnostic {
     pub kind: ScriptErrorKind,
     /// A "called from" frame: rendered as advice, not as another error.
     pub frame: bool,
-    /// An operator error (`fail(…)`, see `script::operator`): shown without the script frame
-    /// unless the operator asks for it with `-v`.
-    pub operator: bool,
 }
 
 impl miette::Diagnostic for ScriptDiagnostic {
@@ -72,7 +72,6 @@ impl ScriptDiagnostic {
             related: Vec::new(),
             kind,
             frame: false,
-            operator: false,
         }
     }
 
@@ -80,11 +79,8 @@ impl ScriptDiagnostic {
     /// or "called from" frames (they locate plan code, which is not what went wrong). `None`
     /// for anything else, which is shown whole.
     pub fn operator_message(&self, verbose: bool) -> Option<ScriptDiagnostic> {
-        (self.operator && !verbose).then(|| {
-            let mut d = ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone());
-            d.operator = true;
-            d
-        })
+        (self.kind == ScriptErrorKind::Operator && !verbose)
+            .then(|| ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone()))
     }
 
     /// A diagnostic pointing at `pos` in the script named `source`.
@@ -185,11 +181,10 @@ pub fn from_eval_error(
     let pos = e.position();
     let operator = super::operator::find(e);
     let (kind, message, label, help) = match &operator {
-        Some(op) => (ScriptErrorKind::Runtime, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        Some(op) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
         None => describe(e, help_fn),
     };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
-    diag.operator = operator.is_some();
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
     for (src, pos, what) in frames.into_iter().rev() {
         let mut frame = ScriptDiagnostic::at(sources, kind, &src, pos, format!("called from {src}"), what, None);

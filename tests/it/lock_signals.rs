@@ -83,7 +83,7 @@ fn every_spelling_of_a_sim_host_and_every_state_dir_share_one_lock() {
     let state = d.join("lab.json");
     slow_sim(&state, 60);
     let abs = format!("sim:{}", state.display());
-    let mut first = phoenix(d, &abs, &d.join("state-a"), &["setup"]).spawn().expect("spawn");
+    let first = phoenix(d, &abs, &d.join("state-a"), &["setup"]).spawn().expect("spawn");
     let lock = phoenix::lock::sim_lock_path(&state).expect("lock path");
     assert_eq!(lock, d.canonicalize().expect("canonical").join("lab.json.lock"));
     wait_for("the first run to take the lock", Duration::from_secs(20), || has_text(&lock));
@@ -114,7 +114,7 @@ fn the_real_host_lock_of_local_is_in_run_lock() {
     let d = dir.path();
     let plan = sleeping_plan(d, 1500);
     let plan = plan.to_str().expect("utf-8 path");
-    let mut first = phoenix(d, "local", &d.join("a"), &["run", plan]).spawn().expect("spawn");
+    let first = phoenix(d, "local", &d.join("a"), &["run", plan]).spawn().expect("spawn");
     let lock = Path::new(phoenix::lock::LOCK_DIRS[0]).join(phoenix::lock::LOCK_FILE);
     wait_for("the lock in /run/lock", Duration::from_secs(20), || {
         std::fs::read_to_string(&lock).map(|t| t.contains(&format!("pid {} ", first.id()))).unwrap_or(false)
