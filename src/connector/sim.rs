@@ -12,6 +12,7 @@ use super::{Connector, ConnectorError, FileData, FileWrite};
 use crate::command::{Command, Output};
 use crate::sim::{SimError, SimHost, SimState};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct SimConnector {
@@ -19,14 +20,19 @@ pub struct SimConnector {
     /// Serialises saves: a save snapshots the state and renames the file, and two saves racing
     /// could rename an older snapshot over a newer one.
     saving: Mutex<SaveState>,
+    /// Mutating commands finished so far (numbers them for `SaveState::saved_through`).
+    mutations: AtomicU64,
 }
 
 #[derive(Default)]
 struct SaveState {
     /// The first save that failed: reported by `finish`, so the run ends with an error.
     error: Option<String>,
-    /// How many saves, for the cost measurement in the tests.
+    /// How many saves and how long they took in all (`PHOENIX_LOG=debug` reports them at the end).
     count: u64,
+    spent: std::time::Duration,
+    /// Every mutation numbered up to this one is in the file.
+    saved_through: u64,
 }
 
 impl SimConnector {
@@ -39,12 +45,16 @@ impl SimConnector {
             })?,
             None => SimHost::new(SimState::default()),
         };
-        Ok(SimConnector { host: Arc::new(host), saving: Mutex::new(SaveState::default()) })
+        Ok(SimConnector {
+            host: Arc::new(host),
+            saving: Mutex::new(SaveState::default()),
+            mutations: AtomicU64::new(0),
+        })
     }
 
     /// Share an existing host (tests seed it, then inspect it after the run).
     pub fn from_host(host: Arc<SimHost>) -> SimConnector {
-        SimConnector { host, saving: Mutex::new(SaveState::default()) }
+        SimConnector { host, saving: Mutex::new(SaveState::default()), mutations: AtomicU64::new(0) }
     }
 
     /// How many times the state was saved so far.
@@ -54,15 +64,34 @@ impl SimConnector {
 
     /// Persist the state after a mutating command (a no-op in memory). A failure is kept for
     /// `finish` rather than turned into a failed command: the command itself did happen.
+    ///
+    /// Cheap by design: compact JSON, and one save serves every command that finished before it
+    /// started — parallel guests queue on `saving`, and a thread whose mutation an earlier save
+    /// already captured returns at once.
     fn save_after_mutation(&self) {
-        if self.host.path().is_none() {
+        let Some(path) = self.host.path() else { return };
+        // Counted after the mutation, so any snapshot taken after this point includes it.
+        let mine = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if saving.saved_through >= mine {
             return;
         }
-        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let through = self.mutations.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let saved = self
+            .host
+            .with_state(|st| st.to_compact_json())
+            .map_err(|e| e.to_string())
+            .and_then(|json| crate::sim::write_atomically(path, &json).map_err(|e| e.to_string()))
+            .and_then(|()| self.host.flush_log().map_err(|e| e.to_string()));
         saving.count += 1;
-        if let Err(e) = self.host.save() {
-            tracing::warn!("{}: cannot save the simulator state: {e}", self.describe());
-            saving.error.get_or_insert_with(|| e.to_string());
+        saving.spent += started.elapsed();
+        match saved {
+            Ok(()) => saving.saved_through = through,
+            Err(e) => {
+                tracing::warn!("{}: cannot save the simulator state: {e}", self.describe());
+                saving.error.get_or_insert(e);
+            }
         }
     }
 
@@ -130,7 +159,16 @@ impl Connector for SimConnector {
             return Err(fail(e));
         }
         saving.count += 1;
-        self.host.save().map_err(|e| fail(e.to_string()))
+        self.host.save().map_err(|e| fail(e.to_string()))?;
+        let size = self.host.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()).unwrap_or(0);
+        tracing::debug!(
+            "{}: state saved {} times in {} ms ({} bytes)",
+            self.describe(),
+            saving.count,
+            saving.spent.as_millis(),
+            size
+        );
+        Ok(())
     }
 }
 
@@ -153,6 +191,53 @@ mod tests {
         let again = SimConnector::open(Some(&path)).unwrap();
         assert!(again.host().with_state(|s| s.datasets.contains_key("rpool/data/t")));
         assert_eq!(SimConnector::open(None).unwrap().describe(), "sim");
+    }
+
+    #[test]
+    fn every_mutating_command_is_on_disk_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let c = SimConnector::open(Some(&path)).unwrap();
+        let on_disk = || -> SimState { serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap() };
+        assert!(c.run(&Command::new(["zfs", "list"])).unwrap().success());
+        assert_eq!((c.saves(), path.exists()), (0, false), "a read saves nothing");
+        assert!(c.run(&Command::new(["zfs", "create", "rpool/data/a"])).unwrap().success());
+        assert_eq!(c.saves(), 1);
+        assert!(on_disk().datasets.contains_key("rpool/data/a"), "no finish() needed");
+        let w = FileWrite { content: b"x".to_vec(), mode: 0o644, owner: None, group: None };
+        c.write_file("/root/note", &w).unwrap();
+        assert!(on_disk().files.contains_key("/root/note"));
+        assert!(c.remove_file("/root/note").unwrap());
+        assert!(!on_disk().files.contains_key("/root/note"));
+        assert!(!c.remove_file("/root/note").unwrap());
+        assert_eq!(c.saves(), 3, "removing nothing saves nothing");
+        // The command log is flushed with the state, so it too survives a SIGKILL.
+        let log = std::fs::read_to_string(dir.path().join("s.json.commands.jsonl")).unwrap();
+        assert!(log.contains("\"rpool/data/a\""), "{log}");
+    }
+
+    #[test]
+    fn parallel_mutations_share_saves_and_all_reach_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let c = Arc::new(SimConnector::open(Some(&path)).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let c = Arc::clone(&c);
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let ds = format!("rpool/data/t{t}-{i}");
+                        assert!(c.run(&Command::new(["zfs", "create", &ds])).unwrap().success());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let saved: SimState = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved.datasets.keys().filter(|k| k.starts_with("rpool/data/t")).count(), 80);
+        assert!(c.saves() <= 80, "{}", c.saves());
     }
 
     #[test]

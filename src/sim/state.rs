@@ -118,6 +118,29 @@ pub(crate) fn text_file(content: &str) -> FileData {
     FileData { content: content.as_bytes().to_vec(), mode: 0o644, owner: "root".into(), group: "root".into() }
 }
 
+impl SimState {
+    /// The state as compact JSON: what is written after every mutating command, where the
+    /// pretty form's whitespace would only cost time (the end of a run writes it pretty).
+    pub fn to_compact_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder, then a rename, so a
+/// reader (or the next run after a crash) sees the old state or the new one, never half of one.
+/// No fsync: this protects against a dying process, not a dying machine, and stays cheap.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// A zpool. Devices are whatever was given to `zpool create`: the simulator has no disk
 /// inventory, so any device path not already in a pool counts as a blank disk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
