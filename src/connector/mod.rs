@@ -3,6 +3,7 @@
 
 pub mod local;
 pub mod sim;
+mod sim_save;
 pub mod ssh;
 
 use crate::command::{Command, Output};

@@ -8,6 +8,7 @@
 //! same folder), so a reader never sees half a state. No fsync: the guarantee is against a dying
 //! process, not a dying machine.
 
+use super::sim_save::{Dirty, GuestCache};
 use super::{Connector, ConnectorError, FileData, FileWrite};
 use crate::command::{Command, Output};
 use crate::sim::{SimError, SimHost, SimState};
@@ -22,6 +23,8 @@ pub struct SimConnector {
     saving: Mutex<SaveState>,
     /// Mutating commands finished so far (numbers them for `SaveState::saved_through`).
     mutations: AtomicU64,
+    /// Guests changed since the last save.
+    dirty: Mutex<Dirty>,
 }
 
 #[derive(Default)]
@@ -33,6 +36,8 @@ struct SaveState {
     spent: std::time::Duration,
     /// Every mutation numbered up to this one is in the file.
     saved_through: u64,
+    /// The guests' JSON from earlier saves.
+    cache: GuestCache,
 }
 
 impl SimConnector {
@@ -45,16 +50,17 @@ impl SimConnector {
             })?,
             None => SimHost::new(SimState::default()),
         };
-        Ok(SimConnector {
-            host: Arc::new(host),
-            saving: Mutex::new(SaveState::default()),
-            mutations: AtomicU64::new(0),
-        })
+        Ok(SimConnector::from_host(Arc::new(host)))
     }
 
     /// Share an existing host (tests seed it, then inspect it after the run).
     pub fn from_host(host: Arc<SimHost>) -> SimConnector {
-        SimConnector { host, saving: Mutex::new(SaveState::default()), mutations: AtomicU64::new(0) }
+        SimConnector {
+            host,
+            saving: Mutex::new(SaveState::default()),
+            mutations: AtomicU64::new(0),
+            dirty: Mutex::default(),
+        }
     }
 
     /// How many times the state was saved so far.
@@ -68,19 +74,22 @@ impl SimConnector {
     /// Cheap by design: compact JSON, and one save serves every command that finished before it
     /// started — parallel guests queue on `saving`, and a thread whose mutation an earlier save
     /// already captured returns at once.
-    fn save_after_mutation(&self) {
+    fn save_after_mutation(&self, argv: &[String]) {
         let Some(path) = self.host.path() else { return };
-        // Counted after the mutation, so any snapshot taken after this point includes it.
+        // Noted, then counted, after the mutation: a save that sees the count sees the change.
+        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).note(argv);
         let mine = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
         let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
         if saving.saved_through >= mine {
             return;
         }
         let through = self.mutations.load(Ordering::SeqCst);
+        let dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner()).take();
         let started = std::time::Instant::now();
+        let SaveState { cache, .. } = &mut *saving;
         let saved = self
             .host
-            .with_state(|st| st.to_compact_json())
+            .with_state(|st| cache.snapshot(st, &dirty))
             .map_err(|e| e.to_string())
             .and_then(|json| crate::sim::write_atomically(path, &json).map_err(|e| e.to_string()))
             .and_then(|()| self.host.flush_log().map_err(|e| e.to_string()));
@@ -90,6 +99,7 @@ impl SimConnector {
             Ok(()) => saving.saved_through = through,
             Err(e) => {
                 tracing::warn!("{}: cannot save the simulator state: {e}", self.describe());
+                saving.cache.clear();
                 saving.error.get_or_insert(e);
             }
         }
@@ -116,7 +126,7 @@ impl Connector for SimConnector {
         let argv = cmd.exposed_argv();
         let out = self.host.exec(&argv, cmd.stdin.as_deref());
         if crate::sim::is_mutating(&argv) {
-            self.save_after_mutation();
+            self.save_after_mutation(&argv);
         }
         Ok(out)
     }
@@ -128,7 +138,7 @@ impl Connector for SimConnector {
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
         let written = self.host.write_file(path, file).map_err(|e| self.file_error("write", path, e));
         if written.is_ok() {
-            self.save_after_mutation();
+            self.save_after_mutation(&["file.write".to_string(), path.to_string()]);
         }
         written
     }
@@ -136,7 +146,7 @@ impl Connector for SimConnector {
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
         let existed = self.host.remove_file(path);
         if existed {
-            self.save_after_mutation();
+            self.save_after_mutation(&["file.remove".to_string(), path.to_string()]);
         }
         Ok(existed)
     }

@@ -18,6 +18,9 @@ pub struct SimState {
     pub datasets: BTreeMap<String, Dataset>,
     /// Storage definitions in `storage.cfg` order.
     pub storages: IndexMap<String, Storage>,
+    /// Not written when empty: the per-command save writes the guests separately (see
+    /// `connector::sim_save`), and an absent map reads back as empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub guests: BTreeMap<u32, Guest>,
     /// Host files (the virtual `/etc/pve/...` files are rendered from the model, not stored).
     pub files: BTreeMap<String, FileData>,
@@ -116,14 +119,6 @@ impl Default for SimState {
 
 pub(crate) fn text_file(content: &str) -> FileData {
     FileData { content: content.as_bytes().to_vec(), mode: 0o644, owner: "root".into(), group: "root".into() }
-}
-
-impl SimState {
-    /// The state as compact JSON: what is written after every mutating command, where the
-    /// pretty form's whitespace would only cost time (the end of a run writes it pretty).
-    pub fn to_compact_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
-    }
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same folder, then a rename, so a
