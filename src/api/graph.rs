@@ -90,7 +90,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     crate::executor::with_guest(id, || {
                         work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
                             // The innermost error says what went wrong; frames add only noise here.
-                            e.unwrap_inner().to_string()
+                            crate::script::operator::error_text(e.unwrap_inner())
                         })
                     })
                 })

@@ -15,6 +15,9 @@ pub enum ScriptErrorKind {
     Runtime,
     /// Stopped by Ctrl-C.
     Interrupted,
+    /// An operator error (`fail(…)`, see `script::operator`): raised while running, shown
+    /// without the script frame unless the operator asks for it with `-v`.
+    Operator,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,14 @@ impl ScriptDiagnostic {
             kind,
             frame: false,
         }
+    }
+
+    /// How an operator error is shown without `-v`: the message and what to do, no script span
+    /// or "called from" frames (they locate plan code, which is not what went wrong). `None`
+    /// for anything else, which is shown whole.
+    pub fn operator_message(&self, verbose: bool) -> Option<ScriptDiagnostic> {
+        (self.kind == ScriptErrorKind::Operator && !verbose)
+            .then(|| ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone()))
     }
 
     /// A diagnostic pointing at `pos` in the script named `source`.
@@ -168,7 +179,11 @@ pub fn from_eval_error(
         }
     }
     let pos = e.position();
-    let (kind, message, label, help) = describe(e, help_fn);
+    let operator = super::operator::find(e);
+    let (kind, message, label, help) = match &operator {
+        Some(op) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        None => describe(e, help_fn),
+    };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
     for (src, pos, what) in frames.into_iter().rev() {

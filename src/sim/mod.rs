@@ -34,9 +34,10 @@ mod template;
 mod volumes;
 mod zfs;
 
+pub use classify::is_mutating;
 pub use error::SimError;
 pub use host::{LoggedCommand, SimHost};
 pub use state::{
-    Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, ScriptRun,
-    SimState, Snapshot, Storage, Unit,
+    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
+    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
 };

@@ -9,6 +9,8 @@ mod graph_props;
 mod hostile_props;
 mod lifecycle;
 mod local;
+mod lock_signals;
+mod operator_errors;
 mod original_config;
 mod parallel_equivalence;
 mod run_safety;
