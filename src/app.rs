@@ -6,8 +6,7 @@ use crate::connector::{local::LocalConnector, sim::SimConnector, ssh::SshConnect
 use crate::graph::{GraphFormat, GuestGraph};
 use crate::inventory::{self, Inventory};
 use crate::lock::HostLock;
-use crate::report::{Journal, Reporter, Verbosity};
-use crate::run::{Run, RunOptions};
+use crate::report::Verbosity;
 use crate::script::{Limits, PlanRef, Scripts};
 use clap::Parser;
 use std::io::{IsTerminal, Write};
@@ -31,7 +30,7 @@ pub fn report_diagnostic(diag: &dyn miette::Diagnostic) {
     let _ = err.write_all(text.as_bytes());
 }
 
-fn plain_error(message: &str, help: Option<&str>) {
+pub(crate) fn plain_error(message: &str, help: Option<&str>) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {message}");
     if let Some(h) = help {
@@ -238,31 +237,23 @@ pub fn run(argv: Vec<String>) -> i32 {
             }
         }
     };
-    let journal = (!g.dry_run).then(|| Journal::new(&state_dir.join("journal.jsonl")));
-    let reporter = Reporter::stdout(g.output, verbosity, g.dry_run);
-    let opts = RunOptions {
-        plan: plan_label,
-        dry_run: g.dry_run,
-        parallel: g.parallel as usize,
-        fail_fast: g.fail_fast,
-        yes: g.yes,
-        journal,
+    // Rehearse, then apply (src/rehearse.rs).
+    let code = crate::rehearse::run_plan(crate::rehearse::PlanJob {
+        global: g,
+        verbosity,
+        label: plan_label,
+        args,
+        project_root: project_root(&config_dir),
+        inventory,
+        graph,
+        connector: connector.clone(),
+        state_dir,
         cancel,
-    };
-    let run = Arc::new(Run::new(opts, connector.clone(), reporter, inventory, graph));
-    if let Err(e) = ctx.install(run.clone()) {
-        plain_error(&e, None);
-        return EXIT_FAILED;
-    }
-    run.start();
-    let mut scope = Scripts::plan_scope(&args, g.dry_run, &host_name);
-    let result = scripts.run(&ast, &found.name, &mut scope);
-    if let Err(d) = &result {
-        if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
-            report_diagnostic(d);
-        }
-    }
-    let code = run.finish(result.is_err());
+        scripts,
+        ctx,
+        found,
+        ast,
+    });
     if let Err(e) = connector.finish() {
         plain_error(&e.to_string(), None);
         return if code == EXIT_OK { EXIT_FAILED } else { code };

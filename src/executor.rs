@@ -87,6 +87,11 @@ impl Run {
             None
         } else {
             let started = now_rfc3339();
+            // Whatever this action may change must be read from the host from now on, not
+            // served from the rehearsal's recorded answers.
+            for scope in base_scopes(&action) {
+                self.facts.forget_base(&scope);
+            }
             // Hold the serialisation key (e.g. one clone per source at a time) for the whole action.
             let key_lock = action.serialize_on.as_ref().map(|k| self.serial_lock(k));
             let _held = key_lock.as_ref().map(|m| match m.lock() {
@@ -234,6 +239,47 @@ impl Run {
     }
 }
 
+/// What an action may change, as scopes of the rehearsal's recorded host answers to forget
+/// before it runs. Generous on purpose: forgetting costs one read, a stale answer costs a
+/// wrong decision. Every action can change host-wide facts (a `pct create` adds a dataset and
+/// a listing row); each guest it names is forgotten whole; an action whose effect is not
+/// modelled (an unguarded command) could change anything.
+fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
+    use crate::facts::base::Scope;
+    use crate::ops::Effect;
+    if action.effect == Effect::Nothing && action.steps.iter().any(|s| matches!(s, Step::Exec { .. })) {
+        return vec![Scope::All];
+    }
+    let mut scopes = vec![Scope::Host];
+    let mut guest = |id: u32| {
+        if !scopes.contains(&Scope::Guest(id)) {
+            scopes.push(Scope::Guest(id));
+        }
+    };
+    if let Some(g) = action.guest {
+        guest(g);
+    }
+    if let Effect::Guest { id, .. } = &action.effect {
+        guest(*id);
+    }
+    for step in &action.steps {
+        match step {
+            Step::Guest { id, .. } => guest(*id),
+            Step::CopyFromGuest { target, .. } => guest(target.id),
+            // `pct clone 900 103`, `qm set 9000 …`: every guest id the command names.
+            Step::Exec { command } if matches!(command.program(), "pct" | "qm") => {
+                for arg in &command.argv {
+                    if let Ok(id) = arg.expose().parse::<u32>() {
+                        guest(id);
+                    }
+                }
+            }
+            Step::Exec { .. } | Step::WriteFile { .. } | Step::RemoveFile { .. } => {}
+        }
+    }
+    scopes
+}
+
 /// First wait and total budget for retrying lock errors.
 const LOCK_RETRY_FIRST_MS: u64 = 250;
 const LOCK_RETRY_BUDGET_S: u64 = 60;
@@ -370,8 +416,14 @@ impl Run {
             let failed = outcome != GuestOutcome::Ok;
             s.outcomes.insert(id, outcome);
             if failed {
-                // A guest that failed part-way has touched the host: the run failed (exit 1).
-                self.action_failed.store(true, Ordering::Relaxed);
+                if self.dry_run {
+                    // A rehearsal changed nothing: a failed guest is a plan (or read) error,
+                    // which fails the rehearsal, so there is no point going on with the others.
+                    s.stop = true;
+                } else {
+                    // A guest that failed part-way has touched the host: the run failed (exit 1).
+                    self.action_failed.store(true, Ordering::Relaxed);
+                }
                 if self.fail_fast {
                     s.stop = true;
                 }

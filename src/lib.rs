@@ -14,6 +14,7 @@ pub mod graph;
 pub mod inventory;
 pub mod lock;
 pub mod ops;
+pub mod rehearse;
 pub mod report;
 pub mod run;
 pub mod script;
