@@ -164,7 +164,11 @@ pub fn run_plan(job: PlanJob) -> i32 {
         return EXIT_INTERRUPTED;
     }
     if code != EXIT_OK {
-        eprintln!("the rehearsal of `{}` failed: nothing was applied to {}", job.label, rehearsal.host);
+        // Exit 2 already says "nothing was run" (and the diagnostic what to fix); a rehearsal
+        // that failed on the host (exit 1) would otherwise read like a failed apply.
+        if code != EXIT_INVALID {
+            eprintln!("the rehearsal of `{}` failed: nothing was applied to {}", job.label, rehearsal.host);
+        }
         return code;
     }
 
