@@ -5,6 +5,7 @@ mod features;
 mod graph_props;
 mod lifecycle;
 mod local;
+mod rehearsal;
 mod run_safety;
 mod ssh;
 mod support;
