@@ -237,6 +237,7 @@ fn printable(key: &str) -> String {
 
 /// An options map checked against the keys a function accepts, read with typed getters that
 /// name the function and the option in their errors.
+#[derive(Debug)]
 pub struct Options<'a> {
     map: &'a Map,
     what: &'a str,
@@ -266,7 +267,7 @@ impl<'a> Options<'a> {
 
     /// An error of a shared reader, prefixed with the function it was read for.
     fn named(&self, e: Box<rhai::EvalAltResult>) -> Box<rhai::EvalAltResult> {
-        let text = match *e {
+        let text = match e.as_ref() {
             rhai::EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
             other => other.to_string(),
         };
@@ -305,7 +306,7 @@ mod tests {
     #[test]
     fn an_unknown_key_names_the_function_the_known_keys_and_the_closest() {
         let m = map(&[("content", "a".into()), ("contnt", "x".into())]);
-        let err = Options::new(&m, "file::ensure", &["content", "mode"]).err().expect("refused").to_string();
+        let err = Options::new(&m, "file::ensure", &["content", "mode"]).expect_err("refused").to_string();
         assert!(
             err.contains("file::ensure: unknown option `contnt` (known: content, mode); did you mean `content`?"),
             "{err}"
@@ -316,17 +317,17 @@ mod tests {
     fn a_hostile_key_is_escaped_and_bounded_in_the_message() {
         let long = format!("x\n{}", "y".repeat(10_000));
         let m = map(&[(long.as_str(), Dynamic::UNIT)]);
-        let err = known_keys(&m, "f", &["content"]).err().expect("refused").to_string();
+        let err = known_keys(&m, "f", &["content"]).expect_err("refused").to_string();
         assert!(!err.contains('\n') && err.len() < 300, "{err}");
         let m = map(&[("a\u{1b}[31m", Dynamic::UNIT)]);
-        let err = known_keys(&m, "f", &["content"]).err().expect("refused").to_string();
+        let err = known_keys(&m, "f", &["content"]).expect_err("refused").to_string();
         assert!(!err.contains('\u{1b}'), "{err}");
     }
 
     #[test]
     fn zfs_property_typos_are_refused_and_user_properties_pass() {
         let err =
-            zfs_property_names("zfs::ensure_dataset", ["compression", "compresion"]).err().expect("typo").to_string();
+            zfs_property_names("zfs::ensure_dataset", ["compression", "compresion"]).expect_err("typo").to_string();
         assert!(
             err.contains("`compresion` is not a ZFS property") && err.contains("did you mean `compression`?"),
             "{err}"
@@ -338,12 +339,12 @@ mod tests {
     fn typed_getters_name_the_function_and_the_option() {
         let m = map(&[("content", Dynamic::from(5_i64)), ("mode", "0999".into())]);
         let o = Options::new(&m, "file::ensure", &["content", "mode"]).expect("known keys");
-        let err = o.str("content").err().expect("not a string").to_string();
+        let err = o.str("content").expect_err("not a string").to_string();
         assert!(err.contains(": file::ensure: option `content` must be a string"), "{err}");
-        let err = o.mode("mode", 0o644).err().expect("not octal").to_string();
+        let err = o.mode("mode", 0o644).expect_err("not octal").to_string();
         assert!(err.contains(": file::ensure: option `mode`"), "{err}");
         assert_eq!(o.str("owner").expect("absent is fine"), None);
-        let err = o.required_str("owner").err().expect("required").to_string();
+        let err = o.required_str("owner").expect_err("required").to_string();
         assert!(err.contains("option `owner` is required"), "{err}");
     }
 }

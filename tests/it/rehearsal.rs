@@ -314,3 +314,31 @@ fn dry_run_is_the_rehearsal_printed_and_a_bug_in_it_exits_2() {
     // Printed as it went: the dry-run shows what it would have done before the bug.
     assert!(String::from_utf8_lossy(&out.stdout).contains("/etc/phoenix-walk-"));
 }
+
+#[test]
+fn ctrl_c_during_the_rehearsal_stops_with_130_and_applies_nothing() {
+    let sb = Sandbox::new();
+    // The rehearsal's first read takes 2 s: the interrupt lands inside the rehearsal.
+    let state = serde_json::json!({ "latency_ms": { "zpool list": 2000 } });
+    std::fs::write(sb.sim_state(), state.to_string()).expect("write sim state");
+    let child =
+        sb.command(&example(), &["setup"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // The handler is installed before the host lock is taken.
+    let locks = sb.state_dir().join("locks");
+    let start = std::time::Instant::now();
+    while !std::fs::read_dir(&locks)
+        .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
+        .unwrap_or(false)
+    {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "the run never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing was applied"), "{}", stderr(&out));
+    assert_eq!(mutating(&sb), Vec::<String>::new());
+    assert_eq!(journal_lines(&sb), 0);
+}
