@@ -245,7 +245,7 @@ impl Run {
 /// a listing row); each guest it names is forgotten whole; an action whose effect is not
 /// modelled (an unguarded command) could change anything.
 fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
-    use crate::facts::base::Scope;
+    use crate::facts::base::{written_scope, Scope};
     use crate::ops::Effect;
     if action.effect == Effect::Nothing && action.steps.iter().any(|s| matches!(s, Step::Exec { .. })) {
         return vec![Scope::All];
@@ -274,7 +274,12 @@ fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
                     }
                 }
             }
-            Step::Exec { .. } | Step::WriteFile { .. } | Step::RemoveFile { .. } => {}
+            Step::WriteFile { path, .. } | Step::RemoveFile { path } => match written_scope(path) {
+                Scope::All => return vec![Scope::All],
+                Scope::Guest(id) => guest(id),
+                Scope::Host | Scope::File(_) => {}
+            },
+            Step::Exec { .. } => {}
         }
     }
     scopes

@@ -64,6 +64,17 @@ fn scope_of(key: &ReadKey) -> Scope {
     }
 }
 
+/// What writing (or removing) a host file may change: a guest's config file is that guest;
+/// Proxmox's own files and phoenix's staging files are host-wide; any other path may be
+/// bind-mounted into a guest (`mp0: /tank/x,mp=/etc/x`), so it could change any guest's inside.
+pub fn written_scope(path: &str) -> Scope {
+    match guest_conf_id(path) {
+        Some(id) => Scope::Guest(id),
+        None if path.starts_with("/etc/pve/") || path.starts_with("/tmp/.phoenix-") => Scope::Host,
+        None => Scope::All,
+    }
+}
+
 /// `/etc/pve/lxc/101.conf` → 101.
 fn guest_conf_id(path: &str) -> Option<u32> {
     let name = path.strip_prefix("/etc/pve/lxc/").or_else(|| path.strip_prefix("/etc/pve/qemu-server/"))?;
@@ -196,6 +207,14 @@ mod tests {
         replay.forget(&Scope::Host);
         assert!(replay.take(&ReadKey::File("/etc/exports".into())).is_none(), "host files are host-wide");
         assert!(replay.take(&cmd("pct exec 102 -- test -f /a")).is_some(), "another guest is kept");
+    }
+
+    #[test]
+    fn a_written_file_forgets_what_it_can_reach() {
+        assert_eq!(written_scope("/etc/pve/lxc/103.conf"), Scope::Guest(103));
+        assert_eq!(written_scope("/etc/pve/firewall/cluster.fw"), Scope::Host);
+        assert_eq!(written_scope("/tmp/.phoenix-push-103-ab"), Scope::Host);
+        assert_eq!(written_scope("/tank/lxc-persistent-data/103/step/ca.json"), Scope::All);
     }
 
     #[test]
