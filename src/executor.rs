@@ -241,46 +241,65 @@ impl Run {
 
 /// What an action may change, as scopes of the rehearsal's recorded host answers to forget
 /// before it runs. Generous on purpose: forgetting costs one read, a stale answer costs a
-/// wrong decision. Every action can change host-wide facts (a `pct create` adds a dataset and
-/// a listing row); each guest it names is forgotten whole; an action whose effect is not
-/// modelled (an unguarded command) could change anything.
+/// wrong decision. Each guest the action names is forgotten whole; a `pct`/`qm` command also
+/// changes the listings and ZFS (a guest's disks are datasets); a host command phoenix does
+/// not model (`exportfs`, `curl`) may change anything host-wide, and an unmodelled action
+/// anything at all; a written host file that may be bind-mounted into a guest, anything too.
 fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
     use crate::facts::base::{written_scope, Scope};
+    use crate::facts::guests::GuestChange;
     use crate::ops::Effect;
     if action.effect == Effect::Nothing && action.steps.iter().any(|s| matches!(s, Step::Exec { .. })) {
         return vec![Scope::All];
     }
-    let mut scopes = vec![Scope::Host];
-    let mut guest = |id: u32| {
-        if !scopes.contains(&Scope::Guest(id)) {
-            scopes.push(Scope::Guest(id));
+    let mut scopes: Vec<Scope> = Vec::new();
+    let mut add = |scope: Scope| {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
         }
     };
     if let Some(g) = action.guest {
-        guest(g);
+        add(Scope::Guest(g));
     }
-    if let Effect::Guest { id, .. } = &action.effect {
-        guest(*id);
+    match &action.effect {
+        Effect::Guest { id, change, .. } => {
+            add(Scope::Guest(*id));
+            if !matches!(change, GuestChange::Check { .. } | GuestChange::File { .. }) {
+                add(Scope::Listing);
+            }
+        }
+        Effect::ZfsPool { .. } | Effect::ZfsDataset { .. } | Effect::ZfsProperties { .. } => add(Scope::Zfs),
+        Effect::Storage { .. } => add(Scope::File(crate::facts::STORAGE_CFG.to_string())),
+        Effect::File { path, .. } => add(written_scope(path)),
+        Effect::Nothing => {}
     }
     for step in &action.steps {
         match step {
-            Step::Guest { id, .. } => guest(*id),
-            Step::CopyFromGuest { target, .. } => guest(target.id),
-            // `pct clone 900 103`, `qm set 9000 …`: every guest id the command names.
-            Step::Exec { command } if matches!(command.program(), "pct" | "qm") => {
-                for arg in &command.argv {
-                    if let Ok(id) = arg.expose().parse::<u32>() {
-                        guest(id);
+            Step::Guest { id, .. } => add(Scope::Guest(*id)),
+            Step::CopyFromGuest { target, .. } => add(Scope::Guest(target.id)),
+            Step::WriteFile { path, .. } | Step::RemoveFile { path } => add(written_scope(path)),
+            Step::Exec { command } => match command.program() {
+                // `pct clone 900 103`, `qm set 9000 …`: every guest id the command names.
+                "pct" | "qm" => {
+                    add(Scope::Listing);
+                    add(Scope::Zfs);
+                    for arg in &command.argv {
+                        if let Ok(id) = arg.expose().parse::<u32>() {
+                            add(Scope::Guest(id));
+                        }
                     }
                 }
-            }
-            Step::WriteFile { path, .. } | Step::RemoveFile { path } => match written_scope(path) {
-                Scope::All => return vec![Scope::All],
-                Scope::Guest(id) => guest(id),
-                Scope::Host | Scope::File(_) => {}
+                "zfs" | "zpool" => add(Scope::Zfs),
+                "pvesm" => {
+                    add(Scope::File(crate::facts::STORAGE_CFG.to_string()));
+                    add(Scope::Zfs);
+                }
+                _ => add(Scope::Host),
             },
-            Step::Exec { .. } => {}
         }
+    }
+    if scopes.contains(&Scope::All) {
+        return vec![Scope::All];
     }
     scopes
 }

@@ -38,7 +38,11 @@ pub enum Scope {
     Guest(u32),
     /// A host file.
     File(String),
-    /// Everything host-wide: listings, ZFS, storage, host files (not guests' insides).
+    /// The guest listings (`pct list`, `qm list`).
+    Listing,
+    /// Pools and datasets (`zpool …`, `zfs …`).
+    Zfs,
+    /// Everything host-wide: listings, ZFS, storage, host files, images (not guests' insides).
     Host,
     /// Everything.
     All,
@@ -58,6 +62,9 @@ fn scope_of(key: &ReadKey) -> Scope {
                     Ok(id) => Scope::Guest(id),
                     Err(_) => Scope::Host,
                 },
+                ["pct" | "qm", "list", ..] => Scope::Listing,
+                ["zfs" | "zpool", ..] => Scope::Zfs,
+                // Images read with `tar`, and anything else host-wide.
                 _ => Scope::Host,
             }
         }
@@ -70,7 +77,7 @@ fn scope_of(key: &ReadKey) -> Scope {
 pub fn written_scope(path: &str) -> Scope {
     match guest_conf_id(path) {
         Some(id) => Scope::Guest(id),
-        None if path.starts_with("/etc/pve/") || path.starts_with("/tmp/.phoenix-") => Scope::Host,
+        None if path.starts_with("/etc/pve/") || path.starts_with("/tmp/.phoenix-") => Scope::File(path.to_string()),
         None => Scope::All,
     }
 }
@@ -84,9 +91,10 @@ fn guest_conf_id(path: &str) -> Option<u32> {
 fn covers(scope: &Scope, key_scope: &Scope) -> bool {
     match (scope, key_scope) {
         (Scope::All, _) => true,
-        (Scope::Host, Scope::Host | Scope::File(_)) => true,
+        (Scope::Host, key) => !matches!(key, Scope::Guest(_)),
         (Scope::Guest(a), Scope::Guest(b)) => a == b,
         (Scope::File(a), Scope::File(b)) => a == b,
+        (Scope::Listing, Scope::Listing) | (Scope::Zfs, Scope::Zfs) => true,
         _ => false,
     }
 }
@@ -180,7 +188,9 @@ mod tests {
         assert_eq!(scope_of(&cmd("qm guest exec 9000 --timeout 600 -- cat /x")), Scope::Guest(9000));
         assert_eq!(scope_of(&ReadKey::File("/etc/pve/lxc/102.conf".into())), Scope::Guest(102));
         assert_eq!(scope_of(&ReadKey::File("/etc/pve/qemu-server/7.conf".into())), Scope::Guest(7));
-        assert_eq!(scope_of(&cmd("pct list")), Scope::Host);
+        assert_eq!(scope_of(&cmd("pct list")), Scope::Listing);
+        assert_eq!(scope_of(&cmd("zfs list -H")), Scope::Zfs);
+        assert_eq!(scope_of(&cmd("tar -tf /var/lib/vz/template/cache/x.tar.zst")), Scope::Host);
         assert_eq!(scope_of(&ReadKey::File("/etc/exports".into())), Scope::File("/etc/exports".into()));
     }
 
@@ -204,6 +214,11 @@ mod tests {
 
         replay.forget(&Scope::Guest(101));
         assert!(replay.take(&cmd("pct exec 101 -- test -f /a")).is_none());
+        replay.forget(&Scope::Listing);
+        assert!(replay.take(&ReadKey::File("/etc/exports".into())).is_some(), "a listing is not a file");
+        rec.record(ReadKey::File("/etc/exports".into()), &Answer::File(None));
+        let replay = ReadLog::replay(rec.snapshot());
+        replay.forget(&Scope::Guest(101));
         replay.forget(&Scope::Host);
         assert!(replay.take(&ReadKey::File("/etc/exports".into())).is_none(), "host files are host-wide");
         assert!(replay.take(&cmd("pct exec 102 -- test -f /a")).is_some(), "another guest is kept");
@@ -212,8 +227,8 @@ mod tests {
     #[test]
     fn a_written_file_forgets_what_it_can_reach() {
         assert_eq!(written_scope("/etc/pve/lxc/103.conf"), Scope::Guest(103));
-        assert_eq!(written_scope("/etc/pve/firewall/cluster.fw"), Scope::Host);
-        assert_eq!(written_scope("/tmp/.phoenix-push-103-ab"), Scope::Host);
+        assert_eq!(written_scope("/etc/pve/firewall/cluster.fw"), Scope::File("/etc/pve/firewall/cluster.fw".into()));
+        assert_eq!(written_scope("/tmp/.phoenix-push-103-ab"), Scope::File("/tmp/.phoenix-push-103-ab".into()));
         assert_eq!(written_scope("/tank/lxc-persistent-data/103/step/ca.json"), Scope::All);
     }
 
