@@ -243,8 +243,8 @@ impl Run {
 /// before it runs. Generous on purpose: forgetting costs one read, a stale answer costs a
 /// wrong decision. Each guest the action names is forgotten whole; a `pct`/`qm` command also
 /// changes the listings and ZFS (a guest's disks are datasets); a host command phoenix does
-/// not model (`exportfs`, `curl`) may change anything host-wide, and an unmodelled action
-/// anything at all; a written host file that may be bind-mounted into a guest, anything too.
+/// not model (`exportfs`) may change anything, while a modelled one changes what its effect
+/// says; a written host file that may be bind-mounted into a guest may change anything too.
 fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
     use crate::facts::base::{written_scope, Scope};
     use crate::facts::guests::GuestChange;
@@ -294,6 +294,9 @@ fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
                     add(Scope::File(crate::facts::STORAGE_CFG.to_string()));
                     add(Scope::Zfs);
                 }
+                // Another command with a modelled effect (`curl -o <image>` → that file):
+                // the effect says what it changes, as it does for the dry-run.
+                _ if action.effect != Effect::Nothing => {}
                 _ => add(Scope::Host),
             },
         }

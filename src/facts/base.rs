@@ -77,7 +77,10 @@ fn scope_of(key: &ReadKey) -> Scope {
 pub fn written_scope(path: &str) -> Scope {
     match guest_conf_id(path) {
         Some(id) => Scope::Guest(id),
-        None if path.starts_with("/etc/pve/") || path.starts_with("/tmp/.phoenix-") => Scope::File(path.to_string()),
+        // Proxmox's cluster files, its local storage and phoenix's staging files.
+        None if ["/etc/pve/", "/var/lib/vz/", "/tmp/.phoenix-"].iter().any(|p| path.starts_with(p)) => {
+            Scope::File(path.to_string())
+        }
         None => Scope::All,
     }
 }

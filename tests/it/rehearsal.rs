@@ -191,10 +191,10 @@ fn create_all_ends_the_same_with_and_without_rehearsal_and_reads_nothing_twice()
     differ("", &sim_state(&rehearsed), &sim_state(&plain), &mut differences);
     assert_eq!(differences, Vec::<String>::new(), "the same host afterwards");
 
-    // The apply starts from what the rehearsal read: only facts an action changed are read
-    // again. Without reuse the rehearsed run would read about twice as much.
+    // The apply starts from what the rehearsal read: only facts an action changed before the
+    // apply reached them are read again (on the example, 2 of the rehearsal's 20 reads).
     let (ra, rb) = (reads(&rehearsed).len(), reads(&plain).len());
-    assert!(ra <= rb + rb / 5, "rehearse+apply read {ra} times, apply alone {rb}");
+    assert!(ra <= rb + rb / 20, "rehearse+apply read {ra} times, apply alone {rb}");
 
     // On a converged host nothing changes, so nothing is read twice: exactly the reads of an
     // apply alone.
