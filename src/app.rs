@@ -4,8 +4,7 @@ use crate::api::Ctx;
 use crate::cli::{self, Cli, GraphFormatArg, HostSpec, Verb, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::graph::{GraphFormat, GuestGraph};
 use crate::inventory::{self, Inventory};
-use crate::report::{Journal, Reporter, Verbosity};
-use crate::run::{Run, RunOptions};
+use crate::report::Verbosity;
 use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
 use crate::script::registry::FeatureRegistry;
 use crate::script::resolver::{Found, Resolver};
@@ -40,7 +39,7 @@ fn print_stdout(text: &str) {
     let _ = out.flush();
 }
 
-fn plain_error(message: &str, help: Option<&str>) {
+pub(crate) fn plain_error(message: &str, help: Option<&str>) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {message}");
     if let Some(h) = help {
@@ -224,33 +223,23 @@ pub fn run(argv: Vec<String>) -> i32 {
         }
     };
     let (connector, host_lock) = (opened.connector, opened.lock);
-    let host_name = connector.describe();
-    let journal = (!g.dry_run).then(|| Journal::new(&state_dir.join("journal.jsonl")));
-    let reporter = Reporter::stdout(g.output, verbosity, g.dry_run);
-    let opts = RunOptions {
-        plan: plan_label,
-        dry_run: g.dry_run,
-        parallel: g.parallel as usize,
-        fail_fast: g.fail_fast,
-        yes: g.yes,
-        journal,
+    // Rehearse, then apply (src/rehearse.rs).
+    let code = crate::rehearse::run_plan(crate::rehearse::PlanJob {
+        global: g,
+        verbosity,
+        label: plan_label,
+        args,
+        project_root: project_root(&config_dir),
+        inventory,
+        graph,
+        connector: connector.clone(),
+        state_dir,
         cancel,
-    };
-    let run = Arc::new(Run::new(opts, connector.clone(), reporter, inventory, graph));
-    if let Err(e) = ctx.install(run.clone()) {
-        plain_error(&e, None);
-        return EXIT_FAILED;
-    }
-    run.start();
-    let mut scope = Scripts::plan_scope(&args, g.dry_run, &host_name);
-    let result = scripts.run(&ast, &found.name, &mut scope);
-    if let Err(d) = &result {
-        if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
-            let short = d.operator_message(verbosity == Verbosity::Verbose);
-            report_diagnostic(short.as_ref().unwrap_or(d));
-        }
-    }
-    let code = run.finish(result.is_err());
+        scripts,
+        ctx,
+        found,
+        ast,
+    });
     // Release the host before closing the connection that may carry the lock.
     drop(host_lock);
     if let Err(e) = connector.finish() {

@@ -164,7 +164,13 @@ pub fn from_eval_error(
     loop {
         match e {
             EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
-                frames.push((current_source.clone(), *pos, format!("in a call to `{name}`")));
+                // Closures get a hashed name (`anon$5f…`) that differs from run to run.
+                let what = if name.starts_with("anon$") {
+                    "in a closure called here".to_string()
+                } else {
+                    format!("in a call to `{name}`")
+                };
+                frames.push((current_source.clone(), *pos, what));
                 if !fn_source.is_empty() {
                     current_source = fn_source.clone();
                 }
@@ -203,6 +209,15 @@ fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptError
             let help = help_fn(&name);
             (rt, format!("no function `{name}` takes these arguments"), "called here".into(), Some(help))
         }
+        // A misspelled map property (`r.chnged`) reads as (); the mismatch is where it shows.
+        E::ErrorMismatchDataType(expected, actual, _) if actual == "()" => (
+            rt,
+            strip_position(&e.to_string()),
+            "this is ()".into(),
+            Some(format!(
+                "a {expected} was expected here; a misspelled map property (`r.chnged` for `r.changed`) reads as (): check the property names"
+            )),
+        ),
         E::ErrorVariableNotFound(name, _) => (rt, format!("variable not found: {name}"), "not defined".into(), None),
         E::ErrorRuntime(value, _) => {
             let text = if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };

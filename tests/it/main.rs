@@ -13,6 +13,7 @@ mod lock_signals;
 mod operator_errors;
 mod original_config;
 mod parallel_equivalence;
+mod rehearsal;
 mod run_safety;
 mod secrets;
 mod ssh;

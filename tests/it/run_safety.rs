@@ -75,16 +75,23 @@ fn ctrl_c_finishes_the_command_in_flight_then_stops_with_130() {
         .spawn()
         .expect("spawn");
     let pid = child.id();
-    // Read events as they come; once the run has started, the first slow `zpool create` is
-    // in flight within a few milliseconds.
+    // Read events as they come. The rehearsal's events are held back, so the first event
+    // printed is the apply's `run_started`; the first slow `zpool create` is in flight a few
+    // milliseconds later.
     let stdout = child.stdout.take().expect("stdout");
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>()
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("\"run_started\"") {
+                let _ = started_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
     });
-    // The handler is installed before the host lock is taken: once the lock names us, an
-    // interrupt is handled; 150 ms later the first slow `zpool create` is in flight.
-    wait_for("the lock", || lock_named(&sb));
+    started_rx.recv_timeout(Duration::from_secs(20)).expect("the apply started");
     std::thread::sleep(Duration::from_millis(150));
     let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
