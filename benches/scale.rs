@@ -662,7 +662,24 @@ fn report(rows: &[SizeRow], api: &Res<ApiOverhead>, etc: &Res<Summary>, probe: R
 }
 
 fn main() {
-    // `cargo bench` passes `--bench` (and maybe a filter); nothing here is configurable.
+    // `scale --emit N DIR` only writes the generated N-guest configuration to DIR (to measure
+    // one run by hand, e.g. the rehearsal's overhead on `create --all`), then exits.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--emit") {
+        let (Some(n), Some(dir)) = (args.get(i + 1).and_then(|n| n.parse().ok()), args.get(i + 2)) else {
+            eprintln!("usage: scale --emit <guests> <dir>");
+            std::process::exit(2);
+        };
+        match generate(n, Path::new(dir)) {
+            Ok(s) => eprintln!("{dir}: {} LXC, {} VM, {} edges", s.lxc, s.vm, s.edges),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    // `cargo bench` passes `--bench` (and maybe a filter); nothing else is configurable.
     let probe = rss_probe();
     let tmp = match tempfile::Builder::new().prefix("phoenix-bench-").tempdir() {
         Ok(t) => t,

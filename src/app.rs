@@ -1,13 +1,10 @@
 //! What `phoenix` does from argv to exit code. `main.rs` only calls [`run`].
 
 use crate::api::Ctx;
-use crate::cli::{self, Cli, GraphFormatArg, HostSpec, Verb, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK};
-use crate::connector::{local::LocalConnector, sim::SimConnector, ssh::SshConnector, Connector};
+use crate::cli::{self, Cli, GraphFormatArg, HostSpec, Verb, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::graph::{GraphFormat, GuestGraph};
 use crate::inventory::{self, Inventory};
-use crate::lock::HostLock;
-use crate::report::{Journal, Reporter, Verbosity};
-use crate::run::{Run, RunOptions};
+use crate::report::Verbosity;
 use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
 use crate::script::registry::FeatureRegistry;
 use crate::script::resolver::{Found, Resolver};
@@ -15,7 +12,7 @@ use crate::script::{Limits, PlanRef, Scripts};
 use clap::FromArgMatches;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Print a diagnostic to stderr: colour on a TTY, plain unicode otherwise (pinned in tests).
@@ -42,7 +39,7 @@ fn print_stdout(text: &str) {
     let _ = out.flush();
 }
 
-fn plain_error(message: &str, help: Option<&str>) {
+pub(crate) fn plain_error(message: &str, help: Option<&str>) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {message}");
     if let Some(h) = help {
@@ -106,59 +103,6 @@ pub(crate) fn project_root(config_dir: &Path) -> Option<PathBuf> {
         return Some(PathBuf::from(h));
     }
     config_dir.parent().map(|p| p.to_path_buf())
-}
-
-fn connect(spec: &HostSpec, state_dir: &Path) -> Result<Arc<dyn Connector>, String> {
-    Ok(match spec {
-        HostSpec::Local => Arc::new(LocalConnector::new()),
-        HostSpec::Sim(path) => {
-            // The state is saved at the end of the run: a folder that is not there would lose it.
-            if let Some(dir) = path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
-                if !dir.is_dir() {
-                    return Err(format!(
-                        "sim:{}: the folder {} does not exist",
-                        path.as_deref().unwrap_or(dir).display(),
-                        dir.display()
-                    ));
-                }
-            }
-            Arc::new(SimConnector::open(path.as_deref()).map_err(|e| e.to_string())?)
-        }
-        HostSpec::Ssh(target) => {
-            let target = crate::connector::ssh::SshTarget::parse(target).map_err(|e| e.to_string())?;
-            let control = state_dir.join("ssh");
-            std::fs::create_dir_all(&control).map_err(|e| format!("cannot create {}: {e}", control.display()))?;
-            Arc::new(SshConnector::new(&target, &control))
-        }
-    })
-}
-
-/// Ctrl-C: the first stops the run after the command in flight; the second exits at once.
-/// Returns once the handler is registered, so no interrupt can slip past it.
-fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
-        rt.block_on(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let Ok(mut interrupts) = signal(SignalKind::interrupt()) else { return };
-            let _ = ready_tx.send(());
-            if interrupts.recv().await.is_none() {
-                return;
-            }
-            cancel.store(true, Ordering::SeqCst);
-            let _ = writeln!(
-                std::io::stderr(),
-                "\ninterrupted: finishing the command in flight, then stopping (Ctrl-C again to abort now)"
-            );
-            if interrupts.recv().await.is_some() {
-                std::process::exit(EXIT_INTERRUPTED);
-            }
-        });
-    });
-    if spawned.is_err() || ready_rx.recv_timeout(std::time::Duration::from_secs(5)).is_err() {
-        tracing::warn!("could not install the Ctrl-C handler");
-    }
 }
 
 /// Parse argv, do the work, return the exit code.
@@ -269,55 +213,35 @@ pub fn run(argv: Vec<String>) -> i32 {
 
     // Input is valid: from here on the host is touched.
     let state_dir = cli::state_dir(g.state_dir.as_ref());
-    let connector = match connect(&host, &state_dir) {
-        Ok(c) => c,
+    // Before the host is opened, so a signal while connecting is not lost either.
+    crate::signals::install_stop_handler(cancel.clone());
+    let opened = match crate::host_session::open(&host, &state_dir, &format!("phoenix {plan_label}")) {
+        Ok(o) => o,
         Err(e) => {
-            plain_error(&format!("cannot reach the host: {e}"), None);
-            return EXIT_FAILED;
+            plain_error(&e.message, e.hint.as_deref());
+            return e.code;
         }
     };
-    let host_name = connector.describe();
-    install_interrupt_handler(cancel.clone());
-    // An in-memory simulator is private to this process: nothing to lock.
-    let _lock = if host == HostSpec::Sim(None) {
-        None
-    } else {
-        match HostLock::acquire(&state_dir, &host_name, &format!("phoenix {plan_label}")) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                plain_error(
-                    &e.to_string(),
-                    Some("wait for it to finish; a crashed run's lock is released automatically"),
-                );
-                return EXIT_FAILED;
-            }
-        }
-    };
-    let journal = (!g.dry_run).then(|| Journal::new(&state_dir.join("journal.jsonl")));
-    let reporter = Reporter::stdout(g.output, verbosity, g.dry_run);
-    let opts = RunOptions {
-        plan: plan_label,
-        dry_run: g.dry_run,
-        parallel: g.parallel as usize,
-        fail_fast: g.fail_fast,
-        yes: g.yes,
-        journal,
+    let (connector, host_lock) = (opened.connector, opened.lock);
+    // Rehearse, then apply (src/rehearse.rs).
+    let code = crate::rehearse::run_plan(crate::rehearse::PlanJob {
+        global: g,
+        verbosity,
+        label: plan_label,
+        args,
+        project_root: project_root(&config_dir),
+        inventory,
+        graph,
+        connector: connector.clone(),
+        state_dir,
         cancel,
-    };
-    let run = Arc::new(Run::new(opts, connector.clone(), reporter, inventory, graph));
-    if let Err(e) = ctx.install(run.clone()) {
-        plain_error(&e, None);
-        return EXIT_FAILED;
-    }
-    run.start();
-    let mut scope = Scripts::plan_scope(&args, g.dry_run, &host_name);
-    let result = scripts.run(&ast, &found.name, &mut scope);
-    if let Err(d) = &result {
-        if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
-            report_diagnostic(d);
-        }
-    }
-    let code = run.finish(result.is_err());
+        scripts,
+        ctx,
+        found,
+        ast,
+    });
+    // Release the host before closing the connection that may carry the lock.
+    drop(host_lock);
     if let Err(e) = connector.finish() {
         plain_error(&e.to_string(), None);
         return if code == EXIT_OK { EXIT_FAILED } else { code };

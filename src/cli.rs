@@ -68,6 +68,9 @@ pub struct Global {
     /// Answer yes to confirmations (required for destructive verbs without a TTY)
     #[arg(long, global = true)]
     pub yes: bool,
+    /// Show the plan (the rehearsal), then ask before applying it (needs a TTY, or --yes)
+    #[arg(long, global = true)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,6 +120,7 @@ const GLOBAL_FLAGS: &[(&str, bool)] = &[
     ("--quiet", false),
     ("-q", false),
     ("--yes", false),
+    ("--confirm", false),
 ];
 
 /// The built-in verbs (clap parses their arguments; every other verb is a plan).

@@ -87,6 +87,11 @@ impl Run {
             None
         } else {
             let started = now_rfc3339();
+            // Whatever this action may change must be read from the host from now on, not
+            // served from the rehearsal's recorded answers.
+            for scope in base_scopes(&action) {
+                self.facts.forget_base(&scope);
+            }
             // Hold the serialisation key (e.g. one clone per source at a time) for the whole action.
             let key_lock = action.serialize_on.as_ref().map(|k| self.serial_lock(k));
             let _held = key_lock.as_ref().map(|m| match m.lock() {
@@ -236,6 +241,74 @@ impl Run {
     }
 }
 
+/// What an action may change, as scopes of the rehearsal's recorded host answers to forget
+/// before it runs. Generous on purpose: forgetting costs one read, a stale answer costs a
+/// wrong decision. Each guest the action names is forgotten whole; a `pct`/`qm` command also
+/// changes the listings and ZFS (a guest's disks are datasets); a host command phoenix does
+/// not model (`exportfs`) may change anything, while a modelled one changes what its effect
+/// says; a written host file that may be bind-mounted into a guest may change anything too.
+fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
+    use crate::facts::base::{written_scope, Scope};
+    use crate::facts::guests::GuestChange;
+    use crate::ops::Effect;
+    if action.effect == Effect::Nothing && action.steps.iter().any(|s| matches!(s, Step::Exec { .. })) {
+        return vec![Scope::All];
+    }
+    let mut scopes: Vec<Scope> = Vec::new();
+    let mut add = |scope: Scope| {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    };
+    if let Some(g) = action.guest {
+        add(Scope::Guest(g));
+    }
+    match &action.effect {
+        Effect::Guest { id, change, .. } => {
+            add(Scope::Guest(*id));
+            if !matches!(change, GuestChange::Check { .. } | GuestChange::File { .. }) {
+                add(Scope::Listing);
+            }
+        }
+        Effect::ZfsPool { .. } | Effect::ZfsDataset { .. } | Effect::ZfsProperties { .. } => add(Scope::Zfs),
+        Effect::Storage { .. } => add(Scope::File(crate::facts::STORAGE_CFG.to_string())),
+        Effect::File { path, .. } => add(written_scope(path)),
+        Effect::Nothing => {}
+    }
+    for step in &action.steps {
+        match step {
+            Step::Guest { id, .. } => add(Scope::Guest(*id)),
+            Step::CopyFromGuest { target, .. } => add(Scope::Guest(target.id)),
+            Step::WriteFile { path, .. } | Step::RemoveFile { path } => add(written_scope(path)),
+            Step::Exec { command } => match command.program() {
+                // `pct clone 900 103`, `qm set 9000 …`: every guest id the command names.
+                "pct" | "qm" => {
+                    add(Scope::Listing);
+                    add(Scope::Zfs);
+                    for arg in &command.argv {
+                        if let Ok(id) = arg.expose().parse::<u32>() {
+                            add(Scope::Guest(id));
+                        }
+                    }
+                }
+                "zfs" | "zpool" => add(Scope::Zfs),
+                "pvesm" => {
+                    add(Scope::File(crate::facts::STORAGE_CFG.to_string()));
+                    add(Scope::Zfs);
+                }
+                // Another command with a modelled effect (`curl -o <image>` → that file):
+                // the effect says what it changes, as it does for the dry-run.
+                _ if action.effect != Effect::Nothing => {}
+                _ => add(Scope::Host),
+            },
+        }
+    }
+    if scopes.contains(&Scope::All) {
+        return vec![Scope::All];
+    }
+    scopes
+}
+
 /// First wait and total budget for retrying lock errors.
 const LOCK_RETRY_FIRST_MS: u64 = 250;
 const LOCK_RETRY_BUDGET_S: u64 = 60;
@@ -372,8 +445,14 @@ impl Run {
             let failed = outcome != GuestOutcome::Ok;
             s.outcomes.insert(id, outcome);
             if failed {
-                // A guest that failed part-way has touched the host: the run failed (exit 1).
-                self.action_failed.store(true, Ordering::Relaxed);
+                if self.dry_run {
+                    // A rehearsal changed nothing: a failed guest is a plan (or read) error,
+                    // which fails the rehearsal, so there is no point going on with the others.
+                    s.stop = true;
+                } else {
+                    // A guest that failed part-way has touched the host: the run failed (exit 1).
+                    self.action_failed.store(true, Ordering::Relaxed);
+                }
                 if self.fail_fast {
                     s.stop = true;
                 }

@@ -1,7 +1,13 @@
 //! A run: one plan against one host. Holds everything API functions need (connector, facts,
 //! reporter, journal, inventory, graph) and the run-wide flags (dry-run, parallelism, cancel).
+//!
+//! Every plan is run twice (see `crate::rehearse`): a dry-run *rehearsal*, then — only if it
+//! finished without error — the *apply*. The rehearsal hands the apply its base facts (the
+//! host's answers, so the apply does not read them again) and the confirmations the operator
+//! already gave after seeing the rehearsal.
 
 use crate::connector::Connector;
+use crate::facts::base::BaseFacts;
 use crate::facts::Facts;
 use crate::graph::GuestGraph;
 use crate::inventory::Inventory;
@@ -37,6 +43,10 @@ pub struct Run {
     pub serial_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<()>>>>,
     /// Guests an action of this run changed (or, in a dry-run, would change).
     pub touched: std::sync::Mutex<std::collections::HashSet<u32>>,
+    /// Questions `host::confirm` asked, in order (a dry-run answers yes and only notes them).
+    pub confirmations: std::sync::Mutex<Vec<String>>,
+    /// Questions the operator already answered yes to, after seeing the rehearsal.
+    pub approved: std::collections::HashSet<String>,
 }
 
 /// Options a run is built with (from the CLI, or from a test or benchmark).
@@ -48,6 +58,10 @@ pub struct RunOptions {
     pub yes: bool,
     pub journal: Option<Journal>,
     pub cancel: Arc<AtomicBool>,
+    /// An apply's starting facts, from the rehearsal before it (`None`: read the host).
+    pub base: Option<BaseFacts>,
+    /// Confirmations already given (see [`Run::approved`]).
+    pub approved: std::collections::HashSet<String>,
 }
 
 impl Run {
@@ -67,7 +81,11 @@ impl Run {
             parallel: opts.parallel.max(1),
             fail_fast: opts.fail_fast,
             yes: opts.yes,
-            facts: Facts::new(connector.clone(), opts.dry_run),
+            facts: match (opts.dry_run, opts.base) {
+                (true, _) => Facts::rehearsal(connector.clone()),
+                (false, Some(base)) => Facts::with_base(connector.clone(), base),
+                (false, None) => Facts::new(connector.clone(), false),
+            },
             connector,
             reporter,
             journal: opts.journal,
@@ -78,6 +96,37 @@ impl Run {
             started: Instant::now(),
             serial_locks: Default::default(),
             touched: Default::default(),
+            confirmations: Default::default(),
+            approved: opts.approved,
+        }
+    }
+
+    /// `host::confirm`: whether to go on with something destructive. A dry-run notes the
+    /// question and says yes (it changes nothing; the operator is asked once, after it). An
+    /// apply says yes with `--yes` or when the question was approved after the rehearsal, asks
+    /// on a terminal otherwise, and refuses without one.
+    pub fn confirm(&self, question: &str) -> Result<bool, String> {
+        if self.dry_run {
+            let mut asked = match self.confirmations.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if !asked.iter().any(|q| q == question) {
+                asked.push(question.to_string());
+            }
+            return Ok(true);
+        }
+        if self.yes || self.approved.contains(question) {
+            return Ok(true);
+        }
+        crate::rehearse::ask(question)
+    }
+
+    /// The questions a dry-run met, in order.
+    pub fn questions(&self) -> Vec<String> {
+        match self.confirmations.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 

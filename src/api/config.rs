@@ -147,11 +147,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                             .collect::<Vec<_>>();
                         let hint = if near.is_empty() {
                             let all: Vec<String> = declared.iter().map(u32::to_string).collect();
-                            format!("; declared guests: {}", all.join(", "))
+                            format!("declared guests: {}", all.join(", "))
                         } else {
-                            format!("; did you mean {}?", near.join(" or "))
+                            format!("did you mean {}?", near.join(" or "))
                         };
-                        return Err(format!("guest {id} is not declared in the configuration{hint}").into());
+                        return Err(crate::script::operator::raise(
+                            format!("guest {id} is not declared in the configuration"),
+                            Some(hint),
+                        ));
                     }
                     if !out.contains(&id) {
                         out.push(id);

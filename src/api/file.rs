@@ -1,7 +1,7 @@
 //! `file::` — host files: read, ensure whole files, managed blocks, absence.
 
 use super::at;
-use super::convert::{known_keys, mode, opt_str, outcome};
+use super::convert::{outcome, Options};
 use super::{Ctx, Namespace, Res};
 use crate::ops::file::{ensure_absent, ensure_block, ensure_file, DesiredFile};
 use crate::ops::Plan;
@@ -56,14 +56,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a host file read exactly like `opts`: #{content: String, mode: \"0644\", owner: \"root\", group: \"root\"} \
          (mode defaults to 0644; owner/group unset = leave as is). Written atomically. Returns #{changed, actions}.",
         move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
-            known_keys(&opts, "file::ensure", &["content", "mode", "owner", "group"])?;
-            let content = opt_str(&opts, "content")?.ok_or("file::ensure: option `content` is required")?;
+            let opts = Options::new(&opts, "file::ensure", &["content", "mode", "owner", "group"])?;
             let want = DesiredFile {
                 path: path.to_string(),
-                content: content.into_bytes(),
-                mode: mode(&opts, "mode", 0o644)?,
-                owner: opt_str(&opts, "owner")?,
-                group: opt_str(&opts, "group")?,
+                content: opts.required_str("content")?.into_bytes(),
+                mode: opts.mode("mode", 0o644)?,
+                owner: opts.str("owner")?,
+                group: opts.str("group")?,
             };
             let run = c.run()?;
             carry_out(&c, ensure_file(&run.facts, &want))
@@ -90,9 +89,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "marker: String", "content: String", "opts: Map", "-> Map"],
         "Like ensure_block/3 with options #{comment: \"#\", mode: \"0644\"} (comment prefix of the marker lines; mode of a new file).",
         move |nc: NativeCallContext, path: &str, marker: &str, content: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
-            known_keys(&opts, "file::ensure_block", &["comment", "mode"])?;
-            let comment = opt_str(&opts, "comment")?.unwrap_or_else(|| "#".into());
-            let m = mode(&opts, "mode", 0o644)?;
+            let opts = Options::new(&opts, "file::ensure_block", &["comment", "mode"])?;
+            let comment = opts.str("comment")?.unwrap_or_else(|| "#".into());
+            let m = opts.mode("mode", 0o644)?;
             let run = c.run()?;
             carry_out(&c, ensure_block(&run.facts, path, marker, content, &comment, m))
         }) },

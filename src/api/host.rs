@@ -100,23 +100,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "confirm",
         &["question: String", "-> bool"],
         "Ask before something destructive: true with --yes; on a terminal, asks (y/N); otherwise fails asking for --yes. \
-         A dry-run answers true without asking (it changes nothing).",
+         A dry-run answers true without asking (it changes nothing); a run asks once, after its rehearsal, before \
+         anything is applied.",
         move |nc: NativeCallContext, question: &str| -> Res<bool> {
             at(&nc, || {
-                let run = c.run()?;
-                if run.yes || run.dry_run {
-                    return Ok(true);
-                }
-                use std::io::{BufRead, IsTerminal, Write};
-                if !std::io::stdin().is_terminal() {
-                    return Err(format!("{question} — not confirmed: pass --yes to confirm without a terminal").into());
-                }
-                let mut err = std::io::stderr().lock();
-                let _ = write!(err, "{question} [y/N] ");
-                let _ = err.flush();
-                let mut line = String::new();
-                let _ = std::io::stdin().lock().read_line(&mut line);
-                Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
+                c.run()?.confirm(question).map_err(Into::into)
             })
         },
     );

@@ -39,6 +39,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
          Adds it when absent (`pvesm add`), sets only the options that differ otherwise (`pvesm set`); \
          never removes or retypes a storage. Returns #{changed, actions}.",
         move |nc: NativeCallContext, id: &str, kind: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
+            super::convert::known_keys(&opts, "pvesm::ensure_storage", super::convert::PVESM_OPTIONS)?;
             let mut options = IndexMap::new();
             for (k, v) in opts {
                 let v = if v.is_string() { v.into_string().unwrap_or_default() } else { v.to_string() };

@@ -9,6 +9,12 @@ use rhai::{Dynamic, Map, NativeCallContext};
 
 /// Properties from a map (`#{compression: "lz4"}`) or the original tool's comma list string.
 fn props_from(value: &Dynamic) -> Res<Vec<(String, String)>> {
+    let props = props_unchecked(value)?;
+    super::convert::zfs_property_names("zfs::ensure_dataset", props.iter().map(|(k, _)| k.as_str()))?;
+    Ok(props)
+}
+
+fn props_unchecked(value: &Dynamic) -> Res<Vec<(String, String)>> {
     if value.is_unit() {
         return Ok(Vec::new());
     }

@@ -108,6 +108,10 @@ impl Connector for LocalConnector {
         Ok(())
     }
 
+    fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
+        crate::lock::HostLock::on_file(HOST, &crate::lock::local_lock_path(), holder).map(Some)
+    }
+
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
         match fs::remove_file(path) {
             Ok(()) => Ok(true),

@@ -3,6 +3,7 @@
 
 pub mod local;
 pub mod sim;
+mod sim_save;
 pub mod ssh;
 
 use crate::command::{Command, Output};
@@ -63,6 +64,12 @@ pub trait Connector: Send + Sync {
 
     /// Remove a host file; `Ok(false)` when it did not exist.
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError>;
+
+    /// Take the host's run lock for the whole run (see `crate::lock`), naming `holder` for a
+    /// second run to print. `None`: nothing to lock (an in-memory simulator is private to this
+    /// process). For a remote host this is also the up-front connection: an unreachable host
+    /// fails here, before any plan runs.
+    fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError>;
 
     /// Called once at the end of a run (close a multiplexed ssh master, persist sim state).
     fn finish(&self) -> Result<(), ConnectorError> {

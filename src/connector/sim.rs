@@ -1,17 +1,46 @@
 //! The simulator as a connector: `--host sim` (in memory) or `--host sim:<state.json>`
-//! (loaded at start, saved by `finish`, every command appended to `<state.json>.commands.jsonl`).
+//! (loaded at start, every command appended to `<state.json>.commands.jsonl`).
 //!
 //! The simulated node is the `phoenix-sim` crate, which does not know phoenix: this adapter is
 //! the only place where phoenix's command and file types meet the simulator's.
+//!
+//! A stored state is saved after EVERY mutating command, before the command's result reaches
+//! the executor (and so before the journal records the action): whatever kills phoenix — a
+//! signal, a crash, SIGKILL — the state file holds at least every journalled action, and a
+//! re-run converges from what really happened. The save is atomic (temp file + rename in the
+//! same folder), so a reader never sees half a state. No fsync: the guarantee is against a dying
+//! process, not a dying machine.
 
+use super::sim_save::{Dirty, GuestCache};
 use super::{Connector, ConnectorError, FileData, FileWrite};
 use crate::command::{Command, Output};
 use phoenix_sim::{SimError, SimHost, SimState};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub struct SimConnector {
     host: Arc<SimHost>,
+    /// Serialises saves: a save snapshots the state and renames the file, and two saves racing
+    /// could rename an older snapshot over a newer one.
+    saving: Mutex<SaveState>,
+    /// Mutating commands finished so far (numbers them for `SaveState::saved_through`).
+    mutations: AtomicU64,
+    /// Guests changed since the last save.
+    dirty: Mutex<Dirty>,
+}
+
+#[derive(Default)]
+struct SaveState {
+    /// The first save that failed: reported by `finish`, so the run ends with an error.
+    error: Option<String>,
+    /// How many saves and how long they took in all (`PHOENIX_LOG=debug` reports them at the end).
+    count: u64,
+    spent: std::time::Duration,
+    /// Every mutation numbered up to this one is in the file.
+    saved_through: u64,
+    /// The guests' JSON from earlier saves.
+    cache: GuestCache,
 }
 
 impl SimConnector {
@@ -24,12 +53,59 @@ impl SimConnector {
             })?,
             None => SimHost::new(SimState::default()),
         };
-        Ok(SimConnector { host: Arc::new(host) })
+        Ok(SimConnector::from_host(Arc::new(host)))
     }
 
     /// Share an existing host (tests seed it, then inspect it after the run).
     pub fn from_host(host: Arc<SimHost>) -> SimConnector {
-        SimConnector { host }
+        SimConnector {
+            host,
+            saving: Mutex::new(SaveState::default()),
+            mutations: AtomicU64::new(0),
+            dirty: Mutex::default(),
+        }
+    }
+
+    /// How many times the state was saved so far.
+    pub fn saves(&self) -> u64 {
+        self.saving.lock().map(|s| s.count).unwrap_or_else(|p| p.into_inner().count)
+    }
+
+    /// Persist the state after a mutating command (a no-op in memory). A failure is kept for
+    /// `finish` rather than turned into a failed command: the command itself did happen.
+    ///
+    /// Cheap by design: compact JSON, and one save serves every command that finished before it
+    /// started — parallel guests queue on `saving`, and a thread whose mutation an earlier save
+    /// already captured returns at once.
+    fn save_after_mutation(&self, argv: &[String]) {
+        let Some(path) = self.host.path() else { return };
+        // Noted, then counted, after the mutation: a save that sees the count sees the change.
+        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).note(argv);
+        let mine = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if saving.saved_through >= mine {
+            return;
+        }
+        let through = self.mutations.load(Ordering::SeqCst);
+        let dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let started = std::time::Instant::now();
+        let SaveState { cache, .. } = &mut *saving;
+        let saved = self
+            .host
+            .with_state(|st| cache.snapshot(st, &dirty))
+            .map_err(|e| e.to_string())
+            .and_then(|json| phoenix_sim::write_atomically(path, &json).map_err(|e| e.to_string()))
+            .and_then(|()| self.host.flush_log().map_err(|e| e.to_string()));
+        saving.count += 1;
+        saving.spent += started.elapsed();
+        match saved {
+            Ok(()) => saving.saved_through = through,
+            Err(e) => {
+                tracing::warn!("{}: cannot save the simulator state: {e}", self.describe());
+                saving.cache.clear();
+                saving.error.get_or_insert(e);
+            }
+        }
     }
 
     pub fn host(&self) -> &Arc<SimHost> {
@@ -60,7 +136,11 @@ impl Connector for SimConnector {
     }
 
     fn run(&self, cmd: &Command) -> Result<Output, ConnectorError> {
-        let out = self.host.exec(&cmd.exposed_argv(), cmd.stdin.as_deref());
+        let argv = cmd.exposed_argv();
+        let out = self.host.exec(&argv, cmd.stdin.as_deref());
+        if phoenix_sim::is_mutating(&argv) {
+            self.save_after_mutation(&argv);
+        }
         Ok(Output { code: out.code, stdout: out.stdout, stderr: out.stderr })
     }
 
@@ -74,15 +154,49 @@ impl Connector for SimConnector {
     }
 
     fn write_file(&self, path: &str, file: &FileWrite) -> Result<(), ConnectorError> {
-        self.host.write_file(path, &to_sim(file)).map_err(|e| self.file_error("write", path, e))
+        let written = self.host.write_file(path, &to_sim(file)).map_err(|e| self.file_error("write", path, e));
+        if written.is_ok() {
+            self.save_after_mutation(&["file.write".to_string(), path.to_string()]);
+        }
+        written
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, ConnectorError> {
-        Ok(self.host.remove_file(path))
+        let existed = self.host.remove_file(path);
+        if existed {
+            self.save_after_mutation(&["file.remove".to_string(), path.to_string()]);
+        }
+        Ok(existed)
+    }
+
+    fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
+        let Some(state) = self.host.path() else { return Ok(None) };
+        let host = self.describe();
+        let path = crate::lock::sim_lock_path(state).map_err(|source| crate::lock::LockError::Io {
+            host: host.clone(),
+            path: state.to_path_buf(),
+            source,
+        })?;
+        crate::lock::HostLock::on_file(&host, &path, holder).map(Some)
     }
 
     fn finish(&self) -> Result<(), ConnectorError> {
-        self.host.save().map_err(|e| ConnectorError::Connection { host: self.describe(), message: e.to_string() })
+        let fail = |message: String| ConnectorError::Connection { host: self.describe(), message };
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = saving.error.take() {
+            return Err(fail(e));
+        }
+        saving.count += 1;
+        self.host.save().map_err(|e| fail(e.to_string()))?;
+        let size = self.host.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()).unwrap_or(0);
+        tracing::debug!(
+            "{}: state saved {} times in {} ms ({} bytes)",
+            self.describe(),
+            saving.count,
+            saving.spent.as_millis(),
+            size
+        );
+        Ok(())
     }
 }
 
@@ -105,6 +219,53 @@ mod tests {
         let again = SimConnector::open(Some(&path)).unwrap();
         assert!(again.host().with_state(|s| s.datasets.contains_key("rpool/data/t")));
         assert_eq!(SimConnector::open(None).unwrap().describe(), "sim");
+    }
+
+    #[test]
+    fn every_mutating_command_is_on_disk_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let c = SimConnector::open(Some(&path)).unwrap();
+        let on_disk = || -> SimState { serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap() };
+        assert!(c.run(&Command::new(["zfs", "list"])).unwrap().success());
+        assert_eq!((c.saves(), path.exists()), (0, false), "a read saves nothing");
+        assert!(c.run(&Command::new(["zfs", "create", "rpool/data/a"])).unwrap().success());
+        assert_eq!(c.saves(), 1);
+        assert!(on_disk().datasets.contains_key("rpool/data/a"), "no finish() needed");
+        let w = FileWrite { content: b"x".to_vec(), mode: 0o644, owner: None, group: None };
+        c.write_file("/root/note", &w).unwrap();
+        assert!(on_disk().files.contains_key("/root/note"));
+        assert!(c.remove_file("/root/note").unwrap());
+        assert!(!on_disk().files.contains_key("/root/note"));
+        assert!(!c.remove_file("/root/note").unwrap());
+        assert_eq!(c.saves(), 3, "removing nothing saves nothing");
+        // The command log is flushed with the state, so it too survives a SIGKILL.
+        let log = std::fs::read_to_string(dir.path().join("s.json.commands.jsonl")).unwrap();
+        assert!(log.contains("\"rpool/data/a\""), "{log}");
+    }
+
+    #[test]
+    fn parallel_mutations_share_saves_and_all_reach_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let c = Arc::new(SimConnector::open(Some(&path)).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let c = Arc::clone(&c);
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let ds = format!("rpool/data/t{t}-{i}");
+                        assert!(c.run(&Command::new(["zfs", "create", &ds])).unwrap().success());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let saved: SimState = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved.datasets.keys().filter(|k| k.starts_with("rpool/data/t")).count(), 80);
+        assert!(c.saves() <= 80, "{}", c.saves());
     }
 
     #[test]

@@ -9,6 +9,13 @@
 //! whitespace and passed before phoenix's own options (ssh keeps the first value it sees for an
 //! option, so these override phoenix's defaults). Example:
 //! `PHOENIX_SSH_OPTS="-i /path/key -o UserKnownHostsFile=/path/known_hosts -o StrictHostKeyChecking=yes"`.
+//!
+//! The connection is opened once, up front (the run lock is taken over it before any plan runs),
+//! and an unreachable host is reported within `PHOENIX_SSH_CONNECT_TIMEOUT` seconds (default 10;
+//! ssh's ConnectTimeout covers the TCP connect and the handshake, and phoenix gives up on the
+//! whole start a few seconds later whatever ssh does).
+
+mod lock;
 
 use crate::command::{Arg, Command, Output};
 use crate::connector::{Connector, ConnectorError, FileData, FileWrite};
@@ -22,6 +29,25 @@ use std::time::{Duration, Instant};
 
 /// Environment variable holding extra ssh client options (space-separated).
 pub const SSH_OPTS_ENV: &str = "PHOENIX_SSH_OPTS";
+
+/// Environment variable: seconds to wait for the host to answer (ssh's ConnectTimeout).
+pub const CONNECT_TIMEOUT_ENV: &str = "PHOENIX_SSH_CONNECT_TIMEOUT";
+
+/// The default of [`CONNECT_TIMEOUT_ENV`].
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+
+/// Beyond ConnectTimeout, how long phoenix waits for the master to finish authenticating
+/// before it gives up on the host.
+const MASTER_START_GRACE: Duration = Duration::from_secs(5);
+
+/// [`CONNECT_TIMEOUT_ENV`], or the default when unset or not a number from 1 to 3600.
+pub fn connect_timeout_secs() -> u64 {
+    std::env::var(CONNECT_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)
+}
 
 /// The master exits after this long without sessions, so a crashed phoenix leaves no
 /// connection behind for long. A master that timed out is restarted on the next command.
@@ -178,7 +204,7 @@ impl SshConnector {
             format!("ControlPath={}/%C", self.control_dir.display()),
             "ServerAliveInterval=15".to_string(),
             "ServerAliveCountMax=4".to_string(),
-            "ConnectTimeout=15".to_string(),
+            format!("ConnectTimeout={}", connect_timeout_secs()),
         ] {
             a.push("-o".to_string());
             a.push(opt);
@@ -237,13 +263,18 @@ impl SshConnector {
         let mut errfile = tempfile::tempfile().map_err(|e| self.spawn_error(e))?;
         let errclone = errfile.try_clone().map_err(|e| self.spawn_error(e))?;
         let persist = format!("ControlPersist={CONTROL_PERSIST_SECS}");
-        let status = self
+        let child = self
             .ssh(&["-o", "ControlMaster=yes", "-o", &persist, "-N", "-f", "-T"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(errclone))
-            .status()
+            .spawn()
             .map_err(|e| self.spawn_error(e))?;
+        let limit = Duration::from_secs(connect_timeout_secs()) + MASTER_START_GRACE;
+        let Some(status) = wait_bounded(child, limit).map_err(|e| self.spawn_error(e))? else {
+            return Err(self
+                .connection_error(format!("no answer within {} s (ssh did not finish connecting)", limit.as_secs())));
+        };
         if !status.success() {
             let mut msg = String::new();
             let _ = errfile.rewind().and_then(|_| errfile.read_to_string(&mut msg));
@@ -413,6 +444,10 @@ mv -f -- "$t" "$1""#;
         }
     }
 
+    fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
+        self.take_lock(holder).map(Some)
+    }
+
     fn finish(&self) -> Result<(), ConnectorError> {
         self.close_master()
     }
@@ -422,6 +457,22 @@ impl Drop for SshConnector {
     /// A connector dropped without `finish` (an error path, a panic) still closes its master.
     fn drop(&mut self) {
         let _ = self.close_master();
+    }
+}
+
+/// Wait for `child` at most `limit`; `None` (and the child killed) when it took longer.
+fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

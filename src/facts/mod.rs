@@ -3,6 +3,7 @@
 //! modelled action effects update, so later steps see what earlier steps would have created.
 //! Listings are read once per run (`pct list`, `zfs list`), never once per guest.
 
+pub mod base;
 pub mod cache;
 pub mod firewall;
 pub mod guest_config;
@@ -15,6 +16,7 @@ pub mod zfs;
 
 use crate::command::{Command, Output};
 use crate::connector::{Connector, ConnectorError, FileData};
+use base::{Answer, BaseFacts, ReadKey, ReadLog};
 use cache::{Cell, Keyed};
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, HashMap};
@@ -70,6 +72,8 @@ pub struct Facts {
     pub(crate) guests: guests::GuestFacts,
     /// Dry-run: effects are modelled; apply: guest facts an action touched are re-read.
     dry_run: bool,
+    /// The host's answers: recorded by a rehearsal, served to the apply that follows it.
+    reads: ReadLog,
 }
 
 pub const STORAGE_CFG: &str = "/etc/pve/storage.cfg";
@@ -98,7 +102,51 @@ impl Facts {
             storages: Cell::default(),
             guests: guests::GuestFacts::default(),
             dry_run,
+            reads: ReadLog::Off,
         }
+    }
+
+    /// The facts of a rehearsal: a dry-run that records the host's answers for the apply.
+    pub fn rehearsal(conn: Arc<dyn Connector>) -> Self {
+        Facts { reads: ReadLog::Record(Default::default()), ..Facts::new(conn, true) }
+    }
+
+    /// The facts of an apply that starts from a rehearsal's base facts instead of reading the
+    /// host again (see [`base`] for when a recorded answer is still good).
+    pub fn with_base(conn: Arc<dyn Connector>, base: BaseFacts) -> Self {
+        Facts { reads: ReadLog::replay(base), ..Facts::new(conn, false) }
+    }
+
+    /// What this run has read from the host so far (the host's own answers, never the overlay).
+    pub fn base_snapshot(&self) -> BaseFacts {
+        self.reads.snapshot()
+    }
+
+    /// Forget recorded answers an action about to run may change (apply only).
+    pub fn forget_base(&self, scope: &base::Scope) {
+        self.reads.forget(scope);
+    }
+
+    /// A read command for a cached fact: a recorded answer when there is a good one, else the host.
+    pub(crate) fn host_run(&self, cmd: &Command) -> Result<Output, FactError> {
+        let key = ReadKey::Command(cmd.clone());
+        if let Some(Answer::Command(out)) = self.reads.take(&key) {
+            return Ok(out);
+        }
+        let out = self.conn.run(cmd)?;
+        self.reads.record(key, &Answer::Command(out.clone()));
+        Ok(out)
+    }
+
+    /// A host file for a cached fact: a recorded answer when there is a good one, else the host.
+    pub(crate) fn host_file(&self, path: &str) -> Result<Option<FileData>, FactError> {
+        let key = ReadKey::File(path.to_string());
+        if let Some(Answer::File(data)) = self.reads.take(&key) {
+            return Ok(data);
+        }
+        let data = self.conn.read_file(path)?;
+        self.reads.record(key, &Answer::File(data.clone()));
+        Ok(data)
     }
 
     pub fn connector(&self) -> &Arc<dyn Connector> {
@@ -108,7 +156,7 @@ impl Facts {
     /// Run a read command; a non-zero exit is an error carrying stderr.
     pub(crate) fn read_command(&self, argv: &[&str]) -> Result<Output, FactError> {
         let cmd = Command::new(argv.iter().copied());
-        let out = self.conn.run(&cmd)?;
+        let out = self.host_run(&cmd)?;
         if !out.success() {
             return Err(FactError::Command {
                 command: cmd.to_string(),
@@ -123,7 +171,7 @@ impl Facts {
 
     /// A host file, or `None` when absent.
     pub fn file(&self, path: &str) -> Result<Arc<Option<FileData>>, FactError> {
-        self.files.cell(&path.to_string()).get(|| self.conn.read_file(path).map_err(FactError::from))
+        self.files.cell(&path.to_string()).get(|| self.host_file(path))
     }
 
     // ---- ZFS ----
@@ -209,7 +257,7 @@ impl Facts {
     }
 
     fn load_storages(&self) -> Result<IndexMap<String, pvesm::StorageDef>, FactError> {
-        let file = self.conn.read_file(STORAGE_CFG)?;
+        let file = self.host_file(STORAGE_CFG)?;
         let text = file.map(|f| String::from_utf8_lossy(&f.content).into_owned()).unwrap_or_default();
         pvesm::parse_storage_cfg(&text).map_err(|e| parse_err(STORAGE_CFG, e))
     }

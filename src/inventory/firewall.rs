@@ -153,7 +153,7 @@ fn rule(ctx: &Ctx, v: &Value, ptr: &str, iface_format: &'static Format) -> Optio
             ),
         }
     }
-    let comment = o.opt("comment", string);
+    let comment = o.opt("comment", comment);
     let enable = o.opt("enable", bool_).unwrap_or(true);
     o.finish();
     Some(FirewallRule {
@@ -168,6 +168,21 @@ fn rule(ctx: &Ctx, v: &Value, ptr: &str, iface_format: &'static Format) -> Optio
         comment,
         enable,
     })
+}
+
+/// A rule's comment: pve-firewall trims the text after `#` when it reads the file back, so a
+/// comment with blanks at either end would never read back as declared (drift on every run).
+fn comment(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
+    let s = string(ctx, v, ptr)?;
+    if s.trim() != s {
+        ctx.report(
+            ctx.at_value(ptr, format!("`{}` starts or ends with blanks", ctx.path(ptr)))
+                .label("leading or trailing blanks")
+                .help("remove them: pve-firewall trims a rule's comment when it reads the file"),
+        );
+        return None;
+    }
+    Some(s)
 }
 
 pub(crate) fn guest_firewall(o: &mut Obj) -> GuestFirewall {

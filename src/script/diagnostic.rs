@@ -15,6 +15,9 @@ pub enum ScriptErrorKind {
     Runtime,
     /// Stopped by Ctrl-C.
     Interrupted,
+    /// An operator error (`fail(…)`, see `script::operator`): raised while running, shown
+    /// without the script frame unless the operator asks for it with `-v`.
+    Operator,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,14 @@ impl ScriptDiagnostic {
             kind,
             frame: false,
         }
+    }
+
+    /// How an operator error is shown without `-v`: the message and what to do, no script span
+    /// or "called from" frames (they locate plan code, which is not what went wrong). `None`
+    /// for anything else, which is shown whole.
+    pub fn operator_message(&self, verbose: bool) -> Option<ScriptDiagnostic> {
+        (self.kind == ScriptErrorKind::Operator && !verbose)
+            .then(|| ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone()))
     }
 
     /// A diagnostic pointing at `pos` in the script named `source`.
@@ -153,7 +164,13 @@ pub fn from_eval_error(
     loop {
         match e {
             EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
-                frames.push((current_source.clone(), *pos, format!("in a call to `{name}`")));
+                // Closures get a hashed name (`anon$5f…`) that differs from run to run.
+                let what = if name.starts_with("anon$") {
+                    "in a closure called here".to_string()
+                } else {
+                    format!("in a call to `{name}`")
+                };
+                frames.push((current_source.clone(), *pos, what));
                 if !fn_source.is_empty() {
                     current_source = fn_source.clone();
                 }
@@ -168,7 +185,11 @@ pub fn from_eval_error(
         }
     }
     let pos = e.position();
-    let (kind, message, label, help) = describe(e, help_fn);
+    let operator = super::operator::find(e);
+    let (kind, message, label, help) = match &operator {
+        Some(op) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        None => describe(e, help_fn),
+    };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
     for (src, pos, what) in frames.into_iter().rev() {
@@ -188,6 +209,15 @@ fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptError
             let help = help_fn(&name);
             (rt, format!("no function `{name}` takes these arguments"), "called here".into(), Some(help))
         }
+        // A misspelled map property (`r.chnged`) reads as (); the mismatch is where it shows.
+        E::ErrorMismatchDataType(expected, actual, _) if actual == "()" => (
+            rt,
+            strip_position(&e.to_string()),
+            "this is ()".into(),
+            Some(format!(
+                "a {expected} was expected here; a misspelled map property (`r.chnged` for `r.changed`) reads as (): check the property names"
+            )),
+        ),
         E::ErrorVariableNotFound(name, _) => (rt, format!("variable not found: {name}"), "not defined".into(), None),
         E::ErrorRuntime(value, _) => {
             let text = if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };

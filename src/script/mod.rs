@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod embedded;
+pub mod operator;
 pub mod params;
 pub mod position;
 pub mod registry;
@@ -173,6 +174,7 @@ impl Scripts {
             cache: Mutex::new(HashMap::new()),
         });
 
+        operator::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();

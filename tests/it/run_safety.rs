@@ -14,6 +14,15 @@ fn slow_pool_create(sb: &Sandbox, ms: u64) {
     std::fs::write(sb.sim_state(), state.to_string()).expect("write sim state");
 }
 
+/// The run lock of the sandbox's simulated host: next to its state file.
+fn lock_file(sb: &Sandbox) -> std::path::PathBuf {
+    phoenix::lock::sim_lock_path(&sb.sim_state()).expect("lock path")
+}
+
+fn lock_named(sb: &Sandbox) -> bool {
+    std::fs::read_to_string(lock_file(sb)).map(|t| !t.trim().is_empty()).unwrap_or(false)
+}
+
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -27,12 +36,7 @@ fn a_second_run_on_the_same_host_fails_fast_naming_the_holder() {
     let sb = Sandbox::new();
     slow_pool_create(&sb, 1500);
     let mut first = sb.command(&example(), &["setup"]).spawn().expect("spawn");
-    let lock = sb.state_dir().join("locks");
-    wait_for("the first run to take the lock", || {
-        std::fs::read_dir(&lock)
-            .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
-            .unwrap_or(false)
-    });
+    wait_for("the first run to take the lock", || lock_named(&sb));
     let started = Instant::now();
     let second = sb.run(&example(), &["setup", "--dry-run"]);
     assert!(started.elapsed() < Duration::from_secs(1), "the second run must not wait");
@@ -53,8 +57,7 @@ fn a_crashed_runs_lock_is_recovered() {
     let sb = Sandbox::new();
     slow_pool_create(&sb, 5000);
     let mut first = sb.command(&example(), &["setup"]).spawn().expect("spawn");
-    let lock = sb.state_dir().join("locks");
-    wait_for("the lock", || std::fs::read_dir(&lock).map(|mut d| d.next().is_some()).unwrap_or(false));
+    wait_for("the lock", || lock_named(&sb));
     std::thread::sleep(Duration::from_millis(200));
     first.kill().expect("kill -9");
     first.wait().expect("reaped");
@@ -72,21 +75,23 @@ fn ctrl_c_finishes_the_command_in_flight_then_stops_with_130() {
         .spawn()
         .expect("spawn");
     let pid = child.id();
-    // Read events as they come; once the run has started, the first slow `zpool create` is
-    // in flight within a few milliseconds.
+    // Read events as they come. The rehearsal's events are held back, so the first event
+    // printed is the apply's `run_started`; the first slow `zpool create` is in flight a few
+    // milliseconds later.
     let stdout = child.stdout.take().expect("stdout");
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>()
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("\"run_started\"") {
+                let _ = started_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
     });
-    // The handler is installed before the host lock is taken: once the lock names us, an
-    // interrupt is handled; 150 ms later the first slow `zpool create` is in flight.
-    let lock = sb.state_dir().join("locks");
-    wait_for("the lock", || {
-        std::fs::read_dir(&lock)
-            .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
-            .unwrap_or(false)
-    });
+    started_rx.recv_timeout(Duration::from_secs(20)).expect("the apply started");
     std::thread::sleep(Duration::from_millis(150));
     let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
     assert!(status.success());

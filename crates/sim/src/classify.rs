@@ -1,7 +1,7 @@
 //! Read vs mutating commands, for the "dry-run is pure" guarantee. Strict: anything not
 //! listed as a read is mutating.
 
-pub(crate) fn is_mutating(argv: &[String]) -> bool {
+pub fn is_mutating(argv: &[String]) -> bool {
     let a = |i: usize| argv.get(i).map(String::as_str).unwrap_or("");
     let read = match (a(0), a(1)) {
         ("pct", "exec") => inner_command(&argv[2..]).is_some_and(guest_reads),

@@ -46,11 +46,12 @@ mod text;
 mod volumes;
 mod zfs;
 
+pub use classify::is_mutating;
 pub use error::SimError;
 pub use file::{FileData, FileWrite};
 pub use host::{LoggedCommand, SimHost};
 pub use output::SimOutput;
 pub use state::{
-    Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool, PowerState, ScriptRun,
-    SimState, Snapshot, Storage, Unit,
+    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
+    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
 };

@@ -18,6 +18,9 @@ pub struct SimState {
     pub datasets: BTreeMap<String, Dataset>,
     /// Storage definitions in `storage.cfg` order.
     pub storages: IndexMap<String, Storage>,
+    /// Not written when empty: the per-command save writes the guests separately (see
+    /// `connector::sim_save`), and an absent map reads back as empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub guests: BTreeMap<u32, Guest>,
     /// Host files (the virtual `/etc/pve/...` files are rendered from the model, not stored).
     pub files: BTreeMap<String, FileData>,
@@ -116,6 +119,21 @@ impl Default for SimState {
 
 pub(crate) fn text_file(content: &str) -> FileData {
     FileData { content: content.as_bytes().to_vec(), mode: 0o644, owner: "root".into(), group: "root".into() }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder, then a rename, so a
+/// reader (or the next run after a crash) sees the old state or the new one, never half of one.
+/// No fsync: this protects against a dying process, not a dying machine, and stays cheap.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// A zpool. Devices are whatever was given to `zpool create`: the simulator has no disk
