@@ -711,6 +711,9 @@ mod tests {
         fn remove_file(&self, _: &str) -> Result<bool, crate::connector::ConnectorError> {
             Ok(false)
         }
+        fn lock(&self, _: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
+            Ok(None)
+        }
     }
 
     #[test]
