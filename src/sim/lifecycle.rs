@@ -77,21 +77,16 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
         return fail(format!("{} {id} already running", word(kind)));
     }
     apply_pending(st, id);
-    let snippet = user_data(st, id);
+    let seed = super::cloudinit::seed(st, id);
     if let Some(g) = st.guests.get_mut(&id) {
         g.status = PowerState::Running;
         g.started_at_ms = Some(super::state::unix_ms());
-        super::inside::on_boot(g, snippet.as_deref());
+        if kind == GuestKind::Lxc {
+            super::pct::setup_at_start(g);
+        }
+        super::inside::on_boot(g, seed.as_ref());
     }
     ok("")
-}
-
-/// The `cicustom user=` snippet of a VM, read from the host (cloud-init's first boot uses it).
-fn user_data(st: &SimState, id: u32) -> Option<String> {
-    let g = st.guests.get(&id)?;
-    let volid = g.config.get("cicustom")?.split(',').find_map(|p| p.strip_prefix("user="))?.to_string();
-    let path = super::qm::snippet_path(st, &volid)?;
-    st.files.get(&path).map(|f| String::from_utf8_lossy(&f.content).into_owned())
 }
 
 /// stop / shutdown / reboot.

@@ -7,6 +7,7 @@ mod archive;
 mod args;
 mod catalogue;
 mod classify;
+mod cloudinit;
 mod conf;
 mod dispatch;
 mod error;

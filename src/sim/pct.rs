@@ -524,18 +524,11 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         return fail(format!("400 too many arguments\n{u}"));
     }
     let running = g.status == PowerState::Running;
-    let existing = g.config.clone();
     let mut changes: Vec<(String, String)> = Vec::new();
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {
-        // An existing NIC keeps its MAC when the new value does not name one.
-        let v = if k.starts_with("net") && !v.contains("hwaddr=") {
-            match existing.get(k).and_then(|old| old.split(',').find_map(|p| p.strip_prefix("hwaddr="))) {
-                Some(mac) => format!("{v},hwaddr={mac}"),
-                None => v.clone(),
-            }
-        } else {
-            v.clone()
-        };
+        // A NIC value without `hwaddr` gets a new random MAC (`parse_lxc_network`), even when
+        // the NIC existed.
+        let v = v.clone();
         let value = if is_volume_key(K, k) { volume_option(st, id, k, &v, &u) } else { normalise(st, k, &v, &u) };
         match value {
             Ok(v) => changes.push((k.clone(), v)),
@@ -748,6 +741,26 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
         g.files.insert(dest.to_string(), data);
     }
     ok("")
+}
+
+/// What `PVE::LXC::Setup` writes into a container at start from its config: `/etc/hostname`
+/// and `/etc/resolv.conf`. `pct set --hostname/--nameserver` on a running container only
+/// changes the config, so the container keeps the old values until its next start.
+pub(crate) fn setup_at_start(g: &mut Guest) {
+    let hostname = g.config.get("hostname").cloned().unwrap_or_else(|| "localhost".into());
+    g.files.insert("/etc/hostname".into(), inside::file(format!("{hostname}\n"), 0o644));
+    let mut resolv = String::new();
+    if let Some(sd) = g.config.get("searchdomain") {
+        resolv.push_str(&format!("search {sd}\n"));
+    }
+    for ns in g.config.get("nameserver").map(|n| n.split([' ', ',', ';']).collect::<Vec<_>>()).unwrap_or_default() {
+        if !ns.is_empty() {
+            resolv.push_str(&format!("nameserver {ns}\n"));
+        }
+    }
+    if !resolv.is_empty() {
+        g.files.insert("/etc/resolv.conf".into(), inside::file(resolv, 0o644));
+    }
 }
 
 #[cfg(test)]

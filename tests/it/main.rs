@@ -3,6 +3,7 @@ mod converge_memory;
 mod corpus;
 mod dry_run;
 mod feature_registry;
+mod fidelity_guest;
 mod features;
 mod graph_props;
 mod hostile_props;
