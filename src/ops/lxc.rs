@@ -234,7 +234,9 @@ fn check_generated(d: &DesiredCt) -> Result<(), GenerateError> {
 /// The `mpN` value for a new mount point: `/host/path,mp=/ct/path` or `<storage>:<GiB>,mp=/ct/path`.
 fn mount_value(m: &DesiredMount) -> Result<String, GenerateError> {
     let ps = match m {
-        DesiredMount::Bind { host_path, mp, .. } => PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?,
+        DesiredMount::Bind { host_path, mp, .. } => {
+            PropertyString::new("mount point").bare(host_path)?.pair("mp", mp)?
+        }
         DesiredMount::Volume { storage, size_gb, mp, .. } => PropertyString::new("mount point")
             .bare(&generate::propstring::volume("mount point", storage, &size_gb.to_string())?)?
             .pair("mp", mp)?,
@@ -426,8 +428,20 @@ pub struct ConfigPlan {
     pub plan: Plan,
     pub diffs: Vec<Diff>,
     pub restart_needed: bool,
+    /// Why the restart: the changed settings that wait for it (`hostname, nameserver changed;
+    /// applied at the next start`), empty when none does.
+    pub restart_reason: String,
     /// Live mount points nothing declares (`mpN: value`): drift phoenix reports, never removes.
     pub undeclared: Vec<String>,
+}
+
+/// The reason a restart gives: which changed settings only a (re)start applies.
+fn restart_reason(what: &[String]) -> String {
+    if what.is_empty() {
+        String::new()
+    } else {
+        format!("{} changed; a running container applies them at its next start", what.join(", "))
+    }
 }
 
 /// An `mpN` value as the host stores it after `pct set`: `storage:GiB` (a new volume) becomes
@@ -455,7 +469,8 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     let mut set: Vec<(String, String)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     let mut diffs: Vec<Diff> = Vec::new();
-    let mut restart = false;
+    // What needs a restart to take effect, named for the restart's reason.
+    let mut restart_why: Vec<String> = Vec::new();
     let diff = |field: &str, live: Option<&str>, declared: &str| Diff {
         field: field.to_string(),
         live: live.unwrap_or("(unset)").to_string(),
@@ -471,18 +486,22 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
             reasons.push(format!("{key}: {} → {want}", cur.unwrap_or("(unset)")));
             diffs.push(diff(key, cur, &want));
             set.push((key.to_string(), want));
-            restart |= needs_restart;
+            if needs_restart {
+                restart_why.push(key.to_string());
+            }
         }
     };
 
-    differ("hostname", get("hostname"), d.hostname.clone(), false, &mut set, &mut diffs);
+    // Hostname and nameserver reach a running container only through the setup code at its
+    // next start (`PVE::LXC::Setup`): `pct set` changes the config, not the live system.
+    differ("hostname", get("hostname"), d.hostname.clone(), true, &mut set, &mut diffs);
     differ("cores", get("cores"), d.cores.to_string(), false, &mut set, &mut diffs);
     differ("memory", get("memory"), d.memory.to_string(), false, &mut set, &mut diffs);
     if let Some(s) = d.swap {
         differ("swap", get("swap"), s.to_string(), false, &mut set, &mut diffs);
     }
     if let Some(ns) = &d.nameserver {
-        differ("nameserver", get("nameserver"), ns.clone(), false, &mut set, &mut diffs);
+        differ("nameserver", get("nameserver"), ns.clone(), true, &mut set, &mut diffs);
     }
     if let Some(b) = d.onboot {
         differ(
@@ -542,7 +561,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         if !changed.is_empty() {
             reasons.push(format!("features: + {}", changed.join(",")));
             set.push(("features".into(), propstring::print_features(&merged)));
-            restart = true;
+            restart_why.push("features".into());
         }
     }
     if let Some(u) = get("unprivileged") {
@@ -562,7 +581,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     reasons.extend(mounts.reasons);
     diffs.extend(mounts.diffs);
     set.extend(mounts.set);
-    restart |= mounts.restart;
+    if mounts.restart {
+        restart_why.push("mount points".into());
+    }
     let mut resizes = mounts.resizes;
     let undeclared = mounts.undeclared;
 
@@ -616,7 +637,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
-    Ok(ConfigPlan { plan, diffs, restart_needed: restart, undeclared })
+    let restart_needed = !restart_why.is_empty();
+    let restart_reason = restart_reason(&restart_why);
+    Ok(ConfigPlan { plan, diffs, restart_needed, restart_reason, undeclared })
 }
 
 /// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.

@@ -104,9 +104,9 @@ pub(crate) fn eth0_address(g: &Guest, id: u32) -> Option<(String, bool)> {
 /// Boot: enabled units start; a VM from a cloud image runs cloud-init's first boot once with
 /// the documents of its config drive (`seed`), keeping them where cloud-init does.
 pub(crate) fn on_boot(g: &mut Guest, seed: Option<&super::cloudinit::Seed>) {
-    if let Some(seed) = seed.filter(|_| {
-        g.kind == GuestKind::Qemu && !g.os.cloud_init_done && g.os.packages.contains("cloud-init")
-    }) {
+    if let Some(seed) =
+        seed.filter(|_| g.kind == GuestKind::Qemu && !g.os.cloud_init_done && g.os.packages.contains("cloud-init"))
+    {
         g.os.cloud_init_done = true;
         g.files.insert(super::cloudinit::USER_DATA_PATH.into(), file(seed.user_data.clone(), 0o600));
         run_cloud_config(g, &seed.user_data);
@@ -1412,7 +1412,7 @@ mod tests {
         });
         ok_run(
             &h,
-            "qm set 9000 --cicustom user=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
+            "qm set 9000 --cicustom vendor=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
         );
         ok_run(&h, "qm disk resize 9000 scsi0 20G");
         assert_eq!(run(&h, "qm disk resize 9000 scsi0 10G").stderr_str(), "unable to shrink disk size\n");

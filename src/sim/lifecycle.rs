@@ -107,6 +107,10 @@ pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: b
     if let Some(g) = st.guests.get_mut(&id) {
         if reboot {
             g.started_at_ms = Some(super::state::unix_ms());
+            // A reboot is a stop and a start: the container setup runs again.
+            if kind == GuestKind::Lxc {
+                super::pct::setup_at_start(g);
+            }
         } else {
             g.status = PowerState::Stopped;
             g.started_at_ms = None;
