@@ -2,7 +2,7 @@
 //! that bring a container to it — define (create or clone), configure (only what differs),
 //! power, snapshots, destroy. The order of these steps is the plan's (`stdlib/lxc.rhai`).
 
-use super::{Action, Change, Diff, Effect, OpError, Plan, Step};
+use super::{Action, Change, Diff, Effect, OpError, Plan};
 use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
@@ -643,8 +643,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
 }
 
 /// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.
-/// Planned after `ensure_config` ran (the file is written whole, so it must be read after
-/// `pct set` changed it). Returns the plan and the lines added (as diffs).
+/// Planned after `ensure_config` ran (so its `pct set` is in the file first); the lines are added
+/// under Proxmox's config lock by a command that re-reads the file there. Returns the plan and
+/// the lines added (as diffs).
 pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>), OpError> {
     let id = d.id;
     let conf = facts.guest_conf(KIND, id)?;
@@ -665,16 +666,9 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     let diffs =
         shown.iter().map(|l| Diff { field: "lxc line".into(), live: "(absent)".into(), declared: l.clone() }).collect();
+    // Under pve-container's config lock, re-reading the file there (see `locked_conf`).
     let action = Action::new(Change::Update, subj.clone(), format!("+ {}", shown.join("; ")))
-        .step(Step::WriteFile {
-            path: path.clone(),
-            file: crate::connector::FileWrite {
-                content: text.clone().into_bytes(),
-                mode: 0o640,
-                owner: None,
-                group: None,
-            },
-        })
+        .exec(super::locked_conf::add_lxc_lines(id, &path, &shown))
         .effect(effect(id, GuestChange::ConfText(text)))
         .for_guest(Some(id));
     Ok((Plan::with(subj, vec![action]), diffs))

@@ -14,6 +14,7 @@ mod error;
 mod faults;
 mod files;
 mod firewall;
+mod flock;
 mod guest;
 mod host;
 mod inside;

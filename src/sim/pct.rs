@@ -523,6 +523,10 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     if a.positional.len() > 1 {
         return fail(format!("400 too many arguments\n{u}"));
     }
+    // `update_pct_config` runs under the container's config lock.
+    if st.held_locks.contains(&super::flock::lxc_config_lock(id)) {
+        return fail(super::flock::lock_timeout(id));
+    }
     let running = g.status == PowerState::Running;
     let mut changes: Vec<(String, String)> = Vec::new();
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {

@@ -195,3 +195,44 @@ fn raw_lxc_lines_are_written_verbatim() {
     ok(&again);
     assert!(actions(&again).is_empty(), "{:#?}", actions(&again));
 }
+
+/// Defect 10: raw lines go into the conf file under pve-container's config lock (the file is
+/// re-read under it), and a lock another process holds stops phoenix cleanly, as it stops
+/// `pct set`, instead of losing that process's change.
+#[test]
+fn conf_file_edits_take_proxmoxs_config_lock() {
+    let sb = Sandbox::new();
+    let config = ct_config(&sb);
+    prepared(&sb, &config);
+    ok(&run(&sb, &config, &["create", "103", "-q"]));
+    edit_json(&config.join("phoenix_lxc_configs.json"), |lxc| {
+        lxc["lxc_configs"]["103"]["lxc_options"] = json!(["lxc.mount.entry: /dev/x dev/x none bind,create=dir"]);
+    });
+    let lock = "/run/lock/lxc/pve-config-103.lock";
+
+    // Another process (the GUI, vzdump) holds the lock: nothing is written, the run says why.
+    edit_sim(&sb, |s| s["held_locks"] = json!([lock]));
+    sb.clear_sim_log();
+    let out = run(&sb, &config, &["create", "103", "--output", "json"]);
+    assert_ne!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("timeout while waiting to get lock"), "{said}");
+    let before: Vec<(String, String)> = serde_json::from_value(guest(&sb, 103)["lxc"].clone()).unwrap();
+    assert!(!before.iter().any(|(k, _)| k == "lxc.mount.entry"), "written without the lock: {before:?}");
+
+    // Released: the line goes in, through flock on Proxmox's lock file.
+    edit_sim(&sb, |s| s.as_object_mut().unwrap().remove("held_locks").map(|_| ()).unwrap_or(()));
+    sb.clear_sim_log();
+    ok(&run(&sb, &config, &["create", "103", "-q"]));
+    let cmds = sb.sim_commands();
+    let write = cmds.iter().find(|(argv, _)| argv[0] == "flock").expect("a locked write");
+    assert!(write.0.contains(&lock.to_string()), "{:?}", write.0);
+    assert!(
+        !cmds.iter().any(|(argv, _)| argv[0] == "file.write" && argv[1] == "/etc/pve/lxc/103.conf"),
+        "no unlocked write of the conf: {cmds:?}"
+    );
+    let lines: Vec<(String, String)> = serde_json::from_value(guest(&sb, 103)["lxc"].clone()).unwrap();
+    let mut want = before.clone();
+    want.push(("lxc.mount.entry".to_string(), "/dev/x dev/x none bind,create=dir".to_string()));
+    assert_eq!(lines, want, "the line added, every other kept");
+}
