@@ -52,8 +52,9 @@ pub(crate) fn apply_pending(st: &mut SimState, id: u32) {
             }
         }
         if let Some(del) = pending.get("delete") {
-            for k in del.split(',') {
-                g.config.shift_remove(k.trim());
+            // `parse_pending_delete`: `,`, `;` or blanks between keys, `!` = forced.
+            for k in del.split(|c: char| c == ',' || c == ';' || c.is_whitespace()) {
+                g.config.shift_remove(k.trim_start_matches('!'));
             }
         }
     }

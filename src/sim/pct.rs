@@ -314,7 +314,7 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
         return Ok(ps::print_lxc_net(&p));
     }
     if k == "features" {
-        let p = ps::features(v).map_err(|e| bad(format!("invalid format - {e}")))?;
+        let p = ps::features_strict(v).map_err(|e| bad(format!("invalid format - {e}")))?;
         return Ok(ps::print_features(&p));
     }
     if k == "startup" {

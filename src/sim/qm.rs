@@ -333,7 +333,7 @@ fn next_uuid(st: &mut SimState) -> String {
 
 /// `virtio,bridge=vmbr0` → `virtio=<MAC>,bridge=vmbr0` (model=MAC first, the rest sorted).
 fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
-    let mut p = ps::vm_net(v).map_err(|e| match e {
+    let mut p = ps::vm_net_strict(v).map_err(|e| match e {
         PropStringError::MissingRequired { key } => {
             format!("invalid format - format error\nnet0.{key}: property is missing and it is not optional")
         }
