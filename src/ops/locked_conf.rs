@@ -32,11 +32,12 @@ const ADD_LINES_SCRIPT: &str = r#"set -e
 f=$1; shift
 t="$f.tmp.$$"
 trap 'rm -f -- "$t"' EXIT
-awk 'BEGIN { n = ARGC - 1; for (i = 1; i < ARGC; i++) { want[i] = ARGV[i]; delete ARGV[i] } }
-!done && /^\[/ { for (i = 1; i <= n; i++) if (!(want[i] in have)) print want[i]; done = 1 }
+awk 'function add() { for (i = 1; i <= n; i++) if (!(want[i] in have)) { print want[i]; have[want[i]] = 1 } }
+BEGIN { n = ARGC - 1; for (i = 1; i < ARGC; i++) { want[i] = ARGV[i]; delete ARGV[i] } }
+!done && /^\[/ { add(); done = 1 }
 !done { have[$0] = 1 }
 { print }
-END { if (!done) for (i = 1; i <= n; i++) if (!(want[i] in have)) print want[i] }' "$@" < "$f" > "$t"
+END { if (!done) add() }' "$@" < "$f" > "$t"
 mv -f -- "$t" "$f""#;
 
 /// `flock -w 10 -E 75 /run/lock/lxc/pve-config-<id>.lock sh -c <add lines> sh <conf> <line>…`.
@@ -71,7 +72,11 @@ mod tests {
             assert!(st.success());
             std::fs::read_to_string(&conf).unwrap()
         };
-        let text = run(&["lxc.apparmor.profile: unconfined", "lxc.mount.entry: /dev/x dev/x none bind,create=dir"]);
+        let text = run(&[
+            "lxc.apparmor.profile: unconfined",
+            "lxc.mount.entry: /dev/x dev/x none bind,create=dir",
+            "lxc.mount.entry: /dev/x dev/x none bind,create=dir",
+        ]);
         assert_eq!(
             text,
             "arch: amd64\nlxc.apparmor.profile: unconfined\n\nlxc.mount.entry: /dev/x dev/x none bind,create=dir\n\
@@ -82,6 +87,9 @@ mod tests {
         let odd = r#"lxc.environment: A=$(touch /tmp/x) \n "q""#;
         assert!(run(&[odd]).contains(&format!("{odd}\n[snap]")));
         assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "no temporary file left");
+        // A file without sections gets the lines at its end.
+        std::fs::write(&conf, "arch: amd64\n").unwrap();
+        assert_eq!(run(&["lxc.a: 1"]), "arch: amd64\nlxc.a: 1\n");
     }
 
     #[test]
