@@ -905,4 +905,17 @@ mod tests {
         assert!(ok_run(&h, "pct config 131").stdout_str().contains("rootfs: local-zfs:subvol-131-disk-0,size=10G\n"));
         assert_eq!(h.exec(&argv("pct resize 131 rootfs 4G"), None).stderr_str(), "unable to shrink disk size\n");
     }
+
+    /// Golden: what `pct config` prints for a container carrying a PVE 9 mount key, and
+    /// phoenix's reader taking it (a key newer than phoenix kept, not refused).
+    #[test]
+    fn newer_keys_golden_and_phoenix_reads_them() {
+        let h = SimHost::new(SimState::default());
+        ok_run(&h, CREATE);
+        ok_run(&h, "pct set 120 --mp0 local-zfs:2,mp=/data,keepattrs=1");
+        let cfg = ok_run(&h, "pct config 120").stdout_str();
+        assert!(cfg.contains("mp0: local-zfs:subvol-120-disk-1,mp=/data,keepattrs=1,size=2G\n"), "{cfg}");
+        let parsed = crate::facts::pct::parse_pct_config(&cfg).unwrap();
+        assert_eq!(parsed.mount_points[&0].raw.get("keepattrs"), Some("1"));
+    }
 }
