@@ -7,6 +7,7 @@ pub mod converged;
 pub mod exec;
 pub mod file;
 pub mod guest;
+pub mod locked_conf;
 pub mod lxc;
 pub mod lxc_mounts;
 pub mod pvesm;

@@ -52,8 +52,9 @@ pub(crate) fn apply_pending(st: &mut SimState, id: u32) {
             }
         }
         if let Some(del) = pending.get("delete") {
-            for k in del.split(',') {
-                g.config.shift_remove(k.trim());
+            // `parse_pending_delete`: `,`, `;` or blanks between keys, `!` = forced.
+            for k in del.split(|c: char| c == ',' || c == ';' || c.is_whitespace()) {
+                g.config.shift_remove(k.trim_start_matches('!'));
             }
         }
     }
@@ -77,21 +78,16 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
         return fail(format!("{} {id} already running", word(kind)));
     }
     apply_pending(st, id);
-    let snippet = user_data(st, id);
+    let seed = super::cloudinit::seed(st, id);
     if let Some(g) = st.guests.get_mut(&id) {
         g.status = PowerState::Running;
         g.started_at_ms = Some(super::state::unix_ms());
-        super::inside::on_boot(g, snippet.as_deref());
+        if kind == GuestKind::Lxc {
+            super::pct::setup_at_start(g);
+        }
+        super::inside::on_boot(g, seed.as_ref());
     }
     ok("")
-}
-
-/// The `cicustom user=` snippet of a VM, read from the host (cloud-init's first boot uses it).
-fn user_data(st: &SimState, id: u32) -> Option<String> {
-    let g = st.guests.get(&id)?;
-    let volid = g.config.get("cicustom")?.split(',').find_map(|p| p.strip_prefix("user="))?.to_string();
-    let path = super::qm::snippet_path(st, &volid)?;
-    st.files.get(&path).map(|f| String::from_utf8_lossy(&f.content).into_owned())
 }
 
 /// stop / shutdown / reboot.
@@ -112,6 +108,10 @@ pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: b
     if let Some(g) = st.guests.get_mut(&id) {
         if reboot {
             g.started_at_ms = Some(super::state::unix_ms());
+            // A reboot is a stop and a start: the container setup runs again.
+            if kind == GuestKind::Lxc {
+                super::pct::setup_at_start(g);
+            }
         } else {
             g.status = PowerState::Stopped;
             g.started_at_ms = None;

@@ -314,7 +314,7 @@ fn normalise(st: &mut SimState, k: &str, v: &str, u: &str) -> Result<String, Out
         return Ok(ps::print_lxc_net(&p));
     }
     if k == "features" {
-        let p = ps::features(v).map_err(|e| bad(format!("invalid format - {e}")))?;
+        let p = ps::features_strict(v).map_err(|e| bad(format!("invalid format - {e}")))?;
         return Ok(ps::print_features(&p));
     }
     if k == "startup" {
@@ -523,19 +523,16 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     if a.positional.len() > 1 {
         return fail(format!("400 too many arguments\n{u}"));
     }
+    // `update_pct_config` runs under the container's config lock.
+    if st.held_locks.contains(&super::flock::lxc_config_lock(id)) {
+        return fail(super::flock::lock_timeout(id));
+    }
     let running = g.status == PowerState::Running;
-    let existing = g.config.clone();
     let mut changes: Vec<(String, String)> = Vec::new();
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {
-        // An existing NIC keeps its MAC when the new value does not name one.
-        let v = if k.starts_with("net") && !v.contains("hwaddr=") {
-            match existing.get(k).and_then(|old| old.split(',').find_map(|p| p.strip_prefix("hwaddr="))) {
-                Some(mac) => format!("{v},hwaddr={mac}"),
-                None => v.clone(),
-            }
-        } else {
-            v.clone()
-        };
+        // A NIC value without `hwaddr` gets a new random MAC (`parse_lxc_network`), even when
+        // the NIC existed.
+        let v = v.clone();
         let value = if is_volume_key(K, k) { volume_option(st, id, k, &v, &u) } else { normalise(st, k, &v, &u) };
         match value {
             Ok(v) => changes.push((k.clone(), v)),
@@ -750,6 +747,26 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
     ok("")
 }
 
+/// What `PVE::LXC::Setup` writes into a container at start from its config: `/etc/hostname`
+/// and `/etc/resolv.conf`. `pct set --hostname/--nameserver` on a running container only
+/// changes the config, so the container keeps the old values until its next start.
+pub(crate) fn setup_at_start(g: &mut Guest) {
+    let hostname = g.config.get("hostname").cloned().unwrap_or_else(|| "localhost".into());
+    g.files.insert("/etc/hostname".into(), inside::file(format!("{hostname}\n"), 0o644));
+    let mut resolv = String::new();
+    if let Some(sd) = g.config.get("searchdomain") {
+        resolv.push_str(&format!("search {sd}\n"));
+    }
+    for ns in g.config.get("nameserver").map(|n| n.split([' ', ',', ';']).collect::<Vec<_>>()).unwrap_or_default() {
+        if !ns.is_empty() {
+            resolv.push_str(&format!("nameserver {ns}\n"));
+        }
+    }
+    if !resolv.is_empty() {
+        g.files.insert("/etc/resolv.conf".into(), inside::file(resolv, 0o644));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -887,5 +904,18 @@ mod tests {
         ok_run(&h, "pct resize 131 rootfs +2G");
         assert!(ok_run(&h, "pct config 131").stdout_str().contains("rootfs: local-zfs:subvol-131-disk-0,size=10G\n"));
         assert_eq!(h.exec(&argv("pct resize 131 rootfs 4G"), None).stderr_str(), "unable to shrink disk size\n");
+    }
+
+    /// Golden: what `pct config` prints for a container carrying a PVE 9 mount key, and
+    /// phoenix's reader taking it (a key newer than phoenix kept, not refused).
+    #[test]
+    fn newer_keys_golden_and_phoenix_reads_them() {
+        let h = SimHost::new(SimState::default());
+        ok_run(&h, CREATE);
+        ok_run(&h, "pct set 120 --mp0 local-zfs:2,mp=/data,keepattrs=1");
+        let cfg = ok_run(&h, "pct config 120").stdout_str();
+        assert!(cfg.contains("mp0: local-zfs:subvol-120-disk-1,mp=/data,keepattrs=1,size=2G\n"), "{cfg}");
+        let parsed = crate::facts::pct::parse_pct_config(&cfg).unwrap();
+        assert_eq!(parsed.mount_points[&0].raw.get("keepattrs"), Some("1"));
     }
 }

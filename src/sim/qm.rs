@@ -333,7 +333,7 @@ fn next_uuid(st: &mut SimState) -> String {
 
 /// `virtio,bridge=vmbr0` → `virtio=<MAC>,bridge=vmbr0` (model=MAC first, the rest sorted).
 fn canonical_net(st: &mut SimState, v: &str) -> Result<String, String> {
-    let mut p = ps::vm_net(v).map_err(|e| match e {
+    let mut p = ps::vm_net_strict(v).map_err(|e| match e {
         PropStringError::MissingRequired { key } => {
             format!("invalid format - format error\nnet0.{key}: property is missing and it is not optional")
         }
@@ -594,26 +594,15 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
         );
     }
     let running = g.status == PowerState::Running;
-    let existing = g.config.clone();
     let mut changes = Vec::new();
     for (k, v) in &a.opts {
         let k = if k == "sshkey" { "sshkeys" } else { k.as_str() };
         if !is_config_option(k) {
             continue;
         }
-        // A NIC keeps its MAC when the new value names only the model.
-        let v = if k.starts_with("net") && !v.split(',').next().unwrap_or("").contains('=') {
-            match existing.get(k).and_then(|old| old.split(',').next()).and_then(|m| m.split_once('=')) {
-                Some((_, mac)) => {
-                    let (model, tail) =
-                        v.split_once(',').map(|(m, t)| (m, format!(",{t}"))).unwrap_or((v.as_str(), String::new()));
-                    format!("{model}={mac}{tail}")
-                }
-                None => v.clone(),
-            }
-        } else {
-            v.clone()
-        };
+        // A NIC value without a MAC gets a new random one (`parse_net` autogenerates it), even
+        // when the NIC existed: the running VM sees its NIC replaced.
+        let v = v.clone();
         match normalise(st, id, k, &v, &u) {
             Ok(v) => changes.push((k.to_string(), v)),
             Err(e) => return e,

@@ -38,6 +38,10 @@ pub struct SimState {
     /// Scripts run on the host (`bash -s` with the script on stdin), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_runs: Vec<ScriptRun>,
+    /// Lock files another process holds (`flock`): the GUI, vzdump or an operator's `pct set`
+    /// in the middle of its own read-modify-write. Seeded by tests; see `sim::flock`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub held_locks: BTreeSet<String>,
 }
 
 impl Default for SimState {
@@ -55,6 +59,7 @@ impl Default for SimState {
             clock: 1_735_689_600, // 2025-01-01 00:00:00 UTC
             agent_ready_after_ms: 1500,
             script_runs: Vec::new(),
+            held_locks: BTreeSet::new(),
         };
         s.pools.insert(
             "rpool".into(),

@@ -5,6 +5,7 @@ mod corpus_patch;
 mod dry_run;
 mod feature_registry;
 mod features;
+mod fidelity_guest;
 mod graph_props;
 mod hostile_props;
 mod lifecycle;
