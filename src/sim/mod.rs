@@ -15,6 +15,7 @@ mod files;
 mod firewall;
 mod guest;
 mod host;
+mod host_dirs;
 mod inside;
 mod latency;
 mod lifecycle;

@@ -7,6 +7,7 @@ use super::args::{parse_bool, Args};
 use super::guest::{
     self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
 };
+use super::host_dirs;
 use super::inside;
 use super::lifecycle::{self, is_volume_key, volid_of};
 use super::reply::{die, fail, ok, param_fail, Step};
@@ -551,6 +552,17 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     let reverts: Vec<String> =
         a.get("revert").map(|d| d.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
+    // A new mount point on a running CT is hot-plugged (mounted now); vmconfig_hotplug_pending
+    // turns the mount's error into a parameter error and the config is not written.
+    if running {
+        let new_mounts = changes.iter().filter(|(k, _)| !existing.contains_key(k)).map(|(k, v)| (k, v));
+        if let Some((k, path)) = new_mounts
+            .filter(|(k, _)| k.starts_with("mp"))
+            .find_map(|(k, v)| host_dirs::bind_source(v).filter(|p| !host_dirs::is_dir(st, p)).map(|p| (k, p)))
+        {
+            return param_fail(k, &format!("unable to hotplug {k}: directory '{path}' does not exist"), &u);
+        }
+    }
     let Some(g) = st.guests.get_mut(&id) else {
         return fail(format!("CT {id} vanished"));
     };
@@ -632,6 +644,11 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         },
         None => (g.config.clone(), g.lxc.clone(), g.image()),
     };
+    // clone_vm copies volumes only; a path mount point stops it before any work starts.
+    if let Some((k, v)) = config.iter().find(|(k, v)| k.starts_with("mp") && volid_of(v).starts_with('/')) {
+        let kind = if host_dirs::bind_source(v).is_some() { "bind" } else { "device" };
+        return fail(format!("unable to clone mountpoint '{k}' (type {kind})")).into();
+    }
     if let Some(sid) = a.get("storage") {
         if !st.storages.contains_key(sid) {
             return fail(format!("storage '{sid}' does not exist")).into();
@@ -738,6 +755,11 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
         }
         None => 0o644,
     };
+    // create_file opens the destination with O_CREAT and makes no parent directory.
+    let parent = dest.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    if !parent.is_empty() && !inside::is_dir(g, parent) {
+        return fail(format!("failed to create file: {dest}: No such file or directory"));
+    }
     let data = FileData {
         content: src.content,
         mode,
