@@ -3,6 +3,7 @@
 use super::at;
 use super::convert::{known_keys, mode, opt_str, outcome};
 use super::{Ctx, Namespace, Res};
+use crate::ops::dir::{ensure_dir, DesiredDir};
 use crate::ops::file::{ensure_absent, ensure_block, ensure_file, DesiredFile};
 use crate::ops::Plan;
 use rhai::{Dynamic, Map, NativeCallContext};
@@ -17,6 +18,18 @@ pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> R
         super::convert::insert_output(&mut map, &out);
     }
     Ok(m)
+}
+
+/// A numeric host uid/gid option (unset or `()` = not managed).
+fn host_id(opts: &Map, key: &str) -> Res<Option<u32>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => {
+            let i = v.as_int().map_err(|t| format!("file::ensure_dir: `{key}` must be an integer id, not {t}"))?;
+            u32::try_from(i).map(Some).map_err(|_| format!("file::ensure_dir: `{key}` {i} is not a valid id").into())
+        }
+    }
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -95,6 +108,30 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             let m = mode(&opts, "mode", 0o644)?;
             let run = c.run()?;
             carry_out(&c, ensure_block(&run.facts, path, marker, content, &comment, m))
+        }) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_dir",
+        &["path: String", "opts: Map", "-> Map"],
+        "Make a host directory (and its missing parents) exist: #{uid: int, gid: int, mode: \"0755\", enforce_owner: true}. \
+         uid/gid are numeric host ids (unset = not managed); mode applies to a directory it creates; with \
+         enforce_owner false the owner is set only on a new directory. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
+            known_keys(&opts, "file::ensure_dir", &["uid", "gid", "mode", "enforce_owner"])?;
+            let want = DesiredDir {
+                path: path.to_string(),
+                mode: mode(&opts, "mode", 0o755)?,
+                uid: host_id(&opts, "uid")?,
+                gid: host_id(&opts, "gid")?,
+                enforce_owner: match opts.get("enforce_owner") {
+                    None => true,
+                    Some(v) => v.as_bool().map_err(|t| format!("file::ensure_dir: `enforce_owner` must be a bool, not {t}"))?,
+                },
+            };
+            let run = c.run()?;
+            carry_out(&c, ensure_dir(&run.facts, &want))
         }) },
     );
 

@@ -246,14 +246,20 @@ mod tests {
         let mut st = SimState::default();
         assert!(!is_dir(&st, "/tank/data/101"));
         let o = mkdir(&mut st, &argv("/tank/data/101"));
-        assert_eq!((o.code, o.stderr_str().as_str()), (1, "mkdir: cannot create directory '/tank/data/101': No such file or directory\n"));
+        assert_eq!(
+            (o.code, o.stderr_str().as_str()),
+            (1, "mkdir: cannot create directory '/tank/data/101': No such file or directory\n")
+        );
         assert_eq!(mkdir(&mut st, &argv("-p -m 0750 -- /tank/data/101")).code, 0);
         assert_eq!(dir(&st, "/tank/data"), Some(IMPLICIT));
         assert_eq!(dir(&st, "/tank/data/101/"), Some(HostDir { uid: 0, gid: 0, mode: 0o750 }));
         assert_eq!(chown(&mut st, &argv("100033:100033 -- /tank/data/101")).code, 0);
         assert_eq!(stat(&st, &argv("-c %u:%g:%a:%F -- /tank/data/101")).stdout_str(), "100033:100033:750:directory\n");
         let missing = stat(&st, &argv("-c %u -- /nope"));
-        assert_eq!((missing.code, missing.stderr_str().as_str()), (1, "stat: cannot statx '/nope': No such file or directory\n"));
+        assert_eq!(
+            (missing.code, missing.stderr_str().as_str()),
+            (1, "stat: cannot statx '/nope': No such file or directory\n")
+        );
         assert_eq!(chown(&mut st, &argv("0:0 /nope")).code, 1);
         // A mounted dataset is a directory; the pool's root dataset is mounted at /rpool.
         assert!(is_dir(&st, "/rpool"));

@@ -4,6 +4,7 @@ mod corpus;
 mod dry_run;
 mod feature_registry;
 mod features;
+mod fidelity_mounts;
 mod graph_props;
 mod hostile_props;
 mod lifecycle;
