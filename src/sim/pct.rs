@@ -878,6 +878,40 @@ mod tests {
     }
 
     #[test]
+    fn bind_mounts_and_push_as_proxmox_has_them() {
+        let h = SimHost::new(SimState::default());
+        ok_run(&h, CREATE);
+        ok_run(&h, "pct set 120 --mp0 /srv/data,mp=/data");
+        let start = h.exec(&argv("pct start 120"), None);
+        assert_eq!(
+            (start.code, start.stderr_str().as_str()),
+            (255, "directory '/srv/data' does not exist\nstartup for container '120' failed\n")
+        );
+        ok_run(&h, "mkdir -p /srv/data");
+        ok_run(&h, "pct start 120");
+        // Hotplug of a new bind mount needs its source too; the config is not written.
+        let hot = h.exec(&argv("pct set 120 --mp1 /srv/more,mp=/more"), None);
+        assert_eq!(hot.code, 255);
+        assert!(hot.stderr_str().starts_with("400 Parameter verification failed.\nmp1: unable to hotplug mp1: directory '/srv/more' does not exist\n"), "{}", hot.stderr_str());
+        assert!(!ok_run(&h, "pct config 120").stdout_str().contains("mp1"));
+        // push makes no parent directory.
+        let staged = crate::connector::FileWrite { content: b"x".to_vec(), mode: 0o600, owner: None, group: None };
+        h.write_file("/tmp/x", &staged).unwrap();
+        let push = h.exec(&argv("pct push 120 /tmp/x /opt/new/x"), None);
+        assert_eq!(push.stderr_str(), "failed to create file: /opt/new/x: No such file or directory\n");
+        ok_run(&h, "pct exec 120 -- mkdir -p /opt/new");
+        ok_run(&h, "pct push 120 /tmp/x /opt/new/x");
+        // A bind mount blocks snapshots and clones.
+        let snap = h.exec(&argv("pct snapshot 120 s1"), None);
+        assert_eq!(snap.stderr_str(), "snapshot feature is not available\n");
+        ok_run(&h, "pct stop 120");
+        let clone = h.exec(&argv("pct clone 120 121 --full 1"), None);
+        assert_eq!(clone.stderr_str(), "unable to clone mountpoint 'mp0' (type bind)\n");
+        ok_run(&h, "pct set 120 --delete mp0");
+        ok_run(&h, "pct snapshot 120 s1");
+    }
+
+    #[test]
     fn snapshots_template_clone() {
         let h = SimHost::new(SimState::default());
         ok_run(&h, CREATE);

@@ -33,6 +33,13 @@ fn config(sb: &Sandbox) -> PathBuf {
     dir
 }
 
+/// The gateway without its bind mounts (to test one defect at a time).
+fn without_mounts(cfg: &Path) {
+    edit_json(&cfg.join("phoenix_lxc_configs.json"), |lxc| {
+        lxc["lxc_configs"]["101"].as_object_mut().unwrap().remove("mount_points");
+    });
+}
+
 fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     f(&mut v);
@@ -118,11 +125,16 @@ fn missing_bind_sources_are_made_with_the_declared_owner_before_the_start() {
 fn a_bind_mount_added_to_a_running_container_gets_its_source_before_the_hotplug() {
     let sb = Sandbox::new();
     let cfg = config(&sb);
+    without_mounts(&cfg);
+    // Without the application script, so only the hotplug can fail.
+    edit_json(&cfg.join("phoenix_lxc_configs.json"), |lxc| {
+        lxc["lxc_configs"]["101"].as_object_mut().unwrap().remove("application_script");
+    });
     created(&sb, &cfg);
+    assert_eq!(status(&sb, "101"), "running");
     let extra = "/tank/lxc-persistent-data/101/extra";
     edit_json(&cfg.join("phoenix_lxc_configs.json"), |lxc| {
-        let mounts = lxc["lxc_configs"]["101"]["mount_points"].as_array_mut().unwrap();
-        mounts.push(json!({ "host_path": extra, "container_path": "/srv/extra" }));
+        lxc["lxc_configs"]["101"]["mount_points"] = json!([{ "host_path": extra, "container_path": "/srv/extra" }]);
     });
     let out = run(&sb, &cfg, &["create", "--all", "--output", "json"]);
     ok(&out);
@@ -142,6 +154,8 @@ fn a_bind_mount_added_to_a_running_container_gets_its_source_before_the_hotplug(
 fn pushes_into_a_fresh_container_make_the_parent_directory_first() {
     let sb = Sandbox::new();
     let cfg = config(&sb);
+    // Without bind mounts, so only the push can fail.
+    without_mounts(&cfg);
     ok(&run(&sb, &cfg, &["setup", "-q"]));
     let out = run(&sb, &cfg, &["create", "--all", "--output", "json"]);
     ok(&out);
