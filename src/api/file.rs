@@ -3,7 +3,7 @@
 use super::at;
 use super::convert::{known_keys, mode, opt_str, outcome};
 use super::{Ctx, Namespace, Res};
-use crate::ops::dir::{ensure_dir, DesiredDir};
+use crate::ops::dir::{ensure_dirs, DesiredDir};
 use crate::ops::file::{ensure_absent, ensure_block, ensure_file, DesiredFile};
 use crate::ops::Plan;
 use rhai::{Dynamic, Map, NativeCallContext};
@@ -30,6 +30,21 @@ fn host_id(opts: &Map, key: &str) -> Res<Option<u32>> {
             u32::try_from(i).map(Some).map_err(|_| format!("file::ensure_dir: `{key}` {i} is not a valid id").into())
         }
     }
+}
+
+/// ensure_dir's options as the op's input.
+fn desired_dir(path: &str, opts: &Map) -> Res<DesiredDir> {
+    known_keys(opts, "file::ensure_dir", &["uid", "gid", "mode", "enforce_owner"])?;
+    Ok(DesiredDir {
+        path: path.to_string(),
+        mode: mode(opts, "mode", 0o755)?,
+        uid: host_id(opts, "uid")?,
+        gid: host_id(opts, "gid")?,
+        enforce_owner: match opts.get("enforce_owner") {
+            None => true,
+            Some(v) => v.as_bool().map_err(|t| format!("file::ensure_dir: `enforce_owner` must be a bool, not {t}"))?,
+        },
+    })
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -118,21 +133,34 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Make a host directory (and its missing parents) exist: #{uid: int, gid: int, mode: \"0755\", enforce_owner: true}. \
          uid/gid are numeric host ids (unset = not managed); mode applies to a directory it creates; with \
          enforce_owner false the owner is set only on a new directory. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> { at(&nc, || {
-            known_keys(&opts, "file::ensure_dir", &["uid", "gid", "mode", "enforce_owner"])?;
-            let want = DesiredDir {
-                path: path.to_string(),
-                mode: mode(&opts, "mode", 0o755)?,
-                uid: host_id(&opts, "uid")?,
-                gid: host_id(&opts, "gid")?,
-                enforce_owner: match opts.get("enforce_owner") {
-                    None => true,
-                    Some(v) => v.as_bool().map_err(|t| format!("file::ensure_dir: `enforce_owner` must be a bool, not {t}"))?,
-                },
-            };
-            let run = c.run()?;
-            carry_out(&c, ensure_dir(&run.facts, &want))
-        }) },
+        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> {
+            at(&nc, || {
+                let want = desired_dir(path, &opts)?;
+                let run = c.run()?;
+                carry_out(&c, ensure_dirs(&run.facts, &[want]))
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_dirs",
+        &["dirs: Array", "-> Map"],
+        "ensure_dir for several directories read in one round trip: each item is #{path: String} plus \
+         ensure_dir's options. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, dirs: rhai::Array| -> Res<Dynamic> {
+            at(&nc, || {
+                let mut wants = Vec::with_capacity(dirs.len());
+                for d in dirs {
+                    let mut m = d.try_cast::<Map>().ok_or("file::ensure_dirs: each item must be a map #{path, …}")?;
+                    let path = opt_str(&m, "path")?.ok_or("file::ensure_dirs: an item has no `path`")?;
+                    m.remove("path");
+                    wants.push(desired_dir(&path, &m)?);
+                }
+                let run = c.run()?;
+                carry_out(&c, ensure_dirs(&run.facts, &wants))
+            })
+        },
     );
 
     let c = ctx.clone();

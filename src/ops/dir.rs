@@ -33,34 +33,49 @@ fn subject(path: &str) -> String {
     format!("directory {path}")
 }
 
-const FORMAT: &str = "%F|%u|%g";
+/// `%n` last: the name is everything after the third `|`.
+const FORMAT: &str = "%F|%u|%g|%n";
 
-fn stat_command(path: &str) -> Command {
-    Command::new(["stat", "-c", FORMAT, "--", path])
+fn refuse_path(path: &str) -> Result<(), OpError> {
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") || path.contains('\n') {
+        return Err(OpError::Invalid {
+            subject: subject(path),
+            message: "must be an absolute path without `..` or a newline".into(),
+        });
+    }
+    Ok(())
 }
 
-/// Read the path's type and owner; `stat` exiting 1 with ENOENT means absent.
-fn look(facts: &Facts, path: &str) -> Result<Found, OpError> {
-    let cmd = stat_command(path);
+/// Read the type and owner of every path in one `stat` (one round trip for all of a guest's
+/// bind mounts). `stat` prints a line for each path it finds and exits 1 when one is missing,
+/// naming it on stderr.
+fn look_all(facts: &Facts, paths: &[&str]) -> Result<Vec<Found>, OpError> {
+    let cmd = Command::new(["stat", "-c", FORMAT, "--"]).args(paths.iter().copied());
     let out = facts.connector().run(&cmd).map_err(crate::facts::FactError::from)?;
-    let invalid = |message: String| OpError::Invalid { subject: subject(path), message };
-    if !out.success() {
-        let err = out.stderr_str();
-        if err.contains("No such file or directory") {
-            return Ok(Found::Absent);
-        }
-        return Err(invalid(format!("`{cmd}` failed (exit {}): {}", out.code, err.trim_end())));
+    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
+    let mut seen: std::collections::HashMap<&str, Found> = std::collections::HashMap::new();
+    for line in stdout.lines() {
+        let mut f = line.splitn(4, '|');
+        let (Some(kind), Some(uid), Some(gid), Some(name)) = (f.next(), f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let found = match (kind, uid.parse(), gid.parse()) {
+            ("directory", Ok(uid), Ok(gid)) => Found::Dir { uid, gid },
+            _ => Found::Other(kind.to_string()),
+        };
+        seen.insert(name, found);
     }
-    let text = out.stdout_str();
-    let fields: Vec<&str> = text.trim_end().split('|').collect();
-    match fields.as_slice() {
-        ["directory", uid, gid] => match (uid.parse(), gid.parse()) {
-            (Ok(uid), Ok(gid)) => Ok(Found::Dir { uid, gid }),
-            _ => Err(invalid(format!("cannot read the owner from `{cmd}`: {}", text.trim_end()))),
-        },
-        [kind, ..] => Ok(Found::Other(kind.to_string())),
-        [] => Err(invalid(format!("`{cmd}` printed nothing"))),
-    }
+    paths
+        .iter()
+        .map(|p| match seen.get(p) {
+            Some(f) => Ok(f.clone()),
+            None if stderr.contains(&format!("'{p}': No such file or directory")) => Ok(Found::Absent),
+            None => Err(OpError::Invalid {
+                subject: subject(p),
+                message: format!("`{cmd}` did not report it (exit {}): {}", out.code, stderr.trim_end()),
+            }),
+        })
+        .collect()
 }
 
 fn owner_arg(uid: Option<u32>, gid: Option<u32>) -> Option<String> {
@@ -72,24 +87,17 @@ fn owner_arg(uid: Option<u32>, gid: Option<u32>) -> Option<String> {
     }
 }
 
-/// Make `want.path` a directory with the wanted owner. Idempotent: a directory that exists with
-/// the right owner (or whose owner is not managed) is left alone.
-pub fn ensure_dir(facts: &Facts, want: &DesiredDir) -> Result<Plan, OpError> {
+/// The action one directory needs, if any.
+fn action_for(want: &DesiredDir, found: Found) -> Result<Option<Action>, OpError> {
     let path = want.path.as_str();
-    if !path.starts_with('/') || path.split('/').any(|c| c == "..") || path.contains('\n') {
-        return Err(OpError::Invalid {
-            subject: subject(path),
-            message: "must be an absolute path without `..` or a newline".into(),
-        });
-    }
     let subj = subject(path);
     let chown = |uid: Option<u32>, gid: Option<u32>| {
         owner_arg(uid, gid).map(|o| Command::new(["chown", o.as_str(), "--", path]))
     };
-    match look(facts, path)? {
+    match found {
         Found::Absent => {
             let mode = format!("{:04o}", want.mode);
-            let mut action = Action::new(Change::Create, subj.clone(), "absent").exec(Command::new([
+            let mut action = Action::new(Change::Create, subj, "absent").exec(Command::new([
                 "mkdir",
                 "-p",
                 "-m",
@@ -100,7 +108,7 @@ pub fn ensure_dir(facts: &Facts, want: &DesiredDir) -> Result<Plan, OpError> {
             if let Some(c) = chown(want.uid, want.gid) {
                 action = action.exec(c);
             }
-            Ok(Plan::with(subj, vec![action]))
+            Ok(Some(action))
         }
         Found::Other(kind) => Err(OpError::Invalid {
             subject: subj,
@@ -110,12 +118,38 @@ pub fn ensure_dir(facts: &Facts, want: &DesiredDir) -> Result<Plan, OpError> {
             let wrong_uid = want.uid.filter(|u| want.enforce_owner && *u != uid);
             let wrong_gid = want.gid.filter(|g| want.enforce_owner && *g != gid);
             let Some(c) = chown(wrong_uid, wrong_gid) else {
-                return Ok(Plan::noop(subj, "exists with the wanted owner"));
+                return Ok(None);
             };
             let reason = format!("owner {uid}:{gid} → {}:{}", wrong_uid.unwrap_or(uid), wrong_gid.unwrap_or(gid));
-            Ok(Plan::with(subj.clone(), vec![Action::new(Change::Update, subj, reason).exec(c)]))
+            Ok(Some(Action::new(Change::Update, subj, reason).exec(c)))
         }
     }
+}
+
+/// Make every `wants` path a directory with the wanted owner, reading them all at once.
+/// Idempotent: a directory that exists with the right owner (or whose owner is not managed)
+/// is left alone. A path that is not a plain absolute path is refused before anything is sent.
+pub fn ensure_dirs(facts: &Facts, wants: &[DesiredDir]) -> Result<Plan, OpError> {
+    let subj = match wants {
+        [one] => subject(&one.path),
+        _ => format!("{} directories", wants.len()),
+    };
+    if wants.is_empty() {
+        return Ok(Plan::noop(subj, "none declared"));
+    }
+    for w in wants {
+        refuse_path(&w.path)?;
+    }
+    let paths: Vec<&str> = wants.iter().map(|w| w.path.as_str()).collect();
+    let found = look_all(facts, &paths)?;
+    let mut actions = Vec::new();
+    for (want, f) in wants.iter().zip(found) {
+        actions.extend(action_for(want, f)?);
+    }
+    if actions.is_empty() {
+        return Ok(Plan::noop(subj, "exist with the wanted owner"));
+    }
+    Ok(Plan::with(subj, actions))
 }
 
 #[cfg(test)]

@@ -210,27 +210,35 @@ pub(crate) fn chown(st: &mut SimState, args: &[String]) -> Output {
     super::reply::ok("")
 }
 
-/// `stat -c FORMAT [--] PATH` with `%u %g %a %F %n`.
+/// `stat -c FORMAT [--] PATH…` with `%u %g %a %F %n`: a line per path found; a missing one is
+/// named on stderr and makes the exit 1.
 pub(crate) fn stat(st: &SimState, args: &[String]) -> Output {
     let (_flags, operands, format) = split_args(args, "-c");
-    let (Some(format), [path]) = (format, operands.as_slice()) else {
-        return die("sim: stat is simulated only as `stat -c FORMAT PATH`", 127);
+    let Some(format) = format.filter(|_| !operands.is_empty()) else {
+        return die("sim: stat is simulated only as `stat -c FORMAT PATH…`", 127);
     };
-    let p = norm(path);
-    let (uid, gid, mode, kind) = if let Some(f) = st.files.get(&p) {
-        (id_of(&f.owner).unwrap_or(0), id_of(&f.group).unwrap_or(0), f.mode, "regular file")
-    } else if let Some(d) = dir(st, &p) {
-        (d.uid, d.gid, d.mode, "directory")
-    } else {
-        return die(format!("stat: cannot statx '{path}': No such file or directory"), 1);
-    };
-    let text = format
-        .replace("%u", &uid.to_string())
-        .replace("%g", &gid.to_string())
-        .replace("%a", &format!("{mode:o}"))
-        .replace("%F", kind)
-        .replace("%n", path);
-    super::reply::ok(format!("{text}\n"))
+    let mut out = String::new();
+    let mut err = String::new();
+    for path in operands {
+        let p = norm(path);
+        let (uid, gid, mode, kind) = if let Some(f) = st.files.get(&p) {
+            (id_of(&f.owner).unwrap_or(0), id_of(&f.group).unwrap_or(0), f.mode, "regular file")
+        } else if let Some(d) = dir(st, &p) {
+            (d.uid, d.gid, d.mode, "directory")
+        } else {
+            err.push_str(&format!("stat: cannot statx '{path}': No such file or directory\n"));
+            continue;
+        };
+        let line = format
+            .replace("%u", &uid.to_string())
+            .replace("%g", &gid.to_string())
+            .replace("%a", &format!("{mode:o}"))
+            .replace("%F", kind)
+            .replace("%n", path);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Output { code: if err.is_empty() { 0 } else { 1 }, stdout: out.into_bytes(), stderr: err.into_bytes() }
 }
 
 #[cfg(test)]
@@ -261,6 +269,8 @@ mod tests {
             (1, "stat: cannot statx '/nope': No such file or directory\n")
         );
         assert_eq!(chown(&mut st, &argv("0:0 /nope")).code, 1);
+        let both = stat(&st, &argv("-c %F|%n -- /nope /tank/data"));
+        assert_eq!((both.code, both.stdout_str().as_str()), (1, "directory|/tank/data\n"));
         // A mounted dataset is a directory; the pool's root dataset is mounted at /rpool.
         assert!(is_dir(&st, "/rpool"));
     }

@@ -103,9 +103,12 @@ fn missing_bind_sources_are_made_with_the_declared_owner_before_the_start() {
     assert_eq!(host_dir(&sb, LOGS), Some((100_033, 100_033, 0o755)));
     assert_eq!(host_dir(&sb, SSL), Some((100_000, 100_033, 0o755)));
 
-    // Converged: the directories cost a read each and no change.
+    // Converged: both directories cost one read together and no change.
+    sb.clear_sim_log();
     let again = run(&sb, &cfg, &["converge", "101", "--output", "json"]);
     ok(&again);
+    let stats: Vec<Vec<String>> = sb.sim_commands().into_iter().map(|(a, _)| a).filter(|a| a[0] == "stat").collect();
+    assert_eq!(stats, vec![["stat", "-c", "%F|%u|%g|%n", "--", LOGS, SSL].map(String::from).to_vec()]);
     let dir_actions: Vec<String> = actions(&again).into_iter().filter(|a| a.contains("directory")).collect();
     assert_eq!(dir_actions, Vec::<String>::new());
 
