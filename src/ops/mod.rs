@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod converged;
+pub mod dir;
 pub mod exec;
 pub mod file;
 pub mod guest;

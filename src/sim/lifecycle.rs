@@ -78,6 +78,14 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
         return fail(format!("{} {id} already running", word(kind)));
     }
     apply_pending(st, id);
+    // The pre-start hook mounts every mount point; a bind mount needs its host directory. The
+    // hook's error reaches the start task's log, then vm_start dies.
+    if kind == GuestKind::Lxc {
+        let missing = st.guests.get(&id).and_then(|g| super::host_dirs::missing_bind_source(st, &g.config));
+        if let Some(path) = missing {
+            return fail(format!("directory '{path}' does not exist\nstartup for container '{id}' failed"));
+        }
+    }
     let seed = super::cloudinit::seed(st, id);
     if let Some(g) = st.guests.get_mut(&id) {
         g.status = PowerState::Running;
@@ -185,6 +193,12 @@ pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, 
     }
     if g.snapshots.contains_key(name) {
         return fail(format!("snapshot name '{name}' already used"));
+    }
+    // `has_feature('snapshot')` over every volume: a bind or device mount point is a path, not
+    // a volume, so it never has the feature.
+    let path_mount = |(k, v): (&String, &String)| k.starts_with("mp") && volid_of(v).starts_with('/');
+    if kind == GuestKind::Lxc && g.config.iter().any(path_mount) {
+        return fail("snapshot feature is not available");
     }
     st.clock += 1;
     let snaptime = st.clock;

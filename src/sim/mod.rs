@@ -17,6 +17,7 @@ mod firewall;
 mod flock;
 mod guest;
 mod host;
+mod host_dirs;
 mod inside;
 mod latency;
 mod lifecycle;

@@ -24,6 +24,10 @@ pub struct SimState {
     pub guests: BTreeMap<u32, Guest>,
     /// Host files (the virtual `/etc/pve/...` files are rendered from the model, not stored).
     pub files: BTreeMap<String, FileData>,
+    /// Host directories made with `mkdir` (dataset mount points and the parents of files exist
+    /// without an entry; see `host_dirs`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dirs: BTreeMap<String, HostDir>,
     /// Simulated latency: "program subcommand" prefix → milliseconds; longest prefix wins.
     pub latency_ms: IndexMap<String, u64>,
     pub faults: Vec<Fault>,
@@ -53,6 +57,7 @@ impl Default for SimState {
             storages: IndexMap::new(),
             guests: BTreeMap::new(),
             files: BTreeMap::new(),
+            dirs: BTreeMap::new(),
             latency_ms: IndexMap::new(),
             faults: Vec::new(),
             mac_counter: 0,
@@ -326,6 +331,14 @@ pub struct Account {
 pub struct DirMeta {
     pub owner: String,
     pub group: String,
+    pub mode: u32,
+}
+
+/// A host directory's owner and permission bits (numeric, as `stat -c '%u %g %a'` prints them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDir {
+    pub uid: u32,
+    pub gid: u32,
     pub mode: u32,
 }
 

@@ -6,6 +6,7 @@ mod dry_run;
 mod feature_registry;
 mod features;
 mod fidelity_guest;
+mod fidelity_mounts;
 mod graph_props;
 mod hostile_props;
 mod lifecycle;
