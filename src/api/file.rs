@@ -1,8 +1,9 @@
 //! `file::` — host files: read, ensure whole files, managed blocks, absence.
 
 use super::at;
-use super::convert::{outcome, Options};
+use super::convert::{known_keys, mode, opt_str, outcome, Options};
 use super::{Ctx, Namespace, Res};
+use crate::ops::dir::{ensure_dirs, DesiredDir};
 use crate::ops::file::{ensure_absent, ensure_block, ensure_file, DesiredFile};
 use crate::ops::Plan;
 use rhai::{Dynamic, Map, NativeCallContext};
@@ -17,6 +18,33 @@ pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> R
         super::convert::insert_output(&mut map, &out);
     }
     Ok(m)
+}
+
+/// A numeric host uid/gid option (unset or `()` = not managed).
+fn host_id(opts: &Map, key: &str) -> Res<Option<u32>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => {
+            let i = v.as_int().map_err(|t| format!("file::ensure_dir: `{key}` must be an integer id, not {t}"))?;
+            u32::try_from(i).map(Some).map_err(|_| format!("file::ensure_dir: `{key}` {i} is not a valid id").into())
+        }
+    }
+}
+
+/// ensure_dir's options as the op's input.
+fn desired_dir(path: &str, opts: &Map) -> Res<DesiredDir> {
+    known_keys(opts, "file::ensure_dir", &["uid", "gid", "mode", "enforce_owner"])?;
+    Ok(DesiredDir {
+        path: path.to_string(),
+        mode: mode(opts, "mode", 0o755)?,
+        uid: host_id(opts, "uid")?,
+        gid: host_id(opts, "gid")?,
+        enforce_owner: match opts.get("enforce_owner") {
+            None => true,
+            Some(v) => v.as_bool().map_err(|t| format!("file::ensure_dir: `enforce_owner` must be a bool, not {t}"))?,
+        },
+    })
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -95,6 +123,43 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             let run = c.run()?;
             carry_out(&c, ensure_block(&run.facts, path, marker, content, &comment, m))
         }) },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_dir",
+        &["path: String", "opts: Map", "-> Map"],
+        "Make a host directory (and its missing parents) exist: #{uid: int, gid: int, mode: \"0755\", enforce_owner: true}. \
+         uid/gid are numeric host ids (unset = not managed); mode applies to a directory it creates; with \
+         enforce_owner false the owner is set only on a new directory. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, path: &str, opts: Map| -> Res<Dynamic> {
+            at(&nc, || {
+                let want = desired_dir(path, &opts)?;
+                let run = c.run()?;
+                carry_out(&c, ensure_dirs(&run.facts, &[want]))
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "ensure_dirs",
+        &["dirs: Array", "-> Map"],
+        "ensure_dir for several directories read in one round trip: each item is #{path: String} plus \
+         ensure_dir's options. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, dirs: rhai::Array| -> Res<Dynamic> {
+            at(&nc, || {
+                let mut wants = Vec::with_capacity(dirs.len());
+                for d in dirs {
+                    let mut m = d.try_cast::<Map>().ok_or("file::ensure_dirs: each item must be a map #{path, …}")?;
+                    let path = opt_str(&m, "path")?.ok_or("file::ensure_dirs: an item has no `path`")?;
+                    m.remove("path");
+                    wants.push(desired_dir(&path, &m)?);
+                }
+                let run = c.run()?;
+                carry_out(&c, ensure_dirs(&run.facts, &wants))
+            })
+        },
     );
 
     let c = ctx.clone();

@@ -63,8 +63,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
          net0 (with firewall=1 when its firewall is enabled), nameserver, onboot, startup, features (plus `features`, \
          e.g. [\"nesting=1\", \"keyctl=1\"] for docker), rootfs and volume sizes (grow only), mount points (matched by \
          container path, repaired in place under the same mpN: host path, container path, ro, backup, size), lxc.* lines (id maps, AppArmor, GPU passthrough) kept alongside every other line of the conf file. \
-         Returns #{changed, actions, restart, undeclared_mounts}: restart = the changes take effect only after a \
-         restart; undeclared_mounts = live `mpN: value` entries nothing declares (drift, never removed: they may hold \
+         Returns #{changed, actions, restart, restart_reason, undeclared_mounts}: restart = the changes take effect \
+         only after a restart (hostname, nameserver, features, mounts, lxc lines: a running container applies them \
+         at its next start), restart_reason = which (unit when none); undeclared_mounts = live `mpN: value` entries nothing declares (drift, never removed: they may hold \
          data).",
         move |nc: NativeCallContext, id: Dynamic, extra: Array| -> Res<Dynamic> {
             at(&nc, || {
@@ -79,9 +80,15 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let (lines, _) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
                 let o2 = run.execute(lines, Some(id)).map_err(|e| e.to_string())?;
                 let restart = (cp.restart_needed && o.changed) || o2.changed;
+                let reason = match (cp.restart_needed && o.changed, o2.changed) {
+                    (true, true) => format!("{}; lxc lines changed", cp.restart_reason),
+                    (true, false) => cp.restart_reason.clone(),
+                    _ => "lxc lines changed; a running container applies them at its next start".to_string(),
+                };
                 let mut m = outcome(o.changed || o2.changed, o.actions + o2.actions);
                 if let Some(mut map) = m.write_lock::<rhai::Map>() {
                     map.insert("restart".into(), restart.into());
+                    map.insert("restart_reason".into(), if restart { reason.into() } else { Dynamic::UNIT });
                     let undeclared: Array = cp.undeclared.iter().map(|u| Dynamic::from(u.clone())).collect();
                     map.insert("undeclared_mounts".into(), undeclared.into());
                 }

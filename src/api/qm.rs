@@ -50,7 +50,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Build a template VM (`is_template` with `template_image`) from its cloud image, one step at a time so an \
          interrupted build is completed, not recreated: download the image to /var/lib/vz/template/iso once (never \
          again while it is there), `qm create`, import it as scsi0 and grow it to `disk_size_gb`, cloud-init drive, \
-         boot order, the guest-agent user-data snippet (`cicustom`), `ciuser`, then `qm template`. The VM is never \
+         boot order, the guest-agent snippet as vendor-data (`cicustom vendor=`, so the generated user-data with `ciuser` and \
+         `sshkeys` stays), `ciuser`, then `qm template`. The VM is never \
          started. An existing template is left alone. Returns #{changed, actions}.",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
             at(&nc, || {

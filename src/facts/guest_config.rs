@@ -128,6 +128,17 @@ pub fn parse_conf_file(text: &str) -> Result<ConfFile, ConfParseError> {
             continue;
         }
         match key_line(line) {
+            // qemu-server reads the legacy `cdrom:` as `ide2` (`parse_vm_config`).
+            Some(("cdrom", _)) if section.entries.contains_key("ide2") => {
+                return Err(ConfParseError::DuplicateKey {
+                    line: line_no,
+                    key: "ide2".into(),
+                    section: section_label.to_string(),
+                });
+            }
+            Some(("cdrom", v)) => {
+                section.entries.insert("ide2".to_string(), v.to_string());
+            }
             Some((k, v)) => {
                 if section.entries.contains_key(k) {
                     return Err(ConfParseError::DuplicateKey {
@@ -183,6 +194,24 @@ fn lxc_line(line: &str) -> Option<(&str, &str)> {
     let rest = rest.trim_start();
     let value = rest.strip_prefix(':').or_else(|| rest.strip_prefix('='))?;
     Some((key, value.trim()))
+}
+
+/// The keys of a pending `delete:` value, each with its force flag (`!key`), as
+/// pve-guest-common's `parse_pending_delete` reads them: separated by `,`, `;` or white space.
+/// Items that are not a key are skipped, as there.
+pub fn pending_deletes(value: &str) -> Vec<(String, bool)> {
+    value
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter_map(|item| {
+            let (force, key) = match item.strip_prefix('!') {
+                Some(k) => (true, k),
+                None => (false, item),
+            };
+            let valid = !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            valid.then(|| (key.to_string(), force))
+        })
+        .collect()
 }
 
 /// `key: value` where key is `[a-z][a-z0-9_-]*` (qemu-server allows `-`, digits end `net0`).
@@ -275,6 +304,54 @@ mod tests {
         assert!(matches!(parse_conf_file("cores: 2\ncores: 3\n"), Err(ConfParseError::DuplicateKey { line: 2, .. })));
         assert!(matches!(parse_conf_file("cores:\n"), Err(ConfParseError::Line { line: 1, .. })));
         assert!(matches!(parse_config_output("a: 1\n[snap]\n"), Err(ConfParseError::UnexpectedSection { .. })));
+    }
+
+    #[test]
+    fn pending_delete_lists_as_the_host_writes_them() {
+        let keys = |v: &str| pending_deletes(v);
+        assert_eq!(keys("swap"), vec![("swap".to_string(), false)]);
+        assert_eq!(
+            keys("mp0,!net1; swap  cores;;,"),
+            vec![
+                ("mp0".to_string(), false),
+                ("net1".to_string(), true),
+                ("swap".to_string(), false),
+                ("cores".to_string(), false)
+            ]
+        );
+        assert_eq!(keys("!"), Vec::<(String, bool)>::new());
+        assert_eq!(keys("a/b,ok"), vec![("ok".to_string(), false)]);
+    }
+
+    /// A VM config as qemu-server 8/9 leaves it: a legacy `cdrom:`, keys phoenix does not know,
+    /// and a pending section deleting with `!` and mixed separators.
+    #[test]
+    fn real_shaped_vm_config() {
+        let text = concat!(
+            "boot: order=scsi0;ide2\ncdrom: none,media=cdrom\ncores: 2\n",
+            "meta: creation-qemu=9.2.0,ctime=1754000000\n",
+            "net0: virtio=BC:24:11:00:00:01,bridge=vmbr0,host-tunnel=1\n",
+            "scsi0: local-zfs:vm-100-disk-0,size=32G\n",
+            "tpmstate0: local-zfs:vm-100-disk-1,size=4M,version=v2.0\nfuture-option: 1\n\n",
+            "[PENDING]\ndelete: !net1;tags balloon\nmemory: 4096\n",
+        );
+        let f = parse_conf_file(text).unwrap();
+        assert_eq!(f.main.get("ide2"), Some("none,media=cdrom"));
+        assert_eq!(f.main.get("cdrom"), None);
+        assert_eq!(f.main.get("future-option"), Some("1"));
+        let p = f.pending.unwrap();
+        assert_eq!(
+            pending_deletes(p.get("delete").unwrap()).into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["net1", "tags", "balloon"]
+        );
+        assert!(matches!(
+            parse_conf_file(
+                "ide2: none,media=cdrom
+cdrom: none
+"
+            ),
+            Err(ConfParseError::DuplicateKey { line: 2, .. })
+        ));
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl GuestConf {
         if let Some(p) = &self.file.pending {
             for (k, v) in &p.entries {
                 if k == "delete" {
-                    for d in v.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-                        sec.entries.shift_remove(d);
+                    for (d, _force) in crate::facts::guest_config::pending_deletes(v) {
+                        sec.entries.shift_remove(&d);
                     }
                 } else {
                     sec.entries.insert(k.clone(), v.clone());

@@ -392,6 +392,33 @@ fn is_timestamp(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// `pct config` of a PVE 9 container: mount `idmap`/`keepattrs`, a net key newer than
+    /// phoenix, an option phoenix does not model, a pending deletion list with `!` and `;`.
+    #[test]
+    fn pve9_shaped_container_config() {
+        let text = "arch: amd64\ncores: 2\nhostname: web01\nmemory: 1024\n\
+                    mp0: /srv/data,mp=/data,idmap=u:0:100000:65536,keepattrs=1\n\
+                    mp1: tank:subvol-120-disk-1,mp=/var/lib/x,backup=1,size=8G\n\
+                    net0: name=eth0,bridge=vmbr0,host-tunnel=1,hwaddr=BC:24:11:5E:7A:01,ip=dhcp,type=veth\n\
+                    ostype: debian\nrootfs: tank:subvol-120-disk-0,size=8G\nentrypoint: /sbin/init\nunprivileged: 1\n";
+        let c = parse_pct_config(text).unwrap();
+        assert_eq!(c.mount_points[&0].mp, "/data");
+        assert_eq!(c.mount_points[&0].raw.get("keepattrs"), Some("1"));
+        assert_eq!(c.mount_points[&1].size, Some(8 << 30));
+        assert_eq!(c.nets[&0].bridge.as_deref(), Some("vmbr0"));
+        assert_eq!(c.other.get("entrypoint").map(String::as_str), Some("/sbin/init"));
+
+        let f =
+            parse_pct_conf_file(&format!("{text}\n[pve:pending]\ncores: 4\ndelete: !swap;mp1 nameserver\n")).unwrap();
+        let pending = f.file.pending.as_ref().unwrap();
+        let deletes: Vec<String> = crate::facts::guest_config::pending_deletes(pending.get("delete").unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(deletes, ["swap", "mp1", "nameserver"]);
+    }
+
     use super::*;
 
     const LIST: &str = "VMID       Status     Lock         Name                \n100        running                 web01               \n101        stopped    create       CT101               \n";

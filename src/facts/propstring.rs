@@ -78,6 +78,15 @@ impl PropString {
         Ok(ps)
     }
 
+    /// Parse host output against a schema, leniently: required keys and sizes are checked, but a
+    /// key the schema does not list is kept, not refused — a host newer than phoenix writes keys
+    /// phoenix does not know (PVE 9: mount `idmap`/`keepattrs`), and the printers keep them.
+    pub fn parse_host(s: &str, format: &Format) -> Result<PropString, PropStringError> {
+        let ps = Self::parse(s, format.default_key)?;
+        ps.check(&Format { keys: None, ..*format })?;
+        Ok(ps)
+    }
+
     /// Check keys against a schema (unknown keys, missing required keys incl. the default key
     /// when the schema marks it required).
     pub fn check(&self, format: &Format) -> Result<(), PropStringError> {
@@ -259,7 +268,20 @@ pub const LXC_MOUNT: Format = Format {
     default_key: Some("volume"),
     default_required: true,
     required: &["mp"],
-    keys: Some(&["volume", "mp", "acl", "backup", "mountoptions", "quota", "replicate", "ro", "shared", "size"]),
+    keys: Some(&[
+        "volume",
+        "mp",
+        "acl",
+        "backup",
+        "idmap",
+        "keepattrs",
+        "mountoptions",
+        "quota",
+        "replicate",
+        "ro",
+        "shared",
+        "size",
+    ]),
     sizes: &["size"],
 };
 
@@ -328,9 +350,9 @@ pub const VM_NIC_MODELS: &[&str] = &[
 const VM_NET_KEYS: &[&str] =
     &["model", "macaddr", "bridge", "firewall", "link_down", "mtu", "queues", "rate", "tag", "trunks"];
 
-/// Container `netN`: checked against the schema (`name` required).
+/// Container `netN` as the host prints it: `name` required, keys newer than phoenix kept.
 pub fn lxc_net(s: &str) -> Result<PropString, PropStringError> {
-    PropString::parse_format(s, &LXC_NET)
+    PropString::parse_host(s, &LXC_NET)
 }
 
 /// Container `netN` as pve-container writes it: `name=` first, the rest sorted, `type=veth`
@@ -342,8 +364,9 @@ pub fn print_lxc_net(net: &PropString) -> String {
 }
 
 /// Container `mpN` (`rootfs == false`, `mp` required) or `rootfs`; default key `volume`.
+/// Read from the host: keys newer than phoenix are kept.
 pub fn lxc_mount(s: &str, rootfs: bool) -> Result<PropString, PropStringError> {
-    PropString::parse_format(s, if rootfs { &LXC_ROOTFS } else { &LXC_MOUNT })
+    PropString::parse_host(s, if rootfs { &LXC_ROOTFS } else { &LXC_MOUNT })
 }
 
 /// Canonical `mpN` / `rootfs` (`local-zfs:subvol-100-disk-1,mp=/data,backup=1,size=8G`).
@@ -353,7 +376,16 @@ pub fn print_lxc_mount(mount: &PropString, rootfs: bool) -> String {
 
 /// Container `features` (`nesting=1,keyctl=1`); boolean values normalised to `1`/`0`.
 pub fn features(s: &str) -> Result<PropString, PropStringError> {
-    let mut ps = PropString::parse_format(s, &LXC_FEATURES)?;
+    features_with(PropString::parse_host(s, &LXC_FEATURES)?)
+}
+
+/// `features` checked against the schema: a key phoenix does not know is refused (the
+/// simulator's `pct set`, which refuses what pve-container refuses).
+pub fn features_strict(s: &str) -> Result<PropString, PropStringError> {
+    features_with(PropString::parse_format(s, &LXC_FEATURES)?)
+}
+
+fn features_with(mut ps: PropString) -> Result<PropString, PropStringError> {
     normalise_bools(&mut ps, &["force_rw_sys", "fuse", "keyctl", "mknod", "nesting"])?;
     Ok(ps)
 }
@@ -366,7 +398,18 @@ pub fn print_features(features: &PropString) -> String {
 /// VM `netN`. Special case: qemu-server's schema has a key alias per NIC model, so
 /// `virtio=BC:24:11:…` means `model=virtio,macaddr=BC:24:11:…`; a bare `virtio` is the model
 /// alone. The result always uses the `model` / `macaddr` keys.
+///
+/// Read from the host: keys newer than phoenix are kept.
 pub fn vm_net(s: &str) -> Result<PropString, PropStringError> {
+    vm_net_with(s, false)
+}
+
+/// VM `netN` checked against the schema: an unknown key is refused (the simulator's `qm set`).
+pub fn vm_net_strict(s: &str) -> Result<PropString, PropStringError> {
+    vm_net_with(s, true)
+}
+
+fn vm_net_with(s: &str, strict: bool) -> Result<PropString, PropStringError> {
     let raw = PropString::parse(s, Some("model"))?;
     let mut out = PropString::new();
     for (k, v) in raw.iter() {
@@ -380,7 +423,7 @@ pub fn vm_net(s: &str) -> Result<PropString, PropStringError> {
         } else {
             (k, v)
         };
-        if !VM_NET_KEYS.contains(&key) {
+        if strict && !VM_NET_KEYS.contains(&key) {
             return Err(PropStringError::UnknownKey { key: key.to_string() });
         }
         if out.get(key).is_some() {
@@ -561,7 +604,10 @@ mod tests {
         let n = lxc_net("name=eth0,bridge=vmbr0,ip=10.0.0.20/24,gw=10.0.0.1").unwrap();
         assert_eq!(print_lxc_net(&n), "name=eth0,bridge=vmbr0,gw=10.0.0.1,ip=10.0.0.20/24,type=veth");
         assert_eq!(lxc_net("bridge=vmbr0"), Err(PropStringError::MissingRequired { key: "name".into() }));
-        assert_eq!(lxc_net("name=eth0,colour=red"), Err(PropStringError::UnknownKey { key: "colour".into() }));
+        assert_eq!(
+            PropString::parse_format("name=eth0,colour=red", &LXC_NET),
+            Err(PropStringError::UnknownKey { key: "colour".into() })
+        );
         assert!(matches!(lxc_net("eth0,bridge=vmbr0"), Err(PropStringError::NoDefaultKey { .. })));
     }
 
@@ -620,7 +666,32 @@ mod tests {
             vm_net("virtio=AA:BB:CC:DD:EE:FF,e1000=AA:BB:CC:DD:EE:00"),
             Err(PropStringError::DuplicateKey { key: "model".into() })
         );
-        assert_eq!(vm_net("virtio,speed=9"), Err(PropStringError::UnknownKey { key: "speed".into() }));
+        assert_eq!(vm_net_strict("virtio,speed=9"), Err(PropStringError::UnknownKey { key: "speed".into() }));
+    }
+
+    /// Host output from a release newer than phoenix: unknown keys are kept (and printed back),
+    /// what phoenix needs is still checked.
+    #[test]
+    fn host_output_with_newer_keys_is_read() {
+        let mp =
+            lxc_mount("tank:subvol-101-disk-1,mp=/data,idmap=u:0:100000:65536,keepattrs=1,size=8G", false).unwrap();
+        assert_eq!((mp.get("idmap"), mp.get("keepattrs")), (Some("u:0:100000:65536"), Some("1")));
+        assert_eq!(
+            print_lxc_mount(&mp, false),
+            "tank:subvol-101-disk-1,mp=/data,idmap=u:0:100000:65536,keepattrs=1,size=8G"
+        );
+        let bind = lxc_mount("/srv/x,mp=/x,future-key=on", false).unwrap();
+        assert_eq!(bind.get("future-key"), Some("on"));
+        let n = lxc_net("name=eth0,bridge=vmbr0,host-tunnel=1,hwaddr=BC:24:11:00:00:01,type=veth").unwrap();
+        assert_eq!(n.get("host-tunnel"), Some("1"));
+        assert!(print_lxc_net(&n).contains("host-tunnel=1"));
+        let v = vm_net("virtio=BC:24:11:00:00:02,bridge=vmbr0,host-tunnel=1").unwrap();
+        assert_eq!(print_vm_net(&v), "virtio=BC:24:11:00:00:02,bridge=vmbr0,host-tunnel=1");
+        assert_eq!(features("nesting=1,newfeature=1").unwrap().get("newfeature"), Some("1"));
+        assert!(features_strict("nesting=1,newfeature=1").is_err());
+        // Still strict where phoenix relies on a value.
+        assert_eq!(lxc_net("bridge=vmbr0,host-tunnel=1"), Err(PropStringError::MissingRequired { key: "name".into() }));
+        assert!(lxc_mount("tank:1,mp=/x,size=lots", false).is_err());
     }
 
     #[test]

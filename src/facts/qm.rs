@@ -179,7 +179,7 @@ pub fn qm_config_from_section(sec: &ConfSection) -> Result<QmConfig, QmParseErro
                 if let Some(n) = indexed(k, "net") {
                     cfg.nets.insert(n, parse_vm_net(v).map_err(|e| prop(k, e))?);
                 } else if let Some(n) = indexed(k, "ipconfig") {
-                    let ps = PropString::parse_format(v, &propstring::VM_IPCONFIG).map_err(|e| prop(k, e))?;
+                    let ps = PropString::parse_host(v, &propstring::VM_IPCONFIG).map_err(|e| prop(k, e))?;
                     let s = |x: &str| ps.get(x).map(str::to_string);
                     cfg.ipconfigs.insert(n, IpConfig { ip: s("ip"), gw: s("gw"), ip6: s("ip6"), gw6: s("gw6") });
                 } else if DISK_PREFIXES.iter().any(|p| indexed(k, p).is_some()) {
@@ -306,6 +306,20 @@ pub fn parse_guest_exec_json(text: &str) -> Result<GuestExecResult, QmParseError
 
 #[cfg(test)]
 mod tests {
+
+    /// `qm config` of a VM on a newer host: a net key, an ipconfig key and an option phoenix does
+    /// not know, and a legacy `cdrom:` line, which qemu-server reads as `ide2`.
+    #[test]
+    fn newer_and_legacy_keys() {
+        let text = "cdrom: local:iso/x.iso,media=cdrom\ncores: 2\nipconfig0: ip=dhcp,future=1\n\
+                    net0: virtio=BC:24:11:12:34:56,bridge=vmbr0,host-tunnel=1\nname: a\nnew-thing: 1\n";
+        let c = parse_qm_config(text).unwrap();
+        assert_eq!(c.disks["ide2"].media.as_deref(), Some("cdrom"));
+        assert_eq!(c.nets[&0].mac.as_deref(), Some("BC:24:11:12:34:56"));
+        assert_eq!(c.ipconfigs[&0].ip.as_deref(), Some("dhcp"));
+        assert_eq!(c.other.get("new-thing").map(String::as_str), Some("1"));
+    }
+
     use super::*;
 
     const LIST: &str = "      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID       \n       123 vm123                running    4096              32.00 12345     \n      9000 ubuntu-tmpl          stopped    2048               3.50 0         \n";

@@ -2,6 +2,7 @@
 //! (`phoenix_hypervisor_config.json`, `phoenix_lxc_configs.json`, `phoenix_vm_configs.json`,
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
+mod bind_mounts;
 pub mod diagnostic;
 mod excerpt;
 pub mod features;
@@ -220,6 +221,8 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
             nodes,
         }));
     }
+
+    problems.extend(bind_mounts::check(hv.as_ref(), lxc.as_ref()));
 
     match (hv, lxc, vm) {
         (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _))) if problems.iter().all(|p| !p.is_error()) => {

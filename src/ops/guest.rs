@@ -158,7 +158,10 @@ pub struct GuestFile {
 /// whenever it is written).
 pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result<Plan, OpError> {
     let subj = format!("guest {id}: file {}", want.path);
-    let (change, reason) = match facts.guest_file(kind, id, &want.path)? {
+    let current = facts.guest_file(kind, id, &want.path)?;
+    // A file that exists has its directory; otherwise `pct push` needs it made first.
+    let make_parent = !matches!(current, Some(Some(_)));
+    let (change, reason) = match current {
         Some(Some(have)) if have == want.content => return Ok(Plan::noop(subj, "content matches")),
         Some(Some(_)) => (Change::Update, "content differs".to_string()),
         Some(None) => (Change::Create, "absent".to_string()),
@@ -170,15 +173,27 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
         change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) },
     };
     let mut action = Action::new(change, subj.clone(), reason).effect(effect);
-    for step in write_steps(kind, id, want) {
+    for step in write_steps_into(kind, id, want, make_parent) {
         action = action.step(step);
     }
     Ok(Plan::with(subj, vec![action]))
 }
 
-/// The steps that write `want` into a guest: for a container a staged host file and `pct push`;
-/// for a VM `tee` through the guest agent, then mode and owner.
+/// The steps that write `want` into a guest, making its directory first (the target of a copy
+/// is known only when it runs).
 pub fn write_steps(kind: GuestKind, id: u32, want: &GuestFile) -> Vec<Step> {
+    write_steps_into(kind, id, want, true)
+}
+
+/// The directory part of a guest path (`/` for a file at the root).
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or("/")
+}
+
+/// The steps that write `want` into a guest: for a container a staged host file and `pct push`
+/// (which makes no directory: `make_parent` runs `mkdir -p` inside first); for a VM `tee`
+/// through the guest agent, then mode and owner.
+fn write_steps_into(kind: GuestKind, id: u32, want: &GuestFile, make_parent: bool) -> Vec<Step> {
     let mode = format!("{:04o}", want.mode);
     match kind {
         GuestKind::Lxc => {
@@ -194,23 +209,31 @@ pub fn write_steps(kind: GuestKind, id: u32, want: &GuestFile) -> Vec<Step> {
             if let Some(g) = &want.group {
                 push = push.arg("--group").arg(g.as_str());
             }
-            vec![
-                Step::WriteFile {
-                    path: staged.clone(),
-                    file: crate::connector::FileWrite {
-                        content: want.content.clone(),
-                        mode: 0o600,
-                        owner: None,
-                        group: None,
+            let dir = parent_dir(&want.path);
+            let mkdir = (make_parent && dir != "/").then(|| {
+                let argv: Vec<String> = ["mkdir", "-p", "--", dir].iter().map(|s| s.to_string()).collect();
+                Step::Guest { kind, id, command: in_guest_command(kind, id, &argv, None) }
+            });
+            mkdir
+                .into_iter()
+                .chain([
+                    Step::WriteFile {
+                        path: staged.clone(),
+                        file: crate::connector::FileWrite {
+                            content: want.content.clone(),
+                            mode: 0o600,
+                            owner: None,
+                            group: None,
+                        },
                     },
-                },
-                Step::Exec { command: push },
-                Step::RemoveFile { path: staged },
-            ]
+                    Step::Exec { command: push },
+                    Step::RemoveFile { path: staged },
+                ])
+                .collect()
         }
         GuestKind::Vm => {
             let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-            let dir = want.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or("/");
+            let dir = parent_dir(&want.path);
             let mut steps = vec![
                 Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) },
                 Step::Guest {

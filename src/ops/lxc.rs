@@ -2,7 +2,7 @@
 //! that bring a container to it — define (create or clone), configure (only what differs),
 //! power, snapshots, destroy. The order of these steps is the plan's (`stdlib/lxc.rhai`).
 
-use super::{Action, Change, Diff, Effect, OpError, Plan, Step};
+use super::{Action, Change, Diff, Effect, OpError, Plan};
 use crate::command::Command;
 use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
 use crate::facts::propstring::{self, PropString};
@@ -436,8 +436,20 @@ pub struct ConfigPlan {
     pub plan: Plan,
     pub diffs: Vec<Diff>,
     pub restart_needed: bool,
+    /// Why the restart: the changed settings that wait for it (`hostname, nameserver changed;
+    /// applied at the next start`), empty when none does.
+    pub restart_reason: String,
     /// Live mount points nothing declares (`mpN: value`): drift phoenix reports, never removes.
     pub undeclared: Vec<String>,
+}
+
+/// The reason a restart gives: which changed settings only a (re)start applies.
+fn restart_reason(what: &[String]) -> String {
+    if what.is_empty() {
+        String::new()
+    } else {
+        format!("{} changed; a running container applies them at its next start", what.join(", "))
+    }
 }
 
 /// An `mpN` value as the host stores it after `pct set`: `storage:GiB` (a new volume) becomes
@@ -465,7 +477,8 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     let mut set: Vec<(String, String)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     let mut diffs: Vec<Diff> = Vec::new();
-    let mut restart = false;
+    // What needs a restart to take effect, named for the restart's reason.
+    let mut restart_why: Vec<String> = Vec::new();
     let diff = |field: &str, live: Option<&str>, declared: &str| Diff {
         field: field.to_string(),
         live: live.unwrap_or("(unset)").to_string(),
@@ -481,18 +494,22 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
             reasons.push(format!("{key}: {} → {want}", cur.unwrap_or("(unset)")));
             diffs.push(diff(key, cur, &want));
             set.push((key.to_string(), want));
-            restart |= needs_restart;
+            if needs_restart {
+                restart_why.push(key.to_string());
+            }
         }
     };
 
-    differ("hostname", get("hostname"), d.hostname.clone(), false, &mut set, &mut diffs);
+    // Hostname and nameserver reach a running container only through the setup code at its
+    // next start (`PVE::LXC::Setup`): `pct set` changes the config, not the live system.
+    differ("hostname", get("hostname"), d.hostname.clone(), true, &mut set, &mut diffs);
     differ("cores", get("cores"), d.cores.to_string(), false, &mut set, &mut diffs);
     differ("memory", get("memory"), d.memory.to_string(), false, &mut set, &mut diffs);
     if let Some(s) = d.swap {
         differ("swap", get("swap"), s.to_string(), false, &mut set, &mut diffs);
     }
     if let Some(ns) = &d.nameserver {
-        differ("nameserver", get("nameserver"), ns.clone(), false, &mut set, &mut diffs);
+        differ("nameserver", get("nameserver"), ns.clone(), true, &mut set, &mut diffs);
     }
     if let Some(b) = d.onboot {
         differ(
@@ -552,7 +569,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
         if !changed.is_empty() {
             reasons.push(format!("features: + {}", changed.join(",")));
             set.push(("features".into(), propstring::print_features(&merged)));
-            restart = true;
+            restart_why.push("features".into());
         }
     }
     if let Some(u) = get("unprivileged") {
@@ -572,7 +589,9 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     reasons.extend(mounts.reasons);
     diffs.extend(mounts.diffs);
     set.extend(mounts.set);
-    restart |= mounts.restart;
+    if mounts.restart {
+        restart_why.push("mount points".into());
+    }
     let mut resizes = mounts.resizes;
     let undeclared = mounts.undeclared;
 
@@ -626,12 +645,15 @@ pub fn ensure_config(facts: &Facts, d: &DesiredCt) -> Result<ConfigPlan, OpError
     } else {
         Plan::with(subject(id), actions.into_iter().map(|a| a.for_guest(Some(id))).collect())
     };
-    Ok(ConfigPlan { plan, diffs, restart_needed: restart, undeclared })
+    let restart_needed = !restart_why.is_empty();
+    let restart_reason = restart_reason(&restart_why);
+    Ok(ConfigPlan { plan, diffs, restart_needed, restart_reason, undeclared })
 }
 
 /// Add the declared raw `lxc.*` lines the conf file lacks, keeping every other line as it is.
-/// Planned after `ensure_config` ran (the file is written whole, so it must be read after
-/// `pct set` changed it). Returns the plan and the lines added (as diffs).
+/// Planned after `ensure_config` ran (so its `pct set` is in the file first); the lines are added
+/// under Proxmox's config lock by a command that re-reads the file there. Returns the plan and
+/// the lines added (as diffs).
 pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>), OpError> {
     let id = d.id;
     let conf = facts.guest_conf(KIND, id)?;
@@ -652,16 +674,9 @@ pub fn ensure_lxc_lines(facts: &Facts, d: &DesiredCt) -> Result<(Plan, Vec<Diff>
     let shown: Vec<String> = missing.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     let diffs =
         shown.iter().map(|l| Diff { field: "lxc line".into(), live: "(absent)".into(), declared: l.clone() }).collect();
+    // Under pve-container's config lock, re-reading the file there (see `locked_conf`).
     let action = Action::new(Change::Update, subj.clone(), format!("+ {}", shown.join("; ")))
-        .step(Step::WriteFile {
-            path: path.clone(),
-            file: crate::connector::FileWrite {
-                content: text.clone().into_bytes(),
-                mode: 0o640,
-                owner: None,
-                group: None,
-            },
-        })
+        .exec(super::locked_conf::add_lxc_lines(id, &path, &shown))
         .effect(effect(id, GuestChange::ConfText(text)))
         .for_guest(Some(id));
     Ok((Plan::with(subj, vec![action]), diffs))

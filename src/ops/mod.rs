@@ -4,9 +4,11 @@
 
 pub mod action;
 pub mod converged;
+pub mod dir;
 pub mod exec;
 pub mod file;
 pub mod guest;
+pub mod locked_conf;
 pub mod lxc;
 pub mod lxc_mounts;
 pub mod pvesm;

@@ -203,7 +203,7 @@ impl DesiredVm {
         Ok(())
     }
 
-    /// The cloud-init user-data snippet that installs the guest agent at first boot.
+    /// The cloud-init vendor-data snippet that installs the guest agent at first boot.
     pub fn snippet_name(&self) -> String {
         format!("phoenix-agent-{}.yaml", self.id)
     }
@@ -212,12 +212,15 @@ impl DesiredVm {
         format!("{SNIPPET_DIR}/{}", self.snippet_name())
     }
 
+    /// The snippet goes in as vendor-data: a `user=` snippet would replace the user-data
+    /// qemu-server generates (`ciuser`, `sshkeys`, hostname), so the declared user and key
+    /// would never reach the VM. Vendor-data runs alongside it.
     fn cicustom(&self) -> String {
-        format!("user={SNIPPET_STORAGE}:snippets/{}", self.snippet_name())
+        format!("vendor={SNIPPET_STORAGE}:snippets/{}", self.snippet_name())
     }
 }
 
-/// The user-data that makes a cloud image answer the guest agent: cloud images ship without
+/// The cloud-config that makes a cloud image answer the guest agent: cloud images ship without
 /// qemu-guest-agent, and every readiness check phoenix makes goes through it.
 pub fn agent_user_data() -> String {
     "#cloud-config\npackages:\n  - qemu-guest-agent\nruncmd:\n  - [systemctl, enable, --now, qemu-guest-agent]\n"
@@ -689,7 +692,7 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
             sshkeys_file = Some((path, keys.clone()));
         }
     }
-    // net0: bridge and firewall only; the MAC stays (a model-only value keeps it).
+    // net0: bridge and firewall only; the MAC stays (it is sent along, see below).
     {
         let cur = raw("net0").and_then(|v| propstring::vm_net(&v).ok());
         let mut merged = cur.clone().unwrap_or_else(|| {
@@ -714,10 +717,12 @@ pub fn ensure_config(facts: &Facts, d: &DesiredVm) -> Result<ConfigPlan, OpError
                 live: raw("net0").unwrap_or_else(|| "(unset)".into()),
                 declared: changed.join(", "),
             });
-            let stored = propstring::print_vm_net(&merged);
-            let mut sent = merged.clone();
-            sent.remove("macaddr");
-            set.push(("net0".into(), propstring::print_vm_net(&sent), stored, false));
+            // Sent with the NIC's current MAC: a value without one makes qemu-server generate a
+            // new MAC (`parse_net`), so the VM would see its NIC replaced and cloud-init a new
+            // instance. (Only a dry-run's model of a clone made in the same run has no MAC yet:
+            // qm clone picks it.)
+            let value = propstring::print_vm_net(&merged);
+            set.push(("net0".into(), value.clone(), value, false));
         }
     }
     if set.is_empty() {
@@ -1074,7 +1079,7 @@ mod tests {
         let conf = conf.as_ref().as_ref().unwrap();
         assert!(conf.is_template());
         assert_eq!(conf.get("scsi0").as_deref(), Some("local-zfs:base-9000-disk-0,size=32G"));
-        assert_eq!(conf.get("cicustom").as_deref(), Some("user=local:snippets/phoenix-agent-9000.yaml"));
+        assert_eq!(conf.get("cicustom").as_deref(), Some("vendor=local:snippets/phoenix-agent-9000.yaml"));
         assert_eq!(f2.guests(KIND).unwrap()[&9000].power, Power::Stopped);
         let snippet = h.read_file("/var/lib/vz/snippets/phoenix-agent-9000.yaml").unwrap();
         assert_eq!(String::from_utf8_lossy(&snippet.content), agent_user_data());
@@ -1113,6 +1118,16 @@ mod tests {
         assert_eq!(carry(&h, &f2, ensure_templated(&f2, &t).unwrap(), false).len(), 1);
     }
 
+    /// `--net0 virtio=<MAC>,` → `--net0 virtio,`.
+    fn without_clone_mac(action: &str) -> String {
+        match action.split_once("--net0 virtio=") {
+            Some((head, tail)) if tail.len() > 17 && tail.as_bytes()[17] == b',' => {
+                format!("{head}--net0 virtio{}", &tail[17..])
+            }
+            _ => action.to_string(),
+        }
+    }
+
     #[test]
     fn dry_run_models_exactly_what_apply_does() {
         let inv = inventory();
@@ -1127,7 +1142,9 @@ mod tests {
         let h = host();
         let f = facts(&h, false);
         let done = build(&h, &f, &inv, false);
-        assert_eq!(planned, done);
+        // The one thing a dry-run cannot know: the MAC `qm clone` gives the clone, which the
+        // first `--net0` then carries along (`virtio=<MAC>,…`; the model has `virtio,…`).
+        assert_eq!(planned, done.iter().map(|a| without_clone_mac(a)).collect::<Vec<_>>());
         assert!(
             done.iter().any(|a| a
                 .starts_with("vm 1001 (absent; full clone of 9000) :: qm clone 9000 1001 --name portainer --full 1")),
@@ -1172,7 +1189,6 @@ mod tests {
             "--nameserver 10.20.0.2",
             "--searchdomain lab.example.internal",
             "--sshkeys /tmp/.phoenix-sshkeys-1001",
-            "--net0 virtio,bridge=vmbr0,firewall=1",
         ] {
             assert!(set.contains(part), "{part} missing from {set}");
         }
@@ -1185,6 +1201,9 @@ mod tests {
         let cfg = conf.as_ref().as_ref().unwrap().qm().unwrap();
         let net = &cfg.nets[&0];
         assert!(net.mac.as_deref().is_some_and(|m| m.starts_with("BC:24:11:")), "{net:?}");
+        // The clone's MAC went along with the new bridge/firewall values.
+        let mac = net.mac.clone().unwrap_or_default();
+        assert!(set.contains(&format!("--net0 virtio={mac},bridge=vmbr0,firewall=1")), "{set}");
         assert!(net.firewall);
         assert!(cfg.sshkeys.unwrap_or_default().starts_with("ssh-ed25519 "));
         assert!(h.read_file("/tmp/.phoenix-sshkeys-1001").is_none(), "the staged key file is removed");

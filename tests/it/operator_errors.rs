@@ -21,19 +21,40 @@ fn assert_refused_before_any_change(sb: &Sandbox) {
 
 #[test]
 fn no_guests_named_is_an_operator_message() {
+    // The plan's declared command line refuses it before the plan (or the host) is touched.
     let sb = Sandbox::new();
     let out = sb.run(&example(), &["start"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("name the guests to start"), "{err}");
-    assert!(err.contains("help: e.g. `phoenix start 101 102`, or --all"), "{err}");
+    assert!(err.contains("phoenix start: missing <ids>... or --all"), "{err}");
+    assert!(err.contains("Usage: phoenix start <ids>... | --all"), "{err}");
+    assert_no_script_frame(&err);
+    assert!(sb.sim_commands().is_empty(), "{:?}", sb.sim_commands());
+}
+
+/// A plan without a declaration that raises `fail(message, hint)`: the message and the hint,
+/// the frame only under -v.
+#[test]
+fn fail_in_a_plan_is_an_operator_message() {
+    let sb = Sandbox::new();
+    let plan = sb.dir.path().join("needs_guests.rhai");
+    std::fs::write(
+        &plan,
+        "if ARGS.is_empty() { fail(\"name the guests to frobnicate\", \"e.g. `frobnicate 101`\"); }\n",
+    )
+    .expect("write plan");
+    let plan = plan.display().to_string();
+    let out = sb.run(&example(), &["run", &plan]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("name the guests to frobnicate"), "{err}");
+    assert!(err.contains("help: e.g. `frobnicate 101`"), "{err}");
     assert_no_script_frame(&err);
     assert_refused_before_any_change(&sb);
 
-    // -v shows where the plan raised it.
-    let out = sb.run(&example(), &["start", "-v"]);
+    let out = sb.run(&example(), &["run", &plan, "-v"]);
     let err = stderr(&out);
-    assert!(err.contains("name the guests to start") && err.contains("plans/start.rhai"), "{err}");
+    assert!(err.contains("name the guests to frobnicate") && err.contains("needs_guests.rhai"), "{err}");
 }
 
 #[test]

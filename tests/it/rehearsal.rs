@@ -324,12 +324,9 @@ fn ctrl_c_during_the_rehearsal_stops_with_130_and_applies_nothing() {
     let child =
         sb.command(&example(), &["setup"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     // The handler is installed before the host lock is taken.
-    let locks = sb.state_dir().join("locks");
+    let lock = phoenix::lock::sim_lock_path(&sb.sim_state()).expect("lock path");
     let start = std::time::Instant::now();
-    while !std::fs::read_dir(&locks)
-        .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).map(|t| !t.is_empty()).unwrap_or(false)))
-        .unwrap_or(false)
-    {
+    while !std::fs::read_to_string(&lock).map(|t| !t.trim().is_empty()).unwrap_or(false) {
         assert!(start.elapsed() < std::time::Duration::from_secs(20), "the run never took the lock");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -21,7 +21,7 @@ pub fn is_mutating(argv: &[String]) -> bool {
         ("exportfs", sub) => sub == "-v" || sub.is_empty(),
         // Listing a template or printing a member of it (the dry-run's base-image prediction).
         ("tar", _) => tar_reads(&argv[1..]),
-        ("file.read", _) => true,
+        ("file.read", _) | ("stat", _) => true,
         _ => false,
     };
     !read

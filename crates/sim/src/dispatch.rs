@@ -2,7 +2,7 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{firewall, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
+use super::{firewall, flock, host_dirs, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -21,6 +21,10 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "curl" | "wget" => host_download(st, program, rest).into(),
         "tar" => template::run(st, rest).into(),
         "bash" | "sh" => scripts::run_host(st, program, rest, stdin).into(),
+        "flock" => flock::run(st, rest).into(),
+        "mkdir" => host_dirs::mkdir(st, rest).into(),
+        "chown" => host_dirs::chown(st, rest).into(),
+        "stat" => host_dirs::stat(st, rest).into(),
         // Exit 127 like a shell that cannot find the program, so a plan relying on an
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),

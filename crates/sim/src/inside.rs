@@ -101,16 +101,18 @@ pub(crate) fn eth0_address(g: &Guest, id: u32) -> Option<(String, bool)> {
     }
 }
 
-/// Boot: enabled units start; a VM from a cloud image runs cloud-init's first boot once
-/// (`snippet` = content of its `cicustom user=` file, if any).
-pub(crate) fn on_boot(g: &mut Guest, snippet: Option<&str>) {
-    if g.kind == GuestKind::Qemu && !g.os.cloud_init_done && g.os.packages.contains("cloud-init") {
+/// Boot: enabled units start; a VM from a cloud image runs cloud-init's first boot once with
+/// the documents of its config drive (`seed`), keeping them where cloud-init does.
+pub(crate) fn on_boot(g: &mut Guest, seed: Option<&super::cloudinit::Seed>) {
+    if let Some(seed) =
+        seed.filter(|_| g.kind == GuestKind::Qemu && !g.os.cloud_init_done && g.os.packages.contains("cloud-init"))
+    {
         g.os.cloud_init_done = true;
-        if let Some(user) = g.config.get("ciuser").cloned() {
-            add_user(&mut g.os, &user);
-        }
-        if let Some(text) = snippet {
-            run_cloud_config(g, text);
+        g.files.insert(super::cloudinit::USER_DATA_PATH.into(), file(seed.user_data.clone(), 0o600));
+        run_cloud_config(g, &seed.user_data);
+        if let Some(vendor) = &seed.vendor_data {
+            g.files.insert(super::cloudinit::VENDOR_DATA_PATH.into(), file(vendor.clone(), 0o600));
+            run_cloud_config(g, vendor);
         }
     }
     mounts::mount_at_boot(g);
@@ -138,13 +140,21 @@ fn add_user(os: &mut GuestOs, name: &str) {
 /// items), `users:` (`- name: x`) and `runcmd:` items of the form `systemctl enable --now <u>`.
 fn run_cloud_config(g: &mut Guest, text: &str) {
     let mut section = "";
+    // `user:` renames the default user; `ssh_authorized_keys:` go to that user.
+    let mut user: Option<String> = None;
+    let mut keys: Vec<String> = Vec::new();
     for line in text.lines() {
         if !line.starts_with(' ') && !line.starts_with('-') {
             section = line.split(':').next().unwrap_or("").trim();
+            if let Some(name) = line.strip_prefix("user:").map(str::trim).filter(|n| !n.is_empty()) {
+                add_user(&mut g.os, name);
+                user = Some(name.to_string());
+            }
             continue;
         }
         let item = line.trim().trim_start_matches('-').trim();
         match section {
+            "ssh_authorized_keys" => keys.push(item.to_string()),
             "packages" => {
                 let p = item.trim_matches(|c| c == '"' || c == '\'');
                 if catalogue::package(p).is_some() {
@@ -170,6 +180,14 @@ fn run_cloud_config(g: &mut Guest, text: &str) {
             }
             _ => {}
         }
+    }
+    if !keys.is_empty() {
+        let owner = user.unwrap_or_else(|| "ubuntu".into());
+        let home = if owner == "root" { "/root".to_string() } else { format!("/home/{owner}") };
+        let mut f = file(keys.join("\n") + "\n", 0o600);
+        f.owner = owner.clone();
+        f.group = owner;
+        g.files.insert(format!("{home}/.ssh/authorized_keys"), f);
     }
 }
 
@@ -409,6 +427,10 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         }
         "nvidia-smi" => nvidia_smi(g),
         "ip" => ip(g, id, &args),
+        // A container's live hostname is what the setup code wrote at its last start.
+        "hostname" if g.kind == GuestKind::Lxc && g.files.contains_key("/etc/hostname") => {
+            done(g.files.get("/etc/hostname").map(|f| f.content.clone()).unwrap_or_default())
+        }
         "hostname" => {
             let key = if g.kind == GuestKind::Lxc { "hostname" } else { "name" };
             done(format!("{}\n", g.config.get(key).cloned().unwrap_or_else(|| "localhost".into())))
@@ -1390,7 +1412,7 @@ mod tests {
         });
         ok_run(
             &h,
-            "qm set 9000 --cicustom user=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
+            "qm set 9000 --cicustom vendor=local:snippets/base.yaml --ciuser ops --ipconfig0 ip=10.0.0.90/24,gw=10.0.0.1",
         );
         ok_run(&h, "qm disk resize 9000 scsi0 20G");
         assert_eq!(run(&h, "qm disk resize 9000 scsi0 10G").stderr_str(), "unable to shrink disk size\n");

@@ -51,8 +51,9 @@ pub(crate) fn apply_pending(st: &mut SimState, id: u32) {
             }
         }
         if let Some(del) = pending.get("delete") {
-            for k in del.split(',') {
-                g.config.shift_remove(k.trim());
+            // `parse_pending_delete`: `,`, `;` or blanks between keys, `!` = forced.
+            for k in del.split(|c: char| c == ',' || c == ';' || c.is_whitespace()) {
+                g.config.shift_remove(k.trim_start_matches('!'));
             }
         }
     }
@@ -76,21 +77,24 @@ pub(crate) fn start(st: &mut SimState, kind: GuestKind, id: u32, skiplock: bool)
         return fail(format!("{} {id} already running", word(kind)));
     }
     apply_pending(st, id);
-    let snippet = user_data(st, id);
+    // The pre-start hook mounts every mount point; a bind mount needs its host directory. The
+    // hook's error reaches the start task's log, then vm_start dies.
+    if kind == GuestKind::Lxc {
+        let missing = st.guests.get(&id).and_then(|g| super::host_dirs::missing_bind_source(st, &g.config));
+        if let Some(path) = missing {
+            return fail(format!("directory '{path}' does not exist\nstartup for container '{id}' failed"));
+        }
+    }
+    let seed = super::cloudinit::seed(st, id);
     if let Some(g) = st.guests.get_mut(&id) {
         g.status = PowerState::Running;
         g.started_at_ms = Some(super::state::unix_ms());
-        super::inside::on_boot(g, snippet.as_deref());
+        if kind == GuestKind::Lxc {
+            super::pct::setup_at_start(g);
+        }
+        super::inside::on_boot(g, seed.as_ref());
     }
     ok("")
-}
-
-/// The `cicustom user=` snippet of a VM, read from the host (cloud-init's first boot uses it).
-fn user_data(st: &SimState, id: u32) -> Option<String> {
-    let g = st.guests.get(&id)?;
-    let volid = g.config.get("cicustom")?.split(',').find_map(|p| p.strip_prefix("user="))?.to_string();
-    let path = super::qm::snippet_path(st, &volid)?;
-    st.files.get(&path).map(|f| String::from_utf8_lossy(&f.content).into_owned())
 }
 
 /// stop / shutdown / reboot.
@@ -111,6 +115,10 @@ pub(crate) fn power_off(st: &mut SimState, kind: GuestKind, id: u32, skiplock: b
     if let Some(g) = st.guests.get_mut(&id) {
         if reboot {
             g.started_at_ms = Some(super::state::unix_ms());
+            // A reboot is a stop and a start: the container setup runs again.
+            if kind == GuestKind::Lxc {
+                super::pct::setup_at_start(g);
+            }
         } else {
             g.status = PowerState::Stopped;
             g.started_at_ms = None;
@@ -184,6 +192,12 @@ pub(crate) fn snapshot(st: &mut SimState, kind: GuestKind, id: u32, name: &str, 
     }
     if g.snapshots.contains_key(name) {
         return fail(format!("snapshot name '{name}' already used"));
+    }
+    // `has_feature('snapshot')` over every volume: a bind or device mount point is a path, not
+    // a volume, so it never has the feature.
+    let path_mount = |(k, v): (&String, &String)| k.starts_with("mp") && volid_of(v).starts_with('/');
+    if kind == GuestKind::Lxc && g.config.iter().any(path_mount) {
+        return fail("snapshot feature is not available");
     }
     st.clock += 1;
     let snaptime = st.clock;

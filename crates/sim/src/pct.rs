@@ -6,6 +6,7 @@ use super::args::{parse_bool, Args};
 use super::guest::{
     self, check_lock, current_view, lookup, parse_vmid, print_config, print_pending, print_snapshot_tree,
 };
+use super::host_dirs;
 use super::inside;
 use super::lifecycle::{self, is_volume_key, volid_of};
 use super::reply::{die, fail, ok, param_fail, Step};
@@ -509,7 +510,12 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     if a.positional.len() > 1 {
         return fail(format!("400 too many arguments\n{u}"));
     }
+    // `update_pct_config` runs under the container's config lock.
+    if st.held_locks.contains(&super::flock::lxc_config_lock(id)) {
+        return fail(super::flock::lock_timeout(id));
+    }
     let running = g.status == PowerState::Running;
+    let existing_keys: std::collections::HashSet<String> = g.config.keys().cloned().collect();
     let mut changes: Vec<(String, String)> = Vec::new();
     for (k, v) in a.opts.iter().filter(|(k, _)| is_config_option(k)) {
         // A NIC given without `hwaddr` gets a new random MAC (pve-container
@@ -529,6 +535,17 @@ fn set(st: &mut SimState, id: u32, a: &Args) -> Output {
     }
     let reverts: Vec<String> =
         a.get("revert").map(|d| d.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
+    // A new mount point on a running CT is hot-plugged (mounted now); vmconfig_hotplug_pending
+    // turns the mount's error into a parameter error and the config is not written.
+    if running {
+        let new_mounts = changes.iter().filter(|(k, _)| !existing_keys.contains(k)).map(|(k, v)| (k, v));
+        if let Some((k, path)) = new_mounts
+            .filter(|(k, _)| k.starts_with("mp"))
+            .find_map(|(k, v)| host_dirs::bind_source(v).filter(|p| !host_dirs::is_dir(st, p)).map(|p| (k, p)))
+        {
+            return param_fail(k, &format!("unable to hotplug {k}: directory '{path}' does not exist"), &u);
+        }
+    }
     let Some(g) = st.guests.get_mut(&id) else {
         return fail(format!("CT {id} vanished"));
     };
@@ -610,6 +627,11 @@ fn clone(st: &mut SimState, src: u32, a: &Args) -> Step {
         },
         None => (g.config.clone(), g.lxc.clone(), g.image()),
     };
+    // clone_vm copies volumes only; a path mount point stops it before any work starts.
+    if let Some((k, v)) = config.iter().find(|(k, v)| k.starts_with("mp") && volid_of(v).starts_with('/')) {
+        let kind = if host_dirs::bind_source(v).is_some() { "bind" } else { "device" };
+        return fail(format!("unable to clone mountpoint '{k}' (type {kind})")).into();
+    }
     if let Some(sid) = a.get("storage") {
         if !st.storages.contains_key(sid) {
             return fail(format!("storage '{sid}' does not exist")).into();
@@ -718,6 +740,11 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
         }
         None => 0o644,
     };
+    // create_file opens the destination with O_CREAT and makes no parent directory.
+    let parent = dest.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    if !parent.is_empty() && !inside::is_dir(g, parent) {
+        return fail(format!("failed to create file: {dest}: No such file or directory"));
+    }
     let data = FileData {
         content: src.content,
         mode,
@@ -728,6 +755,26 @@ fn push(st: &mut SimState, id: u32, file: &str, dest: &str, a: &Args) -> Output 
         g.files.insert(dest.to_string(), data);
     }
     ok("")
+}
+
+/// What `PVE::LXC::Setup` writes into a container at start from its config: `/etc/hostname`
+/// and `/etc/resolv.conf`. `pct set --hostname/--nameserver` on a running container only
+/// changes the config, so the container keeps the old values until its next start.
+pub(crate) fn setup_at_start(g: &mut Guest) {
+    let hostname = g.config.get("hostname").cloned().unwrap_or_else(|| "localhost".into());
+    g.files.insert("/etc/hostname".into(), inside::file(format!("{hostname}\n"), 0o644));
+    let mut resolv = String::new();
+    if let Some(sd) = g.config.get("searchdomain") {
+        resolv.push_str(&format!("search {sd}\n"));
+    }
+    for ns in g.config.get("nameserver").map(|n| n.split([' ', ',', ';']).collect::<Vec<_>>()).unwrap_or_default() {
+        if !ns.is_empty() {
+            resolv.push_str(&format!("nameserver {ns}\n"));
+        }
+    }
+    if !resolv.is_empty() {
+        g.files.insert("/etc/resolv.conf".into(), inside::file(resolv, 0o644));
+    }
 }
 
 #[cfg(test)]
@@ -836,6 +883,40 @@ mod tests {
     }
 
     #[test]
+    fn bind_mounts_and_push_as_proxmox_has_them() {
+        let h = SimHost::new(SimState::default());
+        ok_run(&h, CREATE);
+        ok_run(&h, "pct set 120 --mp0 /srv/data,mp=/data");
+        let start = h.exec(&argv("pct start 120"), None);
+        assert_eq!(
+            (start.code, start.stderr_str().as_str()),
+            (255, "directory '/srv/data' does not exist\nstartup for container '120' failed\n")
+        );
+        ok_run(&h, "mkdir -p /srv/data");
+        ok_run(&h, "pct start 120");
+        // Hotplug of a new bind mount needs its source too; the config is not written.
+        let hot = h.exec(&argv("pct set 120 --mp1 /srv/more,mp=/more"), None);
+        assert_eq!(hot.code, 255);
+        assert!(hot.stderr_str().starts_with("400 Parameter verification failed.\nmp1: unable to hotplug mp1: directory '/srv/more' does not exist\n"), "{}", hot.stderr_str());
+        assert!(!ok_run(&h, "pct config 120").stdout_str().contains("mp1"));
+        // push makes no parent directory.
+        let staged = crate::file::FileWrite { content: b"x".to_vec(), mode: 0o600, owner: None, group: None };
+        h.write_file("/tmp/x", &staged).unwrap();
+        let push = h.exec(&argv("pct push 120 /tmp/x /opt/new/x"), None);
+        assert_eq!(push.stderr_str(), "failed to create file: /opt/new/x: No such file or directory\n");
+        ok_run(&h, "pct exec 120 -- mkdir -p /opt/new");
+        ok_run(&h, "pct push 120 /tmp/x /opt/new/x");
+        // A bind mount blocks snapshots and clones.
+        let snap = h.exec(&argv("pct snapshot 120 s1"), None);
+        assert_eq!(snap.stderr_str(), "snapshot feature is not available\n");
+        ok_run(&h, "pct stop 120");
+        let clone = h.exec(&argv("pct clone 120 121 --full 1"), None);
+        assert_eq!(clone.stderr_str(), "unable to clone mountpoint 'mp0' (type bind)\n");
+        ok_run(&h, "pct set 120 --delete mp0");
+        ok_run(&h, "pct snapshot 120 s1");
+    }
+
+    #[test]
     fn snapshots_template_clone() {
         let h = SimHost::new(SimState::default());
         ok_run(&h, CREATE);
@@ -867,5 +948,16 @@ mod tests {
         ok_run(&h, "pct resize 131 rootfs +2G");
         assert!(ok_run(&h, "pct config 131").stdout_str().contains("rootfs: local-zfs:subvol-131-disk-0,size=10G\n"));
         assert_eq!(h.exec(&argv("pct resize 131 rootfs 4G"), None).stderr_str(), "unable to shrink disk size\n");
+    }
+
+    /// Golden: what `pct config` prints for a container carrying a PVE 9 mount key.
+    #[test]
+    fn newer_keys_golden() {
+        let h = SimHost::new(SimState::default());
+        ok_run(&h, CREATE);
+        ok_run(&h, "pct set 120 --mp0 local-zfs:2,mp=/data,keepattrs=1");
+        let cfg = ok_run(&h, "pct config 120").stdout_str();
+        assert!(cfg.contains("mp0: local-zfs:subvol-120-disk-1,mp=/data,keepattrs=1,size=2G\n"), "{cfg}");
+        // phoenix reading this output is tested beside its adapter (src/connector/sim.rs).
     }
 }

@@ -233,6 +233,9 @@ pub(crate) const LXC_MOUNT: Schema = Schema {
         required("mp"),
         boolean("acl"),
         boolean("backup"),
+        // PVE 9 (pve-container 6): id-mapping and attribute keeping for mount points.
+        text("idmap"),
+        boolean("keepattrs"),
         text("mountoptions"),
         boolean("quota"),
         boolean("replicate"),

@@ -24,6 +24,10 @@ pub struct SimState {
     pub guests: BTreeMap<u32, Guest>,
     /// Host files (the virtual `/etc/pve/...` files are rendered from the model, not stored).
     pub files: BTreeMap<String, FileData>,
+    /// Host directories made with `mkdir` (dataset mount points and the parents of files exist
+    /// without an entry; see `host_dirs`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dirs: BTreeMap<String, HostDir>,
     /// Simulated latency: "program subcommand" prefix → milliseconds; longest prefix wins.
     pub latency_ms: IndexMap<String, u64>,
     pub faults: Vec<Fault>,
@@ -38,6 +42,10 @@ pub struct SimState {
     /// Scripts run on the host (`bash -s` with the script on stdin), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_runs: Vec<ScriptRun>,
+    /// Lock files another process holds (`flock`): the GUI, vzdump or an operator's `pct set`
+    /// in the middle of its own read-modify-write. Seeded by tests; see `sim::flock`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub held_locks: BTreeSet<String>,
 }
 
 impl Default for SimState {
@@ -49,12 +57,14 @@ impl Default for SimState {
             storages: IndexMap::new(),
             guests: BTreeMap::new(),
             files: BTreeMap::new(),
+            dirs: BTreeMap::new(),
             latency_ms: IndexMap::new(),
             faults: Vec::new(),
             mac_counter: 0,
             clock: 1_735_689_600, // 2025-01-01 00:00:00 UTC
             agent_ready_after_ms: 1500,
             script_runs: Vec::new(),
+            held_locks: BTreeSet::new(),
         };
         s.pools.insert(
             "rpool".into(),
@@ -321,6 +331,14 @@ pub struct Account {
 pub struct DirMeta {
     pub owner: String,
     pub group: String,
+    pub mode: u32,
+}
+
+/// A host directory's owner and permission bits (numeric, as `stat -c '%u %g %a'` prints them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDir {
+    pub uid: u32,
+    pub gid: u32,
     pub mode: u32,
 }
 

@@ -124,3 +124,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// An action with a clone's MAC left out (`--net0 virtio=<MAC>,` → `--net0 virtio,`): the one
+/// thing a dry-run cannot know is the MAC `qm clone` gives a VM, which its first `--net0` then
+/// carries along (qemu-server would make a new NIC for a value without it).
+pub fn without_clone_mac(action: &str) -> String {
+    match action.split_once("--net0 virtio=") {
+        Some((head, tail)) if tail.len() > 17 && tail.as_bytes()[17] == b',' => {
+            format!("{head}--net0 virtio{}", without_clone_mac(&tail[17..]))
+        }
+        _ => action.to_string(),
+    }
+}
