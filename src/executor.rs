@@ -251,7 +251,14 @@ fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
     use crate::facts::base::{written_scope, Scope};
     use crate::facts::guests::GuestChange;
     use crate::ops::Effect;
-    if action.effect == Effect::Nothing && action.steps.iter().any(|s| matches!(s, Step::Exec { .. })) {
+    // Making a host directory or setting its owner (bind-mount sources) changes what was read
+    // about that directory and the guest the action is for, whose mount it is; any other
+    // unmodelled command may change anything.
+    let host_dir_command =
+        |s: &Step| matches!(s, Step::Exec { command } if matches!(command.program(), "mkdir" | "chown"));
+    if action.effect == Effect::Nothing
+        && action.steps.iter().any(|s| matches!(s, Step::Exec { .. }) && !host_dir_command(s))
+    {
         return vec![Scope::All];
     }
     let mut scopes: Vec<Scope> = Vec::new();
@@ -292,6 +299,14 @@ fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
                     }
                 }
                 "zfs" | "zpool" => add(Scope::Zfs),
+                // Bind-mount sources and export directories (`ops::dir`): the paths named.
+                "mkdir" | "chown" => {
+                    for arg in command.argv.iter().map(crate::command::Arg::expose) {
+                        if arg.starts_with('/') {
+                            add(Scope::HostDir(arg.to_string()));
+                        }
+                    }
+                }
                 "pvesm" => {
                     add(Scope::File(crate::facts::STORAGE_CFG.to_string()));
                     add(Scope::Zfs);

@@ -44,6 +44,11 @@ pub enum Scope {
     Zfs,
     /// Everything host-wide: listings, ZFS, storage, host files, images (not guests' insides).
     Host,
+    /// A host directory made or given an owner (`mkdir -p`, `chown`): what was read about it,
+    /// its parents or anything below it.
+    HostDir(String),
+    /// A `stat` of host paths (bind-mount sources, export directories).
+    Stat(Vec<String>),
     /// Everything.
     All,
 }
@@ -63,6 +68,7 @@ fn scope_of(key: &ReadKey) -> Scope {
                     Err(_) => Scope::Host,
                 },
                 ["pct" | "qm", "list", ..] => Scope::Listing,
+                ["stat", "-c", _, "--", paths @ ..] => Scope::Stat(paths.iter().map(|p| p.to_string()).collect()),
                 ["zfs" | "zpool", ..] => Scope::Zfs,
                 // Images read with `tar`, and anything else host-wide.
                 _ => Scope::Host,
@@ -91,12 +97,20 @@ fn guest_conf_id(path: &str) -> Option<u32> {
     name.strip_suffix(".conf")?.parse().ok()
 }
 
+/// One path is the other, or inside it.
+fn related_paths(a: &str, b: &str) -> bool {
+    let inside = |x: &str, dir: &str| x.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+    a == b || inside(a, b) || inside(b, a)
+}
+
 fn covers(scope: &Scope, key_scope: &Scope) -> bool {
     match (scope, key_scope) {
         (Scope::All, _) => true,
         (Scope::Host, key) => !matches!(key, Scope::Guest(_)),
         (Scope::Guest(a), Scope::Guest(b)) => a == b,
         (Scope::File(a), Scope::File(b)) => a == b,
+        (Scope::HostDir(dir), Scope::Stat(paths)) => paths.iter().any(|p| related_paths(dir, p)),
+        (Scope::HostDir(dir), Scope::File(path)) => related_paths(dir, path),
         (Scope::Listing, Scope::Listing) | (Scope::Zfs, Scope::Zfs) => true,
         _ => false,
     }
@@ -233,6 +247,11 @@ mod tests {
         assert_eq!(written_scope("/etc/pve/firewall/cluster.fw"), Scope::File("/etc/pve/firewall/cluster.fw".into()));
         assert_eq!(written_scope("/tmp/.phoenix-push-103-ab"), Scope::File("/tmp/.phoenix-push-103-ab".into()));
         assert_eq!(written_scope("/tank/lxc-persistent-data/103/step/ca.json"), Scope::All);
+        let stat = Scope::Stat(vec!["/tank/a/logs".into(), "/tank/b".into()]);
+        assert!(covers(&Scope::HostDir("/tank/a/logs".into()), &stat));
+        assert!(covers(&Scope::HostDir("/tank/b/x".into()), &stat), "a directory made inside a read path");
+        assert!(!covers(&Scope::HostDir("/tank/a/log".into()), &stat), "a sibling with a common prefix");
+        assert!(covers(&Scope::Host, &stat));
     }
 
     #[test]

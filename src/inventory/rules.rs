@@ -632,6 +632,10 @@ pub(crate) fn lxc_option(s: &str) -> Check {
     if sep != ':' && sep != '=' {
         return Err("expected `:` or `=` after the key".into());
     }
+    if rest[sep.len_utf8()..].trim().is_empty() {
+        // An empty value is not a line LXC reads back as written.
+        return Err("the value after the key is empty".into());
+    }
     // After `:` the value is verbatim and may hold `=` (`lxc.mount.entry: … create=dir`): the
     // conf line is split at the first separator only (pve-container's raw `lxc.*` lines).
     Ok(())
@@ -871,7 +875,7 @@ mod tests {
                 "lxc.cgroup2.devices.allow: c 195:* rwm",
                 "lxc.mount.entry: /a b none bind,create=dir",
             ],
-            &["apparmor=x", "lxc.", "lxc.x", "LXC.x=1"],
+            &["apparmor=x", "lxc.", "lxc.x", "LXC.x=1", "lxc.environment: ", "lxc.x ="],
         );
         ok(zfs_properties, &["recordsize=128K,compression=lz4,quota=1.4T"], &["compression", "a=b c", "=x"]);
     }

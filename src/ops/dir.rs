@@ -51,7 +51,8 @@ fn refuse_path(path: &str) -> Result<(), OpError> {
 /// naming it on stderr.
 fn look_all(facts: &Facts, paths: &[&str]) -> Result<Vec<Found>, OpError> {
     let cmd = Command::new(["stat", "-c", FORMAT, "--"]).args(paths.iter().copied());
-    let out = facts.connector().run(&cmd).map_err(crate::facts::FactError::from)?;
+    // Through the fact reader, so an apply reuses what its rehearsal read.
+    let out = facts.host_run(&cmd)?;
     let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
     let mut seen: std::collections::HashMap<&str, Found> = std::collections::HashMap::new();
     for line in stdout.lines() {

@@ -9,7 +9,7 @@
 //! - A template whose storage is missing fails its dry-run and its apply before any mutating
 //!   command, naming the storage.
 
-use crate::support::phoenix::{actions, copy_dir, events, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, events, ok, root, run, sim, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -43,25 +43,6 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
 
 fn lxc_guest<'a>(lxc: &'a mut Value, id: &str) -> &'a mut serde_json::Map<String, Value> {
     lxc["lxc_configs"][id].as_object_mut().unwrap()
-}
-
-/// phoenix with the plans and stdlib of this checkout.
-fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
-    sb.command(config, args).env("PHOENIX_HOME", root()).output().expect("phoenix runs")
-}
-
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-fn sim(sb: &Sandbox) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).unwrap()).unwrap()
 }
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {

@@ -4,24 +4,10 @@
 //! generated user-data, hostname and nameserver applied at the next start, `lxc.*` lines taken
 //! verbatim, the per-guest config lock — and each test shows phoenix coping with it.
 
-use crate::support::phoenix::{actions, copy_dir, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, ok, root, run, sim, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-fn sim(sb: &Sandbox) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written")).expect("JSON")
-}
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {
     let mut s = sim(sb);
@@ -33,11 +19,6 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     f(&mut v);
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-}
-
-/// phoenix with the plans of this checkout (the config folder lives in a temp dir).
-fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
-    sb.command(config, args).env("PHOENIX_HOME", root()).output().expect("phoenix runs")
 }
 
 /// The example's VMs 9000 → 1001 standing alone (no features, volumes, containers).

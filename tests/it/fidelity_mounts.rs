@@ -6,7 +6,7 @@
 //! - `pct push` makes no parent directory;
 //! - `pct snapshot` / `pct clone` of a container with a bind mount die.
 
-use crate::support::phoenix::{actions, copy_dir, events, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, events, ok, root, run, sim, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -44,24 +44,6 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     f(&mut v);
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-}
-
-fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
-    sb.command(config, args).env("PHOENIX_HOME", root()).output().expect("phoenix runs")
-}
-
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-fn sim(sb: &Sandbox) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).unwrap()).unwrap()
 }
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {

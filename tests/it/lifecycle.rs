@@ -4,7 +4,7 @@
 //! Most tests use a reduced copy of the example configuration (containers with base_setup and
 //! docker, no VMs) so each stays fast and its expectations exact; one test runs the whole example.
 
-use crate::support::phoenix::{actions, copy_dir, events, root, stderr, without_clone_mac, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, events, ok, root, run, sim, stderr, without_clone_mac, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -41,26 +41,6 @@ fn mini_config(sb: &Sandbox) -> PathBuf {
 }
 
 const MINI: [u32; 5] = [900, 103, 102, 101, 110];
-
-/// phoenix with the plans of this checkout (the config folder lives in a temp dir).
-fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
-    sb.command(config, args).env("PHOENIX_HOME", root()).output().expect("phoenix runs")
-}
-
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-fn sim(sb: &Sandbox) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written"))
-        .expect("sim state is JSON")
-}
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {
     let mut s = sim(sb);

@@ -5,7 +5,7 @@
 //! `PHOENIX_NO_REHEARSAL=1` (benchmarks only) is used here as the control: it shows what the
 //! same plan does without the rehearsal, so each test proves the rehearsal made the difference.
 
-use crate::support::phoenix::{actions, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, ok, root, stderr, Sandbox};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
@@ -20,16 +20,6 @@ fn mutating(sb: &Sandbox) -> Vec<String> {
 
 fn reads(sb: &Sandbox) -> Vec<String> {
     sb.sim_commands().into_iter().filter(|(_, m)| !*m).map(|(a, _)| a.join(" ")).collect()
-}
-
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
 }
 
 fn journal_lines(sb: &Sandbox) -> usize {

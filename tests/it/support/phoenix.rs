@@ -136,3 +136,26 @@ pub fn without_clone_mac(action: &str) -> String {
         _ => action.to_string(),
     }
 }
+
+/// phoenix with the plans and stdlib of this checkout (`PHOENIX_HOME` = the crate root), for a
+/// configuration folder that lives in a temp dir.
+pub fn run(sb: &Sandbox, config: &Path, args: &[&str]) -> Output {
+    sb.command(config, args).env("PHOENIX_HOME", root()).output().expect("phoenix runs")
+}
+
+/// Assert a run exited 0, showing both streams when it did not.
+pub fn ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+/// The simulator's saved state.
+pub fn sim(sb: &Sandbox) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written"))
+        .expect("sim state is JSON")
+}
