@@ -7,7 +7,6 @@
 use crate::support::phoenix::{actions, copy_dir, ok, root, run, sim, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 fn edit_sim(sb: &Sandbox, f: impl FnOnce(&mut Value)) {
     let mut s = sim(sb);

@@ -8,7 +8,7 @@
 use crate::support::phoenix::{actions, ok, root, stderr, Sandbox};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 fn example() -> PathBuf {
     root().join("etc")
