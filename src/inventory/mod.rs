@@ -3,6 +3,7 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 mod bind_mounts;
+pub mod edge;
 pub mod diagnostic;
 mod excerpt;
 pub mod features;
