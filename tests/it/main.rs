@@ -9,6 +9,7 @@ mod fidelity_guest;
 mod fidelity_mounts;
 mod graph_props;
 mod hostile_props;
+mod layers;
 mod lifecycle;
 mod local;
 mod lock_signals;
