@@ -21,22 +21,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-/// Whether a guest is a container (`pct`) or a virtual machine (`qm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuestKind {
-    Lxc,
-    Vm,
-}
-
-impl fmt::Display for GuestKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            GuestKind::Lxc => "lxc",
-            GuestKind::Vm => "vm",
-        })
-    }
-}
+/// Defined in the leaf `types`: the fact readers (a lower layer) key guests by it too.
+pub use crate::types::GuestKind;
 
 /// Why a guest needs another guest first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

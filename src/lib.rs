@@ -23,3 +23,4 @@ pub mod secret;
 pub mod shell;
 pub mod signals;
 pub mod state_dir;
+pub mod types;

@@ -41,8 +41,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn count(&self, change: crate::ops::Change) {
-        use crate::ops::Change::*;
+    pub fn count(&self, change: crate::types::Change) {
+        use crate::types::Change::*;
         let c = match change {
             Create => &self.create,
             Update => &self.update,

@@ -40,12 +40,8 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("api", "script", "not yet untangled (issue 7)"),
     ("api", "app", "not yet untangled (issue 7)"),
     ("connector", "facts", "not yet untangled (issue 7)"),
-    ("facts", "graph", "not yet untangled (issue 7)"),
-    ("facts", "ops", "not yet untangled (issue 7)"),
     ("lock", "connector", "not yet untangled (issue 7)"),
-    ("ops", "executor", "not yet untangled (issue 7)"),
     ("rehearse", "app", "not yet untangled (issue 7)"),
-    ("report", "ops", "not yet untangled (issue 7)"),
     ("run", "rehearse", "not yet untangled (issue 7)"),
     ("script", "cli", "not yet untangled (issue 7)"),
 ];
@@ -74,10 +70,7 @@ fn is_ident(c: char) -> bool {
 
 /// The source with comment lines blanked (doc links are not dependencies), newlines kept.
 fn without_comment_lines(text: &str) -> String {
-    text.lines()
-        .map(|l| if l.trim_start().starts_with("//") { "" } else { l })
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| if l.trim_start().starts_with("//") { "" } else { l }).collect::<Vec<_>>().join("\n")
 }
 
 /// Every module named after `crate::` in `text`, with its 1-based line: `crate::a::b` gives `a`,

@@ -1,0 +1,8 @@
+//! Value types shared by several layers, so that no lower layer has to name a higher one
+//! (tests/it/layers.rs). One concept per file; nothing here uses another module of the crate.
+
+mod change;
+mod guest_kind;
+
+pub use change::Change;
+pub use guest_kind::GuestKind;
