@@ -19,6 +19,7 @@ mod parallel_equivalence;
 mod rehearsal;
 mod run_safety;
 mod secrets;
+mod sim_readback;
 mod ssh;
 mod support;
 mod verbs;
