@@ -3,6 +3,7 @@
 
 mod change;
 mod guest_kind;
+pub mod ssh_env;
 
 pub use change::Change;
 pub use guest_kind::GuestKind;
