@@ -9,27 +9,13 @@ use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
 use crate::script::registry::FeatureRegistry;
 use crate::script::resolver::{Found, Resolver};
 use crate::script::{Limits, PlanRef, Scripts};
+
+use crate::stderr::{plain_error, report_diagnostic};
 use clap::FromArgMatches;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-
-/// Print a diagnostic to stderr: colour on a TTY, plain unicode otherwise (pinned in tests).
-pub fn report_diagnostic(diag: &dyn miette::Diagnostic) {
-    let text = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode()).with_width(100);
-        let mut s = String::new();
-        match handler.render_report(&mut s, diag) {
-            Ok(()) => s,
-            Err(_) => inventory::render(diag),
-        }
-    } else {
-        inventory::render(diag)
-    };
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-}
 
 /// Write to stdout, ignoring a closed pipe (`phoenix api | head`): the reader has what it wanted,
 /// so a broken pipe is not an error worth a panic or a message.
@@ -37,14 +23,6 @@ fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-}
-
-pub(crate) fn plain_error(message: &str, help: Option<&str>) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {message}");
-    if let Some(h) = help {
-        let _ = writeln!(err, "  help: {h}");
-    }
 }
 
 fn init_tracing(verbosity: Verbosity) {

@@ -23,4 +23,5 @@ pub mod secret;
 pub mod shell;
 pub mod signals;
 pub mod state_dir;
+pub mod stderr;
 pub mod types;

@@ -139,7 +139,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
         job.graph.clone(),
     ));
     if let Err(e) = job.ctx.install(rehearsal.clone()) {
-        crate::app::plain_error(&e, None);
+        crate::stderr::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
     rehearsal.start();
@@ -186,7 +186,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
     let ast = match scripts.compile(&job.found) {
         Ok(a) => a,
         Err(d) => {
-            crate::app::report_diagnostic(&d);
+            crate::stderr::report_diagnostic(&d);
             return EXIT_INVALID;
         }
     };
@@ -211,7 +211,7 @@ fn apply(
     let reporter = Reporter::stdout(g.output, job.verbosity, false);
     let run = Arc::new(Run::new(opts, job.connector.clone(), reporter, job.inventory.clone(), job.graph.clone()));
     if let Err(e) = ctx.install(run.clone()) {
-        crate::app::plain_error(&e, None);
+        crate::stderr::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
     run.start();
@@ -229,7 +229,7 @@ fn apply(
 /// and hint, with the script frame only under `-v`; a plan bug with its frames.
 fn report_script_error(d: &crate::script::diagnostic::ScriptDiagnostic, verbosity: Verbosity) {
     let short = d.operator_message(verbosity == Verbosity::Verbose);
-    crate::app::report_diagnostic(short.as_ref().unwrap_or(d));
+    crate::stderr::report_diagnostic(short.as_ref().unwrap_or(d));
 }
 
 /// After a clean rehearsal: whether to apply, asking the operator where the plan or
@@ -255,7 +255,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
                 Ok(true) => {}
                 Ok(false) => return declined(),
                 Err(e) => {
-                    crate::app::plain_error(&e, Some("--yes applies without asking"));
+                    crate::stderr::plain_error(&e, Some("--yes applies without asking"));
                     return Decision::Stop(EXIT_INVALID);
                 }
             }
@@ -267,7 +267,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
         return Decision::Apply(HashSet::new());
     }
     if !std::io::stdin().is_terminal() {
-        crate::app::plain_error(
+        crate::stderr::plain_error(
             &format!("{} — not confirmed: nothing was applied", questions.join("; ")),
             Some("pass --yes to confirm without a terminal"),
         );
@@ -280,7 +280,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
             Ok(true) => {}
             Ok(false) => return declined(),
             Err(e) => {
-                crate::app::plain_error(&e, None);
+                crate::stderr::plain_error(&e, None);
                 return Decision::Stop(EXIT_INVALID);
             }
         }
