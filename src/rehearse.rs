@@ -20,6 +20,7 @@ use crate::inventory::Inventory;
 use crate::report::{Journal, OutputFormat, Reporter, Verbosity};
 use crate::run::{Run, RunOptions};
 use crate::script::resolver::Found;
+use crate::report::ask::ask;
 use crate::script::{Limits, Scripts};
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -291,19 +292,4 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
 fn declined() -> Decision {
     eprintln!("not confirmed: nothing was applied");
     Decision::Stop(EXIT_INVALID)
-}
-
-/// Ask a yes/no question on the terminal (default no). Without a terminal there is no one to
-/// ask: an error that says how to confirm instead.
-pub fn ask(question: &str) -> Result<bool, String> {
-    use std::io::BufRead;
-    if !std::io::stdin().is_terminal() {
-        return Err(format!("{question} — not confirmed: pass --yes to confirm without a terminal"));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "{question} [y/N] ");
-    let _ = err.flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
 }

@@ -119,7 +119,7 @@ impl Run {
         if self.yes || self.approved.contains(question) {
             return Ok(true);
         }
-        crate::rehearse::ask(question)
+        crate::report::ask::ask(question)
     }
 
     /// The questions a dry-run met, in order.

@@ -40,7 +40,6 @@ const RANKS: &[(&str, u8, &str)] = &[
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("api", "script", "not yet untangled (issue 7)"),
     ("api", "app", "not yet untangled (issue 7)"),
-    ("run", "rehearse", "not yet untangled (issue 7)"),
     ("script", "cli", "not yet untangled (issue 7)"),
 ];
 
