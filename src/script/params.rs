@@ -271,7 +271,7 @@ fn element(spec: &str) -> Result<Element, String> {
             return Err(format!("`{spec}`: a flag is `--` and a name of letters, digits, `-` and `_`"));
         }
         let name = format!("--{name}");
-        if name == "--help" || crate::cli::global_flag_names().any(|g| g == name) {
+        if name == "--help" || crate::types::global_flags::global_flag_names().any(|g| g == name) {
             return Err(format!("`{name}` is phoenix's own option: a plan cannot declare it"));
         }
         return Ok(Element::Flag { name, value });
@@ -608,7 +608,7 @@ fn unknown_flag(decl: Option<&Declaration>, name: &str) -> UsageError {
     let declared: Vec<String> =
         decl.map(|d| d.elements().filter(|e| !e.is_positional()).map(|e| e.to_string()).collect()).unwrap_or_default();
     let mut candidates: Vec<String> = declared.iter().map(|d| d.split('=').next().unwrap_or(d).to_string()).collect();
-    candidates.extend(crate::cli::global_flag_names().map(str::to_string));
+    candidates.extend(crate::types::global_flags::global_flag_names().map(str::to_string));
     candidates.push("--help".into());
     // Edit distance is quadratic: a flag far longer than any real one is no typo of one.
     let suggestion =

@@ -2,6 +2,7 @@
 //! (tests/it/layers.rs). One concept per file; nothing here uses another module of the crate.
 
 mod change;
+pub mod global_flags;
 mod guest_kind;
 pub mod ssh_env;
 
