@@ -4,16 +4,17 @@ use crate::api::Ctx;
 use crate::cli::{self, Cli, GraphFormatArg, HostSpec, Verb, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::graph::{GraphFormat, GuestGraph};
 use crate::inventory::{self, Inventory};
+use crate::project::resolver::{Found, Resolver};
+use crate::project::root::project_root;
 use crate::report::Verbosity;
 use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
 use crate::script::registry::FeatureRegistry;
-use crate::script::resolver::{Found, Resolver};
 use crate::script::{Limits, PlanRef, Scripts};
 
 use crate::stderr::{plain_error, report_diagnostic};
 use clap::FromArgMatches;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -72,15 +73,6 @@ fn build_graph(inv: &Inventory, features: &FeatureRegistry) -> Result<GuestGraph
         plain_error(&format!("guest graph: {e}"), None);
         EXIT_INVALID
     })
-}
-
-/// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent
-/// (kept relative, so messages name files the way the operator typed them).
-pub(crate) fn project_root(config_dir: &Path) -> Option<PathBuf> {
-    if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
-        return Some(PathBuf::from(h));
-    }
-    config_dir.parent().map(|p| p.to_path_buf())
 }
 
 /// Parse argv, do the work, return the exit code.

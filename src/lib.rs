@@ -15,6 +15,7 @@ pub mod host_session;
 pub mod inventory;
 pub mod lock;
 pub mod ops;
+pub mod project;
 pub mod rehearse;
 pub mod report;
 pub mod run;

@@ -4,18 +4,16 @@
 
 pub mod check;
 pub mod diagnostic;
-pub mod embedded;
 pub mod operator;
 pub mod params;
 pub mod position;
 pub mod registry;
-pub mod resolver;
 pub mod sources;
 pub mod suggest;
 
 use crate::api::{self, Ctx};
+use crate::project::resolver::{self, Found, Resolver};
 use diagnostic::{ScriptDiagnostic, ScriptErrorKind};
-use resolver::{Found, Resolver};
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
 

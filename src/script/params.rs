@@ -21,7 +21,7 @@
 //! A plan without a `usage:` line declares nothing: it gets its positional words as `ARGS` and
 //! any flag is refused (a flag nobody declared can only be a typo or a misunderstanding).
 
-use super::resolver::Resolver;
+use crate::project::resolver::Resolver;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -923,8 +923,8 @@ mod tests {
 
     #[test]
     fn every_shipped_plan_declares_its_parameters() {
-        for name in crate::script::embedded::plan_names() {
-            let text = crate::script::embedded::get(&format!("plans/{name}.rhai")).unwrap_or_default();
+        for name in crate::project::embedded::plan_names() {
+            let text = crate::project::embedded::get(&format!("plans/{name}.rhai")).unwrap_or_default();
             let h = PlanHeader::read(text);
             assert!(matches!(h.declaration, Ok(Some(_))), "plans/{name}.rhai: {:?}", h.declaration);
             assert!(h.summary().ends_with('.') && h.summary().len() < 100, "plans/{name}.rhai: {}", h.summary());

@@ -33,6 +33,7 @@ const RANKS: &[(&str, u8, &str)] = &[
     ("state_dir", 1, "where the journal and locks live"),
     ("secret", 1, "a value that prints as ***"),
     ("shell", 1, "shell quoting"),
+    ("project", 1, "where plans and stdlib are found: the project folder, then the binary"),
     ("types", 0, "value types shared by several layers (one concept per file)"),
 ];
 
