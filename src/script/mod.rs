@@ -4,15 +4,14 @@
 
 pub mod check;
 pub mod diagnostic;
-pub mod operator;
 pub mod params;
 pub mod position;
 pub mod registry;
 pub mod sources;
-pub mod suggest;
 
 use crate::api::{self, Ctx};
 use crate::project::resolver::{self, Found, Resolver};
+use crate::types::suggest;
 use diagnostic::{ScriptDiagnostic, ScriptErrorKind};
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
@@ -172,7 +171,7 @@ impl Scripts {
             cache: Mutex::new(HashMap::new()),
         });
 
-        operator::register(&mut engine);
+        crate::api::operator::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();

@@ -611,8 +611,11 @@ fn unknown_flag(decl: Option<&Declaration>, name: &str) -> UsageError {
     candidates.extend(crate::types::global_flags::global_flag_names().map(str::to_string));
     candidates.push("--help".into());
     // Edit distance is quadratic: a flag far longer than any real one is no typo of one.
-    let suggestion =
-        if name.len() <= 64 { super::suggest::closest(name, candidates.iter().map(String::as_str)) } else { None };
+    let suggestion = if name.len() <= 64 {
+        crate::types::suggest::closest(name, candidates.iter().map(String::as_str))
+    } else {
+        None
+    };
     UsageError::UnknownFlag { flag: name.to_string(), suggestion, declares_flags: !declared.is_empty() }
 }
 

@@ -38,8 +38,7 @@ const RANKS: &[(&str, u8, &str)] = &[
 ];
 
 /// Edges that go against [`RANKS`] on purpose: (from, to, why). Each must still occur.
-const EXCEPTIONS: &[(&str, &str, &str)] =
-    &[("api", "script", "not yet untangled (issue 7)"), ("api", "app", "not yet untangled (issue 7)")];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
 /// One `crate::<module>` reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
