@@ -5,6 +5,9 @@
 //! with the file, the line and the edge, unless it is listed in [`EXCEPTIONS`] with its reason.
 //!
 //! A new top-level module must be placed in [`RANKS`] deliberately: an unranked module fails.
+//! Comment lines are skipped (a doc link is no dependency). `super::` paths are not scanned: in
+//! this crate they stay inside their top-level module (the one `super::super::` is within
+//! `connector`), and the compiler resolves them; a path that leaves its module names `crate::`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
