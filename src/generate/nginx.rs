@@ -285,7 +285,10 @@ mod tests {
         let t = gateway_config(&edge(), &GatewayOptions::lab_defaults("10.20.0.12:443".into())).unwrap();
         assert_eq!(t.matches("server_name ollama.lab.example.internal;").count(), 1, "{t}");
         assert_eq!(t.matches("server_name portainer.lab.example.internal;").count(), 1, "{t}");
-        assert_eq!(t.matches("listen 443 ssl http2 default_server;\n    server_name _;\n    ssl_reject_handshake on;").count(), 1);
+        assert_eq!(
+            t.matches("listen 443 ssl http2 default_server;\n    server_name _;\n    ssl_reject_handshake on;").count(),
+            1
+        );
         assert_eq!(t.matches("proxy_pass https://10.20.0.12:443;").count(), 2);
         assert!(t.contains("location /.well-known/acme-challenge/ {\n        root /var/www/html;"), "{t}");
         assert!(t.contains("return 301 https://$host$request_uri;"));

@@ -244,8 +244,7 @@ pub fn dynamic_config(edge: &Edge, opts: &TraefikOptions) -> Result<String, Gene
         }
     }
 
-    let servers: Vec<&Route> =
-        edge.routes.iter().filter(|r| matches!(r.upstream, Upstream::Server { .. })).collect();
+    let servers: Vec<&Route> = edge.routes.iter().filter(|r| matches!(r.upstream, Upstream::Server { .. })).collect();
     if !servers.is_empty() {
         y.open(1, "services");
         for r in &servers {
