@@ -14,6 +14,7 @@ pub mod host;
 pub mod log;
 pub mod nfs;
 pub mod pct;
+pub mod proxy;
 pub mod pvesm;
 pub mod qm;
 pub mod text;
@@ -111,6 +112,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        proxy::namespace(),
         text::namespace(),
         unit::namespace(),
         util::namespace(),
