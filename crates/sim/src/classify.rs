@@ -61,6 +61,9 @@ fn guest_reads(cmd: &[String]) -> bool {
         "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),
         "ip" => cmd.iter().any(|x| x == "show") && !cmd.iter().any(|x| x == "add" || x == "del"),
         "cloud-init" => a(1) == "status",
+        "nginx" => cmd[1..]
+            .iter()
+            .all(|x| matches!(x.as_str(), "-t" | "-T" | "-q" | "-v" | "-V" | "-c" | "-p") || !x.starts_with('-')),
         "pip" | "pip3" => matches!(a(1), "show" | "list"),
         "step" | "docker" | "ollama" | "vllm" | "python3" => {
             matches!(a(1), "version" | "--version" | "-v" | "-V")
