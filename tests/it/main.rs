@@ -21,6 +21,7 @@ mod run_safety;
 mod secrets;
 mod ssh;
 mod support;
+mod sync_proxy;
 mod traefik_real;
 mod verbs;
 mod vm_lifecycle;
