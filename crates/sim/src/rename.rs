@@ -77,7 +77,7 @@ mod tests {
         let o = mv(&mut g, &["/etc/a/.x.new", "/etc/a/x"]);
         assert_eq!(
             (o.code, String::from_utf8_lossy(&o.stderr).into_owned()),
-            (1, "mv: cannot stat '/etc/a/.x.new': No such file or directory".into())
+            (1, "mv: cannot stat '/etc/a/.x.new': No such file or directory\n".into())
         );
         // Into an existing directory; a missing parent fails.
         let mut g = guest(&["/etc/a/x", "/etc/b/y"]);
@@ -86,7 +86,7 @@ mod tests {
         let o = mv(&mut g, &["/etc/b/x", "/nope/x"]);
         assert_eq!(
             String::from_utf8_lossy(&o.stderr),
-            "mv: cannot move '/etc/b/x' to '/nope/x': No such file or directory"
+            "mv: cannot move '/etc/b/x' to '/nope/x': No such file or directory\n"
         );
     }
 }
