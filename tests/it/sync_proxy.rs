@@ -49,6 +49,15 @@ traefik::apply(edge, #{ dashboard_allow: ["10.20.0.0/24"], dashboard_depth: 1 })
 nginx::apply(edge);
 "#;
 
+/// The stages as `phoenix sync` runs them: `needs()`, then `run()` on the configuration's edge.
+const RUN: &str = r#"
+import "sync/traefik" as traefik;
+import "sync/nginx" as nginx;
+print(`needs: ${traefik::needs()} ${nginx::needs()}`);
+traefik::run();
+nginx::run();
+"#;
+
 fn container(id: u32, features: &[&str]) -> Value {
     json!({
         "name": format!("ct{id}"),
@@ -75,11 +84,16 @@ impl Lab {
         std::fs::create_dir_all(&config).unwrap();
         std::fs::copy(root().join("etc/phoenix_hypervisor_config.json"), config.join("phoenix_hypervisor_config.json"))
             .unwrap();
-        let lxc = json!({"lxc_configs": {"201": container(201, &["nginx"]), "202": container(202, &[])}});
+        let mut traefik = container(202, &["traefik"]);
+        traefik["traefik_service"] = json!({"name": "traefik", "port": 8080});
+        let mut ollama = container(240, &[]);
+        ollama["traefik_service"] = json!({"name": "ollama", "port": 11434});
+        let lxc = json!({"lxc_configs": {"201": container(201, &["nginx"]), "202": traefik, "240": ollama}});
         std::fs::write(config.join("phoenix_lxc_configs.json"), lxc.to_string()).unwrap();
         std::fs::write(config.join("phoenix_vm_configs.json"), r#"{"vms": []}"#).unwrap();
         std::fs::write(sb.dir.path().join("prepare.rhai"), PREPARE).unwrap();
         std::fs::write(sb.dir.path().join("sync.rhai"), SYNC).unwrap();
+        std::fs::write(sb.dir.path().join("run.rhai"), RUN).unwrap();
         let lab = Lab { sb, config };
         let setup = lab.phoenix(&["setup"]);
         assert!(setup.status.success(), "setup failed: {}", stderr(&setup));
@@ -211,4 +225,25 @@ fn a_candidate_nginx_refuses_stays_out_of_the_live_configuration() {
     let fixed = lab.plan("sync.rhai", false, &["more"]);
     assert!(fixed.status.success(), "{}", stderr(&fixed));
     assert!(lab.file(201, GATEWAY).is_some_and(|g| g.contains("server_name qwen.lab.example.internal;")));
+}
+
+#[test]
+fn run_takes_the_edge_and_the_dashboard_guard_from_the_configuration() {
+    let lab = Lab::new();
+    let out = lab.plan("run.rhai", false, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(r#"needs: [#{"id": 202, "role": "traefik", "running": true}] [#{"id": 201, "role": "gateway", "running": true}]"#),
+        "{err}"
+    );
+    let dynamic = lab.file(202, DYNAMIC).expect("dynamic configuration");
+    // The host interface's network (10.20.0.2/24 in the example) guards the dashboard, read
+    // from X-Forwarded-For as the gateway sets it.
+    assert!(dynamic.contains("sourceRange: [\"10.20.0.0/24\"]\n        ipStrategy:\n          depth: 1"), "{dynamic}");
+    assert!(dynamic.contains("rule: \"Host(`traefik.lab.example.internal`)\""), "{dynamic}");
+    assert!(dynamic.contains("url: \"http://10.20.0.140:11434\""), "{dynamic}");
+    let gateway = lab.file(201, GATEWAY).expect("gateway file");
+    assert!(gateway.contains("server_name ollama.lab.example.internal;"), "{gateway}");
+    assert!(gateway.contains("proxy_pass https://10.20.0.102:443;"), "{gateway}");
 }
