@@ -139,6 +139,25 @@ fn real_nginx_checks_and_serves_the_generated_gateway() {
         assert_eq!(got.status, 200, "{host}: {} {} {log}", got.body, got.stderr);
         assert_eq!(got.body, format!("upstream=traefik host={host}\n"));
     }
+    // A websocket upgrade is passed on; the original scheme and client are forwarded.
+    let host = &names[0];
+    let ws = curl(
+        &format!("https://{host}:{https}/ws"),
+        &format!("{host}:{https}"),
+        &ca,
+        &["--http1.1", "-H", "Upgrade: websocket", "-H", "Connection: Upgrade"],
+    );
+    let seen = ws.headers.to_ascii_lowercase();
+    for h in [
+        "x-seen-upgrade: websocket",
+        "x-seen-connection: upgrade",
+        "x-seen-x-forwarded-proto: https",
+        "x-seen-x-forwarded-for: 127.0.0.1",
+    ] {
+        assert!(seen.contains(h), "{h} missing: {seen}");
+    }
+    let plain = curl(&format!("https://{host}:{https}/"), &format!("{host}:{https}"), &ca, &[]);
+    assert!(plain.headers.to_ascii_lowercase().contains("x-seen-connection: close"), "{}", plain.headers);
     // An unknown name gets no certificate at all: the handshake is refused.
     let unknown = format!("unknown.{DOMAIN}");
     let got = curl(&format!("https://{unknown}:{https}/"), &format!("{unknown}:{https}"), &ca, &["-k"]);

@@ -75,8 +75,18 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
         panic!("python3 is needed for the HTTPS test upstream");
     };
 
+    // An upstream whose certificate another CA issued: Traefik must refuse it.
+    let other = d.join("other");
+    std::fs::create_dir(&other).unwrap();
+    make_ca(&other);
+    make_leaf(&other, "rogue", &[&format!("rogue.{DOMAIN}")]);
+    let Some((_rogue, rogue_port)) = https_echo("rogue", &other.join("rogue.crt"), &other.join("rogue.key")) else {
+        panic!("python3 is needed for the HTTPS test upstream");
+    };
+
     let mut routes = vec![
         route("plain", local(Scheme::Http, plain_port)),
+        route("rogue", local(Scheme::Https, rogue_port)),
         route("secure", local(Scheme::Https, secure_port)),
         route("traefik", Upstream::TraefikDashboard),
     ];
@@ -115,7 +125,7 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
     wait_for_port(api_port, Duration::from_secs(20));
     let routers = routers_when_loaded(
         api_port,
-        &["plain", "secure", "traefik", "redirect-to-websecure"],
+        &["plain", "rogue", "secure", "traefik", "redirect-to-websecure"],
         Duration::from_secs(20),
     );
     eprintln!("traefik: started and loaded the dynamic configuration in {} ms", started.elapsed().as_millis());
@@ -150,6 +160,14 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
         // The client's Host header reaches the upstream untouched (port included off 443).
         assert_eq!(got.body, format!("upstream={name} host={host}:{websecure}\n"));
     }
+    let rogue = format!("rogue.{DOMAIN}");
+    let got = curl(&format!("https://{rogue}:{websecure}/"), &format!("{rogue}:{websecure}"), &ca, &[]);
+    assert!(
+        got.status >= 500 && !got.body.contains("upstream=rogue"),
+        "an upstream of another CA answered: {} {}",
+        got.status,
+        got.body
+    );
     // Plain HTTP is redirected to the same URL on https.
     let got = curl(&format!("http://plain.{DOMAIN}:{web}/a?b=1"), &format!("plain.{DOMAIN}:{web}"), &ca, &[]);
     assert!(matches!(got.status, 301 | 308), "{} {}", got.status, got.headers);

@@ -164,6 +164,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ("upstream=%s host=%s\n" % (label, self.headers.get("Host", ""))).encode()
         self.send_response(200)
+        # What arrived, for the tests of forwarded and websocket headers.
+        for h in ("Upgrade", "Connection", "X-Forwarded-Proto", "X-Forwarded-For"):
+            self.send_header("X-Seen-" + h, self.headers.get(h, "-"))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
