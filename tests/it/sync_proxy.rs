@@ -247,3 +247,14 @@ fn run_takes_the_edge_and_the_dashboard_guard_from_the_configuration() {
     assert!(gateway.contains("server_name ollama.lab.example.internal;"), "{gateway}");
     assert!(gateway.contains("proxy_pass https://10.20.0.102:443;"), "{gateway}");
 }
+
+#[test]
+fn a_gateway_without_nginx_is_named_with_the_remedy() {
+    let lab = Lab::new();
+    lab.edit_file(201, "/usr/sbin/nginx", None);
+    let out = lab.plan("sync.rhai", false, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out).replace("\n  │ ", " ");
+    assert!(err.contains("guest 201 (gateway) has no nginx: add \"nginx\" to its features"), "{err}");
+    assert_eq!(lab.file(201, GATEWAY), None);
+}
