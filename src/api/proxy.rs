@@ -214,6 +214,28 @@ pub fn namespace() -> Namespace {
     );
 
     ns.add(
+        "traefik_static",
+        &["opts: Map", "-> String"],
+        "Traefik's static configuration (traefik.yml) for the lab: entry points web :80, websecure :443 \
+         (X-Forwarded-* kept only from #{trusted_ips: [\"10.20.0.20\"]}, the gateway), traefik :8080 for ping, the \
+         file provider watching #{dynamic_dir}, and the API/dashboard (never insecure) only when #{dashboard: true}.",
+        |nc: NativeCallContext, opts: Map| -> Res<String> {
+            at(&nc, || {
+                const WHAT: &str = "proxy::traefik_static";
+                known_keys(&opts, WHAT, &["dynamic_dir", "trusted_ips", "dashboard"])?;
+                let dir = opt_str(&opts, "dynamic_dir")?.ok_or_else(|| format!("{WHAT}: `dynamic_dir` is required"))?;
+                let ips = strings(&opts, "trusted_ips", WHAT)?.unwrap_or_default();
+                let dashboard = match opts.get("dashboard") {
+                    None => false,
+                    Some(v) => v.as_bool().map_err(|t| format!("{WHAT}: `dashboard` must be a bool, not {t}"))?,
+                };
+                traefik::static_config(&traefik::StaticOptions::lab_defaults(dir, ips, dashboard))
+                    .map_err(|e| format!("{WHAT}: {e}").into())
+            })
+        },
+    );
+
+    ns.add(
         "nginx_gateway",
         &["edge: Map", "opts: Map", "-> String"],
         "The gateway file (http context) for the edge: port 80 redirects to https except ACME challenges, one \

@@ -290,6 +290,96 @@ pub fn dynamic_config(edge: &Edge, opts: &TraefikOptions) -> Result<String, Gene
     Ok(y.out)
 }
 
+/// What the static configuration (`traefik.yml`, read only at start) enables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticOptions {
+    /// Listen addresses (`:80`, `127.0.0.1:8080`).
+    pub web: String,
+    pub websecure: String,
+    /// The `traefik` entry point: ping (and nothing else: the API is reached through the
+    /// dashboard's router only).
+    pub traefik: String,
+    /// The file provider's directory, watched.
+    pub dynamic_dir: String,
+    /// Addresses whose X-Forwarded-* headers `websecure` keeps (the gateway); others' are removed.
+    pub trusted_ips: Vec<String>,
+    /// Whether the API and dashboard exist (only when a route leads to them).
+    pub dashboard: bool,
+}
+
+impl StaticOptions {
+    /// The lab's Traefik container: ports 80, 443 and 8080 on every address.
+    pub fn lab_defaults(dynamic_dir: String, trusted_ips: Vec<String>, dashboard: bool) -> Self {
+        StaticOptions {
+            web: ":80".into(),
+            websecure: ":443".into(),
+            traefik: ":8080".into(),
+            dynamic_dir,
+            trusted_ips,
+            dashboard,
+        }
+    }
+}
+
+/// An entry point address: `[host]:port` with a port and no space or quote.
+fn address(field: &str, value: &str) -> Result<(), GenerateError> {
+    token(field, value, &[('"', Refusal::KeyCharset), ('#', Refusal::Hash)])?;
+    let ok = value.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        return Err(GenerateError::new(field, value, Refusal::NotAllowedWord));
+    }
+    Ok(())
+}
+
+/// Traefik's static configuration: exactly what [`dynamic_config`] relies on. `web` only
+/// redirects; `websecure` serves the routes with the certificate named in the dynamic file (no
+/// ACME resolver); forwarded headers are trusted from `trusted_ips` only; ping on `traefik`;
+/// the API and dashboard only when routed, never `insecure`.
+pub fn static_config(o: &StaticOptions) -> Result<String, GenerateError> {
+    address("traefik web address", &o.web)?;
+    address("traefik websecure address", &o.websecure)?;
+    address("traefik ping address", &o.traefik)?;
+    path("traefik dynamic directory", &o.dynamic_dir)?;
+    for ip in &o.trusted_ips {
+        cidr("traefik trusted forwarder", ip)?;
+    }
+    let mut y = Yaml::new();
+    y.out.push_str("# Managed by phoenix (traefik feature): local changes are overwritten.\n");
+    y.out.push_str(&format!(
+        "# Routers, services and TLS: files in {} (written by the sync stage traefik).\n",
+        quoted(&o.dynamic_dir)
+    ));
+    y.open(0, "entryPoints");
+    y.open(1, WEB);
+    y.str(2, "address", &o.web);
+    y.open(1, WEBSECURE);
+    y.str(2, "address", &o.websecure);
+    if !o.trusted_ips.is_empty() {
+        y.open(2, "forwardedHeaders");
+        let ips: Vec<&str> = o.trusted_ips.iter().map(String::as_str).collect();
+        y.list(3, "trustedIPs", &ips);
+    }
+    y.open(1, "traefik");
+    y.str(2, "address", &o.traefik);
+    y.open(0, "ping");
+    y.str(1, "entryPoint", "traefik");
+    y.open(0, "providers");
+    y.open(1, "file");
+    y.str(2, "directory", &o.dynamic_dir);
+    y.lit(2, "watch", "true");
+    if o.dashboard {
+        y.open(0, "api");
+        y.lit(1, "dashboard", "true");
+        y.lit(1, "insecure", "false");
+    }
+    y.open(0, "global");
+    y.lit(1, "checkNewVersion", "false");
+    y.lit(1, "sendAnonymousUsage", "false");
+    y.open(0, "log");
+    y.str(1, "level", "INFO");
+    Ok(y.out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +531,31 @@ tls:
         assert!(dynamic_config(&lab_edge(), &o).is_err());
         o.cert_file = "/etc/x\".crt".into();
         assert!(dynamic_config(&lab_edge(), &o).is_err());
+    }
+
+    #[test]
+    fn static_config_enables_what_the_dynamic_file_uses() {
+        let o = StaticOptions::lab_defaults("/etc/traefik/dynamic".into(), vec!["10.20.0.20".into()], true);
+        let text = static_config(&o).unwrap();
+        assert!(
+            text.contains(
+                "  websecure:\n    address: \":443\"\n    forwardedHeaders:\n      trustedIPs: [\"10.20.0.20\"]\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("api:\n  dashboard: true\n  insecure: false\n"), "{text}");
+        assert!(
+            text.contains("providers:\n  file:\n    directory: \"/etc/traefik/dynamic\"\n    watch: true\n"),
+            "{text}"
+        );
+        assert!(!text.contains("filename") && !text.contains("certificatesResolvers"), "{text}");
+        let quiet = static_config(&StaticOptions::lab_defaults("/d".into(), vec![], false)).unwrap();
+        assert!(!quiet.contains("api:") && !quiet.contains("forwardedHeaders"), "{quiet}");
+        for (web, ips) in [(":80 x", vec![]), ("80", vec![]), (":80", vec!["10.0.0.1\n".to_string()])] {
+            let mut bad = StaticOptions::lab_defaults("/d".into(), ips, false);
+            bad.web = web.into();
+            assert!(static_config(&bad).is_err(), "{web:?}");
+        }
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn traefik_config_and_unit() {
     assert_eq!(actions(&lab.apply(203, &["traefik"], true)), Vec::<String>::new());
     let g = lab.guest(203);
     let yml = file(&g, "/etc/traefik/traefik.yml").unwrap_or_default();
-    assert!(yml.contains("directory: /etc/traefik/dynamic"), "{yml}");
+    assert!(yml.contains("directory: \"/etc/traefik/dynamic\""), "{yml}");
     assert!(!yml.contains("filename:"), "file provider must not set both filename and directory: {yml}");
     assert!(!yml.contains("insecure"), "{yml}");
     // TLS comes from the certificate stage (named in the dynamic file): no ACME resolver; no

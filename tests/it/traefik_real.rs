@@ -4,14 +4,15 @@
 //! intact (plain HTTP and HTTPS verified against a throwaway lab root by name only), `web`
 //! redirects to https, the dashboard answers only clients in its allow-list, the candidate
 //! file name the stage writes first is ignored, and a renamed-in update is picked up without a
-//! restart.
+//! restart. Traefik runs with the traefik feature's static configuration (the same generator)
+//! on loopback ports, so its API is asked through the dashboard's guarded route.
 
 use crate::support::real_tools::{curl, http_echo, https_echo, make_ca, make_leaf, tool, wait_for_port, Running};
 use crate::support::sshd::free_port;
-use phoenix::generate::traefik::{dynamic_config, DashboardGuard, TraefikOptions};
+use phoenix::generate::traefik::{dynamic_config, static_config, DashboardGuard, StaticOptions, TraefikOptions};
 use phoenix::inventory::edge::{Edge, Route, Scheme, Upstream};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,29 +30,46 @@ fn edge(routes: Vec<Route>) -> Edge {
     Edge { domain: DOMAIN.into(), ca: None, traefik: None, gateway: None, routes, dns_records: vec![] }
 }
 
-/// Traefik's API on the `traefik` entry point, as JSON.
-fn api(port: u16, path: &str) -> Option<serde_json::Value> {
-    let out = Command::new("curl")
-        .args(["-sf", "--max-time", "5"])
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .ok()?;
-    serde_json::from_slice(&out.stdout).ok()
+/// Traefik's API, reached the way an operator reaches it: through the dashboard's router on
+/// `websecure` (the static configuration never exposes it insecurely), as a client of the
+/// allowed network forwarded by the gateway (127.0.0.1 here).
+struct Dashboard {
+    websecure: u16,
+    ca: PathBuf,
 }
 
-/// The routers of the file provider, once every name in `want` is there (or the deadline).
-fn routers_when_loaded(port: u16, want: &[&str], limit: Duration) -> Vec<serde_json::Value> {
-    let start = Instant::now();
-    loop {
-        if let Some(serde_json::Value::Array(list)) = api(port, "/api/http/routers") {
-            let have: Vec<&str> = list.iter().filter_map(|r| r["name"].as_str()).collect();
-            if want.iter().all(|w| have.contains(&format!("{w}@file").as_str())) {
-                return list;
-            }
-            assert!(start.elapsed() < limit, "after {limit:?} Traefik has routers {have:?}, expected {want:?}");
+impl Dashboard {
+    fn get(&self, path: &str) -> Option<serde_json::Value> {
+        let host = format!("traefik.{DOMAIN}");
+        let got = curl(
+            &format!("https://{host}:{}{path}", self.websecure),
+            &format!("{host}:{}", self.websecure),
+            &self.ca,
+            &["-H", "X-Forwarded-For: 10.20.0.7"],
+        );
+        if got.status != 200 {
+            return None;
         }
-        assert!(start.elapsed() < limit, "Traefik's API did not answer within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
+        serde_json::from_str(&got.body).ok()
+    }
+
+    /// The routers of the file provider, once every name in `want` is there (or the deadline).
+    fn routers_when_loaded(&self, want: &[&str], limit: Duration) -> Vec<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            if let Some(serde_json::Value::Array(list)) = self.get("/api/http/routers") {
+                let have: Vec<&str> = list.iter().filter_map(|r| r["name"].as_str()).collect();
+                if want.iter().all(|w| have.contains(&format!("{w}@file").as_str())) {
+                    return list;
+                }
+                assert!(start.elapsed() < limit, "after {limit:?} Traefik has routers {have:?}, expected {want:?}");
+            }
+            assert!(
+                start.elapsed() < limit,
+                "Traefik's API did not answer through the dashboard route within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -102,17 +120,17 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
     // A candidate left behind by an interrupted stage must not be loaded (not a .yml name).
     std::fs::write(dynamic.join(".phoenix-edge.yml.new"), "http: [this is not a configuration\n").unwrap();
 
-    let (web, websecure, api_port) = (free_port(), free_port(), free_port());
-    // The same entry points as the traefik feature's static configuration, on loopback; the
-    // API is reachable without a router here only so the test can ask it.
-    let static_config = format!(
-        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n  websecure:\n    address: \"127.0.0.1:{websecure}\"\n\
-         \x20   forwardedHeaders:\n      trustedIPs: [\"127.0.0.1\"]\n  traefik:\n    address: \"127.0.0.1:{api_port}\"\n\
-         api:\n  insecure: true\nping:\n  entryPoint: traefik\n\
-         providers:\n  file:\n    directory: \"{}\"\n    watch: true\nlog:\n  level: ERROR\n",
-        dynamic.display()
-    );
-    std::fs::write(d.join("traefik.yml"), static_config).unwrap();
+    let (web, websecure, ping) = (free_port(), free_port(), free_port());
+    // The traefik feature's static configuration, on loopback ports; the gateway is 127.0.0.1.
+    let static_opts = StaticOptions {
+        web: format!("127.0.0.1:{web}"),
+        websecure: format!("127.0.0.1:{websecure}"),
+        traefik: format!("127.0.0.1:{ping}"),
+        dynamic_dir: dynamic.display().to_string(),
+        trusted_ips: vec!["127.0.0.1".into()],
+        dashboard: true,
+    };
+    std::fs::write(d.join("traefik.yml"), static_config(&static_opts).unwrap()).unwrap();
     let started = Instant::now();
     let _traefik = Running(
         Command::new(&traefik)
@@ -122,9 +140,10 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
             .spawn()
             .expect("start traefik"),
     );
-    wait_for_port(api_port, Duration::from_secs(20));
-    let routers = routers_when_loaded(
-        api_port,
+    wait_for_port(ping, Duration::from_secs(20));
+    let ca = d.join("ca.crt");
+    let dash = Dashboard { websecure, ca: ca.clone() };
+    let routers = dash.routers_when_loaded(
         &["plain", "rogue", "secure", "traefik", "redirect-to-websecure"],
         Duration::from_secs(20),
     );
@@ -136,12 +155,12 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
             assert!(r.get("error").is_none(), "router {r}");
         }
     }
-    let overview = api(api_port, "/api/overview").expect("overview");
+    let overview = dash.get("/api/overview").expect("overview");
     for kind in ["routers", "services", "middlewares"] {
         assert_eq!(overview["http"][kind]["errors"], 0, "{kind}: {overview}");
         assert_eq!(overview["http"][kind]["warnings"], 0, "{kind}: {overview}");
     }
-    let services = api(api_port, "/api/http/services").expect("services");
+    let services = dash.get("/api/http/services").expect("services");
     for name in ["plain@file", "secure@file"] {
         let s = services
             .as_array()
@@ -152,7 +171,19 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
         assert_eq!(s["status"], "enabled", "{s}");
     }
 
-    let ca = d.join("ca.crt");
+    // Ping answers on the traefik entry point; the API does not (it is not insecure).
+    let pinged = Command::new("curl")
+        .args(["-s", "-w", " %{http_code}"])
+        .arg(format!("http://127.0.0.1:{ping}/ping"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&pinged.stdout), "OK 200");
+    let open_api = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{ping}/api/overview"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&open_api.stdout), "404");
     for name in ["plain", "secure"] {
         let host = format!("{name}.{DOMAIN}");
         let got = curl(&format!("https://{host}:{websecure}/x"), &format!("{host}:{websecure}"), &ca, &[]);
@@ -177,17 +208,17 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
         got.headers
     );
     // The dashboard: a client the gateway forwards from the lab LAN gets in; others do not.
-    let dash = format!("traefik.{DOMAIN}:{websecure}");
+    let dash_host = format!("traefik.{DOMAIN}:{websecure}");
     let url = format!("https://traefik.{DOMAIN}:{websecure}/api/overview");
-    assert_eq!(curl(&url, &dash, &ca, &["-H", "X-Forwarded-For: 10.20.0.7"]).status, 200);
-    assert_eq!(curl(&url, &dash, &ca, &["-H", "X-Forwarded-For: 192.0.2.1"]).status, 403);
-    assert_eq!(curl(&url, &dash, &ca, &[]).status, 403);
+    assert_eq!(curl(&url, &dash_host, &ca, &["-H", "X-Forwarded-For: 10.20.0.7"]).status, 200);
+    assert_eq!(curl(&url, &dash_host, &ca, &["-H", "X-Forwarded-For: 192.0.2.1"]).status, 403);
+    assert_eq!(curl(&url, &dash_host, &ca, &[]).status, 403);
 
     // An update renamed into place is picked up without a restart.
     routes.push(route("later", local(Scheme::Http, plain_port)));
     let reloaded = Instant::now();
     write_atomically(&dynamic, "phoenix-edge.yml", &dynamic_config(&edge(routes), &opts).unwrap());
-    routers_when_loaded(api_port, &["later"], Duration::from_secs(20));
+    dash.routers_when_loaded(&["later"], Duration::from_secs(20));
     eprintln!("traefik: picked up the renamed update in {} ms", reloaded.elapsed().as_millis());
     let host = format!("later.{DOMAIN}");
     let got = curl(&format!("https://{host}:{websecure}/"), &format!("{host}:{websecure}"), &ca, &[]);
