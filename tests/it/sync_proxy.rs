@@ -143,7 +143,9 @@ fn first_sync_checks_then_swaps_in_and_a_second_sync_only_reads() {
     let lab = Lab::new();
     let dry = lab.plan("sync.rhai", true, &[]);
     assert!(dry.status.success(), "dry-run failed: {}", stderr(&dry));
+    let started = std::time::Instant::now();
     let first = lab.plan("sync.rhai", false, &[]);
+    eprintln!("sim: first traefik+nginx sync took {} ms", started.elapsed().as_millis());
     assert!(first.status.success(), "sync failed: {}", stderr(&first));
     let done = actions(&first);
     assert_eq!(actions(&dry), done, "the dry-run of the first sync differs from its apply");
@@ -172,7 +174,9 @@ fn first_sync_checks_then_swaps_in_and_a_second_sync_only_reads() {
 
     // Converged: no action, and the host sees only reads — one per managed file.
     lab.sb.clear_sim_log();
+    let started = std::time::Instant::now();
     let again = lab.plan("sync.rhai", false, &[]);
+    eprintln!("sim: converged traefik+nginx sync took {} ms", started.elapsed().as_millis());
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(actions(&again), Vec::<String>::new());
     let dry_again = lab.plan("sync.rhai", true, &[]);

@@ -213,6 +213,9 @@ fn real_traefik_loads_the_generated_dynamic_configuration() {
     assert_eq!(curl(&url, &dash_host, &ca, &["-H", "X-Forwarded-For: 10.20.0.7"]).status, 200);
     assert_eq!(curl(&url, &dash_host, &ca, &["-H", "X-Forwarded-For: 192.0.2.1"]).status, 403);
     assert_eq!(curl(&url, &dash_host, &ca, &[]).status, 403);
+    // A client cannot forge its way in: the gateway appends the address it saw, and depth 1
+    // takes that last one.
+    assert_eq!(curl(&url, &dash_host, &ca, &["-H", "X-Forwarded-For: 10.20.0.7, 192.0.2.1"]).status, 403);
 
     // An update renamed into place is picked up without a restart.
     routes.push(route("later", local(Scheme::Http, plain_port)));
