@@ -172,3 +172,32 @@ fn real_nginx_checks_and_serves_the_generated_gateway() {
         curl(&format!("http://{host}:{http}/.well-known/acme-challenge/token-1"), &format!("{host}:{http}"), &ca, &[]);
     assert_eq!((got.status, got.body.as_str()), (200, "token-1.thumbprint"), "{}", got.stderr);
 }
+
+/// The production main file exactly as the stage writes it (Debian's paths, `user www-data`),
+/// with the gateway for the example's names, passes `nginx -t`. Needs root (the user directive,
+/// /var/log/nginx) and Debian's /etc/nginx/mime.types; skipped with the reason otherwise.
+#[test]
+fn real_nginx_accepts_the_production_main_file() {
+    let Some(nginx) = tool("nginx", "PHOENIX_NGINX") else { return };
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref().ok() != Some("0") || !Path::new("/etc/nginx/mime.types").is_file() {
+        eprintln!("SKIPPED: the production main file is checked only as root with Debian's /etc/nginx/mime.types");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    make_ca(d);
+    make_leaf(d, "gateway", &["portainer.lab.test", "qwen.lab.test"]);
+    let mut opts = GatewayOptions::lab_defaults("10.20.0.12:443".into());
+    opts.cert_file = d.join("gateway.crt").display().to_string();
+    opts.key_file = d.join("gateway.key").display().to_string();
+    opts.root_ca_file = d.join("ca.crt").display().to_string();
+    opts.acme_root = d.display().to_string();
+    write_conf(d, &main_config(&MainOptions::debian()).unwrap(), &gateway_config(&edge(), &opts).unwrap());
+    let started = Instant::now();
+    // Debian's compiled-in prefix, where its modules-enabled files' relative module paths lead
+    // (the stage runs `nginx -t -c <candidate>` without -p, so the same one).
+    let check = nginx_t(&nginx, Path::new("/usr/share/nginx"), d);
+    eprintln!("nginx: `nginx -t` of the production main file took {} ms", started.elapsed().as_millis());
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
