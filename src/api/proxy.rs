@@ -112,7 +112,8 @@ fn strings(opts: &Map, key: &str, what: &str) -> Res<Option<Vec<String>>> {
     }
 }
 
-fn traefik_options(opts: &Map) -> Res<TraefikOptions> {
+/// `has_dashboard`: whether a route leads to the dashboard (only then is a guard required).
+fn traefik_options(opts: &Map, has_dashboard: bool) -> Res<TraefikOptions> {
     const WHAT: &str = "proxy::traefik_dynamic";
     known_keys(
         opts,
@@ -133,6 +134,10 @@ fn traefik_options(opts: &Map) -> Res<TraefikOptions> {
                 }
             };
             DashboardGuard::IpAllowList { source_ranges, depth }
+        }
+        // Never written without a dashboard route; nothing is opened by it.
+        (None, None) if !has_dashboard => {
+            DashboardGuard::IpAllowList { source_ranges: vec!["127.0.0.1/32".into()], depth: 0 }
         }
         (None, None) => {
             return Err(format!(
@@ -207,7 +212,8 @@ pub fn namespace() -> Namespace {
         |nc: NativeCallContext, edge: Map, opts: Map| -> Res<String> {
             at(&nc, || {
                 let edge = edge_from(&edge, "proxy::traefik_dynamic")?;
-                let o = traefik_options(&opts)?;
+                let has_dashboard = edge.routes.iter().any(|r| r.upstream == Upstream::TraefikDashboard);
+                let o = traefik_options(&opts, has_dashboard)?;
                 traefik::dynamic_config(&edge, &o).map_err(|e| format!("proxy::traefik_dynamic: {e}").into())
             })
         },
@@ -333,8 +339,9 @@ mod tests {
         assert!(err.contains("proxy::x: the edge does not have the shape"), "{err}");
         let mut opts = Map::new();
         opts.insert("dashbord_allow".into(), Dynamic::from("x"));
-        assert!(traefik_options(&opts).is_err());
-        assert!(traefik_options(&Map::new()).unwrap_err().to_string().contains("needs a guard"));
+        assert!(traefik_options(&opts, true).is_err());
+        assert!(traefik_options(&Map::new(), true).unwrap_err().to_string().contains("needs a guard"));
+        assert!(traefik_options(&Map::new(), false).is_ok(), "no dashboard route, no guard needed");
     }
 
     #[test]
