@@ -45,6 +45,10 @@ if ARGS.len() > 0 && ARGS[0] == "more" {
     edge.routes.push(#{ name: "qwen", host: "qwen.lab.example.internal", declared_in: "test",
         upstream: #{ Server: #{ scheme: "Http", ip: "10.20.0.41", port: 8000, guest: 241 } } });
 }
+if ARGS.len() > 0 && ARGS[0] == "hostile" {
+    edge.routes.push(#{ name: "evil", host: "evil.lab.example.internal;\n} server {", declared_in: "test",
+        upstream: #{ Server: #{ scheme: "Http", ip: "10.20.0.41", port: 8000, guest: 241 } } });
+}
 traefik::apply(edge, #{ dashboard_allow: ["10.20.0.0/24"], dashboard_depth: 1 });
 nginx::apply(edge);
 "#;
@@ -261,4 +265,18 @@ fn a_gateway_without_nginx_is_named_with_the_remedy() {
     let err = stderr(&out).replace("\n  │ ", " ");
     assert!(err.contains("guest 201 (gateway) has no nginx: add \"nginx\" to its features"), "{err}");
     assert_eq!(lab.file(201, GATEWAY), None);
+}
+
+#[test]
+fn a_hostile_name_is_refused_before_anything_runs() {
+    let lab = Lab::new();
+    lab.sb.clear_sim_log();
+    let out = lab.plan("sync.rhai", false, &["hostile"]);
+    assert!(!out.status.success());
+    let err = stderr(&out).replace("\n  │ ", " ");
+    assert!(err.contains("route evil host: not a DNS name"), "{err}");
+    // The rehearsal failed, so the apply never started: reads only.
+    let mutating: Vec<_> = lab.sb.sim_commands().into_iter().filter(|(_, m)| *m).collect();
+    assert!(mutating.is_empty(), "{mutating:?}");
+    assert_eq!(lab.file(202, DYNAMIC), None);
 }
