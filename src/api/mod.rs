@@ -15,6 +15,7 @@ pub mod log;
 pub mod nfs;
 pub mod operator;
 pub mod pct;
+pub mod proxy;
 pub mod pvesm;
 pub mod qm;
 pub mod text;
@@ -112,6 +113,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        proxy::namespace(),
         text::namespace(),
         unit::namespace(),
         util::namespace(),

@@ -11,7 +11,9 @@ pub mod fstab;
 pub mod hostname;
 pub mod lxc_conf;
 pub mod managed_block;
+pub mod nginx;
 pub mod propstring;
 pub mod systemd_unit;
+pub mod traefik;
 
 pub use error::{GenerateError, Refusal};

@@ -278,7 +278,18 @@ mod tests {
         let reg = FeatureRegistry::for_project(None).expect("the embedded registry loads");
         assert_eq!(
             reg.names(),
-            ["base_setup", "docker", "nvidia", "ollama", "step_ca", "step_cli", "traefik", "trusted_ca", "vllm"]
+            [
+                "base_setup",
+                "docker",
+                "nginx",
+                "nvidia",
+                "ollama",
+                "step_ca",
+                "step_cli",
+                "traefik",
+                "trusted_ca",
+                "vllm"
+            ]
         );
         let docker = reg.get("docker").expect("docker");
         assert_eq!(docker.pct_features, ["nesting=1", "keyctl=1"]);

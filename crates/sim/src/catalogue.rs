@@ -55,6 +55,7 @@ pub(crate) static PACKAGES: &[Package] = &[
             "/usr/bin/chown",
             "/usr/bin/rm",
             "/usr/bin/ln",
+            "/usr/bin/mv",
             "/usr/bin/install",
             "/usr/bin/tee",
             "/usr/bin/sha256sum",
@@ -87,7 +88,10 @@ pub(crate) static PACKAGES: &[Package] = &[
     pkg("pciutils", &["/usr/bin/lspci"]),
     pkg("nfs-common", &["/usr/sbin/mount.nfs"]),
     Package { units: &["ssh.service"], ..pkg("openssh-server", &["/usr/sbin/sshd"]) },
-    Package { units: &["nginx.service"], ..pkg("nginx", &["/usr/sbin/nginx"]) },
+    Package {
+        units: &["nginx.service"],
+        ..pkg("nginx", &["/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types"])
+    },
     Package { units: &["cloud-init.service"], ..pkg("cloud-init", &["/usr/bin/cloud-init"]) },
     Package { units: &["qemu-guest-agent.service"], ..pkg("qemu-guest-agent", &["/usr/sbin/qemu-ga"]) },
     Package { units: &["containerd.service"], ..pkg("containerd", &["/usr/bin/containerd"]) },

@@ -61,6 +61,13 @@ fn guest_reads(cmd: &[String]) -> bool {
         "systemctl" => matches!(a(1), "is-enabled" | "is-active" | "status" | "is-failed"),
         "ip" => cmd.iter().any(|x| x == "show") && !cmd.iter().any(|x| x == "add" || x == "del"),
         "cloud-init" => a(1) == "status",
+        // The configuration test and the version only look; a bare `nginx` starts the daemon.
+        "nginx" => {
+            cmd.iter().any(|x| matches!(x.as_str(), "-t" | "-T" | "-v" | "-V"))
+                && cmd[1..].iter().all(|x| {
+                    matches!(x.as_str(), "-t" | "-T" | "-q" | "-v" | "-V" | "-c" | "-p") || !x.starts_with('-')
+                })
+        }
         "pip" | "pip3" => matches!(a(1), "show" | "list"),
         "step" | "docker" | "ollama" | "vllm" | "python3" => {
             matches!(a(1), "version" | "--version" | "-v" | "-V")
@@ -114,6 +121,7 @@ mod tests {
             "pct exec 100 -- mountpoint -q /mnt/media",
             "pct exec 100 -- runuser -u step -- test -w /etc/step-ca",
             "pct exec 100 -- tar -tzf /tmp/t.tar.gz",
+            "pct exec 101 -- nginx -t -q -c /etc/nginx/.phoenix-candidate/nginx.conf",
             "qm guest exec 9000 --timeout 30 -- cloud-init status --wait",
             "qm guest exec 9000 -- nvidia-smi",
             "qm guest cmd 9000 network-get-interfaces",
@@ -135,6 +143,9 @@ mod tests {
             "pct exec 100 -- runuser -u step -- env STEPPATH=/etc/step-ca step ca init",
             "pct exec 100 -- openssl rand -base64 -out /etc/p 32",
             "pct exec 100 -- /usr/local/lib/phoenix/application.sh",
+            "pct exec 101 -- nginx",
+            "pct exec 101 -- nginx -s reload",
+            "pct exec 101 -- mv -f /etc/nginx/.phoenix-candidate/nginx.conf /etc/nginx/nginx.conf",
         ] {
             assert!(m(write), "{write}");
         }

@@ -406,6 +406,8 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "dpkg-query" => dpkg_query(g, &args),
         "dpkg" => dpkg(g, &args),
         "systemctl" => systemctl(g, &args),
+        "nginx" => super::nginx::run(g, &args),
+        "mv" => super::rename::mv(g, &args),
         "update-ca-certificates" => update_ca(g),
         "curl" | "wget" => download(g, &name, &args),
         "sh" | "bash" => shell(g, id, &args, stdin, p),

@@ -1,2 +1,3 @@
 pub mod phoenix;
+pub mod real_tools;
 pub mod sshd;
