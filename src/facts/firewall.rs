@@ -164,7 +164,9 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
                 let (k, v) = line.split_once(':').ok_or_else(|| err("can't parse option"))?;
                 let (k, v) = (k.trim(), v.trim());
                 let key_ok = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                if !key_ok || v.is_empty() || v.contains(char::is_whitespace) {
+                // An empty value is valid: the GUI writes `log_level_in: ` for "no logging"
+                // (pve-firewall's `parse_vmfw_option`: `(($loglevels)\s*)?`).
+                if !key_ok || v.contains(char::is_whitespace) {
                     return Err(err("can't parse option"));
                 }
                 if fw.options.insert(k.to_string(), v.to_string()).is_some() {
@@ -426,6 +428,7 @@ mod tests {
             "[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n\n[IPSET Blk]\n\n10.0.0.0/24\n!10.0.0.5 # not this\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.0/8 -p udp -dport 53 # dns\nGROUP webserver -i net0\n\n"
         );
         assert_eq!(render_firewall(&FirewallFile::default()), "");
+        assert_eq!(parse_firewall("[OPTIONS]\nlog_level_in: \n").unwrap().options["log_level_in"], "");
         assert_eq!(parse_firewall("").unwrap(), FirewallFile::default());
     }
 
