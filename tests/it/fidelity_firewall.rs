@@ -10,7 +10,7 @@
 //! - drift inside phoenix's part is put back without touching the rest;
 //! - a file phoenix cannot read is refused, not rewritten.
 
-use crate::support::phoenix::{copy_dir, ok, root, run, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, ok, root, run, stderr, Sandbox};
 use phoenix_sim::{compile_warnings, gui_text, seed_firewall_file, GuiFirewall, GuiSet, SimHost};
 use std::path::PathBuf;
 
@@ -234,4 +234,61 @@ fn a_file_phoenix_cannot_read_is_refused_not_rewritten() {
     assert!(err.contains("/etc/pve/firewall/1002.fw: line 12: unable to parse rule parameters: -bogus x"), "{err}");
     assert!(err.contains("does not rewrite a firewall file it cannot read"), "{err}");
     assert_eq!(file(&sb, AI_APPS), broken);
+}
+
+#[test]
+fn the_sync_stage_is_the_setup_stage_and_its_dry_run_is_exact() {
+    let sb = Sandbox::new();
+    let cfg = config(&sb);
+    seed(&sb, &[("cluster.fw", &admin_cluster()), ("1002.fw", &admin_guest())]);
+    let plan = sb.dir.path().join("sync_firewall.rhai");
+    std::fs::write(&plan, "//! The firewall sync stage alone.\nimport \"sync/firewall\" as stage;\nstage::run();\n")
+        .unwrap();
+    let plan = plan.to_string_lossy().into_owned();
+
+    let dry = run(&sb, &cfg, &["run", &plan, "--dry-run", "--output", "json"]);
+    ok(&dry);
+    assert_eq!(mutating(&sb), Vec::<Vec<String>>::new(), "a dry-run only reads");
+    assert_eq!(file(&sb, AI_APPS), admin_guest());
+    let applied = run(&sb, &cfg, &["run", &plan, "--output", "json"]);
+    ok(&applied);
+    // Guest files are written in parallel: the same set, not the same order.
+    let sorted = |out| {
+        let mut a = actions(out);
+        a.sort();
+        a
+    };
+    let (dry, applied) = (sorted(&dry), sorted(&applied));
+    assert!(applied.iter().any(|a| a.contains(AI_APPS)), "{applied:#?}");
+    assert_eq!(dry, applied);
+    assert!(file(&sb, AI_APPS).contains(AI_APPS_RULES), "{}", file(&sb, AI_APPS));
+
+    // The same files `phoenix firewall` (setup's stage) writes: it finds nothing to do.
+    sb.clear_sim_log();
+    ok(&run(&sb, &cfg, &["firewall", "-q"]));
+    assert_eq!(mutating(&sb), Vec::<Vec<String>>::new());
+    sb.clear_sim_log();
+    ok(&run(&sb, &cfg, &["run", &plan, "-q"]));
+    assert_eq!(mutating(&sb), Vec::<Vec<String>>::new());
+}
+
+#[test]
+fn a_stack_rule_dropped_from_the_config_leaves_only_phoenix_part() {
+    let sb = Sandbox::new();
+    let cfg = config(&sb);
+    seed(&sb, &[("1002.fw", &admin_guest())]);
+    ok(&run(&sb, &cfg, &["firewall", "-q"]));
+    // notes_app is no longer deployed on 1002: its rule leaves 1002.fw, nothing else does.
+    let vms = cfg.join("phoenix_vm_configs.json");
+    let text = std::fs::read_to_string(&vms).unwrap();
+    let cut = text.replacen(",\n        \"notes_app\"", "", 1);
+    assert_ne!(cut, text, "the example deploys notes_app on 1002");
+    std::fs::write(&vms, cut).unwrap();
+    let before = file(&sb, AI_APPS);
+    ok(&run(&sb, &cfg, &["firewall", "-q"]));
+    assert_eq!(
+        file(&sb, AI_APPS),
+        before.replace("IN ACCEPT -source 10.20.0.12 -p tcp -dport 5230 # phoenix: notes_app: Memos via Traefik\n", "")
+    );
+    assert!(file(&sb, AI_APPS).contains("# node exporter\n"));
 }
