@@ -10,7 +10,7 @@
 //! - drift inside phoenix's part is put back without touching the rest;
 //! - a file phoenix cannot read is refused, not rewritten.
 
-use crate::support::phoenix::{actions, copy_dir, ok, root, run, stderr, Sandbox};
+use crate::support::phoenix::{actions, copy_dir, events, ok, root, run, stderr, Sandbox};
 use phoenix_sim::{compile_warnings, gui_text, seed_firewall_file, GuiFirewall, GuiSet, SimHost};
 use std::path::PathBuf;
 
@@ -291,4 +291,28 @@ fn a_stack_rule_dropped_from_the_config_leaves_only_phoenix_part() {
         before.replace("IN ACCEPT -source 10.20.0.12 -p tcp -dport 5230 # phoenix: notes_app: Memos via Traefik\n", "")
     );
     assert!(file(&sb, AI_APPS).contains("# node exporter\n"));
+}
+
+#[test]
+fn what_pve_firewall_skips_in_the_admins_part_is_reported_not_fixed() {
+    let sb = Sandbox::new();
+    let cfg = config(&sb);
+    // An admin rule naming a security group nobody defined: pve-firewall warns and skips it.
+    let cluster = admin_cluster().replace("# blocked scanner\n", "# blocked scanner\nGROUP nosuch\n");
+    seed(&sb, &[("cluster.fw", &cluster)]);
+    let out = run(&sb, &cfg, &["firewall", "--output", "json"]);
+    ok(&out);
+    let warned: Vec<String> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "log" && e["level"] == "warn")
+        .map(|e| e["message"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with(
+            "pve-firewall compile: /etc/pve/firewall/cluster.fw (line 20): no such security group 'nosuch'"
+        ),
+        "{warned:?}"
+    );
+    assert!(file(&sb, CLUSTER).contains("\nGROUP nosuch\n"), "the admin's line is theirs");
 }
