@@ -1,7 +1,10 @@
 //! Proxmox firewall files (`cluster.fw`, `host.fw`, `<vmid>.fw`; contracts §E): parser and
-//! the canonical writer of pve-firewall (`save_*`: OPTIONS sorted, ALIASES sorted, IPSETs sorted
-//! with entries sorted by cidr, RULES in order, groups sorted; a blank line after every header
-//! and every section). For canonical input `render(parse(x)) == x`.
+//! a canonical writer shaped like pve-firewall's (`save_*`: ALIASES sorted, IPSETs sorted with
+//! entries sorted by cidr, RULES in order, groups sorted; a blank line after every header and
+//! every section). pve-firewall writes OPTIONS in Perl hash order (`keys %$options`, not
+//! stable); this writer sorts them. For canonical input `render(parse(x)) == x`. phoenix does
+//! not write files with it: it merges its part into the text on the host
+//! (`generate::firewall_merge`), so an administrator's file keeps its bytes.
 //!
 //! pve-firewall only warns about lines it cannot read and drops them; phoenix reports them as
 //! errors with the line number (a caller may downgrade to a warning), because rewriting a file

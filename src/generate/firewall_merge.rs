@@ -560,4 +560,121 @@ mod tests {
         assert_eq!(tagged_comment(Some("ssh")), "phoenix: ssh");
         assert_eq!(tagged_comment(None), "phoenix");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn admin_rule() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("IN"), Just("OUT"), Just("|IN")],
+                prop_oneof![Just("ACCEPT"), Just("DROP"), Just("REJECT"), Just("SSH(ACCEPT)")],
+                proptest::option::of("10\\.[0-9]{1,2}\\.0\\.[0-9]{1,2}"),
+                proptest::option::of("[a-z][a-z ]{0,8}[a-z]"),
+            )
+                .prop_map(|(dir, act, src, comment)| {
+                    let mut line = format!("{dir} {act}");
+                    if let Some(s) = src {
+                        line.push_str(&format!(" -source {s}"));
+                    }
+                    if let Some(c) = comment {
+                        line.push_str(&format!(" # {c}"));
+                    }
+                    line
+                })
+        }
+
+        /// An administrator's file: some options (maybe phoenix's keys with other values),
+        /// an alias, an IP set, rules, a group, hand comments; sections in any order.
+        fn admin_file() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just("enable: 0"),
+                        Just("ebtables: 1"),
+                        Just("policy_in: ACCEPT"),
+                        Just("log_ratelimit: enable=1")
+                    ],
+                    0..3,
+                ),
+                proptest::collection::vec(admin_rule(), 0..4),
+                proptest::collection::vec(admin_rule(), 0..3),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(mut opts, rules, group, aliases_first, comments)| {
+                    opts.sort();
+                    opts.dedup_by_key(|o| o.split(':').next().unwrap_or_default().to_string());
+                    let mut parts = Vec::new();
+                    if !opts.is_empty() {
+                        parts.push(format!(
+                            "[OPTIONS]\n\n{}\n",
+                            opts.iter().map(|o| format!("{o}\n")).collect::<String>()
+                        ));
+                    }
+                    let aliases = "[ALIASES]\n\ngw 10.0.0.1 # gateway\n\n[IPSET mgmt]\n\n10.0.0.0/24\n\n".to_string();
+                    if aliases_first {
+                        parts.push(aliases.clone());
+                    }
+                    if !rules.is_empty() {
+                        let note = if comments { "# admin rules below\n" } else { "" };
+                        parts.push(format!(
+                            "[RULES]\n\n{note}{}\n",
+                            rules.iter().map(|r| format!("{r}\n")).collect::<String>()
+                        ));
+                    }
+                    if !aliases_first {
+                        parts.push(aliases);
+                    }
+                    parts.push(format!(
+                        "[group web] # w\n\n{}\n",
+                        group.iter().map(|r| format!("{r}\n")).collect::<String>()
+                    ));
+                    parts.concat()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn merge_keeps_admin_lines_and_is_idempotent(
+                admin in admin_file(),
+                declared_rules in proptest::collection::vec(admin_rule(), 0..3),
+                cluster_file in any::<bool>(),
+            ) {
+                let declared = if cluster_file {
+                    let rules: Vec<&str> = declared_rules.iter().map(String::as_str).collect();
+                    cluster(&rules)
+                } else {
+                    let tagged: Vec<String> = declared_rules
+                        .iter()
+                        .map(|r| format!("{} # {TAG}", r.split(" #").next().unwrap_or_default()))
+                        .collect();
+                    let rules: Vec<&str> = tagged.iter().map(String::as_str).collect();
+                    guest(&rules)
+                };
+                let once = merge(Some(&admin), &declared).unwrap();
+                prop_assert_eq!(merge(Some(&once), &declared).unwrap(), once.clone());
+                keeps_admin_lines(&admin, &once, &["enable", "policy_in"]);
+                let fw = parse_firewall(&once).unwrap();
+                prop_assert_eq!(fw.options.get("enable").map(String::as_str), Some("1"));
+                match &declared.part {
+                    Part::Group { rules, .. } => {
+                        prop_assert_eq!(fw.groups["phoenix-host"].rules.len(), rules.len());
+                        prop_assert_eq!(fw.rules.iter().filter(|r| r.action == "phoenix-host").count(), 1);
+                    }
+                    Part::Tagged { rules } => {
+                        let mine = fw.rules.iter().filter(|r| is_tagged(r.comment.as_deref())).count();
+                        prop_assert_eq!(mine, rules.len());
+                    }
+                }
+                // Taking every declared rule away leaves the admin's file plus phoenix's options.
+                let none = Declared { options: declared.options.clone(), part: match &declared.part {
+                    Part::Group { name, comment, .. } => Part::Group { name: name.clone(), comment: comment.clone(), rules: vec![] },
+                    Part::Tagged { .. } => Part::Tagged { rules: vec![] },
+                }};
+                let emptied = merge(Some(&once), &none).unwrap();
+                keeps_admin_lines(&admin, &emptied, &["enable", "policy_in"]);
+            }
+        }
+    }
 }

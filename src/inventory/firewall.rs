@@ -224,7 +224,7 @@ pub const DEFAULT_STACK_ENVIRONMENT: &str = "production";
 /// The firewall rules of every stack a guest deploys, as (stack name, rules), in the order of
 /// its `docker_stacks`. Only VMs deploy stacks. A reference to a stack or environment that does
 /// not exist contributes nothing here: the configuration check refuses it before any run.
-pub fn stack_firewall_rules<'a>(inv: &'a super::Inventory, id: u32) -> Vec<(&'a str, &'a [FirewallRule])> {
+pub fn stack_firewall_rules(inv: &super::Inventory, id: u32) -> Vec<(&str, &[FirewallRule])> {
     let Some(super::GuestRef::Vm(vm)) = inv.guest(id) else {
         return Vec::new();
     };
