@@ -1,25 +1,44 @@
-//! `fw::` — Proxmox firewall file contents generated from the configuration.
+//! `fw::` — Proxmox firewall files: phoenix's declared part merged into what is on the host.
 
 use super::at;
 use super::convert::guest_id;
 use super::{Ctx, Namespace, Res};
-use crate::generate::firewall::{cluster_file, guest_file};
+use crate::generate::firewall::{cluster_file, guest_file, StackRules};
+use crate::inventory::firewall::stack_firewall_rules;
 use crate::inventory::GuestRef;
 use rhai::{Dynamic, NativeCallContext};
 
+/// `file::read`'s answer: the text, or `()` for a file that does not exist.
+fn existing(v: &Dynamic) -> Res<Option<String>> {
+    if v.is_unit() {
+        return Ok(None);
+    }
+    v.clone()
+        .into_string()
+        .map(Some)
+        .map_err(|t| format!("the current file text must be a string or () (no file), not {t}").into())
+}
+
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new("fw", "Proxmox firewall files generated from the configuration.");
+    let mut ns = Namespace::new(
+        "fw",
+        "Proxmox firewall files: phoenix's options and rules merged into the file on the host, \
+         everything else (aliases, IP sets, groups, other options and rules) kept byte for byte.",
+    );
 
     let c = ctx.clone();
     ns.add(
         "cluster_file",
-        &["-> String"],
-        "The text of /etc/pve/firewall/cluster.fw for the declared host firewall, or () when none is declared.",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
+        &["existing: String or ()", "-> String"],
+        "The text of /etc/pve/firewall/cluster.fw: `existing` (its current text, () when there is none) with \
+         phoenix's options and its `phoenix-host` security group (the host rules) merged in, or () when no host \
+         firewall is declared. Refuses a file it cannot read.",
+        move |nc: NativeCallContext, current: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
+                let current = existing(&current)?;
                 Ok(match &run.inventory.hypervisor.firewall {
-                    Some(fw) => cluster_file(fw).map_err(|e| e.to_string())?.into(),
+                    Some(fw) => cluster_file(fw, current.as_deref()).map_err(|e| e.to_string())?.into(),
                     None => Dynamic::UNIT,
                 })
             })
@@ -29,18 +48,25 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let c = ctx.clone();
     ns.add(
         "guest_file",
-        &["id: int", "-> String"],
-        "The text of /etc/pve/firewall/<id>.fw for a guest's declared firewall, or () when it declares none.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+        &["id: int", "existing: String or ()", "-> String"],
+        "The text of /etc/pve/firewall/<id>.fw: `existing` with the guest's declared firewall and the \
+         firewall_rules of the stacks it deploys merged in as phoenix's rules (comment `phoenix: …`), or () \
+         when the guest declares none and has no file.",
+        move |nc: NativeCallContext, id: Dynamic, current: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
+                let current = existing(&current)?;
                 let fw = match run.inventory.guest(id).ok_or_else(|| format!("guest {id} is not declared"))? {
                     GuestRef::Lxc(g) => g.firewall.as_ref(),
                     GuestRef::Vm(g) => g.firewall.as_ref(),
                 };
-                match fw {
-                    Some(f) => Ok(Dynamic::from(guest_file(id, f).map_err(|e| e.to_string())?)),
+                let stacks: Vec<StackRules> = stack_firewall_rules(&run.inventory, id)
+                    .into_iter()
+                    .map(|(stack, rules)| StackRules { stack, rules })
+                    .collect();
+                match guest_file(id, fw, &stacks, current.as_deref()).map_err(|e| e.to_string())? {
+                    Some(text) => Ok(Dynamic::from(text)),
                     None => Ok(Dynamic::UNIT),
                 }
             })

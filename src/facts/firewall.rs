@@ -1,7 +1,10 @@
 //! Proxmox firewall files (`cluster.fw`, `host.fw`, `<vmid>.fw`; contracts §E): parser and
-//! the canonical writer of pve-firewall (`save_*`: OPTIONS sorted, ALIASES sorted, IPSETs sorted
-//! with entries sorted by cidr, RULES in order, groups sorted; a blank line after every header
-//! and every section). For canonical input `render(parse(x)) == x`.
+//! a canonical writer shaped like pve-firewall's (`save_*`: ALIASES sorted, IPSETs sorted with
+//! entries sorted by cidr, RULES in order, groups sorted; a blank line after every header and
+//! every section). pve-firewall writes OPTIONS in Perl hash order (`keys %$options`, not
+//! stable); this writer sorts them. For canonical input `render(parse(x)) == x`. phoenix does
+//! not write files with it: it merges its part into the text on the host
+//! (`generate::firewall_merge`), so an administrator's file keeps its bytes.
 //!
 //! pve-firewall only warns about lines it cannot read and drops them; phoenix reports them as
 //! errors with the line number (a caller may downgrade to a warning), because rewriting a file
@@ -164,7 +167,9 @@ pub fn parse_firewall(text: &str) -> Result<FirewallFile, FwParseError> {
                 let (k, v) = line.split_once(':').ok_or_else(|| err("can't parse option"))?;
                 let (k, v) = (k.trim(), v.trim());
                 let key_ok = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                if !key_ok || v.is_empty() || v.contains(char::is_whitespace) {
+                // An empty value is valid: the GUI writes `log_level_in: ` for "no logging"
+                // (pve-firewall's `parse_vmfw_option`: `(($loglevels)\s*)?`).
+                if !key_ok || v.contains(char::is_whitespace) {
                     return Err(err("can't parse option"));
                 }
                 if fw.options.insert(k.to_string(), v.to_string()).is_some() {
@@ -426,6 +431,7 @@ mod tests {
             "[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n\n[IPSET Blk]\n\n10.0.0.0/24\n!10.0.0.5 # not this\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.0/8 -p udp -dport 53 # dns\nGROUP webserver -i net0\n\n"
         );
         assert_eq!(render_firewall(&FirewallFile::default()), "");
+        assert_eq!(parse_firewall("[OPTIONS]\nlog_level_in: \n").unwrap().options["log_level_in"], "");
         assert_eq!(parse_firewall("").unwrap(), FirewallFile::default());
     }
 

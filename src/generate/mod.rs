@@ -7,6 +7,7 @@
 pub mod error;
 pub mod exports;
 pub mod firewall;
+pub mod firewall_merge;
 pub mod fstab;
 pub mod hostname;
 pub mod lxc_conf;

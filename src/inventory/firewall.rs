@@ -94,9 +94,26 @@ fn policy(ctx: &Ctx, v: &Value, ptr: &str) -> Option<String> {
     one_of(ctx, v, ptr, &ACTIONS, "policy")
 }
 
-/// A rule of the host (cluster.fw): any interface name.
+/// A rule of the host (cluster.fw). phoenix keeps the host rules in its own security group
+/// (`phoenix-host`, so the administrator's part of the shared file stays theirs), and
+/// pve-firewall refuses `-i` on a rule inside a security group (`verify_rule`, rule_env
+/// `group`): an interface is refused here, with the way out.
 pub(crate) fn host_rule(ctx: &Ctx, v: &Value, ptr: &str) -> Option<FirewallRule> {
-    rule(ctx, v, ptr, &FIREWALL_IFACE)
+    let r = rule(ctx, v, ptr, &FIREWALL_IFACE)?;
+    if r.iface.is_some() {
+        let at = format!("{ptr}/iface");
+        ctx.report(
+            ctx.at_key(&at, format!("`{}`: a host rule cannot name an interface", ctx.path(&at)))
+                .label("interface on a host rule")
+                .help(
+                    "phoenix keeps the host rules in the `phoenix-host` security group of cluster.fw, and \
+                     pve-firewall ignores a rule with `-i` inside a security group; match on `source`/`dest` \
+                     instead, or add the rule in the Proxmox GUI",
+                ),
+        );
+        return None;
+    }
+    Some(r)
 }
 
 /// A rule of a guest (its `<id>.fw`, or a stack deployed on it): interfaces are `netN`.
@@ -198,4 +215,26 @@ pub(crate) fn host_firewall(o: &mut Obj) -> HostFirewall {
         default_output_policy: o.opt("default_output_policy", policy),
         global_firewall_rules: o.list("global_firewall_rules", host_rule),
     }
+}
+
+/// The environment of a stack whose `firewall_rules` go into the `.fw` of the VM that deploys
+/// it when the reference names none (the original only ever used `production`).
+pub const DEFAULT_STACK_ENVIRONMENT: &str = "production";
+
+/// The firewall rules of every stack a guest deploys, as (stack name, rules), in the order of
+/// its `docker_stacks`. Only VMs deploy stacks. A reference to a stack or environment that does
+/// not exist contributes nothing here: the configuration check refuses it before any run.
+pub fn stack_firewall_rules(inv: &super::Inventory, id: u32) -> Vec<(&str, &[FirewallRule])> {
+    let Some(super::GuestRef::Vm(vm)) = inv.guest(id) else {
+        return Vec::new();
+    };
+    vm.docker_stacks
+        .iter()
+        .filter_map(|s| {
+            let stack = inv.stacks.get(&s.name)?;
+            let env = s.environment.as_deref().unwrap_or(DEFAULT_STACK_ENVIRONMENT);
+            let rules = &stack.manifest.environments.get(env)?.firewall_rules;
+            Some((stack.name.as_str(), rules.as_slice()))
+        })
+        .collect()
 }

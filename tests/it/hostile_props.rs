@@ -404,7 +404,8 @@ fn round_trips(field: Field, v: &str, sb: &Sandbox, hv: &Value) -> Result<(), St
             }
             let r = &fw.rules[0];
             if field == Field::GuestFwComment {
-                eq("rule comment", r.comment.as_deref())
+                // phoenix marks its guest rules by their comment (`phoenix: <declared>`).
+                eq("rule comment", r.comment.as_deref().and_then(|c| c.strip_prefix("phoenix: ")))
             } else {
                 eq("rule source", r.source.as_deref())
             }
@@ -413,10 +414,16 @@ fn round_trips(field: Field, v: &str, sb: &Sandbox, hv: &Value) -> Result<(), St
             let text = sim_file(&state, "/etc/pve/firewall/cluster.fw").ok_or("no cluster.fw written")?;
             let fw = parse_firewall(&text).map_err(|e| format!("cluster.fw does not parse: {e}\n{text}"))?;
             let want = hv["firewall"]["global_firewall_rules"].as_array().map_or(0, Vec::len);
-            if fw.rules.len() != want {
-                return Err(format!("cluster.fw has {} rules, not {want}:\n{text}", fw.rules.len()));
+            // The host rules live in phoenix's security group, applied by one GROUP line.
+            let rules = fw.groups.get("phoenix-host").map(|g| g.rules.clone()).unwrap_or_default();
+            if rules.len() != want || fw.rules.len() != 1 {
+                return Err(format!(
+                    "cluster.fw has {} group rules (not {want}), {} rules:\n{text}",
+                    rules.len(),
+                    fw.rules.len()
+                ));
             }
-            let r = &fw.rules[0];
+            let r = &rules[0];
             match field {
                 Field::HostFwComment => eq("rule comment", r.comment.as_deref()),
                 Field::HostFwDport => eq("rule dport", r.dport.as_deref()),

@@ -5,6 +5,7 @@ mod corpus_patch;
 mod dry_run;
 mod feature_registry;
 mod features;
+mod fidelity_firewall;
 mod fidelity_guest;
 mod fidelity_mounts;
 mod graph_props;

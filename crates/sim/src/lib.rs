@@ -54,6 +54,7 @@ mod zfs;
 pub use classify::is_mutating;
 pub use error::SimError;
 pub use file::{FileData, FileWrite};
+pub use firewall::{compile_warnings, gui_text, seed_firewall_file, GuiFirewall, GuiSet};
 pub use host::{LoggedCommand, SimHost};
 pub use output::SimOutput;
 pub use state::{
