@@ -280,7 +280,9 @@ fn stop_with(sig: &str, announced: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let (child, sim, state) = slow_setup(d, 80);
-    std::thread::sleep(Duration::from_millis(400));
+    // Signal once the apply has journalled its first action: a fixed delay raced the start-up
+    // (rehearsal included) on a loaded machine.
+    wait_for("the first journalled action", Duration::from_secs(60), || has_text(&state.join("journal.jsonl")));
     signal(&child, sig);
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{sig}: {}", stderr(&out));
@@ -326,7 +328,8 @@ fn after_sigkill_the_state_holds_every_journalled_action_and_a_rerun_converges()
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let (mut child, sim, state) = slow_setup(d, 60);
-    std::thread::sleep(Duration::from_millis(900));
+    wait_for("the first journalled action", Duration::from_secs(60), || has_text(&state.join("journal.jsonl")));
+    std::thread::sleep(Duration::from_millis(200));
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
     let done = assert_journal_matches_sim_state(d, &sim, &state);
