@@ -142,10 +142,19 @@ pub fn run_plan(job: PlanJob) -> i32 {
         crate::app::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
+    // The reads each guest needed last time are fetched in one round trip per guest.
+    let read_plan = crate::facts::batch::ReadPlan::path(&job.state_dir, &job.label);
+    rehearsal.facts.expect_reads(crate::facts::batch::ReadPlan::load(&read_plan, &rehearsal.host));
     rehearsal.start();
     let mut scope = Scripts::plan_scope(&job.args, true, &rehearsal.host);
     let result = job.scripts.run(&job.ast, &job.found.name, &mut scope);
     let code = rehearsal.finish(result.is_err());
+    if result.is_ok() {
+        let made = crate::facts::batch::ReadPlan { host: rehearsal.host.clone(), guests: rehearsal.facts.reads_made() };
+        if let Err(e) = made.save(&read_plan) {
+            tracing::debug!("{}: {e} (the next run reads one by one)", read_plan.display());
+        }
+    }
     let interrupted = rehearsal.cancelled();
     if let Err(d) = &result {
         if !interrupted {
