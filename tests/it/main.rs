@@ -18,6 +18,7 @@ mod parallel_equivalence;
 mod rehearsal;
 mod run_safety;
 mod secrets;
+mod snapshots_human;
 mod ssh;
 mod support;
 mod verbs;
