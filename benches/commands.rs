@@ -87,6 +87,11 @@ struct Count {
 }
 
 fn owner(argv: &[String], guests: &BTreeMap<u32, Guest>) -> Option<u32> {
+    // A batch names the guest it reads for; it may also name others (a clone source's config).
+    let label = argv.get(3).and_then(|a| a.strip_prefix("phoenix-reads-")).and_then(|id| id.parse().ok());
+    if let Some(id) = label.filter(|id| guests.contains_key(id)) {
+        return Some(id);
+    }
     guests
         .iter()
         .find(|(id, g)| {

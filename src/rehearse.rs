@@ -226,6 +226,16 @@ fn apply(
     run.start();
     let mut scope = Scripts::plan_scope(&job.args, false, &run.host);
     let result = scripts.run(ast, &found.name, &mut scope);
+    // What each guest read in the apply replaces what its rehearsal read (before changes).
+    let made = run.facts.reads_made();
+    if !made.is_empty() {
+        let path = crate::facts::batch::ReadPlan::path(&job.state_dir, &job.label);
+        let mut plan = crate::facts::batch::ReadPlan::load(&path, &run.host);
+        plan.guests.extend(made);
+        if let Err(e) = plan.save(&path) {
+            tracing::debug!("{}: {e} (the next run reads one by one)", path.display());
+        }
+    }
     if let Err(d) = &result {
         if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
             report_script_error(d, job.verbosity);

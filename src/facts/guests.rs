@@ -489,12 +489,13 @@ impl Facts {
     fn cached_run_in_guest(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<(i32, Vec<u8>), FactError> {
         let cmd = crate::ops::guest::in_guest_command(kind, id, argv, None);
         let key = super::base::ReadKey::Command(cmd.clone());
+        let read = super::batch::Read::Inside { kind, id, argv: argv.to_vec() };
+        self.note(&read);
         match self.reads.take(&key) {
             Some(super::base::Answer::Inside(code, out)) => return Ok((code, out)),
             Some(super::base::Answer::Command(out)) => return crate::ops::guest::guest_result(kind, &cmd, &out),
             _ => {}
         }
-        let read = super::batch::Read::Inside { kind, id, argv: argv.to_vec() };
         if let Some(super::batch::Answer::Inside(code, out)) = self.batched(&read) {
             self.reads.record(key, &super::base::Answer::Inside(code, out.clone()));
             return Ok((code, out));

@@ -155,10 +155,13 @@ impl Facts {
     /// batched one, else the host.
     pub(crate) fn host_run(&self, cmd: &Command) -> Result<Output, FactError> {
         let key = ReadKey::Command(cmd.clone());
+        let read = batch::Read::host(cmd);
+        if let Some(r) = &read {
+            self.note(r);
+        }
         if let Some(Answer::Command(out)) = self.reads.take(&key) {
             return Ok(out);
         }
-        let read = batch::Read::host(cmd);
         let out = match read.as_ref().and_then(|r| self.batched(r)) {
             Some(batch::Answer::Host(out)) => out,
             _ => self.conn.run(cmd)?,
@@ -171,10 +174,12 @@ impl Facts {
     /// batched one, else the host.
     pub(crate) fn host_file(&self, path: &str) -> Result<Option<FileData>, FactError> {
         let key = ReadKey::File(path.to_string());
+        let read = batch::Read::File(path.to_string());
+        self.note(&read);
         if let Some(Answer::File(data)) = self.reads.take(&key) {
             return Ok(data);
         }
-        let data = match self.batched(&batch::Read::File(path.to_string())) {
+        let data = match self.batched(&read) {
             Some(batch::Answer::File(data)) => data,
             _ => self.conn.read_file(path)?,
         };
@@ -190,20 +195,27 @@ impl Facts {
         *locked(&self.batches.expected) = plan.guests;
     }
 
-    /// The reads each guest's plan made in this run (a dry-run's; empty for an apply).
+    /// The reads each guest's plan made in this run (however they were answered).
     pub fn reads_made(&self) -> BTreeMap<u32, Vec<batch::Read>> {
         locked(&self.batches.noted).iter().map(|(id, r)| (*id, r.iter().cloned().collect())).collect()
     }
 
-    /// Note `read` for the guest this thread works on and answer it from that guest's batch
-    /// (sent at its first read). `None`: ask the host alone. Dry-run only: nothing changes the
-    /// host during one, so a batched answer is good for the whole run.
+    /// Note `read` for the guest this thread works on, in every mode: an apply's notes say
+    /// what a guest reads once it is converged, better than its rehearsal's.
+    fn note(&self, read: &batch::Read) {
+        if let Some(id) = batch::reader() {
+            locked(&self.batches.noted).entry(id).or_default().insert(read.clone());
+        }
+    }
+
+    /// Answer `read` from the batch of the guest this thread works on (sent at its first
+    /// read). `None`: ask the host alone. Dry-run only: nothing changes the host during one,
+    /// so a batched answer is good for the whole run.
     fn batched(&self, read: &batch::Read) -> Option<batch::Answer> {
         if !self.dry_run {
             return None;
         }
         let id = batch::reader()?;
-        locked(&self.batches.noted).entry(id).or_default().insert(read.clone());
         if locked(&self.batches.sent).insert(id) {
             let expected = locked(&self.batches.expected).remove(&id).unwrap_or_default();
             self.send_batch(id, &expected);
