@@ -81,6 +81,41 @@ impl Read {
     pub fn host(cmd: &Command) -> Option<Read> {
         plain(cmd).map(Read::Host)
     }
+
+    /// Whether this is a read of a shape the fact readers make and that only looks. Notes come
+    /// from a file, and a dry-run must send nothing but reads whatever that file says: a note of
+    /// any other shape is never batched (if phoenix really makes that read, it is asked alone).
+    pub fn only_looks(&self) -> bool {
+        fn words(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        match self {
+            Read::File(path) => path.starts_with('/') && !path.contains('\n'),
+            Read::Host(argv) => matches!(
+                words(argv).as_slice(),
+                ["pct" | "qm", "list"]
+                    | ["stat", "-c", _, "--", ..]
+                    | ["zfs", "list" | "get", ..]
+                    | ["zpool", "list" | "get" | "status", ..]
+                    | ["pvesm", "status", ..]
+                    | ["tar", "-tf", _]
+                    | ["tar", "-xOf", _, _]
+            ),
+            Read::Inside { argv, .. } => inside_looks(&words(argv)),
+        }
+    }
+}
+
+/// The in-guest checks features make that only look (see `Read::only_looks`).
+fn inside_looks(argv: &[&str]) -> bool {
+    match argv {
+        ["test" | "[", ..] | ["cat" | "sha256sum", _] | ["stat", ..] | ["getent", _, _] => true,
+        ["dpkg", "-s", ..] | ["dpkg-query", "-W", ..] | ["mountpoint", "-q", _] => true,
+        ["systemctl", "is-enabled" | "is-active" | "is-failed", _] => true,
+        ["nvidia-smi"] | ["hostname"] | ["true"] => true,
+        ["runuser", "-u", _, "--", rest @ ..] => inside_looks(rest),
+        _ => false,
+    }
 }
 
 fn plain(cmd: &Command) -> Option<Vec<String>> {
@@ -149,6 +184,11 @@ impl ReadPlan {
             Some(p) if p.host == host => p,
             _ => ReadPlan { host: host.to_string(), guests: BTreeMap::new() },
         }
+    }
+
+    /// What may be sent for each guest: the notes that only look (`Read::only_looks`).
+    pub fn sendable(self) -> BTreeMap<u32, Vec<Read>> {
+        self.guests.into_iter().map(|(id, reads)| (id, reads.into_iter().filter(Read::only_looks).collect())).collect()
     }
 
     /// Write the notes (temp file + rename). Errors are returned for the caller to log.
@@ -399,6 +439,33 @@ mod tests {
         // A short answer is no answer.
         let out = Output { code: 0, stdout: b"= 0\n".to_vec(), stderr: vec![] };
         assert!(layout.answers(&out, &ok).is_empty());
+    }
+
+    #[test]
+    fn only_reads_that_look_are_ever_sent() {
+        let inside =
+            |s: &str| Read::Inside { kind: GuestKind::Lxc, id: 1, argv: s.split(' ').map(String::from).collect() };
+        let host = |s: &str| Read::Host(s.split(' ').map(String::from).collect());
+        for ok in [
+            "test -f /x",
+            "dpkg -s curl jq",
+            "runuser -u step -- test -w /etc/step-ca",
+            "systemctl is-enabled docker",
+            "cat /etc/fstab",
+        ] {
+            assert!(inside(ok).only_looks(), "{ok}");
+        }
+        for bad in ["rm -rf /", "systemctl restart docker", "runuser -u x -- rm /y", "sh -c reboot", "cat /a /b"] {
+            assert!(!inside(bad).only_looks(), "{bad}");
+        }
+        assert!(host("pct list").only_looks() && host("stat -c %F -- /tank/a").only_looks());
+        assert!(!host("pct destroy 100").only_looks() && !host("zfs destroy tank").only_looks());
+        assert!(!Read::File("relative".into()).only_looks());
+        let plan = ReadPlan {
+            host: "h".into(),
+            guests: BTreeMap::from([(7, vec![host("pct list"), host("pct start 7"), inside("test -f /x")])]),
+        };
+        assert_eq!(plan.sendable()[&7], vec![host("pct list"), inside("test -f /x")]);
     }
 
     #[test]

@@ -502,7 +502,9 @@ impl Facts {
         }
         let out = self.conn.run(&cmd)?;
         self.reads.record(key, &super::base::Answer::Command(out.clone()));
-        crate::ops::guest::guest_result(kind, &cmd, &out)
+        let result = crate::ops::guest::guest_result(kind, &cmd, &out)?;
+        self.answered(read, super::batch::Answer::Inside(result.0, result.1.clone()));
+        Ok(result)
     }
 
     /// Run a read-only command inside a guest: (exit code, stdout). Always asks the guest

@@ -164,7 +164,13 @@ impl Facts {
         }
         let out = match read.as_ref().and_then(|r| self.batched(r)) {
             Some(batch::Answer::Host(out)) => out,
-            _ => self.conn.run(cmd)?,
+            _ => {
+                let out = self.conn.run(cmd)?;
+                if let Some(r) = read {
+                    self.answered(r, batch::Answer::Host(out.clone()));
+                }
+                out
+            }
         };
         self.reads.record(key, &Answer::Command(out.clone()));
         Ok(out)
@@ -181,7 +187,11 @@ impl Facts {
         }
         let data = match self.batched(&read) {
             Some(batch::Answer::File(data)) => data,
-            _ => self.conn.read_file(path)?,
+            _ => {
+                let data = self.conn.read_file(path)?;
+                self.answered(read, batch::Answer::File(data.clone()));
+                data
+            }
         };
         self.reads.record(key, &Answer::File(data.clone()));
         Ok(data)
@@ -192,7 +202,7 @@ impl Facts {
     /// Start from the reads each guest's plan made last time (a dry-run fetches them in one
     /// batch per guest).
     pub fn expect_reads(&self, plan: batch::ReadPlan) {
-        *locked(&self.batches.expected) = plan.guests;
+        *locked(&self.batches.expected) = plan.sendable();
     }
 
     /// The reads each guest's plan made in this run (however they were answered).
@@ -223,14 +233,27 @@ impl Facts {
         locked(&self.batches.answers).get(read).cloned()
     }
 
-    /// One host command for every read `id`'s plan made last time. A batch that fails, or an
-    /// item that does not come back whole, leaves those reads to be asked alone.
+    /// Dry-run: keep a read asked alone for every later reader (another guest's batch then
+    /// leaves it out), so the host is asked each question once.
+    fn answered(&self, read: batch::Read, answer: batch::Answer) {
+        if self.dry_run {
+            locked(&self.batches.answers).insert(read, answer);
+        }
+    }
+
+    /// One host command for every read `id`'s plan made last time and not answered yet. A
+    /// batch that fails, or an item that does not come back whole, leaves those reads to be
+    /// asked alone.
     fn send_batch(&self, id: u32, reads: &[batch::Read]) {
+        let reads: Vec<batch::Read> = {
+            let answers = locked(&self.batches.answers);
+            reads.iter().filter(|r| !answers.contains_key(*r)).cloned().collect()
+        };
         if reads.len() < 2 {
             return;
         }
         let in_guest = |kind, gid, argv: &[String]| crate::ops::guest::in_guest_command(kind, gid, argv, None);
-        let Some((cmd, layout)) = batch::command(&format!("phoenix-reads-{id}"), reads, &in_guest) else {
+        let Some((cmd, layout)) = batch::command(&format!("phoenix-reads-{id}"), &reads, &in_guest) else {
             return;
         };
         let out = match self.conn.run(&cmd) {
