@@ -1,3 +1,4 @@
+mod batched_reads;
 mod cli;
 mod converge_memory;
 mod corpus;
