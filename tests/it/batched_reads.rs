@@ -72,3 +72,41 @@ fn notes_that_do_not_only_look_are_never_sent() {
     assert!(!text.contains("destroy") && !text.contains("\"reboot\""), "a note that does not only look was sent");
     assert_eq!(per_guest(&sb).get(&110), Some(&1), "the rest of 110's notes are still batched");
 }
+
+/// The batch over a real sshd and the real `sh`: one round trip, answers byte-exact, paths with
+/// shell syntax stay data.
+#[test]
+fn a_batch_over_real_ssh_answers_like_single_reads() {
+    use phoenix::connector::Connector;
+    use phoenix::facts::batch::{command, Answer, Read};
+    let sshd = crate::support::sshd::Sshd::start();
+    let control = tempfile::tempdir().expect("temp dir");
+    let conn = sshd.connector(control.path());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tricky = dir.path().join("a b; $(touch pwned) 'q'");
+    std::fs::write(&tricky, b"x: 1\n\0\xff").expect("write");
+    let tricky = tricky.to_str().expect("utf-8 path").to_string();
+    let missing = dir.path().join("missing").to_str().expect("utf-8 path").to_string();
+    let reads = vec![
+        Read::File(tricky.clone()),
+        Read::File(missing.clone()),
+        Read::Host(vec!["cat".into(), tricky.clone()]),
+        Read::Host(vec!["test".into(), "-d".into(), dir.path().to_str().expect("utf-8").into()]),
+    ];
+    let no_guest = |_, _, _: &[String]| -> phoenix::command::Command { unreachable!("no in-guest reads here") };
+    let (cmd, layout) = command("phoenix-reads-1", &reads, &no_guest).expect("a batch");
+    let out = conn.run(&cmd).expect("ssh runs");
+    assert_eq!(out.code, 0, "{}", out.stderr_str());
+    let answers = layout.answers(&out, &|_, _, _| None);
+    assert_eq!(answers.len(), 4);
+    let single = conn.read_file(&tricky).expect("read").expect("exists");
+    match &answers[0].1 {
+        Answer::File(Some(f)) => assert_eq!(f, &single, "the batch reads a file as read_file does"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&answers[1].1, Answer::File(None)));
+    assert!(matches!(&answers[2].1, Answer::Host(o) if o.code == 0 && o.stdout == b"x: 1\n\0\xff"));
+    assert!(matches!(&answers[3].1, Answer::Host(o) if o.code == 0));
+    assert!(!dir.path().join("pwned").exists() && !std::path::Path::new("pwned").exists());
+    assert_eq!(conn.read_file(&missing).expect("read"), None);
+}
