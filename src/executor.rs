@@ -526,7 +526,8 @@ pub fn current_guest() -> Option<u32> {
 /// Run `f` attributed to guest `id`.
 pub fn with_guest<R>(id: u32, f: impl FnOnce() -> R) -> R {
     let prev = CURRENT_GUEST.with(|g| g.replace(Some(id)));
-    let r = f();
+    // Its reads are noted (and batched) for it too.
+    let r = crate::facts::batch::for_guest(id, f);
     CURRENT_GUEST.with(|g| g.set(prev));
     r
 }

@@ -143,10 +143,19 @@ pub fn run_plan(job: PlanJob) -> i32 {
         crate::stderr::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
+    // The reads each guest needed last time are fetched in one round trip per guest.
+    let read_plan = crate::facts::batch::ReadPlan::path(&job.state_dir, &job.label);
+    rehearsal.facts.expect_reads(crate::facts::batch::ReadPlan::load(&read_plan, &rehearsal.host));
     rehearsal.start();
     let mut scope = Scripts::plan_scope(&job.args, true, &rehearsal.host);
     let result = job.scripts.run(&job.ast, &job.found.name, &mut scope);
     let code = rehearsal.finish(result.is_err());
+    if result.is_ok() {
+        let made = crate::facts::batch::ReadPlan { host: rehearsal.host.clone(), guests: rehearsal.facts.reads_made() };
+        if let Err(e) = made.save(&read_plan) {
+            tracing::debug!("{}: {e} (the next run reads one by one)", read_plan.display());
+        }
+    }
     let interrupted = rehearsal.cancelled();
     if let Err(d) = &result {
         if !interrupted {
@@ -218,6 +227,16 @@ fn apply(
     run.start();
     let mut scope = Scripts::plan_scope(&job.args, false, &run.host);
     let result = scripts.run(ast, &found.name, &mut scope);
+    // What each guest read in the apply replaces what its rehearsal read (before changes).
+    let made = run.facts.reads_made();
+    if !made.is_empty() {
+        let path = crate::facts::batch::ReadPlan::path(&job.state_dir, &job.label);
+        let mut plan = crate::facts::batch::ReadPlan::load(&path, &run.host);
+        plan.guests.extend(made);
+        if let Err(e) = plan.save(&path) {
+            tracing::debug!("{}: {e} (the next run reads one by one)", path.display());
+        }
+    }
     if let Err(d) = &result {
         if d.kind != crate::script::diagnostic::ScriptErrorKind::Interrupted {
             report_script_error(d, job.verbosity);

@@ -29,6 +29,8 @@ pub enum ReadKey {
 pub enum Answer {
     Command(Output),
     File(Option<FileData>),
+    /// An in-guest read answered by a batch (batch.rs): exit code and stdout.
+    Inside(i32, Vec<u8>),
 }
 
 /// What an action can change, for forgetting recorded answers.

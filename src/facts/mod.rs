@@ -4,6 +4,7 @@
 //! Listings are read once per run (`pct list`, `zfs list`), never once per guest.
 
 pub mod base;
+pub mod batch;
 pub mod cache;
 pub mod effect;
 pub mod firewall;
@@ -76,6 +77,28 @@ pub struct Facts {
     dry_run: bool,
     /// The host's answers: recorded by a rehearsal, served to the apply that follows it.
     reads: ReadLog,
+    /// Dry-run: reads noted per guest, and answers fetched in one batch per guest (batch.rs).
+    batches: Batches,
+}
+
+/// The batching state of a dry-run (see [`batch`]).
+#[derive(Default)]
+struct Batches {
+    /// The reads each guest's plan made in the previous run (what to fetch at its first read).
+    expected: std::sync::Mutex<BTreeMap<u32, Vec<batch::Read>>>,
+    /// The reads each guest's plan made in this run, in order.
+    noted: std::sync::Mutex<BTreeMap<u32, indexmap::IndexSet<batch::Read>>>,
+    /// Guests whose batch was sent (once per run).
+    sent: std::sync::Mutex<std::collections::HashSet<u32>>,
+    /// The answers of the batches sent.
+    answers: std::sync::Mutex<HashMap<batch::Read, batch::Answer>>,
+}
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 pub const STORAGE_CFG: &str = "/etc/pve/storage.cfg";
@@ -105,6 +128,7 @@ impl Facts {
             guests: guests::GuestFacts::default(),
             dry_run,
             reads: ReadLog::Off,
+            batches: Batches::default(),
         }
     }
 
@@ -129,26 +153,122 @@ impl Facts {
         self.reads.forget(scope);
     }
 
-    /// A read command for a cached fact: a recorded answer when there is a good one, else the host.
+    /// A read command for a cached fact: a recorded answer when there is a good one, then a
+    /// batched one, else the host.
     pub(crate) fn host_run(&self, cmd: &Command) -> Result<Output, FactError> {
         let key = ReadKey::Command(cmd.clone());
+        let read = batch::Read::host(cmd);
+        if let Some(r) = &read {
+            self.note(r);
+        }
         if let Some(Answer::Command(out)) = self.reads.take(&key) {
             return Ok(out);
         }
-        let out = self.conn.run(cmd)?;
+        let out = match read.as_ref().and_then(|r| self.batched(r)) {
+            Some(batch::Answer::Host(out)) => out,
+            _ => {
+                let out = self.conn.run(cmd)?;
+                if let Some(r) = read {
+                    self.answered(r, batch::Answer::Host(out.clone()));
+                }
+                out
+            }
+        };
         self.reads.record(key, &Answer::Command(out.clone()));
         Ok(out)
     }
 
-    /// A host file for a cached fact: a recorded answer when there is a good one, else the host.
+    /// A host file for a cached fact: a recorded answer when there is a good one, then a
+    /// batched one, else the host.
     pub(crate) fn host_file(&self, path: &str) -> Result<Option<FileData>, FactError> {
         let key = ReadKey::File(path.to_string());
+        let read = batch::Read::File(path.to_string());
+        self.note(&read);
         if let Some(Answer::File(data)) = self.reads.take(&key) {
             return Ok(data);
         }
-        let data = self.conn.read_file(path)?;
+        let data = match self.batched(&read) {
+            Some(batch::Answer::File(data)) => data,
+            _ => {
+                let data = self.conn.read_file(path)?;
+                self.answered(read, batch::Answer::File(data.clone()));
+                data
+            }
+        };
         self.reads.record(key, &Answer::File(data.clone()));
         Ok(data)
+    }
+
+    // ---- batched reads (batch.rs) ----
+
+    /// Start from the reads each guest's plan made last time (a dry-run fetches them in one
+    /// batch per guest).
+    pub fn expect_reads(&self, plan: batch::ReadPlan) {
+        *locked(&self.batches.expected) = plan.sendable();
+    }
+
+    /// The reads each guest's plan made in this run (however they were answered).
+    pub fn reads_made(&self) -> BTreeMap<u32, Vec<batch::Read>> {
+        locked(&self.batches.noted).iter().map(|(id, r)| (*id, r.iter().cloned().collect())).collect()
+    }
+
+    /// Note `read` for the guest this thread works on, in every mode: an apply's notes say
+    /// what a guest reads once it is converged, better than its rehearsal's.
+    fn note(&self, read: &batch::Read) {
+        if let Some(id) = batch::reader() {
+            locked(&self.batches.noted).entry(id).or_default().insert(read.clone());
+        }
+    }
+
+    /// Answer `read` from the batch of the guest this thread works on (sent at its first
+    /// read). `None`: ask the host alone. Dry-run only: nothing changes the host during one,
+    /// so a batched answer is good for the whole run.
+    fn batched(&self, read: &batch::Read) -> Option<batch::Answer> {
+        if !self.dry_run {
+            return None;
+        }
+        let id = batch::reader()?;
+        if locked(&self.batches.sent).insert(id) {
+            let expected = locked(&self.batches.expected).remove(&id).unwrap_or_default();
+            self.send_batch(id, &expected);
+        }
+        locked(&self.batches.answers).get(read).cloned()
+    }
+
+    /// Dry-run: keep a read asked alone for every later reader (another guest's batch then
+    /// leaves it out), so the host is asked each question once.
+    fn answered(&self, read: batch::Read, answer: batch::Answer) {
+        if self.dry_run {
+            locked(&self.batches.answers).insert(read, answer);
+        }
+    }
+
+    /// One host command for every read `id`'s plan made last time and not answered yet. A
+    /// batch that fails, or an item that does not come back whole, leaves those reads to be
+    /// asked alone.
+    fn send_batch(&self, id: u32, reads: &[batch::Read]) {
+        let reads: Vec<batch::Read> = {
+            let answers = locked(&self.batches.answers);
+            reads.iter().filter(|r| !answers.contains_key(*r)).cloned().collect()
+        };
+        if reads.len() < 2 {
+            return;
+        }
+        let in_guest = |kind, gid, argv: &[String]| in_guest::in_guest_command(kind, gid, argv, None);
+        let Some((cmd, layout)) = batch::command(&format!("phoenix-reads-{id}"), &reads, &in_guest) else {
+            return;
+        };
+        let out = match self.conn.run(&cmd) {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::debug!("batched reads for guest {id}: {e}; reading one by one");
+                return;
+            }
+        };
+        let result = |kind, cmd: &Command, out: &Output| in_guest::guest_result(kind, cmd, out).ok();
+        let answers = layout.answers(&out, &result);
+        tracing::debug!("batched reads for guest {id}: {} asked, {} answered", reads.len(), answers.len());
+        locked(&self.batches.answers).extend(answers);
     }
 
     pub fn connector(&self) -> &Arc<dyn Connector> {

@@ -1,3 +1,4 @@
+mod batched_reads;
 mod cli;
 mod converge_memory;
 mod corpus;
@@ -22,6 +23,7 @@ mod rehearsal;
 mod run_safety;
 mod secrets;
 mod sim_readback;
+mod snapshots_human;
 mod ssh;
 mod support;
 mod sync_proxy;

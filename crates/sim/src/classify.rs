@@ -22,6 +22,7 @@ pub fn is_mutating(argv: &[String]) -> bool {
         // Listing a template or printing a member of it (the dry-run's base-image prediction).
         ("tar", _) => tar_reads(&argv[1..]),
         ("file.read", _) | ("stat", _) => true,
+        ("sh" | "bash", _) if super::batch::is_batch(&argv[1..]) => super::batch::reads_only(argv, |c| !is_mutating(c)),
         _ => false,
     };
     !read
@@ -52,6 +53,9 @@ fn guest_reads(cmd: &[String]) -> bool {
     // `runuser -u <user> -- cmd` reads iff cmd does (the step_ca writability guard).
     if prog == "runuser" {
         return inner_command(cmd).is_some_and(guest_reads);
+    }
+    if matches!(prog, "sh" | "bash") && super::batch::is_batch(&cmd[1..]) {
+        return super::batch::reads_only(cmd, guest_reads);
     }
     match prog {
         "true" | "false" | "test" | "[" | "cat" | "stat" | "sha256sum" | "dpkg-query" | "hostname" | "getent"

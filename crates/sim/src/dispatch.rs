@@ -2,7 +2,7 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{firewall, flock, host_dirs, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
+use super::{batch, firewall, flock, host_dirs, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -20,6 +20,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "exportfs" => nfs::run(st, rest).into(),
         "curl" | "wget" => host_download(st, program, rest).into(),
         "tar" => template::run(st, rest).into(),
+        "bash" | "sh" if batch::is_batch(rest) => run_batch(st, argv).into(),
         "bash" | "sh" => scripts::run_host(st, program, rest, stdin).into(),
         "flock" => flock::run(st, rest).into(),
         "mkdir" => host_dirs::mkdir(st, rest).into(),
@@ -29,6 +30,20 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),
     }
+}
+
+/// A read batch on the host (batch.rs): each item as the host would run it.
+fn run_batch(st: &mut SimState, argv: &[String]) -> crate::output::Output {
+    batch::run(argv, |item| match item {
+        batch::Item::File(path) => batch::file_answer(super::files::read(st, path).as_ref()),
+        batch::Item::Command(cmd) => {
+            let out = match run(st, cmd, None) {
+                Step::Done(out) => out,
+                Step::Then(finish) => finish(st),
+            };
+            (out.code, out.stdout)
+        }
+    })
 }
 
 /// Host `curl -fsSL -o <dest> <url>` / `wget -qO <dest> <url>`: the file appears with the

@@ -1069,6 +1069,16 @@ fn download(g: &mut Guest, tool: &str, args: &[&str]) -> Output {
 }
 
 fn shell(g: &mut Guest, id: u32, args: &[&str], stdin: Option<&[u8]>, p: &Proc) -> Output {
+    if super::batch::is_batch(args) {
+        let all: Vec<String> = ["sh"].iter().chain(args).map(|s| s.to_string()).collect();
+        return super::batch::run(&all, |item| match item {
+            super::batch::Item::File(path) => super::batch::file_answer(g.files.get(path)),
+            super::batch::Item::Command(cmd) => {
+                let o = run_as(g, id, cmd, None, p);
+                (o.code, o.stdout)
+            }
+        });
+    }
     match args {
         ["-c", script, ..] => {
             // Only a single simple command: anything with shell syntax is not interpreted.

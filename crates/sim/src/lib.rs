@@ -12,6 +12,7 @@
 
 mod archive;
 mod args;
+mod batch;
 mod catalogue;
 mod classify;
 mod cloudinit;

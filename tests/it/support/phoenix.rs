@@ -159,3 +159,38 @@ pub fn sim(sb: &Sandbox) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).expect("sim state written"))
         .expect("sim state is JSON")
 }
+
+/// A command as the reads it stands for: a batch of reads (`sh -c "# phoenix read batch …"
+/// NAME ITEM…`, see src/facts/batch.rs) is each of its items (`f PATH` → `file.read PATH`,
+/// `c N ARGV…` → ARGV, an in-guest batch → `pct exec ID -- ARGV` for each of its items); any
+/// other command is itself.
+pub fn reads_of(argv: &[String]) -> Vec<Vec<String>> {
+    let batch = |a: &[String]| a.len() >= 4 && a[1] == "-c" && a[2].starts_with("# phoenix read batch 1\n");
+    if !batch(argv) {
+        // `pct exec ID -- <batch>` / `qm guest exec ID … -- <batch>`
+        if let Some(dd) = argv.iter().position(|a| a == "--") {
+            if argv[0] != "sh" && batch(&argv[dd + 1..]) {
+                let prefix = &argv[..=dd];
+                return reads_of(&argv[dd + 1..])
+                    .into_iter()
+                    .map(|inner| prefix.iter().cloned().chain(inner).collect())
+                    .collect();
+            }
+        }
+        return vec![argv.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut rest = &argv[4..];
+    while let [tag, arg, more @ ..] = rest {
+        if tag == "f" {
+            out.push(vec!["file.read".to_string(), arg.clone()]);
+            rest = more;
+        } else {
+            let n: usize = arg.parse().expect("a batch item count");
+            out.extend(reads_of(&more[..n]));
+            rest = &more[n..];
+        }
+    }
+    assert!(rest.is_empty(), "a malformed batch: {argv:?}");
+    out
+}
