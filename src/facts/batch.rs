@@ -27,7 +27,7 @@
 
 use crate::command::{Arg, Command, Output};
 use crate::connector::FileData;
-use crate::graph::GuestKind;
+use crate::types::GuestKind;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
