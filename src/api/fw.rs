@@ -19,7 +19,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 Ok(match &run.inventory.hypervisor.firewall {
-                    Some(fw) => cluster_file(fw).map_err(|e| e.to_string())?.into(),
+                    Some(fw) => cluster_file(fw)?.into(),
                     None => Dynamic::UNIT,
                 })
             })
@@ -40,7 +40,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     GuestRef::Vm(g) => g.firewall.as_ref(),
                 };
                 match fw {
-                    Some(f) => Ok(Dynamic::from(guest_file(id, f).map_err(|e| e.to_string())?)),
+                    Some(f) => Ok(Dynamic::from(guest_file(id, f)?)),
                     None => Ok(Dynamic::UNIT),
                 }
             })

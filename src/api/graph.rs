@@ -29,7 +29,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let ids = run.graph.order(&guest_ids(&t)?).map_err(|e| e.to_string())?;
+                let ids = run.graph.order(&guest_ids(&t)?)?;
                 Ok(ids_to_array(&ids))
             })
         },
@@ -43,7 +43,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let waves = run.graph.waves(&guest_ids(&t)?).map_err(|e| e.to_string())?;
+                let waves = run.graph.waves(&guest_ids(&t)?)?;
                 Ok(waves.iter().map(|w| Dynamic::from(ids_to_array(w))).collect())
             })
         },
@@ -102,8 +102,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                             text
                         })
                     })
-                })
-                .map_err(|e| e.to_string())?;
+                })?;
             if let Some(e) = first_error.into_inner().ok().flatten() {
                 return Err(e);
             }

@@ -186,9 +186,10 @@ pub fn from_eval_error(
     }
     let pos = e.position();
     let operator = super::operator::find(e);
-    let (kind, message, label, help) = match &operator {
-        Some(op) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
-        None => describe(e, help_fn),
+    let (kind, message, label, help) = match (&operator, crate::api::error::find(e)) {
+        (Some(op), _) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        (None, Some(api)) => describe_api(&api),
+        (None, None) => describe(e, help_fn),
     };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
@@ -198,6 +199,24 @@ pub fn from_eval_error(
         diag.related.push(frame);
     }
     diag
+}
+
+/// An API function's typed error: its message, each cause on a line of its own, and the file it
+/// concerns. A lost connection is the operator's to act on (no script frame without `-v`): the
+/// plan did nothing wrong, the host went away, and nothing after the command ran.
+fn describe_api(api: &crate::api::error::ApiFailure) -> (ScriptErrorKind, String, String, Option<String>) {
+    let err = &api.0;
+    if let Some(lost) = err.connection_lost() {
+        let help = "check the host and the network, then run again: phoenix carries on from what is already done";
+        return (ScriptErrorKind::Operator, lost, "raised here".into(), Some(help.into()));
+    }
+    let mut message = err.to_string();
+    for cause in err.causes() {
+        message.push_str("\n  caused by: ");
+        message.push_str(&cause);
+    }
+    let help = err.path().filter(|p| !message.contains(p.as_str())).map(|p| format!("the file concerned: {p}"));
+    (ScriptErrorKind::Runtime, message, "raised here".into(), help)
 }
 
 fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptErrorKind, String, String, Option<String>) {

@@ -175,6 +175,7 @@ impl Scripts {
         });
 
         operator::register(&mut engine);
+        crate::api::error::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();
