@@ -192,13 +192,17 @@ mod tests {
         let found = find(&err).expect("an API failure through the call frame");
         assert!(matches!(*found.0, ApiError::ConfigFile { .. }));
         assert_eq!(found.0.path().as_deref(), Some("/cfg/scripts/check.sh"));
-        assert_eq!(found.text(), "host::run_script: cannot read /cfg/scripts/check.sh: Permission denied (os error 13)");
+        assert_eq!(
+            found.text(),
+            "host::run_script: cannot read /cfg/scripts/check.sh: Permission denied (os error 13)"
+        );
     }
 
     #[test]
     fn plans_catch_it_as_text_and_parts() {
         let e = engine_raising(unreadable);
-        let t: String = e.eval("let t = ``; try { boom() } catch (e) { t = `${e}|${e.path}|${e.causes.len()}` } t").unwrap();
+        let t: String =
+            e.eval("let t = ``; try { boom() } catch (e) { t = `${e}|${e.path}|${e.causes.len()}` } t").unwrap();
         assert_eq!(t, "host::run_script: cannot read /cfg/scripts/check.sh: Permission denied (os error 13)|/cfg/scripts/check.sh|1");
     }
 

@@ -71,9 +71,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "exists",
         &["path: String", "-> bool"],
         "Whether a host file exists.",
-        move |nc: NativeCallContext, path: &str| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.file(path)?.is_some()))
-        },
+        move |nc: NativeCallContext, path: &str| -> Res<bool> { at(&nc, || Ok(c.run()?.facts.file(path)?.is_some())) },
     );
 
     let c = ctx.clone();

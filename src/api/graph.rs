@@ -87,22 +87,21 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             // A rehearsal keeps the first guest's whole error: it ends the rehearsal with a
             // diagnostic pointing into the callback (nothing is applied after it).
             let first_error = std::sync::Mutex::new(None);
-            let outcomes = run
-                .walk(&targets, |id| {
-                    let call_ctx = store.create_context(engine);
-                    crate::executor::with_guest(id, || {
-                        work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
-                            // The innermost error says what went wrong; frames add only noise here.
-                            let text = crate::script::operator::error_text(e.unwrap_inner());
-                            if run.dry_run {
-                                if let Ok(mut first) = first_error.lock() {
-                                    first.get_or_insert(e);
-                                }
+            let outcomes = run.walk(&targets, |id| {
+                let call_ctx = store.create_context(engine);
+                crate::executor::with_guest(id, || {
+                    work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
+                        // The innermost error says what went wrong; frames add only noise here.
+                        let text = crate::script::operator::error_text(e.unwrap_inner());
+                        if run.dry_run {
+                            if let Ok(mut first) = first_error.lock() {
+                                first.get_or_insert(e);
                             }
-                            text
-                        })
+                        }
+                        text
                     })
-                })?;
+                })
+            })?;
             if let Some(e) = first_error.into_inner().ok().flatten() {
                 return Err(e);
             }

@@ -38,9 +38,7 @@ pub fn namespace() -> Namespace {
         "One /etc/fstab line mounting an NFS export (`<server>:<path>`) at an absolute mount point, with \
          `defaults,_netdev,nofail` (no newline). Throws when a field holds a blank, a newline or a `#`.",
         |nc: NativeCallContext, device: &str, mount_point: &str| -> Res<String> {
-            at(&nc, || {
-                Ok(fstab_line(device, mount_point, "nfs", &["defaults", "_netdev", "nofail"])?)
-            })
+            at(&nc, || Ok(fstab_line(device, mount_point, "nfs", &["defaults", "_netdev", "nofail"])?))
         },
     );
     ns

@@ -16,9 +16,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "storages",
         &["-> Map"],
         "Every storage definition by id: #{\"local\": #{kind, id, options}}.",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(&nc, || to_dynamic(&*c.run()?.facts.storages()?))
-        },
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || to_dynamic(&*c.run()?.facts.storages()?)) },
     );
 
     let c = ctx.clone();

@@ -266,7 +266,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, crate::ops::guest::destroy(&run.facts, KIND, id, crate::ops::guest::guest_subject(KIND, id)))
+                carry_out(
+                    &c,
+                    crate::ops::guest::destroy(&run.facts, KIND, id, crate::ops::guest::guest_subject(KIND, id)),
+                )
             })
         },
     );
@@ -309,9 +312,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     match qm::cloud_init_status(&run.facts, id)? {
                         CloudInit::Finished(s) => Ok(Some(s)),
                         CloudInit::Running => Ok(None),
-                        CloudInit::Failed(detail) => {
-                            Err(OpError::Invalid { subject: format!("vm {id}"), message: format!("cloud-init failed: {detail}") })
-                        }
+                        CloudInit::Failed(detail) => Err(OpError::Invalid {
+                            subject: format!("vm {id}"),
+                            message: format!("cloud-init failed: {detail}"),
+                        }),
                     }
                 })
             })

@@ -365,17 +365,20 @@ impl SshConnector {
         let code = super::local::exit_code(out.status);
         // 255 is ssh's own failure code. A remote command may also exit 255, but ssh always
         // explains its own failures on stderr and never produces remote stdout for them.
+        // The master gone too: the connection dropped under the command (the session then exits
+        // 255, often saying nothing). Whether the command finished is unknown, so nothing runs
+        // after it: a reconnect would carry on half-blind.
+        if code == 255 && !self.master_answers() {
+            let said = mask_secrets(String::from_utf8_lossy(&out.stderr).trim(), cmd);
+            let message = if said.is_empty() { "the ssh connection closed".to_string() } else { said };
+            let lost = ConnectorError::Lost { host: self.describe(), command: cmd.to_string(), message };
+            if let Ok(mut slot) = self.lost.lock() {
+                *slot = Some(clone_lost(&lost));
+            }
+            return Err(lost);
+        }
         if code == 255 && out.stdout.is_empty() && !out.stderr.is_empty() {
             let msg = mask_secrets(String::from_utf8_lossy(&out.stderr).trim(), cmd);
-            // The master gone too: the connection dropped under the command. Whether it finished
-            // is unknown, so nothing runs after it (a reconnect would carry on half-blind).
-            if !self.master_answers() {
-                let lost = ConnectorError::Lost { host: self.describe(), command: cmd.to_string(), message: msg };
-                if let Ok(mut slot) = self.lost.lock() {
-                    *slot = Some(clone_lost(&lost));
-                }
-                return Err(lost);
-            }
             return Err(self.connection_error(msg));
         }
         Ok(Output { code, stdout: out.stdout, stderr: out.stderr })

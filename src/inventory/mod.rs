@@ -3,8 +3,8 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 mod bind_mounts;
-pub mod edge;
 pub mod diagnostic;
+pub mod edge;
 mod excerpt;
 pub mod features;
 pub mod firewall;

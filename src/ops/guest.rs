@@ -386,3 +386,17 @@ pub fn destroy(facts: &Facts, kind: GuestKind, id: u32, subject: String) -> Resu
         .for_guest(Some(id));
     Ok(Plan::with(subject, vec![action]))
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::is_template;
+    use crate::graph::EdgeReason;
+
+    #[test]
+    fn a_template_is_a_declared_vm_template_or_a_clone_source() {
+        assert!(is_template(true, &[]));
+        assert!(is_template(false, &[(201, EdgeReason::CloneSource)]));
+        assert!(!is_template(false, &[(201, EdgeReason::Dependency)]), "a dependency does not make a template");
+        assert!(!is_template(false, &[]));
+    }
+}

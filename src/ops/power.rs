@@ -82,3 +82,61 @@ pub fn restart(facts: &Facts, kind: GuestKind, id: u32, reason: &str) -> Result<
         None => Err(invalid(kind, id, "does not exist")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::sim::SimConnector;
+    use phoenix_sim::{SimHost, SimState};
+    use std::sync::Arc;
+
+    /// A simulator holding a running container 101 (a Proxmox template when `template`) and a
+    /// stopped VM 1001.
+    fn facts(template: bool) -> Facts {
+        let h = Arc::new(SimHost::new(SimState::default()));
+        h.with_state(|s| {
+            let mut ct = phoenix_sim::Guest::new(phoenix_sim::GuestKind::Lxc);
+            ct.config.insert("hostname".into(), "a".into());
+            if template {
+                ct.config.insert("template".into(), "1".into());
+            } else {
+                ct.status = phoenix_sim::PowerState::Running;
+            }
+            s.guests.insert(101, ct);
+            let mut vm = phoenix_sim::Guest::new(phoenix_sim::GuestKind::Qemu);
+            vm.config.insert("name".into(), "b".into());
+            s.guests.insert(1001, vm);
+        });
+        Facts::new(Arc::new(SimConnector::from_host(h)), false)
+    }
+
+    fn shown(p: &Plan) -> Vec<String> {
+        p.actions.iter().map(|a| a.steps.iter().map(|s| s.describe()).collect::<Vec<_>>().join(" ; ")).collect()
+    }
+
+    #[test]
+    fn one_shutdown_for_both_kinds_with_the_grace_defined_here() {
+        assert_eq!(shutdown_command(GuestKind::Lxc, 101).to_string(), "pct shutdown 101 --timeout 60 --forceStop 1");
+        assert_eq!(shutdown_command(GuestKind::Vm, 1001).to_string(), "qm shutdown 1001 --timeout 120 --forceStop 1");
+    }
+
+    #[test]
+    fn power_and_restart_are_the_same_op_for_both_kinds() {
+        let f = facts(false);
+        assert_eq!(
+            shown(&ensure_power(&f, GuestKind::Lxc, 101, false).unwrap()),
+            ["pct shutdown 101 --timeout 60 --forceStop 1"]
+        );
+        assert_eq!(shown(&ensure_power(&f, GuestKind::Vm, 1001, true).unwrap()), ["qm start 1001"]);
+        assert!(ensure_power(&f, GuestKind::Lxc, 101, true).unwrap().actions.is_empty());
+        assert_eq!(shown(&restart(&f, GuestKind::Lxc, 101, "x").unwrap()), ["pct reboot 101"]);
+        assert!(restart(&f, GuestKind::Vm, 1001, "x").unwrap().actions.is_empty(), "a stopped VM is not rebooted");
+        assert!(ensure_power(&f, GuestKind::Vm, 4242, true)
+            .unwrap_err()
+            .to_string()
+            .contains("vm 4242: does not exist"));
+        // A Proxmox template is never started, whichever kind.
+        let f = facts(true);
+        assert!(ensure_power(&f, GuestKind::Lxc, 101, true).unwrap_err().to_string().contains("ct 101: is a template"));
+    }
+}

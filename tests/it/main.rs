@@ -1,3 +1,4 @@
+mod api_boundary;
 mod cli;
 mod converge_memory;
 mod corpus;

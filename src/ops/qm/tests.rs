@@ -1,19 +1,18 @@
 //! The VM ops on the simulator: a template built step by step, clones, configuration, power.
 
 use super::*;
+use crate::connector::sim::{to_sim, SimConnector};
+use crate::facts::guests::Power;
+use crate::inventory::GuestRef;
 use crate::ops::guest::destroy;
 use crate::ops::power::{ensure_power, restart};
 use crate::ops::snapshot::{ensure_snapshot, has_snapshot};
 use crate::ops::{Plan, Step};
-use crate::facts::guests::Power;
-use crate::connector::sim::{to_sim, SimConnector};
-use crate::inventory::GuestRef;
 use phoenix_sim::{SimHost, SimState};
 use std::sync::Arc;
 
 fn inventory() -> crate::inventory::Inventory {
-    crate::inventory::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc"))
-        .expect("example config loads")
+    crate::inventory::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc")).expect("example config loads")
 }
 
 /// A declared VM of the example configuration, placed on the simulator's `local-zfs`.
@@ -136,11 +135,9 @@ fn template_is_built_step_by_step_and_never_started() {
     assert_eq!(f2.guests(KIND).unwrap()[&9000].power, Power::Stopped);
     let snippet = h.read_file("/var/lib/vz/snippets/phoenix-agent-9000.yaml").unwrap();
     assert_eq!(String::from_utf8_lossy(&snippet.content), agent_user_data());
-    assert!(!h
-        .log()
-        .iter()
-        .any(|c| c.argv.first().map(String::as_str) == Some("qm")
-            && c.argv.get(1).map(String::as_str) == Some("start")));
+    assert!(!h.log().iter().any(
+        |c| c.argv.first().map(String::as_str) == Some("qm") && c.argv.get(1).map(String::as_str) == Some("start")
+    ));
     // A template is never started.
     assert!(ensure_power(&f2, KIND, 9000, true).is_err());
 }
@@ -198,8 +195,9 @@ fn dry_run_models_exactly_what_apply_does() {
     // first `--net0` then carries along (`virtio=<MAC>,…`; the model has `virtio,…`).
     assert_eq!(planned, done.iter().map(|a| without_clone_mac(a)).collect::<Vec<_>>());
     assert!(
-        done.iter().any(|a| a
-            .starts_with("vm 1001 (absent; full clone of 9000) :: qm clone 9000 1001 --name portainer --full 1")),
+        done.iter()
+            .any(|a| a
+                .starts_with("vm 1001 (absent; full clone of 9000) :: qm clone 9000 1001 --name portainer --full 1")),
         "{done:?}"
     );
     assert!(done.iter().any(|a| a.starts_with("vm 1001 scsi0 (size 32G → 64G)")), "{done:?}");
@@ -230,10 +228,8 @@ fn first_config_sets_cloud_init_and_keeps_the_mac() {
     let h = host();
     let f = facts(&h, false);
     let log = build(&h, &f, &inv, false);
-    let set = log
-        .iter()
-        .find(|a| a.starts_with("vm 1001 (") && a.contains("qm set 1001"))
-        .expect("a configuration action");
+    let set =
+        log.iter().find(|a| a.starts_with("vm 1001 (") && a.contains("qm set 1001")).expect("a configuration action");
     for part in [
         "--onboot 1",
         "--startup order=5,up=30",
