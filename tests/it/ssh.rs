@@ -293,10 +293,7 @@ fn a_connection_lost_mid_command_names_it_and_nothing_runs_after() {
         let e = long.join().unwrap().unwrap_err();
         let text = e.to_string();
         assert!(matches!(e, ConnectorError::Lost { .. }), "{text}");
-        assert!(
-            text.starts_with(&format!("connection to ssh://")) && text.contains("lost while running `sleep 5`"),
-            "{text}"
-        );
+        assert!(text.starts_with("connection to ssh://") && text.contains("lost while running `sleep 5`"), "{text}");
     });
     // Nothing runs after it: no reconnect, the next command is refused with the same cause.
     let e = c.run(&Command::new(["touch", after.to_str().unwrap()])).unwrap_err();
