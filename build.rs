@@ -1,5 +1,5 @@
 //! Embeds every `plans/*.rhai` and `stdlib/**/*.rhai` into the binary (see
-//! src/script/embedded.rs), so an installed `phoenix` works without the project folder.
+//! src/project/embedded.rs), so an installed `phoenix` works without the project folder.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -4,32 +4,19 @@ use crate::api::Ctx;
 use crate::cli::{self, Cli, GraphFormatArg, HostSpec, Verb, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::graph::{GraphFormat, GuestGraph};
 use crate::inventory::{self, Inventory};
+use crate::project::resolver::{Found, Resolver};
+use crate::project::root::project_root;
 use crate::report::Verbosity;
 use crate::script::params::{self, Parsed, PlanArgs, PlanHeader};
 use crate::script::registry::FeatureRegistry;
-use crate::script::resolver::{Found, Resolver};
 use crate::script::{Limits, PlanRef, Scripts};
+
+use crate::stderr::{plain_error, report_diagnostic};
 use clap::FromArgMatches;
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-
-/// Print a diagnostic to stderr: colour on a TTY, plain unicode otherwise (pinned in tests).
-pub fn report_diagnostic(diag: &dyn miette::Diagnostic) {
-    let text = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode()).with_width(100);
-        let mut s = String::new();
-        match handler.render_report(&mut s, diag) {
-            Ok(()) => s,
-            Err(_) => inventory::render(diag),
-        }
-    } else {
-        inventory::render(diag)
-    };
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-}
 
 /// Write to stdout, ignoring a closed pipe (`phoenix api | head`): the reader has what it wanted,
 /// so a broken pipe is not an error worth a panic or a message.
@@ -37,14 +24,6 @@ fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-}
-
-pub(crate) fn plain_error(message: &str, help: Option<&str>) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {message}");
-    if let Some(h) = help {
-        let _ = writeln!(err, "  help: {h}");
-    }
 }
 
 fn init_tracing(verbosity: Verbosity) {
@@ -94,15 +73,6 @@ fn build_graph(inv: &Inventory, features: &FeatureRegistry) -> Result<GuestGraph
         plain_error(&format!("guest graph: {e}"), None);
         EXIT_INVALID
     })
-}
-
-/// The folder holding `plans/` and `stdlib/`: PHOENIX_HOME, else the config folder's parent
-/// (kept relative, so messages name files the way the operator typed them).
-pub(crate) fn project_root(config_dir: &Path) -> Option<PathBuf> {
-    if let Some(h) = std::env::var_os("PHOENIX_HOME").filter(|h| !h.is_empty()) {
-        return Some(PathBuf::from(h));
-    }
-    config_dir.parent().map(|p| p.to_path_buf())
 }
 
 /// Parse argv, do the work, return the exit code.

@@ -2,6 +2,7 @@
 //! `plans/<verb>.rhai`). Global flags may come before or after the verb.
 
 use crate::report::OutputFormat;
+use crate::types::global_flags::GLOBAL_FLAGS;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -104,33 +105,8 @@ pub enum Verb {
     Plan(Vec<String>),
 }
 
-/// Global flags and whether each takes a value, for moving those written after a plan verb
-/// in front of it (clap hands everything after an external verb to the verb).
-const GLOBAL_FLAGS: &[(&str, bool)] = &[
-    ("--config-dir", true),
-    ("--host", true),
-    ("--dry-run", false),
-    ("--parallel", true),
-    ("--fail-fast", false),
-    ("--output", true),
-    ("--state-dir", true),
-    ("--verbose", false),
-    ("-v", false),
-    ("-vv", false),
-    ("--quiet", false),
-    ("-q", false),
-    ("--yes", false),
-    ("--confirm", false),
-];
-
 /// The built-in verbs (clap parses their arguments; every other verb is a plan).
 const BUILTIN_VERBS: &[&str] = &["check", "graph", "api", "run", "help"];
-
-/// The global flags' names (`--dry-run`, `-v`, …): a plan cannot declare them, and a typo of one
-/// after a plan verb is answered with "did you mean".
-pub fn global_flag_names() -> impl Iterator<Item = &'static str> {
-    GLOBAL_FLAGS.iter().map(|(f, _)| *f)
-}
 
 /// The index of the verb in argv: the first word that is not a flag or a flag's value.
 fn verb_index(args: &[String]) -> usize {
@@ -404,6 +380,24 @@ mod tests {
         assert_eq!(config_dir_in_argv(&v("phoenix --config-dir etc --help")), Some(PathBuf::from("etc")));
         assert_eq!(config_dir_in_argv(&v("phoenix --help --config-dir=x")), Some(PathBuf::from("x")));
         assert_eq!(config_dir_in_argv(&v("phoenix create -- --config-dir x")), None);
+    }
+
+    /// The flag table a plan verb's argv is sorted with names every global flag of [`Global`].
+    #[test]
+    fn every_global_flag_is_in_the_table() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let mut seen = 0;
+        for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+            let long = arg.get_long().map(|l| format!("--{l}")).expect("global flags have a long name");
+            let takes_value = arg.get_action().takes_values();
+            assert!(
+                GLOBAL_FLAGS.contains(&(long.as_str(), takes_value)),
+                "{long} (value: {takes_value}) is not in GLOBAL_FLAGS"
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 11);
     }
 
     #[test]

@@ -137,6 +137,20 @@ impl Output {
     }
 }
 
+/// A command's result as plans see it, the same for host commands and both guest kinds.
+#[derive(Debug, Clone, Default)]
+pub struct CommandOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<&Output> for CommandOutput {
+    fn from(out: &Output) -> Self {
+        CommandOutput { code: out.code, stdout: out.stdout_str(), stderr: out.stderr_str() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

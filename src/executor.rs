@@ -35,19 +35,8 @@ pub struct Outcome {
     pub output: Option<CommandOutput>,
 }
 
-/// A command's result as plans see it, the same for host commands and both guest kinds.
-#[derive(Debug, Clone, Default)]
-pub struct CommandOutput {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<&Output> for CommandOutput {
-    fn from(out: &Output) -> Self {
-        CommandOutput { code: out.code, stdout: out.stdout_str(), stderr: out.stderr_str() }
-    }
-}
+/// Defined with the command it comes from, so ops (a lower layer) can return one too.
+pub use crate::command::CommandOutput;
 
 impl Run {
     /// Carry out an op's plan: report a no-op, or run (apply) / model (dry-run) each action.

@@ -58,9 +58,9 @@ impl LockError {
             LockError::Unreachable { .. } => format!(
                 "check the address, that sshd runs there and that your key is accepted (BatchMode: no password \
                  prompts); extra ssh options go in {} and the wait is bounded by {} (default {} s)",
-                crate::connector::ssh::SSH_OPTS_ENV,
-                crate::connector::ssh::CONNECT_TIMEOUT_ENV,
-                crate::connector::ssh::DEFAULT_CONNECT_TIMEOUT_SECS
+                crate::types::ssh_env::SSH_OPTS_ENV,
+                crate::types::ssh_env::CONNECT_TIMEOUT_ENV,
+                crate::types::ssh_env::DEFAULT_CONNECT_TIMEOUT_SECS
             ),
         }
     }

@@ -17,9 +17,10 @@ use crate::cli::{Global, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK};
 use crate::connector::Connector;
 use crate::graph::GuestGraph;
 use crate::inventory::Inventory;
+use crate::project::resolver::Found;
+use crate::report::ask::ask;
 use crate::report::{Journal, OutputFormat, Reporter, Verbosity};
 use crate::run::{Run, RunOptions};
-use crate::script::resolver::Found;
 use crate::script::{Limits, Scripts};
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -139,7 +140,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
         job.graph.clone(),
     ));
     if let Err(e) = job.ctx.install(rehearsal.clone()) {
-        crate::app::plain_error(&e, None);
+        crate::stderr::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
     rehearsal.start();
@@ -186,7 +187,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
     let ast = match scripts.compile(&job.found) {
         Ok(a) => a,
         Err(d) => {
-            crate::app::report_diagnostic(&d);
+            crate::stderr::report_diagnostic(&d);
             return EXIT_INVALID;
         }
     };
@@ -211,7 +212,7 @@ fn apply(
     let reporter = Reporter::stdout(g.output, job.verbosity, false);
     let run = Arc::new(Run::new(opts, job.connector.clone(), reporter, job.inventory.clone(), job.graph.clone()));
     if let Err(e) = ctx.install(run.clone()) {
-        crate::app::plain_error(&e, None);
+        crate::stderr::plain_error(&e, None);
         return crate::cli::EXIT_FAILED;
     }
     run.start();
@@ -229,7 +230,7 @@ fn apply(
 /// and hint, with the script frame only under `-v`; a plan bug with its frames.
 fn report_script_error(d: &crate::script::diagnostic::ScriptDiagnostic, verbosity: Verbosity) {
     let short = d.operator_message(verbosity == Verbosity::Verbose);
-    crate::app::report_diagnostic(short.as_ref().unwrap_or(d));
+    crate::stderr::report_diagnostic(short.as_ref().unwrap_or(d));
 }
 
 /// After a clean rehearsal: whether to apply, asking the operator where the plan or
@@ -255,7 +256,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
                 Ok(true) => {}
                 Ok(false) => return declined(),
                 Err(e) => {
-                    crate::app::plain_error(&e, Some("--yes applies without asking"));
+                    crate::stderr::plain_error(&e, Some("--yes applies without asking"));
                     return Decision::Stop(EXIT_INVALID);
                 }
             }
@@ -267,7 +268,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
         return Decision::Apply(HashSet::new());
     }
     if !std::io::stdin().is_terminal() {
-        crate::app::plain_error(
+        crate::stderr::plain_error(
             &format!("{} — not confirmed: nothing was applied", questions.join("; ")),
             Some("pass --yes to confirm without a terminal"),
         );
@@ -280,7 +281,7 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
             Ok(true) => {}
             Ok(false) => return declined(),
             Err(e) => {
-                crate::app::plain_error(&e, None);
+                crate::stderr::plain_error(&e, None);
                 return Decision::Stop(EXIT_INVALID);
             }
         }
@@ -291,19 +292,4 @@ fn approve(g: &Global, rehearsal: &Run, held: &HeldOutput) -> Decision {
 fn declined() -> Decision {
     eprintln!("not confirmed: nothing was applied");
     Decision::Stop(EXIT_INVALID)
-}
-
-/// Ask a yes/no question on the terminal (default no). Without a terminal there is no one to
-/// ask: an error that says how to confirm instead.
-pub fn ask(question: &str) -> Result<bool, String> {
-    use std::io::BufRead;
-    if !std::io::stdin().is_terminal() {
-        return Err(format!("{question} — not confirmed: pass --yes to confirm without a terminal"));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "{question} [y/N] ");
-    let _ = err.flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
 }

@@ -1,10 +1,10 @@
 //! A run: one plan against one host. Holds everything API functions need (connector, facts,
 //! reporter, journal, inventory, graph) and the run-wide flags (dry-run, parallelism, cancel).
 //!
-//! Every plan is run twice (see `crate::rehearse`): a dry-run *rehearsal*, then — only if it
-//! finished without error — the *apply*. The rehearsal hands the apply its base facts (the
-//! host's answers, so the apply does not read them again) and the confirmations the operator
-//! already gave after seeing the rehearsal.
+//! Every plan is run twice (the `rehearse` module, a layer above, runs both): a dry-run
+//! *rehearsal*, then — only if it finished without error — the *apply*. The rehearsal hands the
+//! apply its base facts (the host's answers, so the apply does not read them again) and the
+//! confirmations the operator already gave after seeing the rehearsal.
 
 use crate::connector::Connector;
 use crate::facts::base::BaseFacts;
@@ -119,7 +119,7 @@ impl Run {
         if self.yes || self.approved.contains(question) {
             return Ok(true);
         }
-        crate::rehearse::ask(question)
+        crate::report::ask::ask(question)
     }
 
     /// The questions a dry-run met, in order.

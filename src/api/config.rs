@@ -156,7 +156,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                         } else {
                             format!("did you mean {}?", near.join(" or "))
                         };
-                        return Err(crate::script::operator::raise(
+                        return Err(super::operator::raise(
                             format!("guest {id} is not declared in the configuration"),
                             Some(hint),
                         ));

@@ -13,8 +13,9 @@ use super::{at, Ctx, Namespace, Res};
 use crate::graph::GuestKind;
 use crate::inventory::GuestRef;
 use crate::ops::converged;
+use crate::project::resolver::Resolver;
+use crate::project::root::project_root;
 use crate::run::Run;
-use crate::script::resolver::Resolver;
 use rhai::{Dynamic, NativeCallContext};
 use std::path::Path;
 
@@ -40,7 +41,7 @@ pub fn declared_hash(run: &Run, id: u32) -> Result<String, String> {
             parts.push(("application script".into(), read_or_missing(p)));
         }
     }
-    let resolver = Resolver::new(crate::app::project_root(&run.inventory.config_dir));
+    let resolver = Resolver::new(project_root(&run.inventory.config_dir));
     let features: Vec<String> = entry
         .get("features")
         .and_then(|f| f.as_array())

@@ -69,7 +69,7 @@ pub fn known_keys(map: &Map, what: &str, known: &[&str]) -> Res<()> {
     keys.sort_unstable();
     for k in keys {
         if !known.contains(&k) {
-            let hint = crate::script::suggest::closest(k, known.iter().copied())
+            let hint = crate::types::suggest::closest(k, known.iter().copied())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             // A long list (pvesm's options) would bury the message: the hint is enough then.
@@ -147,7 +147,7 @@ pub fn zfs_property_names<'k>(what: &str, names: impl IntoIterator<Item = &'k st
         if name.contains(':') || name.contains('@') || ZFS_PROPERTIES.contains(&name) {
             continue;
         }
-        let hint = crate::script::suggest::closest(name, ZFS_PROPERTIES.iter().copied())
+        let hint = crate::types::suggest::closest(name, ZFS_PROPERTIES.iter().copied())
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
         return Err(format!(

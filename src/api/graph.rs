@@ -92,7 +92,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 crate::executor::with_guest(id, || {
                     work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
                         // The innermost error says what went wrong; frames add only noise here.
-                        let text = crate::script::operator::error_text(e.unwrap_inner());
+                        let text = super::operator::error_text(e.unwrap_inner());
                         if run.dry_run {
                             if let Ok(mut first) = first_error.lock() {
                                 first.get_or_insert(e);

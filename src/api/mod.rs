@@ -14,6 +14,7 @@ pub mod guest_read;
 pub mod host;
 pub mod log;
 pub mod nfs;
+pub mod operator;
 pub mod pct;
 pub mod pvesm;
 pub mod qm;

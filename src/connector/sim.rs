@@ -204,30 +204,6 @@ impl Connector for SimConnector {
 mod tests {
     use super::*;
 
-    /// phoenix's reader takes what the simulator prints for a container with a PVE 9 mount key
-    /// (a key newer than phoenix is kept, not refused).
-    #[test]
-    fn phoenix_reads_a_newer_mount_key_from_the_sim() {
-        let c = SimConnector::open(None).unwrap();
-        let run = |argv: &[&str]| {
-            let out = c.run(&Command::new(argv.iter().copied())).unwrap();
-            assert!(out.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
-            out
-        };
-        run(&[
-            "pct",
-            "create",
-            "120",
-            "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
-            "--rootfs",
-            "local-zfs:4",
-        ]);
-        run(&["pct", "set", "120", "--mp0", "local-zfs:2,mp=/data,keepattrs=1"]);
-        let cfg = String::from_utf8_lossy(&run(&["pct", "config", "120"]).stdout).into_owned();
-        let parsed = crate::facts::pct::parse_pct_config(&cfg).unwrap();
-        assert_eq!(parsed.mount_points[&0].raw.get("keepattrs"), Some("1"));
-    }
-
     #[test]
     fn describe_run_and_finish_saves() {
         let dir = tempfile::tempdir().unwrap();

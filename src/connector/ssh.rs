@@ -27,14 +27,8 @@ use std::process::Stdio;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// Environment variable holding extra ssh client options (space-separated).
-pub const SSH_OPTS_ENV: &str = "PHOENIX_SSH_OPTS";
-
-/// Environment variable: seconds to wait for the host to answer (ssh's ConnectTimeout).
-pub const CONNECT_TIMEOUT_ENV: &str = "PHOENIX_SSH_CONNECT_TIMEOUT";
-
-/// The default of [`CONNECT_TIMEOUT_ENV`].
-pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// In the leaf `types`: the lock's "cannot reach" hint (a lower layer) names them too.
+pub use crate::types::ssh_env::{CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_SECS, SSH_OPTS_ENV};
 
 /// Beyond ConnectTimeout, how long phoenix waits for the master to finish authenticating
 /// before it gives up on the host.

@@ -10,7 +10,7 @@
 use super::cache::{Cell, Keyed};
 use super::guest_config::{parse_conf_file, ConfFile, ConfSection};
 use super::{pct, qm, FactError, Facts};
-use crate::graph::GuestKind;
+use crate::types::GuestKind;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -487,17 +487,17 @@ impl Facts {
     /// A read-only command inside a guest for a cached fact (a check, a file): a rehearsal's
     /// recorded answer when it is still good, else the guest.
     fn cached_run_in_guest(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<(i32, Vec<u8>), FactError> {
-        let cmd = crate::ops::guest::in_guest_command(kind, id, argv, None);
+        let cmd = super::in_guest::in_guest_command(kind, id, argv, None);
         let out = self.host_run(&cmd)?;
-        crate::ops::guest::guest_result(kind, &cmd, &out)
+        super::in_guest::guest_result(kind, &cmd, &out)
     }
 
     /// Run a read-only command inside a guest: (exit code, stdout). A probe (see
     /// [`Facts::probe`]): waits use it to see a change.
     pub fn run_in_guest(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<(i32, Vec<u8>), FactError> {
-        let cmd = crate::ops::guest::in_guest_command(kind, id, argv, None);
+        let cmd = super::in_guest::in_guest_command(kind, id, argv, None);
         let out = self.probe(&cmd)?;
-        crate::ops::guest::guest_result(kind, &cmd, &out)
+        super::in_guest::guest_result(kind, &cmd, &out)
     }
 
     /// Apply a guest effect. Dry-run: model it. Apply: forget what it touched (the next read

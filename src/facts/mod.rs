@@ -5,9 +5,11 @@
 
 pub mod base;
 pub mod cache;
+pub mod effect;
 pub mod firewall;
 pub mod guest_config;
 pub mod guests;
+pub mod in_guest;
 pub mod pct;
 pub mod propstring;
 pub mod pvesm;
@@ -279,8 +281,8 @@ impl Facts {
     // ---- modelled effects ----
 
     /// Apply an action's modelled effect, so later reads see the state the action creates.
-    pub fn apply(&self, effect: &crate::ops::Effect) -> Result<(), FactError> {
-        use crate::ops::Effect;
+    pub fn apply(&self, effect: &effect::Effect) -> Result<(), FactError> {
+        use effect::Effect;
         match effect {
             Effect::File { path, data } => {
                 let cell = self.files.cell(path);

@@ -1,30 +1,11 @@
 //! Actions: the unit the executor runs, reports and journals.
 
 use crate::command::Command;
-use crate::connector::{FileData, FileWrite};
+use crate::connector::FileWrite;
 use serde::Serialize;
 
-/// The kind of change, one glyph each in human output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Create,
-    Update,
-    Delete,
-    /// Imperative work that has no "already done" check (shown as "always runs").
-    Run,
-}
-
-impl Change {
-    pub fn glyph(self) -> &'static str {
-        match self {
-            Change::Create => "+",
-            Change::Update => "~",
-            Change::Delete => "-",
-            Change::Run => "▶",
-        }
-    }
-}
+/// Defined in the leaf `types`: the reporter (a lower layer) shows it too.
+pub use crate::types::Change;
 
 /// One thing the host must do for an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,25 +63,8 @@ impl Step {
     }
 }
 
-/// The modelled effect of an action on the facts, so later steps of the same run see the state
-/// this action creates (dry-run: instead of running it; apply: instead of re-reading).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// A pool (and its root dataset, mounted at /<pool>) now exists.
-    ZfsPool { name: String },
-    /// A dataset now exists with these (normalised) local properties.
-    ZfsDataset { name: String, properties: Vec<(String, String)> },
-    /// These properties of an existing dataset now have these values.
-    ZfsProperties { name: String, properties: Vec<(String, String)> },
-    /// A storage definition now reads like this (`None` = removed).
-    Storage { id: String, def: Option<crate::facts::pvesm::StorageDef> },
-    /// A host file now reads like this (`None` = removed).
-    File { path: String, data: Option<FileData> },
-    /// Something about a guest changed.
-    Guest { kind: crate::graph::GuestKind, id: u32, change: crate::facts::guests::GuestChange },
-    /// No fact changes (or none phoenix reads back).
-    Nothing,
-}
+/// Defined with the facts that apply it (a lower layer than ops).
+pub use crate::facts::effect::Effect;
 
 /// A change the executor will make, with the reason it is needed.
 #[derive(Debug, Clone, Serialize)]

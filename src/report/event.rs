@@ -1,7 +1,7 @@
 //! Events a run emits. `--output json` prints each as one JSON line; the human renderer turns
 //! them into text. Field names are a stable interface for scripts that consume the stream.
 
-use crate::ops::Change;
+use crate::types::Change;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

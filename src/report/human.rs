@@ -33,10 +33,10 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 _ => paint(
                     color,
                     match change {
-                        crate::ops::Change::Create => "32",
-                        crate::ops::Change::Update => "33",
-                        crate::ops::Change::Delete => "31",
-                        crate::ops::Change::Run => "36",
+                        crate::types::Change::Create => "32",
+                        crate::types::Change::Update => "33",
+                        crate::types::Change::Delete => "31",
+                        crate::types::Change::Run => "36",
                     },
                     change.glyph(),
                 ),
@@ -124,7 +124,7 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::Change;
+    use crate::types::Change;
 
     #[test]
     fn action_line_shows_glyph_reason_and_steps() {

@@ -16,7 +16,7 @@ pub struct JournalEntry<'a> {
     pub run_id: &'a str,
     pub host: &'a str,
     pub plan: &'a str,
-    pub change: crate::ops::Change,
+    pub change: crate::types::Change,
     pub subject: &'a str,
     pub reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,7 @@
 //! The reporter: everything a run tells the operator. Human lines or JSON events on stdout, the
 //! journal of executed actions in the state dir, and progress for long waits on a TTY.
 
+pub mod ask;
 pub mod escape;
 pub mod event;
 pub mod human;
@@ -41,8 +42,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn count(&self, change: crate::ops::Change) {
-        use crate::ops::Change::*;
+    pub fn count(&self, change: crate::types::Change) {
+        use crate::types::Change::*;
         let c = match change {
             Create => &self.create,
             Update => &self.update,

@@ -4,7 +4,8 @@
 //! the first command so a typo never leaves a host half-changed.
 
 use super::diagnostic::{ScriptDiagnostic, ScriptErrorKind};
-use super::{suggest, FnTable, Overload, Scripts};
+use super::{FnTable, Overload, Scripts};
+use crate::types::suggest;
 use rhai::{ASTNode, Expr, Stmt};
 use rhai::{Position, AST};
 use std::collections::{HashMap, HashSet};

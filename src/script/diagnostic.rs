@@ -15,7 +15,7 @@ pub enum ScriptErrorKind {
     Runtime,
     /// Stopped by Ctrl-C.
     Interrupted,
-    /// An operator error (`fail(…)`, see `script::operator`): raised while running, shown
+    /// An operator error (`fail(…)`, see `api::operator`): raised while running, shown
     /// without the script frame unless the operator asks for it with `-v`.
     Operator,
 }
@@ -129,7 +129,7 @@ pub fn from_parse_error(
         ParseErrorType::VariableUndefined(name) => {
             message = format!("undefined variable `{name}` in {source}");
             label = "not defined".to_string();
-            help = Some(match crate::script::suggest::closest(name, candidates.iter().map(String::as_str)) {
+            help = Some(match crate::types::suggest::closest(name, candidates.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`? Variables must be declared with `let` before use"),
                 None => "declare it with `let` first, or check the spelling".to_string(),
             });
@@ -137,7 +137,7 @@ pub fn from_parse_error(
         ParseErrorType::ModuleUndefined(name) => {
             message = format!("unknown namespace `{name}` in {source}");
             label = "not a namespace".to_string();
-            help = Some(match crate::script::suggest::closest(name, namespaces.iter().map(String::as_str)) {
+            help = Some(match crate::types::suggest::closest(name, namespaces.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`? Namespaces are API modules (`phoenix api`) or names bound with `import \"…\" as name`"),
                 None => "namespaces are API modules (`phoenix api`) or names bound with `import \"…\" as name`".to_string(),
             });
@@ -185,7 +185,7 @@ pub fn from_eval_error(
         }
     }
     let pos = e.position();
-    let operator = super::operator::find(e);
+    let operator = crate::api::operator::find(e);
     let (kind, message, label, help) = match (&operator, crate::api::error::find(e)) {
         (Some(op), _) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
         (None, Some(api)) => describe_api(&api),

@@ -4,18 +4,15 @@
 
 pub mod check;
 pub mod diagnostic;
-pub mod embedded;
-pub mod operator;
 pub mod params;
 pub mod position;
 pub mod registry;
-pub mod resolver;
 pub mod sources;
-pub mod suggest;
 
 use crate::api::{self, Ctx};
+use crate::project::resolver::{self, Found, Resolver};
+use crate::types::suggest;
 use diagnostic::{ScriptDiagnostic, ScriptErrorKind};
-use resolver::{Found, Resolver};
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
 
@@ -174,7 +171,7 @@ impl Scripts {
             cache: Mutex::new(HashMap::new()),
         });
 
-        operator::register(&mut engine);
+        crate::api::operator::register(&mut engine);
         crate::api::error::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {

@@ -21,7 +21,7 @@
 //! A plan without a `usage:` line declares nothing: it gets its positional words as `ARGS` and
 //! any flag is refused (a flag nobody declared can only be a typo or a misunderstanding).
 
-use super::resolver::Resolver;
+use crate::project::resolver::Resolver;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -271,7 +271,7 @@ fn element(spec: &str) -> Result<Element, String> {
             return Err(format!("`{spec}`: a flag is `--` and a name of letters, digits, `-` and `_`"));
         }
         let name = format!("--{name}");
-        if name == "--help" || crate::cli::global_flag_names().any(|g| g == name) {
+        if name == "--help" || crate::types::global_flags::global_flag_names().any(|g| g == name) {
             return Err(format!("`{name}` is phoenix's own option: a plan cannot declare it"));
         }
         return Ok(Element::Flag { name, value });
@@ -608,11 +608,14 @@ fn unknown_flag(decl: Option<&Declaration>, name: &str) -> UsageError {
     let declared: Vec<String> =
         decl.map(|d| d.elements().filter(|e| !e.is_positional()).map(|e| e.to_string()).collect()).unwrap_or_default();
     let mut candidates: Vec<String> = declared.iter().map(|d| d.split('=').next().unwrap_or(d).to_string()).collect();
-    candidates.extend(crate::cli::global_flag_names().map(str::to_string));
+    candidates.extend(crate::types::global_flags::global_flag_names().map(str::to_string));
     candidates.push("--help".into());
     // Edit distance is quadratic: a flag far longer than any real one is no typo of one.
-    let suggestion =
-        if name.len() <= 64 { super::suggest::closest(name, candidates.iter().map(String::as_str)) } else { None };
+    let suggestion = if name.len() <= 64 {
+        crate::types::suggest::closest(name, candidates.iter().map(String::as_str))
+    } else {
+        None
+    };
     UsageError::UnknownFlag { flag: name.to_string(), suggestion, declares_flags: !declared.is_empty() }
 }
 
@@ -923,8 +926,8 @@ mod tests {
 
     #[test]
     fn every_shipped_plan_declares_its_parameters() {
-        for name in crate::script::embedded::plan_names() {
-            let text = crate::script::embedded::get(&format!("plans/{name}.rhai")).unwrap_or_default();
+        for name in crate::project::embedded::plan_names() {
+            let text = crate::project::embedded::get(&format!("plans/{name}.rhai")).unwrap_or_default();
             let h = PlanHeader::read(text);
             assert!(matches!(h.declaration, Ok(Some(_))), "plans/{name}.rhai: {:?}", h.declaration);
             assert!(h.summary().ends_with('.') && h.summary().len() < 100, "plans/{name}.rhai: {}", h.summary());

@@ -172,7 +172,7 @@ fn text(feature: &str, meta: &Map, key: &str) -> Result<String, Refusal> {
 fn spec_from_meta(name: &str, meta: &Map) -> Result<FeatureSpec, Refusal> {
     for key in meta.keys() {
         if !META_KEYS.contains(&key.as_str()) {
-            let help = match super::suggest::closest(key, META_KEYS.iter().copied()) {
+            let help = match crate::types::suggest::closest(key, META_KEYS.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`? meta() keys are: {}", META_KEYS.join(", ")),
                 None => format!("meta() keys are: {}", META_KEYS.join(", ")),
             };
