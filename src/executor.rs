@@ -534,18 +534,18 @@ pub fn with_guest<R>(id: u32, f: impl FnOnce() -> R) -> R {
 
 /// Poll `probe` until it yields a value or `timeout_s` passes: bounded, interruptible, with
 /// progress on a TTY. Waits are for apply only; a dry-run never waits.
-pub fn wait_for<T>(
+pub fn wait_for<T, E: Into<Box<rhai::EvalAltResult>>>(
     run: &Run,
     what: &str,
     timeout_s: i64,
-    mut probe: impl FnMut() -> Result<Option<T>, String>,
+    mut probe: impl FnMut() -> Result<Option<T>, E>,
 ) -> Result<T, Box<rhai::EvalAltResult>> {
     let _progress = Progress::start(what.to_string());
     let start = std::time::Instant::now();
     let limit = std::time::Duration::from_secs(timeout_s.max(0) as u64);
     let mut delay = std::time::Duration::from_millis(100);
     loop {
-        if let Some(v) = probe()? {
+        if let Some(v) = probe().map_err(Into::into)? {
             return Ok(v);
         }
         if run.cancelled() {

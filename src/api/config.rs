@@ -102,9 +102,14 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let id = guest_id(&id)?;
                 let Some(GuestRef::Lxc(g)) = run.inventory.guest(id) else { return Ok(Dynamic::UNIT) };
                 match &g.application_script_path {
-                    Some(p) => std::fs::read_to_string(p)
-                        .map(Dynamic::from)
-                        .map_err(|e| format!("cannot read {}: {e}", p.display()).into()),
+                    Some(p) => std::fs::read_to_string(p).map(Dynamic::from).map_err(|source| {
+                        super::error::ApiError::ConfigFile {
+                            function: "config::application_script",
+                            path: p.clone(),
+                            source,
+                        }
+                        .into()
+                    }),
                     None => Ok(Dynamic::UNIT),
                 }
             })

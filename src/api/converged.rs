@@ -119,7 +119,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let hash = declared_hash(run, id)?;
-                converged::is_converged(&run.facts, kind, id, &hash).map_err(|e| e.to_string().into())
+                Ok(converged::is_converged(&run.facts, kind, id, &hash)?)
             })
         },
     );

@@ -11,8 +11,7 @@ use rhai::{Dynamic, Map, NativeCallContext};
 /// Hand an op's plan to the executor and turn the outcome into the plan-facing result.
 pub(crate) fn carry_out(ctx: &Ctx, plan: Result<Plan, crate::ops::OpError>) -> Res<Dynamic> {
     let run = ctx.run()?;
-    let plan = plan.map_err(|e| e.to_string())?;
-    let o = run.execute(plan, crate::executor::current_guest()).map_err(|e| e.to_string())?;
+    let o = run.execute(plan?, crate::executor::current_guest())?;
     let mut m = outcome(o.changed, o.actions);
     if let (Some(out), Some(mut map)) = (o.output, m.write_lock::<rhai::Map>()) {
         super::convert::insert_output(&mut map, &out);
@@ -58,7 +57,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, path: &str| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
-                let f = run.facts.file(path).map_err(|e| e.to_string())?;
+                let f = run.facts.file(path)?;
                 Ok(match f.as_ref() {
                     Some(d) => String::from_utf8_lossy(&d.content).into_owned().into(),
                     None => Dynamic::UNIT,
@@ -72,9 +71,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "exists",
         &["path: String", "-> bool"],
         "Whether a host file exists.",
-        move |nc: NativeCallContext, path: &str| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.file(path).map_err(|e| e.to_string())?.is_some()))
-        },
+        move |nc: NativeCallContext, path: &str| -> Res<bool> { at(&nc, || Ok(c.run()?.facts.file(path)?.is_some())) },
     );
 
     let c = ctx.clone();

@@ -38,7 +38,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 let current = existing(&current)?;
                 Ok(match &run.inventory.hypervisor.firewall {
-                    Some(fw) => cluster_file(fw, current.as_deref()).map_err(|e| e.to_string())?.into(),
+                    Some(fw) => cluster_file(fw, current.as_deref())?.into(),
                     None => Dynamic::UNIT,
                 })
             })
@@ -65,7 +65,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     .into_iter()
                     .map(|(stack, rules)| StackRules { stack, rules })
                     .collect();
-                match guest_file(id, fw, &stacks, current.as_deref()).map_err(|e| e.to_string())? {
+                match guest_file(id, fw, &stacks, current.as_deref())? {
                     Some(text) => Ok(Dynamic::from(text)),
                     None => Ok(Dynamic::UNIT),
                 }

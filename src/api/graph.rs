@@ -29,7 +29,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let ids = run.graph.order(&guest_ids(&t)?).map_err(|e| e.to_string())?;
+                let ids = run.graph.order(&guest_ids(&t)?)?;
                 Ok(ids_to_array(&ids))
             })
         },
@@ -43,7 +43,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, t: Array| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
-                let waves = run.graph.waves(&guest_ids(&t)?).map_err(|e| e.to_string())?;
+                let waves = run.graph.waves(&guest_ids(&t)?)?;
                 Ok(waves.iter().map(|w| Dynamic::from(ids_to_array(w))).collect())
             })
         },
@@ -87,23 +87,21 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             // A rehearsal keeps the first guest's whole error: it ends the rehearsal with a
             // diagnostic pointing into the callback (nothing is applied after it).
             let first_error = std::sync::Mutex::new(None);
-            let outcomes = run
-                .walk(&targets, |id| {
-                    let call_ctx = store.create_context(engine);
-                    crate::executor::with_guest(id, || {
-                        work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
-                            // The innermost error says what went wrong; frames add only noise here.
-                            let text = super::operator::error_text(e.unwrap_inner());
-                            if run.dry_run {
-                                if let Ok(mut first) = first_error.lock() {
-                                    first.get_or_insert(e);
-                                }
+            let outcomes = run.walk(&targets, |id| {
+                let call_ctx = store.create_context(engine);
+                crate::executor::with_guest(id, || {
+                    work.call_within_context::<Dynamic>(&call_ctx, (id as i64,)).map(|_| ()).map_err(|e| {
+                        // The innermost error says what went wrong; frames add only noise here.
+                        let text = super::operator::error_text(e.unwrap_inner());
+                        if run.dry_run {
+                            if let Ok(mut first) = first_error.lock() {
+                                first.get_or_insert(e);
                             }
-                            text
-                        })
+                        }
+                        text
                     })
                 })
-                .map_err(|e| e.to_string())?;
+            })?;
             if let Some(e) = first_error.into_inner().ok().flatten() {
                 return Err(e);
             }

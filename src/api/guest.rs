@@ -1,6 +1,7 @@
 //! `guest::` — commands and files inside a declared guest, the same for LXC and VM.
 
 use super::convert::{guest_id, known_keys, mode, opt_str};
+use super::error::ApiError;
 use super::file::carry_out;
 use super::{at, Ctx, Namespace, Res};
 use crate::graph::GuestKind;
@@ -85,10 +86,27 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     return Ok(m.into());
                 }
                 let cmd = crate::ops::guest::in_guest_command(kind, id, &argv, None);
-                let out = run.connector.run(&cmd).map_err(|e| e.to_string())?;
-                let result = crate::ops::guest::guest_output(kind, &cmd, &out).map_err(|e| e.to_string())?;
+                let out = run.facts.probe(&cmd)?;
+                let result = crate::ops::guest::guest_output(kind, &cmd, &out)?;
                 super::convert::insert_output(&mut m, &result);
                 Ok(m.into())
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "is_template",
+        &["id: int", "-> bool"],
+        "Whether the guest is a template: a VM declared `is_template`, or a guest another declared guest clones \
+         from. The one meaning of the word in plans: templates are converged, left stopped and never started by \
+         the power verbs. (Proxmox's `template: 1` is the host's record of a finished VM template build.)",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
+            at(&nc, || {
+                let run = c.run()?;
+                let id = guest_id(&id)?;
+                let declared = run.inventory.guest(id).ok_or_else(|| format!("guest {id} is not declared"))?;
+                Ok(crate::ops::guest::is_template(declared.is_template(), &run.graph.dependents(id)))
             })
         },
     );
@@ -113,7 +131,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
                 let argv = strings("guest::check", argv)?;
-                Ok(match run.facts.guest_check(kind, id, &argv).map_err(|e| e.to_string())? {
+                Ok(match run.facts.guest_check(kind, id, &argv)? {
                     Some(b) => b.into(),
                     None => Dynamic::UNIT,
                 })
@@ -131,7 +149,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let kind = declared_kind(run, id)?;
-                Ok(match run.facts.guest_file(kind, id, path).map_err(|e| e.to_string())? {
+                Ok(match run.facts.guest_file(kind, id, path)? {
                     Some(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned().into(),
                     _ => Dynamic::UNIT,
                 })
@@ -179,7 +197,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     (Some(text), None) => text.into_bytes(),
                     (None, Some(src)) => {
                         let p = run.inventory.config_dir.join(&src);
-                        std::fs::read(&p).map_err(|e| format!("guest::push: cannot read {}: {e}", p.display()))?
+                        std::fs::read(&p).map_err(|source| ApiError::ConfigFile {
+                            function: "guest::push",
+                            path: p.clone(),
+                            source,
+                        })?
                     }
                     _ => return Err("guest::push: give exactly one of `content`, `source` or `from`".into()),
                 };

@@ -18,7 +18,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &format!("Every {what}: [#{{id, kind, name, power, lock}}] (one `{list_cmd}` per run)."),
         move |nc: NativeCallContext| -> Res<Dynamic> {
             at(&nc, || {
-                let all = c.run()?.facts.guests(kind).map_err(|e| e.to_string())?;
+                let all = c.run()?.facts.guests(kind)?;
                 to_dynamic(&all.values().collect::<Vec<_>>())
             })
         },
@@ -30,7 +30,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         &["id: int", "-> bool"],
         &format!("Whether a {what} exists."),
         move |nc: NativeCallContext, id: Dynamic| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.guests(kind).map_err(|e| e.to_string())?.contains_key(&guest_id(&id)?)))
+            at(&nc, || Ok(c.run()?.facts.guests(kind)?.contains_key(&guest_id(&id)?)))
         },
     );
 
@@ -42,7 +42,7 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let id = guest_id(&id)?;
-                let all = c.run()?.facts.guests(kind).map_err(|e| e.to_string())?;
+                let all = c.run()?.facts.guests(kind)?;
                 match all.get(&id) {
                     Some(g) => to_dynamic(&g.power),
                     None => Ok(Dynamic::UNIT),
@@ -66,12 +66,12 @@ pub fn add(ns: &mut Namespace, ctx: &Ctx, kind: GuestKind) {
             at(&nc, || {
                 let id = guest_id(&id)?;
                 let run = c.run()?;
-                let conf = run.facts.guest_conf(kind, id).map_err(|e| e.to_string())?;
+                let conf = run.facts.guest_conf(kind, id)?;
                 match conf.as_ref() {
                     None => Ok(Dynamic::UNIT),
                     Some(conf) => match kind {
-                        GuestKind::Lxc => to_dynamic(&conf.pct().map_err(|e| e.to_string())?),
-                        GuestKind::Vm => to_dynamic(&conf.qm().map_err(|e| e.to_string())?),
+                        GuestKind::Lxc => to_dynamic(&conf.pct()?),
+                        GuestKind::Vm => to_dynamic(&conf.qm()?),
                     },
                 }
             })

@@ -1,6 +1,7 @@
 //! `host::` — the run itself, and imperative host commands.
 
 use super::at;
+use super::error::ApiError;
 use super::file::carry_out;
 use super::{Ctx, Namespace, Res};
 use crate::ops::exec::run_command;
@@ -46,7 +47,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "probe",
         &["argv: Array", "-> Map"],
         "Run a read-only command on the host and return #{code, stdout, stderr} (for checks: it must change nothing; \
-         it also runs in a dry-run).",
+         it also runs in a dry-run). A read like any other: the rehearsal records it and the apply is served that \
+         answer once, until its first action; later calls ask the host.",
         move |nc: NativeCallContext, argv: Array| -> Res<Dynamic> {
             at(&nc, || {
                 let argv: Vec<String> = argv
@@ -57,7 +59,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     })
                     .collect::<Result<_, _>>()?;
                 let run = c.run()?;
-                let out = run.connector.run(&crate::command::Command::new(argv)).map_err(|e| e.to_string())?;
+                let out = run.facts.probe(&crate::command::Command::new(argv))?;
                 let mut m = rhai::Map::new();
                 super::convert::insert_output(&mut m, &crate::executor::CommandOutput::from(&out));
                 Ok(m.into())
@@ -71,23 +73,23 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["path: String", "args: Array", "-> Map"],
         "Run a script of the configuration folder (e.g. \"scripts/health_checks/check_http.sh\") on the host with \
          `bash -s -- <args>`, the script sent on stdin (so it works over SSH too); returns #{code, stdout, stderr}. \
-         For read-only checks: it also runs in a dry-run.",
+         For read-only checks: it also runs in a dry-run, and is a read like host::probe (recorded, served once).",
         move |nc: NativeCallContext, path: &str, args: Array| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let file = run.inventory.config_dir.join(path);
-                let script = std::fs::read(&file)
-                    .map_err(|e| format!("host::run_script: cannot read {}: {e}", file.display()))?;
+                let script = std::fs::read(&file).map_err(|source| ApiError::ConfigFile {
+                    function: "host::run_script",
+                    path: file.clone(),
+                    source,
+                })?;
                 let mut argv = vec!["bash".to_string(), "-s".to_string(), "--".to_string()];
                 for a in args {
                     argv.push(
                         a.into_string().map_err(|t| format!("host::run_script: arguments must be strings, not {t}"))?,
                     );
                 }
-                let out = run
-                    .connector
-                    .run(&crate::command::Command::new(argv).with_stdin(script))
-                    .map_err(|e| e.to_string())?;
+                let out = run.facts.probe(&crate::command::Command::new(argv).with_stdin(script))?;
                 let mut m = rhai::Map::new();
                 super::convert::insert_output(&mut m, &crate::executor::CommandOutput::from(&out));
                 Ok(m.into())

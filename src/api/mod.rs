@@ -5,6 +5,7 @@ pub mod config;
 pub mod converged;
 pub mod convert;
 pub mod docs;
+pub mod error;
 pub mod file;
 pub mod fw;
 pub mod graph;

@@ -28,7 +28,7 @@ pub fn namespace() -> Namespace {
             at(&nc, || {
                 let clients = strings("clients", clients)?;
                 let options = strings("options", options)?;
-                exports_line(path, &clients, &options).map_err(|e| e.to_string().into())
+                Ok(exports_line(path, &clients, &options)?)
             })
         },
     );
@@ -38,10 +38,7 @@ pub fn namespace() -> Namespace {
         "One /etc/fstab line mounting an NFS export (`<server>:<path>`) at an absolute mount point, with \
          `defaults,_netdev,nofail` (no newline). Throws when a field holds a blank, a newline or a `#`.",
         |nc: NativeCallContext, device: &str, mount_point: &str| -> Res<String> {
-            at(&nc, || {
-                fstab_line(device, mount_point, "nfs", &["defaults", "_netdev", "nofail"])
-                    .map_err(|e| e.to_string().into())
-            })
+            at(&nc, || Ok(fstab_line(device, mount_point, "nfs", &["defaults", "_netdev", "nofail"])?))
         },
     );
     ns

@@ -43,9 +43,10 @@ pub fn find(e: &EvalAltResult) -> Option<OperatorError> {
 /// One-line text of any script error, for places that keep only text (a failed guest's outcome):
 /// an operator error's own words, anything else as Rhai prints it.
 pub fn error_text(e: &EvalAltResult) -> String {
-    match find(e) {
-        Some(op) => op.to_string(),
-        None => e.to_string(),
+    match (find(e), super::error::find(e)) {
+        (Some(op), _) => op.to_string(),
+        (None, Some(api)) => api.text(),
+        (None, None) => e.to_string(),
     }
 }
 

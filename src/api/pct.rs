@@ -6,8 +6,10 @@ use super::file::carry_out;
 use super::{at, Ctx, Namespace, Res};
 use crate::graph::GuestKind;
 use crate::inventory::{GuestRef, LxcGuest};
-use crate::ops::lxc;
+use crate::ops::{lxc, power, snapshot};
 use crate::run::Run;
+
+const KIND: GuestKind = GuestKind::Lxc;
 use rhai::{Array, Dynamic, NativeCallContext};
 
 fn declared(run: &Run, id: u32) -> Res<&LxcGuest> {
@@ -23,10 +25,10 @@ fn desired(run: &Run, g: &LxcGuest, extra: &[String]) -> Res<lxc::DesiredCt> {
     let devices = if g.gpu_assignment.is_empty() {
         None
     } else {
-        let f = run.facts.file("/proc/devices").map_err(|e| e.to_string())?;
+        let f = run.facts.file("/proc/devices")?;
         f.as_ref().as_ref().map(|d| String::from_utf8_lossy(&d.content).into_owned())
     };
-    lxc::desired(g, extra, devices.as_deref()).map_err(|e| e.to_string().into())
+    Ok(lxc::desired(g, extra, devices.as_deref())?)
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -74,11 +76,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let g = declared(run, id)?;
                 let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
                 let d = desired(run, g, &extra)?;
-                let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
-                let o = run.execute(cp.plan, Some(id)).map_err(|e| e.to_string())?;
+                let cp = lxc::ensure_config(&run.facts, &d)?;
+                let o = run.execute(cp.plan, Some(id))?;
                 // The conf file is written whole: plan its lxc lines only after `pct set` ran.
-                let (lines, _) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
-                let o2 = run.execute(lines, Some(id)).map_err(|e| e.to_string())?;
+                let (lines, _) = lxc::ensure_lxc_lines(&run.facts, &d)?;
+                let o2 = run.execute(lines, Some(id))?;
                 let restart = (cp.restart_needed && o.changed) || o2.changed;
                 let reason = match (cp.restart_needed && o.changed, o2.changed) {
                     (true, true) => format!("{}; lxc lines changed", cp.restart_reason),
@@ -106,7 +108,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, lxc::ensure_power(&run.facts, id, true))
+                carry_out(&c, power::ensure_power(&run.facts, KIND, id, true))
             })
         },
     );
@@ -115,12 +117,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "ensure_stopped",
         &["id: int", "-> Map"],
-        "Shut the container down unless it is stopped (`pct shutdown --timeout 60 --forceStop 1`).",
+        "Shut the container down unless it is stopped (`pct shutdown --timeout 60 --forceStop 1`: the grace period is \
+         `ops::power`'s, the one place power timeouts are defined).",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, lxc::ensure_power(&run.facts, id, false))
+                carry_out(&c, power::ensure_power(&run.facts, KIND, id, false))
             })
         },
     );
@@ -134,7 +137,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, lxc::restart(&run.facts, id, reason))
+                carry_out(&c, power::restart(&run.facts, KIND, id, reason))
             })
         },
     );
@@ -148,7 +151,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, lxc::ensure_snapshot(&run.facts, id, name))
+                carry_out(&c, snapshot::ensure_snapshot(&run.facts, KIND, id, name))
             })
         },
     );
@@ -164,13 +167,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let g = declared(run, id)?;
-                if run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?.is_none() {
+                if run.facts.guest_conf(GuestKind::Lxc, id)?.is_none() {
                     return Ok(Dynamic::from(Array::new()));
                 }
                 let extra: Vec<String> = extra.into_iter().map(|v| v.to_string()).collect();
                 let d = desired(run, g, &extra)?;
-                let cp = lxc::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
-                let (_, lines) = lxc::ensure_lxc_lines(&run.facts, &d).map_err(|e| e.to_string())?;
+                let cp = lxc::ensure_config(&run.facts, &d)?;
+                let (_, lines) = lxc::ensure_lxc_lines(&run.facts, &d)?;
                 let diffs: Vec<crate::ops::Diff> = cp.diffs.into_iter().chain(lines).collect();
                 super::convert::to_dynamic(&diffs)
             })
@@ -186,8 +189,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                let conf = run.facts.guest_conf(GuestKind::Lxc, id).map_err(|e| e.to_string())?;
-                Ok(conf.as_ref().as_ref().is_some_and(|c| c.file.snapshots.contains_key(name)))
+                Ok(snapshot::has_snapshot(&run.facts, KIND, id, name)?)
             })
         },
     );
@@ -222,7 +224,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     return Ok(if ip.is_empty() || ip == "dhcp" { "(known after apply)".to_string() } else { ip });
                 }
                 crate::executor::wait_for(run, &format!("ct {id}: waiting for its network"), timeout, || {
-                    lxc::address(&run.facts, id).map_err(|e| e.to_string())
+                    lxc::address(&run.facts, id)
                 })
             })
         },

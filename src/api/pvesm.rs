@@ -16,9 +16,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "storages",
         &["-> Map"],
         "Every storage definition by id: #{\"local\": #{kind, id, options}}.",
-        move |nc: NativeCallContext| -> Res<Dynamic> {
-            at(&nc, || to_dynamic(&*c.run()?.facts.storages().map_err(|e| e.to_string())?))
-        },
+        move |nc: NativeCallContext| -> Res<Dynamic> { at(&nc, || to_dynamic(&*c.run()?.facts.storages()?)) },
     );
 
     let c = ctx.clone();
@@ -27,7 +25,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["id: String", "-> bool"],
         "Whether a storage id is defined.",
         move |nc: NativeCallContext, id: &str| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.storages().map_err(|e| e.to_string())?.contains_key(id)))
+            at(&nc, || Ok(c.run()?.facts.storages()?.contains_key(id)))
         },
     );
 

@@ -7,7 +7,9 @@ use super::{at, Ctx, Namespace, Res};
 use crate::graph::GuestKind;
 use crate::inventory::{GuestRef, VmGuest};
 use crate::ops::qm::{self, CloudInit, DesiredVm};
-use crate::ops::{OpError, Plan};
+use crate::ops::{power, snapshot, OpError, Plan};
+
+const KIND: GuestKind = GuestKind::Vm;
 use crate::run::Run;
 use rhai::{Dynamic, NativeCallContext};
 
@@ -21,21 +23,27 @@ fn declared(run: &Run, id: u32) -> Res<&VmGuest> {
 
 fn desired(run: &Run, id: u32) -> Res<DesiredVm> {
     let g = declared(run, id)?;
-    qm::desired(g, &run.inventory.hypervisor).map_err(|e| e.to_string().into())
+    Ok(qm::desired(g, &run.inventory.hypervisor)?)
 }
 
-/// Run several ops one after another, each decided on the state the previous one left (so a
-/// dry-run of a template build shows every step), and sum up what they did.
-fn carry_out_all(c: &Ctx, steps: &[&dyn Fn() -> Result<Plan, OpError>]) -> Res<Dynamic> {
-    let run = c.run()?;
-    let (mut changed, mut actions) = (false, 0usize);
-    for step in steps {
-        let plan = step().map_err(|e| e.to_string())?;
-        let o = run.execute(plan, crate::executor::current_guest()).map_err(|e| e.to_string())?;
-        changed |= o.changed;
-        actions += o.actions;
-    }
-    Ok(outcome(changed, actions))
+/// A step of the template build as an API function: the declared template, one op, its plan
+/// handed to the executor. Each step decides on the state the previous one left (in a dry-run,
+/// the modelled one), so the sequence in `stdlib/vm.rhai` shows and runs every step in order.
+fn template_step(
+    ns: &mut Namespace,
+    ctx: &Ctx,
+    name: &'static str,
+    doc: &'static str,
+    op: fn(&crate::facts::Facts, &DesiredVm) -> Result<Plan, OpError>,
+) {
+    let c = ctx.clone();
+    ns.add(name, &["id: int", "-> Map"], doc, move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+        at(&nc, || {
+            let run = c.run()?;
+            let d = desired(run, guest_id(&id)?)?;
+            carry_out(&c, op(&run.facts, &d))
+        })
+    });
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
@@ -43,35 +51,61 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     super::guest_read::add(&mut ns, ctx, GuestKind::Vm);
     super::converged::add(&mut ns, ctx, GuestKind::Vm);
 
+    // The template build, one step per function; `stdlib/vm.rhai` (`build_template`) orders them.
     let c = ctx.clone();
     ns.add(
-        "ensure_template",
-        &["id: int", "-> Map"],
-        "Build a template VM (`is_template` with `template_image`) from its cloud image, one step at a time so an \
-         interrupted build is completed, not recreated: download the image to /var/lib/vz/template/iso once (never \
-         again while it is there), `qm create`, import it as scsi0 and grow it to `disk_size_gb`, cloud-init drive, \
-         boot order, the guest-agent snippet as vendor-data (`cicustom vendor=`, so the generated user-data with `ciuser` and \
-         `sshkeys` stays), `ciuser`, then `qm template`. The VM is never \
-         started. An existing template is left alone. Returns #{changed, actions}.",
-        move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
+        "check_template_storages",
+        &["id: int", "-> ()"],
+        "Before a template build's first command (the download included): fail unless the storages it writes to \
+         exist — its `storage_pool` taking VM images (disk, cloud-init drive) and `local` (the agent snippet). A VM \
+         that is already a template needs neither. Changes nothing.",
+        move |nc: NativeCallContext, id: Dynamic| -> Res<()> {
             at(&nc, || {
                 let run = c.run()?;
-                let id = guest_id(&id)?;
-                let d = desired(run, id)?;
-                let f = &run.facts;
-                // Before the first step: a missing storage stops the build before the download.
-                qm::check_template_storages(f, &d).map_err(|e| e.to_string())?;
-                carry_out_all(
-                    &c,
-                    &[
-                        &|| qm::ensure_image(f, &d),
-                        &|| qm::ensure_template_defined(f, &d),
-                        &|| qm::ensure_template_setup(f, &d),
-                        &|| qm::ensure_templated(f, &d),
-                    ],
-                )
+                let d = desired(run, guest_id(&id)?)?;
+                Ok(qm::check_template_storages(&run.facts, &d)?)
             })
         },
+    );
+    template_step(
+        &mut ns,
+        ctx,
+        "ensure_image",
+        "Template build: download the cloud image (`template_image`) to /var/lib/vz/template/iso with `curl` unless \
+         it is there — never twice — or the VM already has its disk. Returns #{changed, actions}.",
+        qm::ensure_image,
+    );
+    template_step(
+        &mut ns,
+        ctx,
+        "ensure_template_defined",
+        "Template build: `qm create` the VM (hardware only: name, memory, cores, net0, serial console, guest agent) \
+         unless it exists — an interrupted build is completed, never recreated. Returns #{changed, actions}.",
+        qm::ensure_template_defined,
+    );
+    template_step(
+        &mut ns,
+        ctx,
+        "ensure_template_disks",
+        "Template build: import the cloud image as scsi0 (grown to `disk_size_gb`) and boot from it, each unless done. \
+         Returns #{changed, actions}.",
+        qm::ensure_template_disks,
+    );
+    template_step(
+        &mut ns,
+        ctx,
+        "ensure_template_cloud_init",
+        "Template build: the cloud-init drive, the guest-agent snippet as vendor-data (`cicustom vendor=`, so the \
+         generated user-data with `ciuser` and `sshkeys` stays) and `ciuser`, each unless set. Returns #{changed, actions}.",
+        qm::ensure_template_cloud_init,
+    );
+    template_step(
+        &mut ns,
+        ctx,
+        "ensure_templated",
+        "Template build, last step: `qm template` (a VM someone started is shut down first; one with snapshots is \
+         refused). The VM is never started. Returns #{changed, actions}.",
+        qm::ensure_templated,
     );
 
     let c = ctx.clone();
@@ -100,12 +134,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                let conf = run.facts.guest_conf(crate::graph::GuestKind::Vm, id).map_err(|e| e.to_string())?;
+                let conf = run.facts.guest_conf(crate::graph::GuestKind::Vm, id)?;
                 if conf.as_ref().as_ref().is_none_or(|c| c.is_template()) {
                     return Ok(Dynamic::from(rhai::Array::new()));
                 }
                 let d = desired(run, id)?;
-                let cp = qm::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
+                let cp = qm::ensure_config(&run.facts, &d)?;
                 super::convert::to_dynamic(&cp.diffs)
             })
         },
@@ -125,9 +159,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
                 let d = desired(run, id)?;
-                let cp = qm::ensure_config(&run.facts, &d).map_err(|e| e.to_string())?;
+                let cp = qm::ensure_config(&run.facts, &d)?;
                 let restart = cp.restart_needed;
-                let o = run.execute(cp.plan, crate::executor::current_guest()).map_err(|e| e.to_string())?;
+                let o = run.execute(cp.plan, crate::executor::current_guest())?;
                 let mut m = outcome(o.changed, o.actions);
                 if let Some(mut map) = m.write_lock::<rhai::Map>() {
                     map.insert("restart".into(), (restart && o.changed).into());
@@ -161,7 +195,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, qm::ensure_power(&run.facts, id, true))
+                carry_out(&c, power::ensure_power(&run.facts, KIND, id, true))
             })
         },
     );
@@ -170,12 +204,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "ensure_stopped",
         &["id: int", "-> Map"],
-        "Shut the VM down unless it is stopped (`qm shutdown --timeout 120 --forceStop 1`).",
+        "Shut the VM down unless it is stopped (`qm shutdown --timeout 120 --forceStop 1`: the grace period is \
+         `ops::power`'s, the one place power timeouts are defined).",
         move |nc: NativeCallContext, id: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, qm::ensure_power(&run.facts, id, false))
+                carry_out(&c, power::ensure_power(&run.facts, KIND, id, false))
             })
         },
     );
@@ -189,7 +224,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, qm::restart(&run.facts, id, reason))
+                carry_out(&c, power::restart(&run.facts, KIND, id, reason))
             })
         },
     );
@@ -203,7 +238,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, qm::ensure_snapshot(&run.facts, id, name))
+                carry_out(&c, snapshot::ensure_snapshot(&run.facts, KIND, id, name))
             })
         },
     );
@@ -217,7 +252,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                qm::has_snapshot(&run.facts, id, name).map_err(|e| e.to_string().into())
+                Ok(snapshot::has_snapshot(&run.facts, KIND, id, name)?)
             })
         },
     );
@@ -231,7 +266,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 let id = guest_id(&id)?;
-                carry_out(&c, qm::destroy(&run.facts, id))
+                carry_out(
+                    &c,
+                    crate::ops::guest::destroy(&run.facts, KIND, id, crate::ops::guest::guest_subject(KIND, id)),
+                )
             })
         },
     );
@@ -240,7 +278,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "wait_agent",
         &["id: int", "timeout_s: int", "-> bool"],
-        "Wait (bounded, with progress) until the guest agent answers `qm agent <id> ping`. A dry-run never waits.",
+        "Wait (bounded, with progress) until the guest agent answers `qm agent <id> ping`; each try is a probe \
+         through the facts layer (recorded, never cached). A dry-run never waits.",
         move |nc: NativeCallContext, id: Dynamic, timeout: i64| -> Res<bool> {
             at(&nc, || {
                 let run = c.run()?;
@@ -249,7 +288,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     return Ok(true);
                 }
                 crate::executor::wait_for(run, &format!("vm {id}: waiting for the guest agent"), timeout, || {
-                    Ok(qm::agent_ready(&run.facts, id).map_err(|e| e.to_string())?.then_some(true))
+                    Ok::<_, OpError>(qm::agent_ping(&run.facts, id)?.then_some(true))
                 })
             })
         },
@@ -270,10 +309,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     return Ok("(known after apply)".to_string());
                 }
                 crate::executor::wait_for(run, &format!("vm {id}: waiting for cloud-init"), timeout, || {
-                    match qm::cloud_init_status(&run.facts, id).map_err(|e| e.to_string())? {
+                    match qm::cloud_init_status(&run.facts, id)? {
                         CloudInit::Finished(s) => Ok(Some(s)),
                         CloudInit::Running => Ok(None),
-                        CloudInit::Failed(detail) => Err(format!("vm {id}: cloud-init failed: {detail}")),
+                        CloudInit::Failed(detail) => Err(OpError::Invalid {
+                            subject: format!("vm {id}"),
+                            message: format!("cloud-init failed: {detail}"),
+                        }),
                     }
                 })
             })

@@ -13,7 +13,7 @@ pub fn namespace() -> Namespace {
          the value escaped) when it holds a newline or another control character.",
         |nc: NativeCallContext, field: &str, value: &str| -> Res<String> {
             at(&nc, || {
-                crate::generate::error::no_control(field, value).map_err(|e| e.to_string())?;
+                crate::generate::error::no_control(field, value)?;
                 Ok(value.to_string())
             })
         },

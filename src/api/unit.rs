@@ -16,7 +16,7 @@ pub fn namespace() -> Namespace {
         |nc: NativeCallContext, argv: Array| -> Res<String> {
             at(&nc, || {
                 let argv: Vec<String> = argv.into_iter().map(|a| a.to_string()).collect();
-                exec_line(&argv).map_err(|e| e.to_string().into())
+                Ok(exec_line(&argv)?)
             })
         },
     );

@@ -44,7 +44,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
-                to_dynamic(&*run.facts.pools().map_err(|e| e.to_string())?)
+                to_dynamic(&*run.facts.pools()?)
             })
         },
     );
@@ -55,7 +55,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a pool is imported on the host.",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.pools().map_err(|e| e.to_string())?.iter().any(|p| p.name == name)))
+            at(&nc, || Ok(c.run()?.facts.pools()?.iter().any(|p| p.name == name)))
         },
     );
 
@@ -82,7 +82,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
-                let all = run.facts.datasets().map_err(|e| e.to_string())?;
+                let all = run.facts.datasets()?;
                 let list: Vec<_> = all.values().cloned().collect();
                 to_dynamic(&list)
             })
@@ -95,7 +95,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         &["name: String", "-> bool"],
         "Whether a dataset exists (in a dry-run: or would by now).",
         move |nc: NativeCallContext, name: &str| -> Res<bool> {
-            at(&nc, || Ok(c.run()?.facts.datasets().map_err(|e| e.to_string())?.contains_key(name)))
+            at(&nc, || Ok(c.run()?.facts.datasets()?.contains_key(name)))
         },
     );
 
@@ -107,7 +107,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext, ds: &str, prop: &str| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
-                let props = run.facts.dataset_props(ds, &[prop]).map_err(|e| e.to_string())?;
+                let props = run.facts.dataset_props(ds, &[prop])?;
                 Ok(props.values.get(prop).map(|(v, _)| Dynamic::from(v.clone())).unwrap_or(Dynamic::UNIT))
             })
         },

@@ -42,6 +42,10 @@ pub enum ConnectorError {
     File { host: String, op: &'static str, path: String, message: String },
     #[error("{host}: {message}")]
     Connection { host: String, message: String },
+    /// The connection went away while `command` ran: whether it finished is unknown, and the
+    /// connector runs nothing after it (the run stops there).
+    #[error("connection to {host} lost while running `{command}`: {message}")]
+    Lost { host: String, command: String, message: String },
     #[error("interrupted")]
     Interrupted,
 }

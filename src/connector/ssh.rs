@@ -161,6 +161,8 @@ pub struct SshConnector {
     extra_opts: Vec<String>,
     master: Mutex<Master>,
     sessions: Sessions,
+    /// Set when the connection went away in the middle of a command: nothing runs after it.
+    lost: Mutex<Option<ConnectorError>>,
 }
 
 #[derive(Default)]
@@ -187,6 +189,7 @@ impl SshConnector {
             extra_opts,
             master: Mutex::new(Master::default()),
             sessions: Sessions::new(MAX_SESSIONS),
+            lost: Mutex::new(None),
         }
     }
 
@@ -323,6 +326,9 @@ impl SshConnector {
         if cmd.argv.is_empty() {
             return Err(self.spawn_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")));
         }
+        if let Some(lost) = self.lost.lock().ok().and_then(|l| l.as_ref().map(clone_lost)) {
+            return Err(lost);
+        }
         self.ensure_master()?;
         // `env` sets the C locale for the command without depending on the remote shell's syntax.
         let mut words = vec!["env".to_string(), "LC_ALL=C".to_string()];
@@ -353,11 +359,30 @@ impl SshConnector {
         let code = super::local::exit_code(out.status);
         // 255 is ssh's own failure code. A remote command may also exit 255, but ssh always
         // explains its own failures on stderr and never produces remote stdout for them.
+        // The master gone too: the connection dropped under the command (the session then exits
+        // 255, often saying nothing). Whether the command finished is unknown, so nothing runs
+        // after it: a reconnect would carry on half-blind.
+        if code == 255 && !self.master_answers() {
+            let said = mask_secrets(String::from_utf8_lossy(&out.stderr).trim(), cmd);
+            let message = if said.is_empty() { "the ssh connection closed".to_string() } else { said };
+            let lost = ConnectorError::Lost { host: self.describe(), command: cmd.to_string(), message };
+            if let Ok(mut slot) = self.lost.lock() {
+                *slot = Some(clone_lost(&lost));
+            }
+            return Err(lost);
+        }
         if code == 255 && out.stdout.is_empty() && !out.stderr.is_empty() {
             let msg = mask_secrets(String::from_utf8_lossy(&out.stderr).trim(), cmd);
             return Err(self.connection_error(msg));
         }
         Ok(Output { code, stdout: out.stdout, stderr: out.stderr })
+    }
+
+    /// Whether the control master still answers (a session's 255 was its own command's, not a
+    /// dropped connection).
+    fn master_answers(&self) -> bool {
+        // No resolved socket: nothing to tell by, so keep the old reading (the command's own).
+        self.master.lock().ok().and_then(|m| m.socket.clone()).is_none_or(|s| answers(&s))
     }
 
     fn file_error(&self, op: &'static str, path: &str, out: &Output) -> ConnectorError {
@@ -503,6 +528,16 @@ fn parse_read_output(stdout: &[u8]) -> Option<FileData> {
 
 /// Replace every secret argument's text in `text` by the mask (remote shells echo arguments
 /// back in their error messages).
+/// A copy of a `Lost` error (ConnectorError holds an io::Error elsewhere, so it is not Clone).
+fn clone_lost(e: &ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::Lost { host, command, message } => {
+            ConnectorError::Lost { host: host.clone(), command: command.clone(), message: message.clone() }
+        }
+        other => ConnectorError::Connection { host: String::new(), message: other.to_string() },
+    }
+}
+
 fn mask_secrets(text: &str, cmd: &Command) -> String {
     let mut out = text.to_string();
     for a in &cmd.argv {

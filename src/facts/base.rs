@@ -9,8 +9,10 @@
 //! - before an action runs, the executor forgets every answer in the scopes that action can
 //!   touch ([`Scope`]); an action whose effect is unknown forgets everything.
 //!
-//! Only the cached fact readers go through here. Probes and waits (`wait_for`, `host::probe`)
-//! always ask the host: their whole point is to see a change.
+//! Probes (`host::probe`, `host::run_script`, `guest::probe`, the guest agent and cloud-init
+//! waits) are reads too: a rehearsal records them, and the apply is served a recorded probe
+//! answer once, only until its first action — any action may change what a probe looks at —
+//! and every further call asks the host (a wait must see the change it waits for).
 
 use crate::command::{Command, Output};
 use crate::connector::FileData;
@@ -22,6 +24,8 @@ use std::sync::Mutex;
 pub enum ReadKey {
     Command(Command),
     File(String),
+    /// A probe: a read-only command whose answer any action may change.
+    Probe(Command),
 }
 
 /// The host's answer to a read.
@@ -51,6 +55,8 @@ pub enum Scope {
     HostDir(String),
     /// A `stat` of host paths (bind-mount sources, export directories).
     Stat(Vec<String>),
+    /// What a probe saw: any action may change it.
+    Probe,
     /// Everything.
     All,
 }
@@ -58,6 +64,7 @@ pub enum Scope {
 /// Which scope a recorded read belongs to.
 fn scope_of(key: &ReadKey) -> Scope {
     match key {
+        ReadKey::Probe(_) => Scope::Probe,
         ReadKey::File(path) => match guest_conf_id(path) {
             Some(id) => Scope::Guest(id),
             None => Scope::File(path.clone()),
@@ -107,7 +114,7 @@ fn related_paths(a: &str, b: &str) -> bool {
 
 fn covers(scope: &Scope, key_scope: &Scope) -> bool {
     match (scope, key_scope) {
-        (Scope::All, _) => true,
+        (Scope::All, _) | (_, Scope::Probe) => true,
         (Scope::Host, key) => !matches!(key, Scope::Guest(_)),
         (Scope::Guest(a), Scope::Guest(b)) => a == b,
         (Scope::File(a), Scope::File(b)) => a == b,

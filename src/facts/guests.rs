@@ -507,11 +507,11 @@ impl Facts {
         Ok(result)
     }
 
-    /// Run a read-only command inside a guest: (exit code, stdout). Always asks the guest
-    /// (probes and waits use it to see a change).
+    /// Run a read-only command inside a guest: (exit code, stdout). A probe (see
+    /// [`Facts::probe`]): waits use it to see a change.
     pub fn run_in_guest(&self, kind: GuestKind, id: u32, argv: &[String]) -> Result<(i32, Vec<u8>), FactError> {
         let cmd = super::in_guest::in_guest_command(kind, id, argv, None);
-        let out = self.conn.run(&cmd)?;
+        let out = self.probe(&cmd)?;
         super::in_guest::guest_result(kind, &cmd, &out)
     }
 

@@ -271,6 +271,20 @@ impl Facts {
         locked(&self.batches.answers).extend(answers);
     }
 
+    /// A probe: a read-only command whose answer may change while the run goes on (a check a
+    /// plan makes, a script, one try of a wait). A read like any other: the rehearsal records
+    /// it; the apply is served the recorded answer once, until its first action (see [`base`]);
+    /// after that, and for every further call, the host answers.
+    pub fn probe(&self, cmd: &Command) -> Result<Output, FactError> {
+        let key = ReadKey::Probe(cmd.clone());
+        if let Some(Answer::Command(out)) = self.reads.take(&key) {
+            return Ok(out);
+        }
+        let out = self.conn.run(cmd)?;
+        self.reads.record(key, &Answer::Command(out.clone()));
+        Ok(out)
+    }
+
     pub fn connector(&self) -> &Arc<dyn Connector> {
         &self.conn
     }

@@ -269,6 +269,26 @@ pub struct GuestTarget {
     pub group: Option<String>,
 }
 
+/// Whether a declared guest is a template — the one meaning phoenix gives the word. A template
+/// is a guest others are made from: a VM declared `is_template` (built from a cloud image and
+/// turned into a Proxmox template with `qm template`), or any declared guest another declared
+/// guest clones from (`clone_from_ctid` / `clone_from_vmid`; an LXC "template" is an ordinary
+/// container with a snapshot to clone). Templates are converged, left stopped, and never started
+/// by the power verbs. Proxmox's own `template: 1` in a guest's config is not this: it is the
+/// host's record that a VM template build finished (`GuestConf::is_template`), which the ops use
+/// to tell a finished build from an interrupted one and to refuse starting or snapshotting it.
+pub fn is_template(declared_vm_template: bool, dependents: &[(u32, crate::graph::EdgeReason)]) -> bool {
+    declared_vm_template || dependents.iter().any(|(_, why)| *why == crate::graph::EdgeReason::CloneSource)
+}
+
+/// How ops name a guest in subjects and messages: `ct 101`, `vm 1001`.
+pub fn guest_subject(kind: GuestKind, id: u32) -> String {
+    match kind {
+        GuestKind::Lxc => format!("ct {id}"),
+        GuestKind::Vm => format!("vm {id}"),
+    }
+}
+
 /// The CLI that manages a kind of guest.
 pub fn tool(kind: GuestKind) -> &'static str {
     match kind {
@@ -293,4 +313,18 @@ pub fn destroy(facts: &Facts, kind: GuestKind, id: u32, subject: String) -> Resu
         .effect(Effect::Guest { kind, id, change: GuestChange::Destroyed })
         .for_guest(Some(id));
     Ok(Plan::with(subject, vec![action]))
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::is_template;
+    use crate::graph::EdgeReason;
+
+    #[test]
+    fn a_template_is_a_declared_vm_template_or_a_clone_source() {
+        assert!(is_template(true, &[]));
+        assert!(is_template(false, &[(201, EdgeReason::CloneSource)]));
+        assert!(!is_template(false, &[(201, EdgeReason::Dependency)]), "a dependency does not make a template");
+        assert!(!is_template(false, &[]));
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::{Action, Change, Diff, Effect, OpError, Plan};
 use crate::command::Command;
-use crate::facts::guests::{conf_path, GuestChange, Origin, Power};
+use crate::facts::guests::{conf_path, GuestChange, Origin};
 use crate::facts::propstring::{self, PropString};
 use crate::facts::Facts;
 use crate::generate::{self, propstring::PropertyString, GenerateError};
@@ -687,64 +687,6 @@ fn cur_size(value: &str) -> String {
         .ok()
         .and_then(|p| p.get("size").map(str::to_string))
         .unwrap_or_else(|| "?".into())
-}
-
-/// Start or stop the container (`pct start` / `pct shutdown`).
-pub fn ensure_power(facts: &Facts, id: u32, running: bool) -> Result<Plan, OpError> {
-    let Some(g) = facts.guests(KIND)?.get(&id).cloned() else {
-        return Err(invalid(id, "does not exist"));
-    };
-    let want = if running { Power::Running } else { Power::Stopped };
-    if g.power == want {
-        return Ok(Plan::noop(subject(id), if running { "running" } else { "stopped" }));
-    }
-    let ids = id.to_string();
-    let (cmd, reason) = if running {
-        (Command::new(["pct", "start", ids.as_str()]), "stopped")
-    } else {
-        (Command::new(["pct", "shutdown", ids.as_str(), "--timeout", "60", "--forceStop", "1"]), "running")
-    };
-    let action = Action::new(
-        Change::Update,
-        format!("{} power", subject(id)),
-        format!("{reason} → {}", if running { "running" } else { "stopped" }),
-    )
-    .exec(cmd)
-    .effect(effect(id, GuestChange::Power(want)))
-    .for_guest(Some(id));
-    Ok(Plan::with(subject(id), vec![action]))
-}
-
-/// Restart a running container so pending changes take effect (`pct reboot`).
-pub fn restart(facts: &Facts, id: u32, reason: &str) -> Result<Plan, OpError> {
-    match facts.guests(KIND)?.get(&id) {
-        Some(g) if g.power == Power::Running => {
-            let action = Action::new(Change::Run, format!("{} restart", subject(id)), reason)
-                .exec(Command::new(["pct", "reboot"]).arg(id.to_string()))
-                .effect(effect(id, GuestChange::Power(Power::Running)))
-                .for_guest(Some(id));
-            Ok(Plan::with(subject(id), vec![action]))
-        }
-        Some(_) => Ok(Plan::noop(format!("{} restart", subject(id)), "not running: changes apply at the next start")),
-        None => Err(invalid(id, "does not exist")),
-    }
-}
-
-/// Take snapshot `name` unless it exists (an existing snapshot is never recreated).
-pub fn ensure_snapshot(facts: &Facts, id: u32, name: &str) -> Result<Plan, OpError> {
-    let conf = facts.guest_conf(KIND, id)?;
-    let Some(conf) = conf.as_ref() else {
-        return Err(invalid(id, "does not exist"));
-    };
-    let subj = format!("{} snapshot {name}", subject(id));
-    if conf.file.snapshots.contains_key(name) {
-        return Ok(Plan::noop(subj, "exists"));
-    }
-    let action = Action::new(Change::Create, subj.clone(), "absent")
-        .exec(Command::new(["pct", "snapshot"]).arg(id.to_string()).arg(name))
-        .effect(effect(id, GuestChange::Snapshot(name.to_string())))
-        .for_guest(Some(id));
-    Ok(Plan::with(subj, vec![action]))
 }
 
 /// Stop and destroy the container with purge (its firewall file goes with it).

@@ -11,8 +11,10 @@ pub mod guest;
 pub mod locked_conf;
 pub mod lxc;
 pub mod lxc_mounts;
+pub mod power;
 pub mod pvesm;
 pub mod qm;
+pub mod snapshot;
 pub mod zfs;
 
 pub use action::{Action, Change, Effect, Step};

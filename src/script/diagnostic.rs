@@ -186,9 +186,10 @@ pub fn from_eval_error(
     }
     let pos = e.position();
     let operator = crate::api::operator::find(e);
-    let (kind, message, label, help) = match &operator {
-        Some(op) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
-        None => describe(e, help_fn),
+    let (kind, message, label, help) = match (&operator, crate::api::error::find(e)) {
+        (Some(op), _) => (ScriptErrorKind::Operator, op.message.clone(), "raised here".to_string(), op.hint.clone()),
+        (None, Some(api)) => describe_api(&api),
+        (None, None) => describe(e, help_fn),
     };
     let mut diag = ScriptDiagnostic::at(sources, kind, &current_source, pos, message, label, help);
     // Outermost frame last reads naturally as a stack: innermost error, then where it was called.
@@ -198,6 +199,24 @@ pub fn from_eval_error(
         diag.related.push(frame);
     }
     diag
+}
+
+/// An API function's typed error: its message, each cause on a line of its own, and the file it
+/// concerns. A lost connection is the operator's to act on (no script frame without `-v`): the
+/// plan did nothing wrong, the host went away, and nothing after the command ran.
+fn describe_api(api: &crate::api::error::ApiFailure) -> (ScriptErrorKind, String, String, Option<String>) {
+    let err = &api.0;
+    if let Some(lost) = err.connection_lost() {
+        let help = "check the host and the network, then run again: phoenix carries on from what is already done";
+        return (ScriptErrorKind::Operator, lost, "raised here".into(), Some(help.into()));
+    }
+    let mut message = err.to_string();
+    for cause in err.causes() {
+        message.push_str("\n  caused by: ");
+        message.push_str(&cause);
+    }
+    let help = err.path().filter(|p| !message.contains(p.as_str())).map(|p| format!("the file concerned: {p}"));
+    (ScriptErrorKind::Runtime, message, "raised here".into(), help)
 }
 
 fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptErrorKind, String, String, Option<String>) {
@@ -242,5 +261,66 @@ fn describe(e: &EvalAltResult, help_fn: &dyn Fn(&str) -> String) -> (ScriptError
             None,
         ),
         other => (rt, strip_position(&other.to_string()), "here".into(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::error::ApiError;
+    use crate::connector::ConnectorError;
+    use crate::facts::FactError;
+
+    fn raised(err: ApiError) -> ScriptDiagnostic {
+        let sources = Sources::default();
+        sources.add("plans/x.rhai", "fn f() { boom() }\nf()\n".into());
+        let mut engine = rhai::Engine::new();
+        crate::api::error::register(&mut engine);
+        let err = std::sync::Mutex::new(Some(err));
+        engine.register_fn("boom", move || -> Result<(), Box<EvalAltResult>> {
+            Err(err.lock().unwrap().take().expect("raised once").into())
+        });
+        let e = engine.run("fn f() { boom() }\nf()\n").unwrap_err();
+        from_eval_error(&sources, "plans/x.rhai", &e, &|_| String::new())
+    }
+
+    #[test]
+    fn a_lost_connection_is_the_operators_message_without_a_script_frame() {
+        let d = raised(ApiError::Fact(FactError::Connector(ConnectorError::Lost {
+            host: "ssh://root@pve:22".into(),
+            command: "qm list".into(),
+            message: "Broken pipe".into(),
+        })));
+        assert_eq!(d.kind, ScriptErrorKind::Operator);
+        let shown = d.operator_message(false).expect("shown as an operator message");
+        assert_eq!(
+            shown.message,
+            "connection to ssh://root@pve:22 lost while running `qm list`: Broken pipe (nothing after it ran)"
+        );
+        assert!(shown.related.is_empty() && shown.span.is_none(), "no script frame without -v");
+        assert!(shown.help.is_some_and(|h| h.contains("run again")));
+    }
+
+    #[test]
+    fn a_typed_error_shows_its_causes_and_file() {
+        let d = raised(ApiError::Fact(FactError::Connector(ConnectorError::File {
+            host: "local".into(),
+            op: "read",
+            path: "/etc/pve/storage.cfg".into(),
+            message: "Permission denied".into(),
+        })));
+        assert_eq!(d.kind, ScriptErrorKind::Runtime);
+        assert_eq!(d.message, "local: read /etc/pve/storage.cfg: Permission denied");
+        let io = ApiError::ConfigFile {
+            function: "guest::push",
+            path: "/cfg/scripts/app.sh".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)"),
+        };
+        let d = raised(io);
+        assert_eq!(
+            d.message,
+            "guest::push: cannot read /cfg/scripts/app.sh\n  caused by: No such file or directory (os error 2)"
+        );
+        assert!(d.span.is_some(), "points at the call in the plan");
     }
 }

@@ -172,6 +172,7 @@ impl Scripts {
         });
 
         crate::api::operator::register(&mut engine);
+        crate::api::error::register(&mut engine);
         let mut api_index: HashMap<String, FnTable> = HashMap::new();
         for ns in api::namespaces(&ctx) {
             let fns = api_index.entry(ns.name.to_string()).or_default();

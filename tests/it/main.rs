@@ -1,4 +1,5 @@
 mod batched_reads;
+mod api_boundary;
 mod cli;
 mod converge_memory;
 mod corpus;

@@ -269,3 +269,35 @@ fn secrets_never_appear_in_error_text() {
 fn is_root() -> bool {
     std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
 }
+
+#[test]
+fn a_connection_lost_mid_command_names_it_and_nothing_runs_after() {
+    let sshd = Sshd::start();
+    let ctl = tempfile::tempdir().unwrap();
+    let c = sshd.connector(ctl.path());
+    assert_eq!(c.run(&Command::new(["true"])).unwrap().code, 0);
+    let marker = tempfile::tempdir().unwrap();
+    let after = marker.path().join("ran-after");
+    std::thread::scope(|s| {
+        let long = s.spawn(|| c.run(&Command::new(["sleep", "5"])));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // The connection goes away under the running command, as a network drop would do.
+        let mut opts = sshd.client_opts();
+        opts.extend(["-o".into(), format!("ControlPath={}/%C", ctl.path().display()), "-O".into(), "exit".into()]);
+        let st = std::process::Command::new("ssh")
+            .args(&opts)
+            .args(["-p", &sshd.port.to_string(), "-l", &sshd.user, "127.0.0.1"])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let e = long.join().unwrap().unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, ConnectorError::Lost { .. }), "{text}");
+        assert!(text.starts_with("connection to ssh://") && text.contains("lost while running `sleep 5`"), "{text}");
+    });
+    // Nothing runs after it: no reconnect, the next command is refused with the same cause.
+    let e = c.run(&Command::new(["touch", after.to_str().unwrap()])).unwrap_err();
+    assert!(matches!(e, ConnectorError::Lost { .. }), "{e}");
+    assert!(!after.exists(), "a command ran after the connection was lost");
+    assert_eq!(sshd.accepted(), 1, "no second connection: {}", sshd.log());
+}
