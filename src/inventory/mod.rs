@@ -3,8 +3,8 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 mod bind_mounts;
-pub mod edge;
 pub mod diagnostic;
+pub mod edge;
 mod excerpt;
 pub mod features;
 pub mod firewall;
@@ -226,11 +226,59 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
     problems.extend(bind_mounts::check(hv.as_ref(), lxc.as_ref()));
 
     match (hv, lxc, vm) {
-        (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _))) if problems.iter().all(|p| !p.is_error()) => {
-            Ok(Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems })
+        (Some((hypervisor, hv_src)), Some((lxc, lxc_src)), Some((vm, vm_src)))
+            if problems.iter().all(|p| !p.is_error()) =>
+        {
+            let inv =
+                Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems };
+            // The edge (routes, DNS names) spans every file: checked once the rest is sound.
+            match edge::derive(&inv) {
+                Ok(_) => Ok(inv),
+                Err(errors) => {
+                    let mut problems = inv.warnings.clone();
+                    problems.extend(edge_problems(&inv, &errors.0, &hv_src, &lxc_src, &vm_src));
+                    Err(ConfigErrors { problems })
+                }
+            }
         }
         _ => Err(ConfigErrors { problems }),
     }
+}
+
+/// The edge model's problems as diagnostics in the file each one is in.
+fn edge_problems(
+    inv: &Inventory,
+    found: &[edge::EdgeProblem],
+    hv: &SourceFile,
+    lxc: &SourceFile,
+    vm: &SourceFile,
+) -> Vec<ConfigProblem> {
+    let mut out = Vec::new();
+    for e in found {
+        let stack_src;
+        let file = match &e.origin {
+            edge::Origin::Hypervisor => hv,
+            edge::Origin::Lxc => lxc,
+            edge::Origin::Vm => vm,
+            edge::Origin::Stack(name) => {
+                let path = inv.stacks.get(name).map(|s| s.dir.join(stack::MANIFEST));
+                match path.map(|p| read::read_json(&p)) {
+                    Some(Ok((f, _))) => {
+                        stack_src = f;
+                        &stack_src
+                    }
+                    _ => {
+                        out.push(ConfigProblem::about_path(e.message.clone()).help(e.help.clone()));
+                        continue;
+                    }
+                }
+            }
+        };
+        let ctx = Ctx::new(file);
+        ctx.report(ctx.at_value(&e.pointer, e.message.clone()).help(e.help.clone()));
+        out.extend(ctx.into_problems());
+    }
+    out
 }
 
 #[cfg(test)]
