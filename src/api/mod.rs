@@ -2,6 +2,7 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod config;
+pub mod edge;
 pub mod converged;
 pub mod convert;
 pub mod docs;
@@ -100,6 +101,7 @@ impl Namespace {
 pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
     vec![
         config::namespace(ctx),
+        edge::namespace(ctx),
         graph::namespace(ctx),
         log::namespace(ctx),
         host::namespace(ctx),

@@ -53,7 +53,6 @@ pub struct Route {
 
 /// Where Traefik sends a route's requests.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Upstream {
     /// A server in a guest.
     Server { scheme: Scheme, ip: Ipv4Addr, port: u16, guest: u32 },
@@ -62,7 +61,6 @@ pub enum Upstream {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
 pub enum Scheme {
     Http,
     /// The upstream speaks TLS with a certificate from the lab CA; Traefik verifies it against
