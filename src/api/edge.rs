@@ -68,10 +68,7 @@ fn dns_files(inv: &Inventory, current_resolv: Option<&str>) -> Res<Map> {
 }
 
 pub fn namespace(ctx: &Ctx) -> Namespace {
-    let mut ns = Namespace::new(
-        "edge",
-        "The DNS stage's files and check, from the edge (config::edge()).",
-    );
+    let mut ns = Namespace::new("edge", "The DNS stage's files and check, from the edge (config::edge()).");
 
     let c = ctx.clone();
     ns.add(
@@ -85,7 +82,11 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let text = if current.is_unit() {
                     None
                 } else {
-                    Some(current.into_string().map_err(|t| format!("edge::dns_files: expected a string or (), not {t}"))?)
+                    Some(
+                        current
+                            .into_string()
+                            .map_err(|t| format!("edge::dns_files: expected a string or (), not {t}"))?,
+                    )
                 };
                 dns_files(&c.run()?.inventory, text.as_deref())
             })

@@ -2,10 +2,10 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod config;
-pub mod edge;
 pub mod converged;
 pub mod convert;
 pub mod docs;
+pub mod edge;
 pub mod file;
 pub mod fw;
 pub mod graph;

@@ -45,7 +45,12 @@ fn dns_name(field: &str, value: &str) -> Result<(), GenerateError> {
 }
 
 /// `/etc/dnsmasq.d/phoenix.conf`. Records are written in the order given (the edge sorts them).
-pub fn conf(domain: &str, listen: Ipv4Addr, upstreams: &[Ipv4Addr], records: &[Record]) -> Result<String, GenerateError> {
+pub fn conf(
+    domain: &str,
+    listen: Ipv4Addr,
+    upstreams: &[Ipv4Addr],
+    records: &[Record],
+) -> Result<String, GenerateError> {
     dns_name("domain_name", domain)?;
     if upstreams.is_empty() {
         return Err(GenerateError::new("dns_server.upstream_servers", "", Refusal::Empty));
@@ -72,7 +77,8 @@ pub fn conf(domain: &str, listen: Ipv4Addr, upstreams: &[Ipv4Addr], records: &[R
 /// (the node's System → DNS panel) read and write this same `search`/`nameserver` format.
 pub fn resolv_conf(domain: &str, listen: Ipv4Addr, upstreams: &[Ipv4Addr]) -> Result<String, GenerateError> {
     dns_name("domain_name", domain)?;
-    let mut out = String::from("# Managed by phoenix (sync dns): dnsmasq on this host first, the upstream servers after it.\n");
+    let mut out =
+        String::from("# Managed by phoenix (sync dns): dnsmasq on this host first, the upstream servers after it.\n");
     out.push_str(&format!("search {domain}\nnameserver {listen}\n"));
     for u in upstreams.iter().filter(|u| **u != listen).take(2) {
         out.push_str(&format!("nameserver {u}\n"));
@@ -109,7 +115,10 @@ mod tests {
     fn writes_settings_upstreams_and_records() {
         let r = [Record { name: "ca.lab.example", ip: ip("10.0.0.10"), why: "guest 103" }];
         let text = conf("lab.example", ip("10.0.0.2"), &[ip("9.9.9.9"), ip("1.1.1.1")], &r).unwrap();
-        assert!(text.contains("\nlocal=/lab.example/\nlisten-address=10.0.0.2\nserver=9.9.9.9\nserver=1.1.1.1\n"), "{text}");
+        assert!(
+            text.contains("\nlocal=/lab.example/\nlisten-address=10.0.0.2\nserver=9.9.9.9\nserver=1.1.1.1\n"),
+            "{text}"
+        );
         assert!(text.ends_with("# guest 103\nhost-record=ca.lab.example,10.0.0.10\n"), "{text}");
     }
 

@@ -20,5 +20,6 @@ mod run_safety;
 mod secrets;
 mod ssh;
 mod support;
+mod sync_verb;
 mod verbs;
 mod vm_lifecycle;
