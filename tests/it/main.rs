@@ -2,6 +2,7 @@ mod cli;
 mod converge_memory;
 mod corpus;
 mod corpus_patch;
+mod dns_real;
 mod dry_run;
 mod feature_registry;
 mod features;
