@@ -442,7 +442,7 @@ fn records(
             }
             Some(existing) if existing.ip == ip => {}
             Some(existing) if existing.from_route => {
-                existing.why = format!("{}; {why} is reached by its address", existing.why);
+                existing.why = format!("{}; also the name of {why} (the route takes it)", existing.why);
             }
             Some(existing) => p.add(
                 origin,

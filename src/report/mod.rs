@@ -1,6 +1,7 @@
 //! The reporter: everything a run tells the operator. Human lines or JSON events on stdout, the
 //! journal of executed actions in the state dir, and progress for long waits on a TTY.
 
+pub mod diff;
 pub mod escape;
 pub mod event;
 pub mod human;

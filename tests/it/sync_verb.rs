@@ -149,3 +149,26 @@ fn dns_stage_skips_when_dns_server_is_not_enabled() {
     assert!(stdout(&out).contains("dns_server.enabled is not true"), "{}", stdout(&out));
     assert!(sb.sim_commands().iter().all(|(_, m)| !m));
 }
+
+#[test]
+fn dry_run_shows_the_file_diff_old_to_new() {
+    let sb = Sandbox::new();
+    let h = home(&sb);
+    ok(&run_in(&sb, &h, &["sync", "dns"]));
+    let hv = h.join("etc/phoenix_hypervisor_config.json");
+    let text =
+        std::fs::read_to_string(&hv).unwrap().replace("[\"9.9.9.9\", \"1.1.1.1\"]", "[\"9.9.9.9\", \"8.8.8.8\"]");
+    std::fs::write(&hv, text).unwrap();
+    sb.clear_sim_log();
+    let dry = run_in(&sb, &h, &["sync", "dns", "--dry-run"]);
+    ok(&dry);
+    let out = stdout(&dry);
+    assert!(
+        out.contains("--- a/etc/dnsmasq.d/phoenix.conf\n") || out.contains("--- a/etc/dnsmasq.d/phoenix.conf"),
+        "{out}"
+    );
+    assert!(out.contains("-server=1.1.1.1") && out.contains("+server=8.8.8.8"), "{out}");
+    assert!(out.contains("-nameserver 1.1.1.1") && out.contains("+nameserver 8.8.8.8"), "{out}");
+    assert!(!out.contains("+host-record"), "only the changed lines and their context: {out}");
+    assert!(sb.sim_commands().iter().all(|(_, m)| !m), "a dry-run only reads");
+}
