@@ -21,6 +21,7 @@ mod run_safety;
 mod secrets;
 mod ssh;
 mod support;
+mod sync_e2e;
 mod sync_verb;
 mod verbs;
 mod vm_lifecycle;
