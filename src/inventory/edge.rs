@@ -96,6 +96,8 @@ pub struct EdgeProblem {
     pub pointer: String,
     pub message: String,
     pub help: String,
+    /// A warning leaves the edge usable (the role is simply absent); an error does not.
+    pub warning: bool,
 }
 
 impl std::fmt::Display for EdgeProblem {
@@ -124,6 +126,12 @@ pub const GATEWAY_SCRIPT: &str = "nginx_gateway.sh";
 /// Derives the edge from a decoded inventory. Deterministic: the same inventory always gives
 /// the same edge (routes sorted by host, records by name).
 pub fn derive(inv: &super::Inventory) -> Result<Edge, EdgeErrors> {
+    derive_with_warnings(inv).map(|(edge, _)| edge)
+}
+
+/// [`derive`], with the warnings found on the way (an explicit role naming a guest that is
+/// not declared: the configuration loads, the stages needing that role say so).
+pub fn derive_with_warnings(inv: &super::Inventory) -> Result<(Edge, Vec<EdgeProblem>), EdgeErrors> {
     derive::derive(inv).map_err(EdgeErrors)
 }
 

@@ -13,7 +13,11 @@ struct Problems(Vec<EdgeProblem>);
 
 impl Problems {
     fn add(&mut self, origin: Origin, pointer: String, message: String, help: impl Into<String>) {
-        self.0.push(EdgeProblem { origin, pointer, message, help: help.into() });
+        self.0.push(EdgeProblem { origin, pointer, message, help: help.into(), warning: false });
+    }
+
+    fn warn(&mut self, origin: Origin, pointer: String, message: String, help: impl Into<String>) {
+        self.0.push(EdgeProblem { origin, pointer, message, help: help.into(), warning: true });
     }
 }
 
@@ -71,12 +75,14 @@ fn role(
     if let Some(id) = explicit {
         return match inv.guest(id) {
             Some(g) => Some(edge_guest(g)),
+            // A warning: a cut-down configuration (or a guest retired for now) still loads, and
+            // the stages that need this role fail with the reason.
             None => {
-                p.add(
+                p.warn(
                     Origin::Hypervisor,
                     format!("/edge/{key}"),
-                    format!("edge.{key} names guest {id}, which is not declared"),
-                    format!("declare guest {id}, or name the guest that runs {what}"),
+                    format!("edge.{key} names guest {id}, which is not declared: the lab has no {what} for now"),
+                    format!("declare guest {id}, or name the guest that runs {what} (or remove edge.{key})"),
                 );
                 None
             }
@@ -124,7 +130,7 @@ struct Declared {
     direct: bool,
 }
 
-pub(super) fn derive(inv: &Inventory) -> Result<Edge, Vec<EdgeProblem>> {
+pub(super) fn derive(inv: &Inventory) -> Result<(Edge, Vec<EdgeProblem>), Vec<EdgeProblem>> {
     let mut p = Problems::default();
     let domain = inv.hypervisor.domain_name.clone();
     let roles = inv.hypervisor.edge.clone().unwrap_or_default();
@@ -149,11 +155,11 @@ pub(super) fn derive(inv: &Inventory) -> Result<Edge, Vec<EdgeProblem>> {
     let routes = unique_routes(&mut p, declared);
 
     let dns_records = records(inv, &mut p, &domain, gateway.as_ref().or(traefik.as_ref()), traefik.as_ref(), &routes);
-    if !p.0.is_empty() {
+    if p.0.iter().any(|e| !e.warning) {
         return Err(p.0);
     }
     let routes = routes.into_iter().map(|d| d.route).collect();
-    Ok(Edge { domain, ca, traefik, gateway, routes, dns_records })
+    Ok((Edge { domain, ca, traefik, gateway, routes, dns_records }, p.0))
 }
 
 /// Every guest's `traefik_service`.

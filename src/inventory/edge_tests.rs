@@ -131,13 +131,14 @@ fn two_guests_with_the_same_name_but_different_addresses_clash_in_dns() {
 }
 
 #[test]
-fn explicit_roles_win_and_must_name_declared_guests() {
+fn explicit_roles_win_and_an_undeclared_one_is_a_warning() {
     let mut inv = example();
     inv.hypervisor.edge =
         Some(hypervisor::EdgeRoles { gateway_guest: Some(102), traefik_guest: None, ca_guest: Some(4242) });
-    let err = derive(&inv).unwrap_err();
-    assert_eq!(err.0.len(), 1, "{err}");
-    assert_eq!(err.0[0].pointer, "/edge/ca_guest");
+    let (e, warnings) = derive_with_warnings(&inv).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].warning && warnings[0].pointer == "/edge/ca_guest", "{warnings:?}");
+    assert_eq!(e.ca, None, "a role on an undeclared guest is absent");
     inv.hypervisor.edge = Some(hypervisor::EdgeRoles { gateway_guest: Some(102), ..Default::default() });
     let e = derive(&inv).unwrap();
     assert_eq!(e.gateway.unwrap().id, 102);

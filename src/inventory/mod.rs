@@ -229,11 +229,15 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
         (Some((hypervisor, hv_src)), Some((lxc, lxc_src)), Some((vm, vm_src)))
             if problems.iter().all(|p| !p.is_error()) =>
         {
-            let inv =
+            let mut inv =
                 Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems };
             // The edge (routes, DNS names) spans every file: checked once the rest is sound.
-            match edge::derive(&inv) {
-                Ok(_) => Ok(inv),
+            match edge::derive_with_warnings(&inv) {
+                Ok((_, warnings)) => {
+                    let found = edge_problems(&inv, &warnings, &hv_src, &lxc_src, &vm_src);
+                    inv.warnings.extend(found);
+                    Ok(inv)
+                }
                 Err(errors) => {
                     let mut problems = inv.warnings.clone();
                     problems.extend(edge_problems(&inv, &errors.0, &hv_src, &lxc_src, &vm_src));
@@ -268,14 +272,16 @@ fn edge_problems(
                         &stack_src
                     }
                     _ => {
-                        out.push(ConfigProblem::about_path(e.message.clone()).help(e.help.clone()));
+                        let problem = ConfigProblem::about_path(e.message.clone()).help(e.help.clone());
+                        out.push(if e.warning { problem.warning() } else { problem });
                         continue;
                     }
                 }
             }
         };
         let ctx = Ctx::new(file);
-        ctx.report(ctx.at_value(&e.pointer, e.message.clone()).help(e.help.clone()));
+        let problem = ctx.at_value(&e.pointer, e.message.clone()).help(e.help.clone());
+        ctx.report(if e.warning { problem.warning() } else { problem });
         out.extend(ctx.into_problems());
     }
     out

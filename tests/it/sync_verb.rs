@@ -172,3 +172,28 @@ fn dry_run_shows_the_file_diff_old_to_new() {
     assert!(!out.contains("+host-record"), "only the changed lines and their context: {out}");
     assert!(sb.sim_commands().iter().all(|(_, m)| !m), "a dry-run only reads");
 }
+
+#[test]
+fn letsgo_ends_with_the_sync_a_guest_asks_for() {
+    let sb = Sandbox::new();
+    let h = home(&sb);
+    // Stages of other work replaced by ones that only say they ran: this test is about the
+    // hand-over from letsgo (VM 1002 declares trigger_sync_on_completion).
+    for s in ["certs", "firewall", "traefik", "nginx"] {
+        std::fs::write(
+            h.join(format!("stdlib/sync/{s}.rhai")),
+            format!("fn run() {{ log::info(\"stage {s} ran\"); }}\n"),
+        )
+        .unwrap();
+    }
+    ok(&run_in(&sb, &h, &["setup"]));
+    let out = run_in(&sb, &h, &["letsgo"]);
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("sync requested by 1002: sync all"), "{text}");
+    for s in ["certs", "firewall", "traefik", "nginx"] {
+        assert!(text.contains(&format!("stage {s} ran")), "{s}: {text}");
+    }
+    let summary = text.split("== Sync summary").nth(1).expect("a sync summary");
+    assert!(summary.contains("dns        ok") && summary.contains("stacks     skipped"), "{summary}");
+}
