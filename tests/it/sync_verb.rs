@@ -197,3 +197,19 @@ fn letsgo_ends_with_the_sync_a_guest_asks_for() {
     let summary = text.split("== Sync summary").nth(1).expect("a sync summary");
     assert!(summary.contains("dns        ok") && summary.contains("stacks     skipped"), "{summary}");
 }
+
+#[test]
+fn stage_modules_are_checked_before_a_run_and_needs_is_optional() {
+    let sb = Sandbox::new();
+    let h = home(&sb);
+    // A stage without needs() (optional: the runner calls it inside `try`) passes the check.
+    std::fs::write(h.join("stdlib/sync/nginx.rhai"), "fn run() { log::info(\"nginx\"); }\n").unwrap();
+    let out = run_in(&sb, &h, &["check"]);
+    ok(&out);
+    // A typo inside a stage is found by the pre-flight check through the runner's import.
+    std::fs::write(h.join("stdlib/sync/nginx.rhai"), "fn run() { log::infoo(\"nginx\"); }\n").unwrap();
+    let out = run_in(&sb, &h, &["sync", "dns"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("log::infoo") && stderr(&out).contains("nginx.rhai"), "{}", stderr(&out));
+    assert!(sb.sim_commands().iter().all(|(_, m)| !m), "nothing ran");
+}
