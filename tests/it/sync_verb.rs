@@ -213,3 +213,25 @@ fn stage_modules_are_checked_before_a_run_and_needs_is_optional() {
     assert!(stderr(&out).contains("log::infoo") && stderr(&out).contains("nginx.rhai"), "{}", stderr(&out));
     assert!(sb.sim_commands().iter().all(|(_, m)| !m), "nothing ran");
 }
+
+#[test]
+fn dry_run_shows_the_diff_of_a_file_pushed_into_a_guest() {
+    let sb = Sandbox::new();
+    let h = home(&sb);
+    ok(&run_in(&sb, &h, &["setup"]));
+    ok(&run_in(&sb, &h, &["create", "102"]));
+    let stage = |text: &str| {
+        let body = format!(
+            "fn run() {{ guest::push(102, \"/etc/phoenix-note.conf\", #{{ content: \"a = 1\\nb = {text}\\nc = 3\\n\", mode: \"0644\" }}); }}\n"
+        );
+        std::fs::write(h.join("stdlib/sync/nginx.rhai"), body).unwrap();
+    };
+    stage("2");
+    ok(&run_in(&sb, &h, &["sync", "nginx"]));
+    stage("20");
+    let dry = run_in(&sb, &h, &["sync", "nginx", "--dry-run"]);
+    ok(&dry);
+    let out = stdout(&dry);
+    assert!(out.contains("--- a/etc/phoenix-note.conf") && out.contains("-b = 2") && out.contains("+b = 20"), "{out}");
+    assert!(out.contains(" a = 1"), "context lines: {out}");
+}
