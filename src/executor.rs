@@ -61,7 +61,7 @@ impl Run {
             return Err(ExecError::Interrupted { subject: action.subject });
         }
         let steps: Vec<String> = action.steps.iter().map(Step::describe).collect();
-        let event = |status, error, note| Event::Action {
+        let event = |status, error, note, diff| Event::Action {
             change: action.change,
             subject: action.subject.clone(),
             reason: action.reason.clone(),
@@ -70,9 +70,14 @@ impl Run {
             status,
             error,
             note,
+            diff,
         };
         let output = if self.dry_run {
-            self.emit(event(ActionStatus::Planned, None, action.note.clone()));
+            let diff = action
+                .content_change
+                .as_ref()
+                .and_then(|c| crate::report::diff::file_diff(&c.path, c.old.as_deref(), &c.new, c.mode));
+            self.emit(event(ActionStatus::Planned, None, action.note.clone(), diff));
             None
         } else {
             let started = now_rfc3339();
@@ -111,7 +116,7 @@ impl Run {
                 }
             }
             let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
-            self.emit(event(status, error, None));
+            self.emit(event(status, error, None, None));
             match result {
                 Ok(output) => output,
                 Err(e) => {

@@ -102,6 +102,7 @@ fn run_options(job: &PlanJob, dry_run: bool, journal: Option<Journal>) -> RunOpt
     RunOptions {
         plan: job.label.clone(),
         dry_run,
+        rehearsal: dry_run && !g.dry_run,
         parallel: g.parallel as usize,
         fail_fast: g.fail_fast,
         yes: g.yes,

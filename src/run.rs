@@ -22,6 +22,9 @@ pub struct Run {
     pub plan: String,
     pub host: String,
     pub dry_run: bool,
+    /// The dry-run that precedes an apply (not an operator's `--dry-run`): a plan may let
+    /// failures it contains (a sync stage) pass here so the apply still runs the rest.
+    pub rehearsal: bool,
     /// Guests converged at once by `graph::walk`.
     pub parallel: usize,
     /// Stop every guest at the first failure instead of only the failed guest's dependents.
@@ -53,6 +56,8 @@ pub struct Run {
 pub struct RunOptions {
     pub plan: String,
     pub dry_run: bool,
+    /// See [`Run::rehearsal`].
+    pub rehearsal: bool,
     pub parallel: usize,
     pub fail_fast: bool,
     pub yes: bool,
@@ -78,6 +83,7 @@ impl Run {
             plan: opts.plan,
             host,
             dry_run: opts.dry_run,
+            rehearsal: opts.rehearsal,
             parallel: opts.parallel.max(1),
             fail_fast: opts.fail_fast,
             yes: opts.yes,

@@ -42,6 +42,20 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
 
     let c = ctx.clone();
     ns.add(
+        "edge",
+        &["-> Map"],
+        "The lab's network edge derived from the configuration (inventory::edge::Edge): #{domain, ca, traefik, \
+         gateway (each #{id, name, ip} or ()), routes: [#{name, host, declared_in, upstream}], dns_records: \
+         [#{name, ip, why}]}. `upstream` is #{Server: #{scheme: \"Http\"|\"Https\", ip, port, guest}} or \
+         \"TraefikDashboard\". Routes are sorted by host, records by name; roles come from `edge` in \
+         phoenix_hypervisor_config.json, else the step_ca / traefik features and the nginx_gateway.sh script.",
+        move |nc: NativeCallContext| -> Res<Dynamic> {
+            at(&nc, || to_dynamic(&super::edge::edge_of(&c.run()?.inventory)?))
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
         "guest_ids",
         &["-> Array"],
         "Every declared guest id: LXCs, then VMs, in file order.",

@@ -25,6 +25,15 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     );
     let c = ctx.clone();
     ns.add(
+        "rehearsing",
+        &["-> bool"],
+        "Whether this is the rehearsal before an apply (a dry-run, but not the operator's --dry-run). A plan \
+         that contains a failure (one sync stage of several) reports it without failing here, so the apply \
+         still runs the parts that can run, and fails there.",
+        move |nc: NativeCallContext| -> Res<bool> { at(&nc, || Ok(c.run()?.rehearsal)) },
+    );
+    let c = ctx.clone();
+    ns.add(
         "exec",
         &["argv: Array", "reason: String", "-> Map"],
         "Run a command on the host (an argv array, never a shell string). It always runs when called, so \

@@ -68,7 +68,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
             at(&nc, || {
                 let run = c.run()?;
                 run.action_failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                Err(message.to_string().into())
+                // Shown as the operator's message (script frames only with -v), like fail().
+                Err(crate::script::operator::raise(message, None))
             })
         },
     );

@@ -6,6 +6,7 @@ pub mod converged;
 pub mod convert;
 pub mod docs;
 pub mod error;
+pub mod edge;
 pub mod file;
 pub mod fw;
 pub mod graph;
@@ -103,6 +104,7 @@ impl Namespace {
 pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
     vec![
         config::namespace(ctx),
+        edge::namespace(ctx),
         graph::namespace(ctx),
         log::namespace(ctx),
         host::namespace(ctx),

@@ -76,3 +76,68 @@ pub struct DnsRecord {
     /// Why the record exists, written as a comment beside it.
     pub why: String,
 }
+
+/// Which file a problem of the edge model is in (the pointer is relative to that file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Hypervisor,
+    Lxc,
+    Vm,
+    /// `stacks/<name>/phoenix.json`.
+    Stack(String),
+}
+
+/// A configuration problem found while deriving the edge: where it is, what, and how to fix it.
+/// `inventory::load` turns these into diagnostics at file:line:col.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeProblem {
+    pub origin: Origin,
+    /// JSON pointer of the offending value in its file.
+    pub pointer: String,
+    pub message: String,
+    pub help: String,
+    /// A warning leaves the edge usable (the role is simply absent); an error does not.
+    pub warning: bool,
+}
+
+impl std::fmt::Display for EdgeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.help)
+    }
+}
+
+/// Every problem at once, for callers that have no source files to point into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeErrors(pub Vec<EdgeProblem>);
+
+impl std::fmt::Display for EdgeErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "the edge configuration is inconsistent: {}", lines.join("; "))
+    }
+}
+
+impl std::error::Error for EdgeErrors {}
+
+/// The original's gateway application script: the guest that runs it is the gateway unless
+/// `edge.gateway_guest` says otherwise.
+pub const GATEWAY_SCRIPT: &str = "nginx_gateway.sh";
+
+/// Derives the edge from a decoded inventory. Deterministic: the same inventory always gives
+/// the same edge (routes sorted by host, records by name).
+pub fn derive(inv: &super::Inventory) -> Result<Edge, EdgeErrors> {
+    derive_with_warnings(inv).map(|(edge, _)| edge)
+}
+
+/// [`derive`], with the warnings found on the way (an explicit role naming a guest that is
+/// not declared: the configuration loads, the stages needing that role say so).
+pub fn derive_with_warnings(inv: &super::Inventory) -> Result<(Edge, Vec<EdgeProblem>), EdgeErrors> {
+    derive::derive(inv).map_err(EdgeErrors)
+}
+
+#[path = "edge_derive.rs"]
+mod derive;
+
+#[cfg(test)]
+#[path = "edge_tests.rs"]
+mod tests;

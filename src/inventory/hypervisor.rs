@@ -3,7 +3,7 @@
 
 use super::firewall::{host_firewall, HostFirewall};
 use super::net::{cidr, ipv4};
-use super::reader::{bool_, formatted, map, nonempty_string, port, secret, string, u32_, u32_in, Ctx, Obj};
+use super::reader::{bool_, formatted, guest_id, map, nonempty_string, port, secret, string, u32_, u32_in, Ctx, Obj};
 use super::rules::{
     Format, CONTENT_TYPES_FORMAT, DISK, DNS_NAME, DOCKER_IMAGE, HOST_PATH, LINUX_USER, NET_DEVICE, NFS_CLIENT,
     NFS_OPTION, SIMPLE_NAME, STORAGE_ID, TIMEZONE, URL, WORKGROUP, ZFS_DATASET, ZFS_POOL, ZFS_PROPERTIES,
@@ -42,6 +42,9 @@ pub struct HypervisorConfig {
     pub shared_zfs_volumes: IndexMap<String, SharedZfsVolume>,
     pub portainer_api: Option<PortainerApi>,
     pub dns_server: Option<DnsServer>,
+    /// Which guests play the edge roles, when the defaults (feature `step_ca`, feature
+    /// `traefik`, application script `nginx_gateway.sh`) are not what the operator wants.
+    pub edge: Option<EdgeRoles>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +184,15 @@ pub struct DnsServer {
     pub authoritative_zones: Option<Value>,
 }
 
+/// `edge`: explicit role assignments (each optional; a role left out keeps its default).
+/// The ids must name declared guests (checked with the edge model, `inventory::edge`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EdgeRoles {
+    pub gateway_guest: Option<u32>,
+    pub traefik_guest: Option<u32>,
+    pub ca_guest: Option<u32>,
+}
+
 /// Samba share paths: the original wrote them relative to the mount base (`quickOS/share`);
 /// absolute paths work too. Either way normalised, and usable in a line of smb.conf.
 const SHARE_PATH: Format = Format {
@@ -278,6 +290,11 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         upstream_servers: o.list("upstream_servers", ipv4),
         authoritative_zones: o.opaque("authoritative_zones"),
     });
+    let edge = o.obj("edge", |o| EdgeRoles {
+        gateway_guest: o.opt("gateway_guest", guest_id),
+        traefik_guest: o.opt("traefik_guest", guest_id),
+        ca_guest: o.opt("ca_guest", guest_id),
+    });
     let datasets_ptr = child_pointer(&o.field_ptr("zfs"), "datasets");
     if let Some(z) = &zfs {
         check_storage_ids(ctx, &z.datasets, &datasets_ptr, &proxmox_storage_ids);
@@ -326,6 +343,7 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         shared_zfs_volumes,
         portainer_api,
         dns_server,
+        edge,
     })
 }
 

@@ -9,8 +9,8 @@ use super::reader::{
     u32_in, Ctx, Obj, GUEST_IDS,
 };
 use super::rules::{
-    APPARMOR_PROFILE, BRIDGE, DNS_NAME, HOST_PATH, LXC_OPTION, NAMESERVERS, NET_DEVICE, OS_TEMPLATE, PCT_OPTION,
-    SIMPLE_NAME, SNAPSHOT_NAME, STORAGE_ID, URL,
+    Format, APPARMOR_PROFILE, BRIDGE, DNS_NAME, HOST_PATH, LXC_OPTION, NAMESERVERS, NET_DEVICE, OS_TEMPLATE,
+    PCT_OPTION, SIMPLE_NAME, SNAPSHOT_NAME, STORAGE_ID, URL,
 };
 use super::source::child_pointer;
 use indexmap::IndexMap;
@@ -113,17 +113,36 @@ pub struct ZfsVolume {
     pub mount_point: String,
 }
 
-/// `{name, port}`: a Traefik router/service and DNS record for the guest.
+/// `{name, port}`: a Traefik router/service and DNS record for the guest. Optional
+/// `scheme` ("http"/"https": how Traefik reaches the upstream; default from the guest kind)
+/// and `dns` ("gateway", the default, or "direct": the name resolves to the guest itself).
 #[derive(Debug, Clone, Serialize)]
 pub struct TraefikService {
     pub name: String,
     pub port: u16,
+    pub scheme: Option<String>,
+    pub dns: Option<String>,
 }
+
+const UPSTREAM_SCHEME: Format = Format {
+    what: "an upstream scheme",
+    help: "write \"http\" or \"https\" (https: the upstream has a certificate from the lab CA)",
+    check: |s| if s == "http" || s == "https" { Ok(()) } else { Err("expected \"http\" or \"https\"".into()) },
+};
+
+const DNS_ROUTE: Format = Format {
+    what: "a DNS routing",
+    help:
+        "write \"gateway\" (the name resolves to the gateway, the default) or \"direct\" (to this guest's own address)",
+    check: |s| if s == "gateway" || s == "direct" { Ok(()) } else { Err("expected \"gateway\" or \"direct\"".into()) },
+};
 
 pub(crate) fn traefik_service(o: &mut Obj) -> Option<TraefikService> {
     let name = o.req("name", formatted(&DNS_NAME));
     let port = o.req("port", port);
-    Some(TraefikService { name: name?, port: port? })
+    let scheme = o.opt("scheme", formatted(&UPSTREAM_SCHEME));
+    let dns = o.opt("dns", formatted(&DNS_ROUTE));
+    Some(TraefikService { name: name?, port: port?, scheme, dns })
 }
 
 /// Application scripts live in `<config>/scripts/`, or in `<config>/../bin/` (the original

@@ -226,11 +226,65 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
     problems.extend(bind_mounts::check(hv.as_ref(), lxc.as_ref()));
 
     match (hv, lxc, vm) {
-        (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _))) if problems.iter().all(|p| !p.is_error()) => {
-            Ok(Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems })
+        (Some((hypervisor, hv_src)), Some((lxc, lxc_src)), Some((vm, vm_src)))
+            if problems.iter().all(|p| !p.is_error()) =>
+        {
+            let mut inv =
+                Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems };
+            // The edge (routes, DNS names) spans every file: checked once the rest is sound.
+            match edge::derive_with_warnings(&inv) {
+                Ok((_, warnings)) => {
+                    let found = edge_problems(&inv, &warnings, &hv_src, &lxc_src, &vm_src);
+                    inv.warnings.extend(found);
+                    Ok(inv)
+                }
+                Err(errors) => {
+                    let mut problems = inv.warnings.clone();
+                    problems.extend(edge_problems(&inv, &errors.0, &hv_src, &lxc_src, &vm_src));
+                    Err(ConfigErrors { problems })
+                }
+            }
         }
         _ => Err(ConfigErrors { problems }),
     }
+}
+
+/// The edge model's problems as diagnostics in the file each one is in.
+fn edge_problems(
+    inv: &Inventory,
+    found: &[edge::EdgeProblem],
+    hv: &SourceFile,
+    lxc: &SourceFile,
+    vm: &SourceFile,
+) -> Vec<ConfigProblem> {
+    let mut out = Vec::new();
+    for e in found {
+        let stack_src;
+        let file = match &e.origin {
+            edge::Origin::Hypervisor => hv,
+            edge::Origin::Lxc => lxc,
+            edge::Origin::Vm => vm,
+            edge::Origin::Stack(name) => {
+                let path = inv.stacks.get(name).map(|s| s.dir.join(stack::MANIFEST));
+                match path.map(|p| read::read_json(&p)) {
+                    Some(Ok((f, _))) => {
+                        stack_src = f;
+                        &stack_src
+                    }
+                    _ => {
+                        let problem = ConfigProblem::about_path(e.message.clone()).help(e.help.clone());
+                        out.push(if e.warning { problem.warning() } else { problem });
+                        continue;
+                    }
+                }
+            }
+        };
+        let ctx = Ctx::new(file);
+        let problem = ctx.at_value(&e.pointer, e.message.clone()).help(e.help.clone());
+        ctx.report(if e.warning { problem.warning() } else { problem });
+        out.extend(ctx.into_problems());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -87,6 +87,19 @@ pub struct Action {
     /// A dry-run caveat, e.g. a check whose answer is known only at apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For an action that writes a file: its content before and after, for the dry-run's diff.
+    #[serde(skip)]
+    pub content_change: Option<ContentChange>,
+}
+
+/// A file's content before (`None`: absent) and after an action, and the mode it is written
+/// with (a private file's content is never shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentChange {
+    pub path: String,
+    pub old: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+    pub mode: u32,
 }
 
 impl Action {
@@ -120,7 +133,15 @@ impl Action {
             effect: Effect::Nothing,
             serialize_on: None,
             note: None,
+            content_change: None,
         }
+    }
+
+    /// Record the content this action replaces and writes (shown as a diff in a dry-run).
+    pub fn content_change(mut self, path: &str, old: Option<&[u8]>, new: &[u8], mode: u32) -> Self {
+        self.content_change =
+            Some(ContentChange { path: path.to_string(), old: old.map(<[u8]>::to_vec), new: new.to_vec(), mode });
+        self
     }
 
     pub fn step(mut self, step: Step) -> Self {

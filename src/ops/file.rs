@@ -82,7 +82,9 @@ pub fn ensure_file(facts: &Facts, want: &DesiredFile) -> Result<Plan, OpError> {
     if reasons.is_empty() {
         return Ok(Plan::noop(subject(&want.path), "content, mode and owner match"));
     }
+    let old = Option::as_ref(&*current).map(|f| f.content.as_slice());
     let action = Action::new(change, subject(&want.path), reasons.join(", "))
+        .content_change(&want.path, old, &want.content, want.mode)
         .step(Step::WriteFile { path: want.path.clone(), file: write })
         .effect(Effect::File { path: want.path.clone(), data: Some(result) });
     Ok(Plan::with(subject(&want.path), vec![action]))

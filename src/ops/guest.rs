@@ -89,8 +89,8 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
     let current = facts.guest_file(kind, id, &want.path)?;
     // A file that exists has its directory; otherwise `pct push` needs it made first.
     let make_parent = !matches!(current, Some(Some(_)));
-    let (change, reason) = match current {
-        Some(Some(have)) if have == want.content => return Ok(Plan::noop(subj, "content matches")),
+    let (change, reason) = match &current {
+        Some(Some(have)) if *have == want.content => return Ok(Plan::noop(subj, "content matches")),
         Some(Some(_)) => (Change::Update, "content differs".to_string()),
         Some(None) => (Change::Create, "absent".to_string()),
         None => (Change::Update, "content unknown until apply".to_string()),
@@ -101,6 +101,10 @@ pub fn push(facts: &Facts, kind: GuestKind, id: u32, want: &GuestFile) -> Result
         change: GuestChange::File { path: want.path.clone(), content: Some(want.content.clone()) },
     };
     let mut action = Action::new(change, subj.clone(), reason).effect(effect);
+    // The diff a dry-run shows, when the guest's current content could be read.
+    if let Some(old) = &current {
+        action = action.content_change(&want.path, old.as_deref(), &want.content, want.mode);
+    }
     for step in write_steps_into(kind, id, want, make_parent) {
         action = action.step(step);
     }

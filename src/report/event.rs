@@ -48,6 +48,9 @@ pub enum Event {
         /// Dry-run caveat: part of this action is known only at apply.
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// Dry-run: the unified diff of a file this action writes (bounded, secrets masked).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
     },
     /// Something already in the desired state.
     Noop {

@@ -27,7 +27,7 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
         Event::Stage { title } => {
             (verbosity > Verbosity::Quiet).then(|| paint(color, "1", &format!("\n== {}", one_line(title))) + "\n")
         }
-        Event::Action { change, subject, reason, guest, steps, status, error, note } => {
+        Event::Action { change, subject, reason, guest, steps, status, error, note, diff } => {
             let glyph = match status {
                 ActionStatus::Failed => paint(color, "31", "✗"),
                 _ => paint(
@@ -52,6 +52,18 @@ pub fn render(event: &Event, verbosity: Verbosity, color: bool, dry_run: bool) -
                 if let Some(e) = error {
                     for line in lines(e).lines() {
                         text.push_str(&format!("    {}\n", paint(color, "31", line)));
+                    }
+                }
+                if let Some(d) = diff.as_ref().filter(|_| dry_run) {
+                    for line in d.lines() {
+                        let code = match line.as_bytes().first() {
+                            _ if line.starts_with("+++") || line.starts_with("---") => "1",
+                            Some(b'+') => "32",
+                            Some(b'-') => "31",
+                            Some(b'@') => "36",
+                            _ => "2",
+                        };
+                        text.push_str(&format!("      {}\n", paint(color, code, &one_line(line))));
                     }
                 }
                 Some(text)
@@ -137,6 +149,7 @@ mod tests {
             status: ActionStatus::Planned,
             error: None,
             note: None,
+            diff: None,
         };
         assert_eq!(
             render(&e, Verbosity::Normal, false, true).unwrap(),
@@ -156,6 +169,7 @@ mod tests {
             status: ActionStatus::Failed,
             error: Some("line one\nline \x1b[31mtwo".into()),
             note: None,
+            diff: None,
         };
         let text = render(&e, Verbosity::Normal, false, false).unwrap();
         assert!(!text.contains('\x1b') && !text.contains('\r') && !text.contains('\x07'), "{text:?}");

@@ -2,6 +2,7 @@
 //! journal of executed actions in the state dir, and progress for long waits on a TTY.
 
 pub mod ask;
+pub mod diff;
 pub mod escape;
 pub mod event;
 pub mod human;

@@ -18,6 +18,9 @@ struct Call {
     name: String,
     arity: usize,
     pos: Position,
+    /// Inside a `try` block: the plan handles a function missing at run time (an optional
+    /// function of a computed import, such as a sync stage's `needs()`).
+    guarded: bool,
 }
 
 /// The folder of an import whose path is computed: `import "features/" + name as f` (or
@@ -62,6 +65,7 @@ fn scan(ast: &AST) -> (Imports, Imports, Vec<Call>) {
                     name: x.name.to_string(),
                     arity: x.args.len(),
                     pos: *pos,
+                    guarded: path.iter().any(|n| matches!(n, ASTNode::Stmt(Stmt::TryCatch(..)))),
                 });
             }
             _ => {}
@@ -186,7 +190,9 @@ fn check_ast(
                 .filter(|(_, fns)| !fns.get(&call.name).is_some_and(|o| o.iter().any(|o| o.arity == call.arity)))
                 .map(|(path, _)| path.as_str())
                 .collect();
-            (!lacking.is_empty()).then(|| {
+            // A guarded call (in `try`) is an optional function the plan handles when missing
+            // (a module of the folder may not define it, or no module yet).
+            (!call.guarded && !lacking.is_empty()).then(|| {
                 (
                     format!(
                         "`{}::{}` with {} argument{} is not defined in every module it may name",

@@ -21,8 +21,11 @@ pub fn is_mutating(argv: &[String]) -> bool {
         ("exportfs", sub) => sub == "-v" || sub.is_empty(),
         // Listing a template or printing a member of it (the dry-run's base-image prediction).
         ("tar", _) => tar_reads(&argv[1..]),
-        ("file.read", _) | ("stat", _) => true,
+        ("file.read", _) | ("stat", _) | ("dpkg-query", _) => true,
         ("sh" | "bash", _) if super::batch::is_batch(&argv[1..]) => super::batch::reads_only(argv, |c| !is_mutating(c)),
+        ("systemctl", sub) => matches!(sub, "is-enabled" | "is-active" | "status" | "is-failed"),
+        // `dnsmasq --test` parses a configuration and exits.
+        ("dnsmasq", _) => argv.iter().any(|x| x == "--test"),
         _ => false,
     };
     !read
@@ -102,6 +105,11 @@ mod tests {
         assert!(m("file.write /etc/hostname"));
         assert!(m("pve-firewall compile"));
         assert!(m("apt-get update"));
+        assert!(!m("dnsmasq --test --conf-file=/dev/stdin"));
+        assert!(m("dnsmasq --no-daemon"));
+        assert!(!m("systemctl is-active dnsmasq"));
+        assert!(m("systemctl restart dnsmasq"));
+        assert!(!m("dpkg-query -W dnsmasq"));
         let t = "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst";
         assert!(!m(&format!("tar -tf {t}")));
         assert!(!m(&format!("tar -xOf {t} ./var/lib/dpkg/status")));

@@ -2,7 +2,7 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{batch, firewall, flock, host_dirs, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
+use super::{batch, firewall, flock, host_dirs, host_services, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -26,6 +26,10 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "mkdir" => host_dirs::mkdir(st, rest).into(),
         "chown" => host_dirs::chown(st, rest).into(),
         "stat" => host_dirs::stat(st, rest).into(),
+        "dpkg-query" => host_services::dpkg_query(st, rest).into(),
+        "apt-get" => host_services::apt_get(st, rest).into(),
+        "systemctl" => host_services::systemctl(st, rest).into(),
+        "dnsmasq" => host_services::dnsmasq(st, rest, stdin).into(),
         // Exit 127 like a shell that cannot find the program, so a plan relying on an
         // unsimulated command fails loudly instead of silently succeeding.
         other => die(format!("sim: command not simulated: {other}"), 127).into(),

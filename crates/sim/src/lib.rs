@@ -27,6 +27,7 @@ mod flock;
 mod guest;
 mod host;
 mod host_dirs;
+mod host_services;
 mod inside;
 mod latency;
 mod lifecycle;

@@ -46,6 +46,12 @@ pub struct SimState {
     /// in the middle of its own read-modify-write. Seeded by tests; see `sim::flock`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub held_locks: BTreeSet<String>,
+    /// Debian packages installed on the node beyond Proxmox itself (`host_services`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub host_packages: BTreeSet<String>,
+    /// systemd units those packages brought, by unit name (`dnsmasq.service`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_units: BTreeMap<String, Unit>,
 }
 
 impl Default for SimState {
@@ -65,6 +71,8 @@ impl Default for SimState {
             agent_ready_after_ms: 1500,
             script_runs: Vec::new(),
             held_locks: BTreeSet::new(),
+            host_packages: BTreeSet::new(),
+            host_units: BTreeMap::new(),
         };
         s.pools.insert(
             "rpool".into(),
