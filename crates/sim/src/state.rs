@@ -34,7 +34,9 @@ pub struct SimState {
     /// Seeded counter for generated MAC addresses, so runs are reproducible.
     pub mac_counter: u64,
     /// Simulated wall clock (epoch seconds) used for snapshot times; advances by one per use so
-    /// snapshots are ordered and runs reproducible.
+    /// snapshots are ordered and runs reproducible. It is also "now" inside every guest:
+    /// step-ca issues certificates from it and `openssl x509 -checkend` compares with it, so a
+    /// test moves through a renewal window by setting it.
     pub clock: u64,
     /// How long after `qm start` a VM's guest agent answers, unless the VM overrides it. Real
     /// elapsed time, so tests and benchmarks can wait for it.
