@@ -3,8 +3,9 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 mod bind_mounts;
-pub mod edge;
+pub mod certs;
 pub mod diagnostic;
+pub mod edge;
 mod excerpt;
 pub mod features;
 pub mod firewall;
@@ -48,6 +49,8 @@ pub struct Inventory {
     pub lxc: LxcFile,
     pub vm: VmFile,
     pub stacks: IndexMap<String, Stack>,
+    /// `certificate-manifest.json`, when the folder has one.
+    pub certs: Option<certs::CertManifest>,
     /// Non-fatal problems (literal secrets, quoted booleans, incomplete stack folders).
     /// Diagnostics, not state: left out of the serialized form.
     #[serde(skip)]
@@ -225,9 +228,26 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
 
     problems.extend(bind_mounts::check(hv.as_ref(), lxc.as_ref()));
 
+    let cert_manifest = config_dir.join(certs::CERT_MANIFEST_FILE);
+    let certs = match (&lxc, &vm) {
+        (Some((lxc, _)), Some((vm, _))) if cert_manifest.exists() => {
+            let guests = certs::Guests { lxc, vm };
+            load_file(&cert_manifest, &mut problems, |c, v| certs::decode(c, v, &guests)).map(|(m, _)| m)
+        }
+        _ => None,
+    };
+
     match (hv, lxc, vm) {
         (Some((hypervisor, _)), Some((lxc, _)), Some((vm, _))) if problems.iter().all(|p| !p.is_error()) => {
-            Ok(Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems })
+            Ok(Inventory {
+                config_dir: config_dir.to_path_buf(),
+                hypervisor,
+                lxc,
+                vm,
+                stacks,
+                certs,
+                warnings: problems,
+            })
         }
         _ => Err(ConfigErrors { problems }),
     }
