@@ -20,5 +20,6 @@ mod run_safety;
 mod secrets;
 mod ssh;
 mod support;
+mod sync_certs;
 mod verbs;
 mod vm_lifecycle;

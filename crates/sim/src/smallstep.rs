@@ -336,13 +336,15 @@ pub(crate) fn certificate(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         sans.push(format!("DNS:{subject}"));
     }
     let now = p.now();
+    g.os.certificate_serial += 1;
+    let serial = g.os.certificate_serial;
     let leaf = Cert {
         subject: format!("CN = {subject}"),
         issuer: intermediate.subject.clone(),
         sans,
         not_before: now.saturating_sub(60),
         not_after: now + duration,
-        ski: x509::key_id(&format!("{subject}/{crt}/{now}")),
+        ski: x509::key_id(&format!("{subject}/{crt}/{now}/{serial}")),
         aki: intermediate.ski.clone(),
     };
     let mut crt_file = file(format!("{}{}", x509::encode(&leaf), x509::encode(&intermediate)), 0o600);
@@ -351,7 +353,7 @@ pub(crate) fn certificate(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
     let mut key_file = file(
         format!(
             "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
-            sha256_hex(format!("{subject}/{key}/{now}").as_bytes())
+            sha256_hex(format!("{subject}/{key}/{now}/{serial}").as_bytes())
         ),
         0o600,
     );

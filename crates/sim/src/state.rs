@@ -319,6 +319,10 @@ pub struct GuestOs {
     /// Scripts the simulator ran without interpreting them, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_runs: Vec<ScriptRun>,
+    /// Serial number of the last certificate this guest's CA issued: every issuance makes a new
+    /// key and certificate, as the real step-ca does, even twice in the same second.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub certificate_serial: u64,
 }
 
 /// A passwd entry's home and shell.
@@ -447,4 +451,8 @@ mod tests {
         let f: Fault = serde_json::from_str(r#"{"match":"pct *"}"#).unwrap();
         assert_eq!((f.nth, f.times, f.code), (1, 1, 255));
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
