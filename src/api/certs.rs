@@ -7,7 +7,8 @@ use super::at;
 use super::convert::to_dynamic;
 use super::{Ctx, Namespace, Res};
 use crate::facts::x509::{parse, CertFacts};
-use crate::inventory::certs::{desired, go_duration, CertSpec, PostInstall};
+use crate::generate::renewal_timer;
+use crate::inventory::certs::{desired, go_duration, parse_duration, CertSpec, PostInstall};
 use crate::inventory::edge::{Edge, EdgeGuest, Route, Scheme, Upstream};
 use crate::inventory::{GuestRef, Inventory};
 use rhai::{Array, Dynamic, Map, NativeCallContext};
@@ -88,6 +89,7 @@ fn spec_map(c: &CertSpec) -> Map {
     m.insert("group".into(), c.group.clone().into());
     m.insert("key_mode".into(), format!("{:04o}", c.key_mode).into());
     m.insert("lifetime".into(), go_duration(c.lifetime_secs).into());
+    m.insert("lifetime_secs".into(), (c.lifetime_secs as i64).into());
     m.insert("renew_before_secs".into(), (c.renew_before_secs as i64).into());
     m.insert("origin".into(), c.origin.clone().into());
     let post = match &c.post_install {
@@ -121,6 +123,21 @@ fn strings_of(m: &Map, key: &str) -> Res<Vec<String>> {
         .and_then(|v| v.clone().try_cast::<Array>())
         .ok_or_else(|| format!("certs: the certificate map has no array `{key}`"))?;
     arr.into_iter().map(|v| v.into_string().map_err(|t| format!("certs: `{key}` holds a {t}").into())).collect()
+}
+
+/// step-ca's default longest X.509 certificate (`maxTLSCertDuration`) when neither the
+/// provisioner nor the authority sets one.
+const STEP_DEFAULT_MAX_SECS: u64 = 24 * 3600;
+
+/// The longest certificate the provisioner `name` may issue, from the CA's `ca.json`.
+pub fn provisioner_max_secs(ca_json: &str, name: &str) -> Result<u64, String> {
+    let v: serde_json::Value = serde_json::from_str(ca_json).map_err(|e| format!("ca.json is not JSON: {e}"))?;
+    let from = |claims: &serde_json::Value| claims["maxTLSCertDuration"].as_str().and_then(parse_duration);
+    let prov = v["authority"]["provisioners"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .ok_or_else(|| format!("ca.json has no provisioner `{name}`"))?;
+    Ok(from(&prov["claims"]).or_else(|| from(&v["authority"]["claims"])).unwrap_or(STEP_DEFAULT_MAX_SECS))
 }
 
 /// Why an installed certificate must be issued again, or `None` when it is fine. `facts` is
@@ -191,6 +208,32 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         },
     );
 
+    let c = ctx.clone();
+    ns.add(
+        "renewal_units",
+        &["-> Map"],
+        "The systemd service and timer that renew certificates hourly on the host where phoenix runs \
+         (`phoenix --host local --config-dir <this config> sync certs`): #{service_path, service, timer_path, timer, \
+         timer_unit}. The stage installs them only on a local run (or with the install_timer option).",
+        move |nc: NativeCallContext| -> Res<Map> {
+            at(&nc, || {
+                let run = c.run()?;
+                let exe =
+                    std::env::current_exe().map_err(|e| format!("certs::renewal_units: where is phoenix? {e}"))?;
+                let dir = run.inventory.config_dir.canonicalize().unwrap_or_else(|_| run.inventory.config_dir.clone());
+                let service = renewal_timer::service(&exe.display().to_string(), &dir.display().to_string())
+                    .map_err(|e| format!("certs::renewal_units: {e}"))?;
+                let mut m = Map::new();
+                m.insert("service_path".into(), renewal_timer::SERVICE_PATH.into());
+                m.insert("service".into(), service.into());
+                m.insert("timer_path".into(), renewal_timer::TIMER_PATH.into());
+                m.insert("timer".into(), renewal_timer::timer().into());
+                m.insert("timer_unit".into(), renewal_timer::TIMER_UNIT.into());
+                Ok(m)
+            })
+        },
+    );
+
     ns.add(
         "inspect_argv",
         &["cert: Map", "-> Array"],
@@ -220,6 +263,23 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 .collect())
             })
         },
+    );
+
+    ns.add(
+        "provisioner_max_secs",
+        &["ca_json: String", "provisioner: String", "-> int"],
+        "The longest certificate (seconds) a provisioner of the CA's ca.json may issue: its claims, the \
+         authority's, or step-ca's default of 24 h.",
+        move |nc: NativeCallContext, ca_json: &str, name: &str| -> Res<i64> {
+            at(&nc, || Ok(provisioner_max_secs(ca_json, name)? as i64))
+        },
+    );
+
+    ns.add(
+        "duration",
+        &["secs: int", "-> String"],
+        "Seconds as a duration step takes (`2160h`).",
+        move |secs: i64| -> String { go_duration(secs.max(0) as u64) },
     );
 
     ns.add(
@@ -316,6 +376,20 @@ mod tests {
             subject_key_id: None,
             expiring: Some(expiring),
         }
+    }
+
+    #[test]
+    fn the_provisioner_limit_comes_from_its_claims_or_the_default() {
+        let ca = |claims: &str| {
+            format!(r#"{{"authority": {{"provisioners": [{{"type": "JWK", "name": "admin"{claims}}}]}}}}"#)
+        };
+        assert_eq!(provisioner_max_secs(&ca(""), "admin"), Ok(24 * 3600));
+        assert_eq!(
+            provisioner_max_secs(&ca(r#", "claims": {"maxTLSCertDuration": "2160h0m0s"}"#), "admin"),
+            Ok(2160 * 3600)
+        );
+        assert!(provisioner_max_secs(&ca(""), "other").is_err());
+        assert!(provisioner_max_secs("nope", "admin").is_err());
     }
 
     #[test]

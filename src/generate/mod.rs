@@ -12,6 +12,7 @@ pub mod hostname;
 pub mod lxc_conf;
 pub mod managed_block;
 pub mod propstring;
+pub mod renewal_timer;
 pub mod systemd_unit;
 
 pub use error::{GenerateError, Refusal};

@@ -162,6 +162,8 @@ fn certificates_renew_once_inside_the_window_and_only_they_reload() {
     assert_eq!(dry, acts, "the dry-run shows exactly what the apply does");
     assert_eq!((issued(&acts, "a.lab.example.internal"), issued(&acts, "b.lab.example.internal")), (1, 1), "{acts:#?}");
     assert_eq!((ran(&cmds, POST_A), ran(&cmds, POST_B)), (1, 1));
+    // step-ca's 24 h default was raised to the longest declared lifetime before issuing.
+    assert!(acts.iter().any(|a| a.contains("provisioner update admin --x509-max-dur 2160h")), "{acts:#?}");
     let (a_key, b_key) = (lab.file(205, "/etc/ssl/lab/a.key"), lab.file(205, "/etc/ssl/lab/b.key"));
     assert_eq!(a_key["mode"], json!(0o600));
     assert_eq!(b_key["mode"], json!(0o640));

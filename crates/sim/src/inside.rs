@@ -424,6 +424,9 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "runuser" => runuser(g, id, &args, stdin, p),
         "step" if a(0) == "ca" && a(1) == "init" => smallstep::init(g, &args[2..], p),
         "step" if a(0) == "ca" && a(1) == "certificate" => smallstep::certificate(g, &args[2..], p),
+        "step" if a(0) == "ca" && a(1) == "provisioner" && a(2) == "update" => {
+            smallstep::provisioner_update(g, &args[3..], p)
+        }
         "pip" | "pip3" => pip(g, argv0, &args),
         "python3" if a(0) == "-m" && a(1) == "pip" => pip(g, "pip", &args[2..]),
         "python3" if a(0) == "-m" && a(1) == "venv" => {

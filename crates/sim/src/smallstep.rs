@@ -226,6 +226,80 @@ const CERT_VALUED: &[&str] = &[
 /// step-ca's default for `--not-after` when none is given (the provisioner's default duration).
 const DEFAULT_TLS_DURATION: u64 = 24 * 3600;
 
+/// A duration as Go prints it (`2160h0m0s`).
+fn go_print(secs: u64) -> String {
+    format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// `step ca provisioner update <name> [--x509-max-dur d] [--x509-default-dur d] --ca-config f`
+/// with remote management off: step edits ca.json itself (step-ca reads it when it starts).
+pub(crate) fn provisioner_update(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
+    let mut name = None;
+    let mut sets: Vec<(&str, String)> = Vec::new();
+    let mut config = p.var("STEPPATH").map(|s| format!("{}/config/ca.json", s.trim_end_matches('/')));
+    let mut i = 0;
+    while i < args.len() {
+        let x = args[i];
+        let (k, inline) = match x.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (x, None),
+        };
+        let mut value = || {
+            inline.map(str::to_string).or_else(|| {
+                i += 1;
+                args.get(i).map(|s| s.to_string())
+            })
+        };
+        match k {
+            "--x509-max-dur" | "--x509-default-dur" | "--x509-min-dur" => {
+                let Some(v) = value() else { return fail(format!("flag needs an argument: {k}")) };
+                if x509::go_duration(&v).is_none() {
+                    return fail(format!("error parsing flag '{k}': invalid duration \"{v}\""));
+                }
+                let claim = match k {
+                    "--x509-max-dur" => "maxTLSCertDuration",
+                    "--x509-default-dur" => "defaultTLSCertDuration",
+                    _ => "minTLSCertDuration",
+                };
+                sets.push((claim, v));
+            }
+            "--ca-config" => config = value(),
+            _ if k.starts_with('-') => return fail(format!("flag provided but not defined: {k}")),
+            _ => name = Some(x),
+        }
+        i += 1;
+    }
+    let Some(name) = name else {
+        return fail("not enough positional arguments were provided in 'step ca provisioner update <name>'");
+    };
+    let Some(config) = config else {
+        return fail("error: remote provisioner management needs an admin: pass --ca-config to edit ca.json");
+    };
+    let Some(f) = g.files.get(&config) else {
+        return fail(format!("open {config}: no such file or directory"));
+    };
+    if !may_read(g, &config, p.user()) || !may_write(g, &config, p.user()) {
+        return fail(format!("open {config}: permission denied"));
+    }
+    let Ok(mut ca) = serde_json::from_slice::<serde_json::Value>(&f.content) else {
+        return fail(format!("error parsing {config}"));
+    };
+    let Some(prov) =
+        ca["authority"]["provisioners"].as_array_mut().and_then(|ps| ps.iter_mut().find(|x| x["name"] == name))
+    else {
+        return fail(format!("provisioner with name {name} not found"));
+    };
+    for (claim, v) in sets {
+        prov["claims"][claim] = serde_json::Value::String(v);
+    }
+    let mut text = serde_json::to_string_pretty(&ca).unwrap_or_default();
+    text.push('\n');
+    if let Some(f) = g.files.get_mut(&config) {
+        f.content = text.into_bytes();
+    }
+    done("")
+}
+
 /// `step ca certificate <flags>` (args after `certificate`).
 pub(crate) fn certificate(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
     let mut opts: Vec<(&str, &str)> = Vec::new();
@@ -307,6 +381,19 @@ pub(crate) fn certificate(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
             _ => return fail(format!("error parsing flag '--not-after': invalid duration \"{d}\"")),
         },
     };
+    let max = ca["authority"]["provisioners"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|x| x["name"] == provisioner))
+        .and_then(|x| x["claims"]["maxTLSCertDuration"].as_str())
+        .and_then(x509::go_duration)
+        .unwrap_or(DEFAULT_TLS_DURATION);
+    if duration > max {
+        return fail(format!(
+            "The request was forbidden by the certificate authority: requested duration of {} is more than the authorized maximum certificate duration of {}.",
+            go_print(duration),
+            go_print(max)
+        ));
+    }
     for f in [crt, key] {
         if g.files.contains_key(*f) && !force {
             return fail(format!("would overwrite {f}: use --force to overwrite it without a prompt"));
@@ -540,6 +627,30 @@ mod tests {
         let mut bad = issue.to_vec();
         bad[13] = "nobody";
         assert_eq!(run(h, &bad).stderr_str(), "error: provisioner 'nobody' not found\n");
+        // step-ca's default provisioner allows 24 h certificates; the claim is raised in ca.json.
+        assert!(run(h, issue).stderr_str().contains(
+            "requested duration of 2160h0m0s is more than the authorized maximum certificate duration of 24h0m0s"
+        ));
+        let update: &[&str] = &[
+            "runuser",
+            "-u",
+            "step",
+            "--",
+            "step",
+            "ca",
+            "provisioner",
+            "update",
+            "admin",
+            "--x509-max-dur",
+            "2160h",
+            "--ca-config",
+            "/etc/step-ca/config/ca.json",
+        ];
+        ok(h, update);
+        let ca: serde_json::Value =
+            serde_json::from_slice(&ok(h, &["cat", "/etc/step-ca/config/ca.json"]).stdout).unwrap();
+        assert_eq!(ca["authority"]["provisioners"][0]["claims"]["maxTLSCertDuration"], "2160h");
+        assert_eq!(ok(h, &["stat", "-c", "%a %U", "/etc/step-ca/config/ca.json"]).stdout_str(), "600 step\n");
         assert_eq!(run(h, issue).stderr_str(), "open /root/c/gw.crt: no such file or directory\n");
         ok(h, &["install", "-d", "-m", "0700", "/root/c"]);
         ok(h, issue);
