@@ -205,6 +205,25 @@ fn derived_certificates_follow_the_edge_and_the_manifest_overrides_them() {
     assert_eq!(all[1].guest, 101);
 }
 
+/// The example manifest (etc/certificate-manifest.example.json, not loaded by default: tests cut
+/// the example configuration down) loads against the example configuration.
+#[test]
+fn the_example_manifest_loads() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/certificate-manifest.example.json"))
+            .unwrap();
+    let m = load(&text).unwrap();
+    let e: Vec<(&str, u32, &str)> =
+        m.entries.iter().map(|e| (e.common_name.as_str(), e.guest, e.key_path.as_str())).collect();
+    assert_eq!(
+        e,
+        [
+            ("nginx.lab.example.internal", 101, "/etc/nginx/ssl/nginx.lab.example.internal.key"),
+            ("ca.lab.example.internal", 102, "/etc/traefik/certs/ca-route.key"),
+        ]
+    );
+}
+
 #[test]
 fn durations_parse_like_go() {
     assert_eq!(parse_duration("2160h"), Some(2160 * 3600));
