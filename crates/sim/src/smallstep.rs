@@ -39,18 +39,21 @@ fn fail(msg: impl AsRef<str>) -> Output {
 /// Ten years: how long `step ca init`'s root and intermediate certificates last.
 const CA_LIFETIME: u64 = 10 * 365 * 86_400;
 
-/// The root and intermediate certificates of a new CA. Their key identifiers depend on the
-/// moment of `init`, so a CA initialised again is another CA (what "issued by another root"
-/// means for the certificates it issued before).
-fn ca_certificates(name: &str, steppath: &str, now: u64) -> (Cert, Cert) {
+/// The root and intermediate certificates of a new CA. They depend on how many times this
+/// guest initialised a CA (`serial`), so a CA initialised again is another CA (what "issued by
+/// another root" means for the certificates it issued before), and on the day of `now` only:
+/// the clock also counts snapshots, and a CA must come out the same whatever order parallel
+/// guests were created in.
+fn ca_certificates(name: &str, steppath: &str, now: u64, serial: u64) -> (Cert, Cert) {
+    let day = now - now % 86_400;
     let root_subject = format!("O = {name}, CN = {name} Root CA");
-    let root_ski = x509::key_id(&format!("{steppath}/{name}/{now}/root"));
+    let root_ski = x509::key_id(&format!("{steppath}/{name}/{serial}/root"));
     let root = Cert {
         subject: root_subject.clone(),
         issuer: root_subject.clone(),
         sans: Vec::new(),
-        not_before: now,
-        not_after: now + CA_LIFETIME,
+        not_before: day,
+        not_after: day + CA_LIFETIME,
         ski: root_ski.clone(),
         aki: root_ski.clone(),
     };
@@ -58,9 +61,9 @@ fn ca_certificates(name: &str, steppath: &str, now: u64) -> (Cert, Cert) {
         subject: format!("O = {name}, CN = {name} Intermediate CA"),
         issuer: root_subject,
         sans: Vec::new(),
-        not_before: now,
-        not_after: now + CA_LIFETIME,
-        ski: x509::key_id(&format!("{steppath}/{name}/{now}/intermediate")),
+        not_before: day,
+        not_after: day + CA_LIFETIME,
+        ski: x509::key_id(&format!("{steppath}/{name}/{serial}/intermediate")),
         aki: root_ski,
     };
     (root, intermediate)
@@ -130,7 +133,8 @@ pub(crate) fn init(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
     let name = get("--name").unwrap_or_default();
     let address = get("--address").unwrap_or_default();
     let provisioner = get("--provisioner").unwrap_or_default();
-    let (root_cert, inter_cert) = ca_certificates(name, &steppath, p.now());
+    g.os.certificate_serial += 1;
+    let (root_cert, inter_cert) = ca_certificates(name, &steppath, p.now(), g.os.certificate_serial);
     let root_crt = x509::encode(&root_cert);
     let inter_crt = x509::encode(&inter_cert);
     let fingerprint = sha256_hex(root_crt.as_bytes());

@@ -319,8 +319,8 @@ pub struct GuestOs {
     /// Scripts the simulator ran without interpreting them, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_runs: Vec<ScriptRun>,
-    /// Serial number of the last certificate this guest's CA issued: every issuance makes a new
-    /// key and certificate, as the real step-ca does, even twice in the same second.
+    /// Serial number of the last certificate (or CA) this guest's step made: every issuance
+    /// makes a new key and certificate, as the real step-ca does, even twice in the same second.
     #[serde(skip_serializing_if = "is_zero")]
     pub certificate_serial: u64,
 }
