@@ -1,6 +1,7 @@
 //! The Rhai API: one static module per namespace, one file each. Bindings only: convert
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
+pub mod certs;
 pub mod config;
 pub mod converged;
 pub mod convert;
@@ -108,6 +109,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         graph::namespace(ctx),
         log::namespace(ctx),
         host::namespace(ctx),
+        certs::namespace(ctx),
         file::namespace(ctx),
         fw::namespace(ctx),
         nfs::namespace(),

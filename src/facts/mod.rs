@@ -15,6 +15,7 @@ pub mod pct;
 pub mod propstring;
 pub mod pvesm;
 pub mod qm;
+pub mod x509;
 pub mod zfs;
 
 use crate::command::{Command, Output};

@@ -15,6 +15,7 @@ pub mod lxc_conf;
 pub mod managed_block;
 pub mod nginx;
 pub mod propstring;
+pub mod renewal_timer;
 pub mod systemd_unit;
 pub mod traefik;
 

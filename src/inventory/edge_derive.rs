@@ -145,8 +145,11 @@ pub(super) fn derive(inv: &Inventory) -> Result<(Edge, Vec<EdgeProblem>), Vec<Ed
         &mut p,
         "gateway_guest",
         roles.gateway_guest,
-        &format!("the gateway (application_script {GATEWAY_SCRIPT})"),
-        |g| matches!(g, GuestRef::Lxc(l) if l.application_script.as_deref() == Some(GATEWAY_SCRIPT)),
+        &format!("the gateway (feature nginx, or application_script {GATEWAY_SCRIPT})"),
+        |g| {
+            features(g).iter().any(|f| f == "nginx")
+                || matches!(g, GuestRef::Lxc(l) if l.application_script.as_deref() == Some(GATEWAY_SCRIPT))
+        },
     );
 
     let mut declared: Vec<Declared> = Vec::new();

@@ -3,6 +3,7 @@
 //! `stacks/<name>/`). Loading reports every problem at once, each pointing at file:line:col.
 
 mod bind_mounts;
+pub mod certs;
 pub mod diagnostic;
 pub mod edge;
 mod excerpt;
@@ -48,6 +49,8 @@ pub struct Inventory {
     pub lxc: LxcFile,
     pub vm: VmFile,
     pub stacks: IndexMap<String, Stack>,
+    /// `certificate-manifest.json`, when the folder has one.
+    pub certs: Option<certs::CertManifest>,
     /// Non-fatal problems (literal secrets, quoted booleans, incomplete stack folders).
     /// Diagnostics, not state: left out of the serialized form.
     #[serde(skip)]
@@ -225,12 +228,28 @@ pub fn load(config_dir: &Path) -> Result<Inventory, ConfigErrors> {
 
     problems.extend(bind_mounts::check(hv.as_ref(), lxc.as_ref()));
 
+    let cert_manifest = config_dir.join(certs::CERT_MANIFEST_FILE);
+    let certs = match (&lxc, &vm) {
+        (Some((lxc, _)), Some((vm, _))) if cert_manifest.exists() => {
+            let guests = certs::Guests { lxc, vm };
+            load_file(&cert_manifest, &mut problems, |c, v| certs::decode(c, v, &guests)).map(|(m, _)| m)
+        }
+        _ => None,
+    };
+
     match (hv, lxc, vm) {
         (Some((hypervisor, hv_src)), Some((lxc, lxc_src)), Some((vm, vm_src)))
             if problems.iter().all(|p| !p.is_error()) =>
         {
-            let mut inv =
-                Inventory { config_dir: config_dir.to_path_buf(), hypervisor, lxc, vm, stacks, warnings: problems };
+            let mut inv = Inventory {
+                config_dir: config_dir.to_path_buf(),
+                hypervisor,
+                lxc,
+                vm,
+                stacks,
+                certs,
+                warnings: problems,
+            };
             // The edge (routes, DNS names) spans every file: checked once the rest is sound.
             match edge::derive_with_warnings(&inv) {
                 Ok((_, warnings)) => {

@@ -141,6 +141,10 @@ fn pushes_into_a_fresh_container_make_the_parent_directory_first() {
     let cfg = config(&sb);
     // Without bind mounts, so only the push can fail.
     without_mounts(&cfg);
+    std::fs::write(cfg.join("scripts/app.sh"), "#!/bin/sh\necho first\n").unwrap();
+    edit_json(&cfg.join("phoenix_lxc_configs.json"), |lxc| {
+        lxc["lxc_configs"]["101"]["application_script"] = json!("app.sh");
+    });
     ok(&run(&sb, &cfg, &["setup", "-q"]));
     let out = run(&sb, &cfg, &["create", "--all", "--output", "json"]);
     ok(&out);
@@ -158,7 +162,7 @@ fn pushes_into_a_fresh_container_make_the_parent_directory_first() {
     );
 
     // A file that exists has its directory: a changed script is pushed without the mkdir.
-    std::fs::write(cfg.join("scripts/nginx_gateway.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    std::fs::write(cfg.join("scripts/app.sh"), "#!/bin/sh\necho changed\n").unwrap();
     let out = run(&sb, &cfg, &["converge", "101", "--output", "json"]);
     ok(&out);
     let script = actions(&out)

@@ -32,5 +32,6 @@ mod sync_proxy;
 mod traefik_real;
 mod sync_e2e;
 mod sync_verb;
+mod sync_certs;
 mod verbs;
 mod vm_lifecycle;

@@ -75,6 +75,8 @@ fn guest_reads(cmd: &[String]) -> bool {
                     matches!(x.as_str(), "-t" | "-T" | "-q" | "-v" | "-V" | "-c" | "-p") || !x.starts_with('-')
                 })
         }
+        // `openssl x509 -noout …` prints facts about a certificate; with -out it would write.
+        "openssl" => a(1) == "x509" && cmd.iter().any(|x| x == "-noout") && !cmd.iter().any(|x| x == "-out"),
         "pip" | "pip3" => matches!(a(1), "show" | "list"),
         "step" | "docker" | "ollama" | "vllm" | "python3" => {
             matches!(a(1), "version" | "--version" | "-v" | "-V")
@@ -127,6 +129,7 @@ mod tests {
             "pct exec 100 -- systemctl is-active docker",
             "pct exec 100 -- dpkg-query -W -f=${Status} docker.io",
             "pct exec 100 -- cat /etc/os-release",
+            "pct exec 100 -- openssl x509 -in /a.crt -noout -enddate -checkend 60",
             "pct exec 100 -- ip -4 -o addr show dev eth0",
             "pct exec 100 -- step version",
             "pct exec 100 -- env LC_ALL=C getent passwd root",
@@ -154,6 +157,8 @@ mod tests {
             "pct exec 100 -- tar -xzf /tmp/t.tar.gz -C /opt traefik",
             "pct exec 100 -- runuser -u step -- env STEPPATH=/etc/step-ca step ca init",
             "pct exec 100 -- openssl rand -base64 -out /etc/p 32",
+            "pct exec 100 -- openssl x509 -in /a.crt -out /b.crt",
+            "pct exec 100 -- step ca certificate a /a.crt /a.key --force",
             "pct exec 100 -- /usr/local/lib/phoenix/application.sh",
             "pct exec 101 -- nginx",
             "pct exec 101 -- nginx -s reload",

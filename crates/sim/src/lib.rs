@@ -51,6 +51,7 @@ mod table;
 mod template;
 mod text;
 mod volumes;
+mod x509;
 mod zfs;
 
 pub use classify::is_mutating;

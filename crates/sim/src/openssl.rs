@@ -1,6 +1,13 @@
-//! `openssl rand [-base64|-hex] [-out <file>] <n>` inside a guest: random-looking content of the
-//! right size. Deterministic (derived from the path and size) so rehearsals are reproducible;
-//! nothing reads these bytes but the simulated tools, which only need them non-empty.
+//! `openssl` inside a guest.
+//!
+//! `openssl rand [-base64|-hex] [-out <file>] <n>`: random-looking content of the right size.
+//! Deterministic (derived from the path and size) so rehearsals are reproducible; nothing reads
+//! these bytes but the simulated tools, which only need them non-empty.
+//!
+//! `openssl x509 -in <file> -noout [-enddate] [-startdate] [-subject] [-issuer] [-ext a,b]
+//! [-checkend <secs>]`: the fields of a simulated certificate (`x509.rs`) in OpenSSL 3.0's
+//! format and order (each printing option where it stands on the command line; the extensions
+//! of `-ext` in the certificate's own order), `-checkend` against the simulated clock.
 
 use super::inside::{done, file, may_write, out, Proc};
 use super::state::Guest;
@@ -20,7 +27,7 @@ fn bytes(seed: &str, n: usize) -> Vec<u8> {
 }
 
 /// Standard base64 with padding, wrapped at 64 columns like `openssl -base64`.
-fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
@@ -46,6 +53,9 @@ fn base64(data: &[u8]) -> String {
 }
 
 pub(crate) fn run(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
+    if args.first() == Some(&"x509") {
+        return x509(g, &args[1..], p);
+    }
     if args.first() != Some(&"rand") {
         return out(127, "", format!("sim: openssl {} not simulated in guest", args.join(" ")));
     }
@@ -94,6 +104,100 @@ pub(crate) fn run(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         }
     }
     done("")
+}
+
+/// The extensions a step-ca leaf carries, in its order, with OpenSSL's long names.
+const EXTENSIONS: &[(&str, &str)] = &[
+    ("subjectKeyIdentifier", "X509v3 Subject Key Identifier"),
+    ("authorityKeyIdentifier", "X509v3 Authority Key Identifier"),
+    ("subjectAltName", "X509v3 Subject Alternative Name"),
+];
+
+fn x509(g: &Guest, args: &[&str], p: &Proc) -> Output {
+    let mut input = None;
+    let mut prints: Vec<(&str, &str)> = Vec::new();
+    let mut checkend = None;
+    let mut i = 0;
+    while i < args.len() {
+        let x = args[i];
+        match x {
+            "-in" | "-ext" | "-checkend" => {
+                i += 1;
+                let Some(v) = args.get(i).copied() else {
+                    return out(1, "", format!("x509: Option {x} needs a value\nx509: Use -help for summary."));
+                };
+                match x {
+                    "-in" => input = Some(v),
+                    "-ext" => prints.push((x, v)),
+                    _ => match v.parse::<u64>() {
+                        Ok(n) => checkend = Some(n),
+                        Err(_) => {
+                            return out(1, "", format!("x509: Invalid number \"{v}\" for option -checkend"));
+                        }
+                    },
+                }
+            }
+            "-noout" => {}
+            "-enddate" | "-startdate" | "-subject" | "-issuer" => prints.push((x, "")),
+            _ => return out(1, "", format!("x509: Unknown option: {x}\nx509: Use -help for summary.")),
+        }
+        i += 1;
+    }
+    let Some(path) = input else {
+        return out(127, "", "sim: openssl x509 reads only from -in <file> in guest");
+    };
+    let Some(f) = g.files.get(path) else {
+        return out(
+            1,
+            "",
+            format!("Could not open file or uri for loading certificate from {path}\nUnable to load certificate"),
+        );
+    };
+    if !super::inside::may_read(g, path, p.user()) {
+        return out(
+            1,
+            "",
+            format!("Could not open file or uri for loading certificate from {path}\nUnable to load certificate"),
+        );
+    }
+    let Some(c) = super::x509::decode(&f.content) else {
+        return out(1, "", "Could not read certificate from <stdin>\nUnable to load certificate");
+    };
+    let mut text = String::new();
+    for (opt, value) in prints {
+        match opt {
+            "-enddate" => text.push_str(&format!("notAfter={}\n", super::x509::openssl_time(c.not_after))),
+            "-startdate" => text.push_str(&format!("notBefore={}\n", super::x509::openssl_time(c.not_before))),
+            "-subject" => text.push_str(&format!("subject={}\n", c.subject)),
+            "-issuer" => text.push_str(&format!("issuer={}\n", c.issuer)),
+            _ => {
+                let wanted: Vec<&str> = value.split(',').map(str::trim).collect();
+                if let Some(bad) = wanted.iter().find(|w| !EXTENSIONS.iter().any(|(n, _)| n == *w)) {
+                    return out(1, text, format!("Invalid extension name: {bad}"));
+                }
+                for (name, long) in EXTENSIONS.iter().filter(|(n, _)| wanted.contains(n)) {
+                    let body = match *name {
+                        "subjectKeyIdentifier" => c.ski.clone(),
+                        "authorityKeyIdentifier" => c.aki.clone(),
+                        _ if c.sans.is_empty() => continue,
+                        _ => c.sans.join(", "),
+                    };
+                    text.push_str(&format!("{long}: \n    {body}\n"));
+                }
+            }
+        }
+    }
+    match checkend {
+        Some(n) if c.not_after < p.now().saturating_add(n) => {
+            text.push_str("Certificate will expire\n");
+            out(1, text, "")
+        }
+        Some(_) => {
+            text.push_str("Certificate will not expire\n");
+            done(text)
+        }
+        None => done(text),
+    }
 }
 
 #[cfg(test)]

@@ -710,8 +710,9 @@ fn exec(st: &mut SimState, id: u32, a: &Args, stdin: Option<&[u8]>) -> Output {
         _ if a.positional.len() > 1 => a.positional[1..].to_vec(),
         _ => return fail("missing command"),
     };
+    let now = st.clock;
     match st.guests.get_mut(&id) {
-        Some(g) => inside::run(g, id, &cmd, stdin),
+        Some(g) => inside::run(g, id, &cmd, stdin, now),
         None => fail(format!("CT {id} vanished")),
     }
 }

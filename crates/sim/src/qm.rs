@@ -770,10 +770,11 @@ fn guest_exec(st: &mut SimState, id: u32, a: &Args, stdin: Option<&[u8]>) -> Out
         return ok(format!("{}\n", perl_pretty(&json!({"pid": 1000 + id}), 0)));
     }
     let input = if a.flag("pass-stdin") { stdin } else { None };
+    let now = st.clock;
     let Some(g) = st.guests.get_mut(&id) else {
         return fail(format!("VM {id} vanished"));
     };
-    let r = inside::run(g, id, &cmd, input);
+    let r = inside::run(g, id, &cmd, input, now);
     let mut obj = serde_json::Map::new();
     obj.insert("exitcode".into(), json!(r.code));
     obj.insert("exited".into(), json!(1));

@@ -34,7 +34,9 @@ pub struct SimState {
     /// Seeded counter for generated MAC addresses, so runs are reproducible.
     pub mac_counter: u64,
     /// Simulated wall clock (epoch seconds) used for snapshot times; advances by one per use so
-    /// snapshots are ordered and runs reproducible.
+    /// snapshots are ordered and runs reproducible. It is also "now" inside every guest:
+    /// step-ca issues certificates from it and `openssl x509 -checkend` compares with it, so a
+    /// test moves through a renewal window by setting it.
     pub clock: u64,
     /// How long after `qm start` a VM's guest agent answers, unless the VM overrides it. Real
     /// elapsed time, so tests and benchmarks can wait for it.
@@ -325,6 +327,10 @@ pub struct GuestOs {
     /// Scripts the simulator ran without interpreting them, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_runs: Vec<ScriptRun>,
+    /// Serial number of the last certificate (or CA) this guest's step made: every issuance
+    /// makes a new key and certificate, as the real step-ca does, even twice in the same second.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub certificate_serial: u64,
 }
 
 /// A passwd entry's home and shell.
@@ -453,4 +459,8 @@ mod tests {
         let f: Fault = serde_json::from_str(r#"{"match":"pct *"}"#).unwrap();
         assert_eq!((f.nth, f.times, f.code), (1, 1, 255));
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

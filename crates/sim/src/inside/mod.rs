@@ -52,11 +52,17 @@ pub(crate) fn file(content: impl Into<Vec<u8>>, mode: u32) -> FileData {
 pub(crate) struct Proc {
     user: Option<String>,
     env: Vec<(String, String)>,
+    /// The simulated wall clock (epoch seconds, `SimState::clock`): what certificates are
+    /// issued and checked against, so tests can move through a renewal window.
+    now: u64,
 }
 
 impl Proc {
     pub(crate) fn user(&self) -> &str {
         self.user.as_deref().unwrap_or("root")
+    }
+    pub(crate) fn now(&self) -> u64 {
+        self.now
     }
     pub(crate) fn var(&self, key: &str) -> Option<&str> {
         self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -93,8 +99,8 @@ fn no_such(tool: &str, path: &str) -> Output {
 }
 
 /// Run one in-guest command as root. `id` is the guest's vmid (for addresses); `stdin` feeds `tee`.
-pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>) -> Output {
-    run_as(g, id, cmd, stdin, &Proc::default())
+pub(crate) fn run(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, now: u64) -> Output {
+    run_as(g, id, cmd, stdin, &Proc { now, ..Proc::default() })
 }
 
 fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc) -> Output {
@@ -209,6 +215,10 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "openssl" => openssl::run(g, &args, p),
         "runuser" => runuser(g, id, &args, stdin, p),
         "step" if a(0) == "ca" && a(1) == "init" => smallstep::init(g, &args[2..], p),
+        "step" if a(0) == "ca" && a(1) == "certificate" => smallstep::certificate(g, &args[2..], p),
+        "step" if a(0) == "ca" && a(1) == "provisioner" && a(2) == "update" => {
+            smallstep::provisioner_update(g, &args[3..], p)
+        }
         "pip" | "pip3" => pip(g, argv0, &args),
         "python3" if a(0) == "-m" && a(1) == "pip" => pip(g, "pip", &args[2..]),
         "python3" if a(0) == "-m" && a(1) == "venv" => {

@@ -83,7 +83,7 @@ pub(super) fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
                     entry.active = want;
                 }
             }
-            "start" | "stop" | "restart" | "reload" | "try-restart" | "reload-or-restart" => {
+            "start" | "stop" | "restart" | "reload" | "try-restart" | "reload-or-restart" | "try-reload-or-restart" => {
                 if !exists {
                     return out(5, stdout, format!("Failed to {verb} {unit}: Unit {unit} not found."));
                 }
@@ -93,7 +93,7 @@ pub(super) fn systemctl(g: &mut Guest, args: &[&str]) -> Output {
                     "reload" if !entry.active => {
                         return out(1, stdout, format!("Job for {unit} failed.\nSee \"systemctl status {unit}\" and \"journalctl -xeu {unit}\" for details."));
                     }
-                    "try-restart" => {}
+                    "try-restart" | "try-reload-or-restart" => {}
                     _ => entry.active = true,
                 }
             }
