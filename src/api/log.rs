@@ -69,7 +69,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 run.action_failed.store(true, std::sync::atomic::Ordering::Relaxed);
                 // Shown as the operator's message (script frames only with -v), like fail().
-                Err(crate::script::operator::raise(message, None))
+                Err(crate::api::operator::raise(message, None))
             })
         },
     );
