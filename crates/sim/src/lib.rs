@@ -34,6 +34,7 @@ mod nfs;
 mod openssl;
 mod output;
 mod pct;
+pub mod portainer;
 mod propstring;
 mod pvesh;
 mod pvesm;
