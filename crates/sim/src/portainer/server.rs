@@ -8,7 +8,7 @@
 //! injected delays are slept after the lock is released.
 
 use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -116,61 +116,61 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
     service.persist()?;
     let service = Arc::new(Mutex::new(service));
     let bind_err = |source| SimError::Io { path: PathBuf::from("127.0.0.1:0"), source };
-    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(bind_err)?;
-    let addr = listener.local_addr().map_err(bind_err)?;
-    // Not yet listening: give the port back now and take it again later (std sets SO_REUSEADDR
-    // on Unix, so the re-bind succeeds; another process grabbing the port meanwhile is the
-    // accepted risk of an ephemeral port).
-    let listener = if config.listen_after.is_zero() {
-        listener.set_nonblocking(true).map_err(bind_err)?;
-        Some(listener)
-    } else {
-        drop(listener);
-        None
-    };
+    // Bound at once (the port is known and held), listening now or after `listen_after`: a
+    // bound socket that does not listen refuses connections, like a container still starting.
+    let socket = tokio::net::TcpSocket::new_v4().map_err(bind_err)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(bind_err)?;
+    let addr = socket.local_addr().map_err(bind_err)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| refused(format!("cannot build the server runtime: {e}")))?;
+    // Without a delay, listen before returning, so the first request cannot race the thread
+    // (inside the runtime's context, as a tokio listener registers with its reactor).
+    let socket = if config.listen_after.is_zero() {
+        let _ctx = runtime.enter();
+        Socket::Listening(socket.listen(1024).map_err(bind_err)?)
+    } else {
+        Socket::Later(socket)
+    };
     let (stop_tx, stop_rx) = oneshot::channel();
     let shared = service.clone();
     let delay = config.listen_after;
     let thread = std::thread::Builder::new()
         .name(format!("portainer-sim-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(listener, addr, delay, shared, stop_rx)))
+        .spawn(move || runtime.block_on(serve(socket, addr, delay, shared, stop_rx)))
         .map_err(|e| refused(format!("cannot start the server thread: {e}")))?;
     Ok(PortainerSim { addr, service, stop: Some(stop_tx), thread: Some(thread) })
 }
 
+/// The server socket: listening already, or bound and waiting for `listen_after`.
+enum Socket {
+    Listening(tokio::net::TcpListener),
+    Later(tokio::net::TcpSocket),
+}
+
 async fn serve(
-    listener: Option<StdListener>,
+    socket: Socket,
     addr: SocketAddr,
     listen_after: Duration,
     service: Arc<Mutex<Service>>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let listener = match listener {
-        Some(l) => l,
-        None => {
+    let listener = match socket {
+        Socket::Listening(l) => l,
+        Socket::Later(socket) => {
             tokio::select! {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(listen_after) => {}
             }
-            match StdListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|()| l)) {
+            match socket.listen(1024) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("portainer simulator: cannot listen again on {addr}: {e}");
+                    eprintln!("portainer simulator: cannot listen on {addr}: {e}");
                     return;
                 }
             }
-        }
-    };
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("portainer simulator: cannot listen on {addr}: {e}");
-            return;
         }
     };
     loop {
