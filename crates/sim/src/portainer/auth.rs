@@ -7,6 +7,7 @@
 //!   missing`; the token's user gone ⇒ 401 `An authorization token is invalid`; all with details
 //!   `Unauthorized`;
 //! - admin-only routes for a non-admin ⇒ 403 `Access denied`.
+//!
 //! JWTs are HS256 with Portainer's claims (`id`, `username`, `role`, `scope`,
 //! `forceChangePassword`, `jti`, `exp`, `iat`), signed with the per-process secret.
 

@@ -29,8 +29,12 @@ pub fn decode(body: &[u8], go_type: &'static str) -> Result<Payload, ApiError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::invalid_payload("EOF"));
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid_payload(format!("invalid JSON: {e}")))?;
+    // Go's json.Decoder.Decode reads the first JSON value and leaves the rest unread.
+    let value: Value = serde_json::Deserializer::from_slice(body)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or(Ok(Value::Null))
+        .map_err(|e| ApiError::invalid_payload(format!("invalid JSON: {e}")))?;
     match value {
         Value::Object(obj) => Ok(Payload { obj, go_type }),
         other => Err(ApiError::invalid_payload(format!(
@@ -132,5 +136,7 @@ mod tests {
         assert!(e.error.unwrap().contains("adminInitPayload.Username of type string"));
         assert_eq!(decode(b"", "x.y").err().unwrap().error.as_deref(), Some("EOF"));
         assert!(decode(b"[1]", "x.y").is_err());
+        assert!(decode(b"{\"Name\":\"a\"} trailing", "x.y").is_ok(), "only the first value is read");
+        assert!(decode(b"{\"Name\":", "x.y").is_err());
     }
 }
