@@ -335,6 +335,15 @@ async fn endpoints_are_created_from_multipart_only() {
     let a = c.create_agent(&key, "agent-3", "tcp://10.0.0.7:9001").await;
     assert!(a.message().1.contains("connection refused"), "{}", a.text);
 
+    // Without `tcp://` the ping still works (Portainer prepends `//`), but the stored URL is
+    // useless to the Docker SDK: the first stack on it fails.
+    let bare = c.create_agent(&key, "agent-bare", "10.0.0.8:9001").await;
+    assert_eq!((bare.status, bare.json()["URL"].as_str()), (200, Some("10.0.0.8:9001")));
+    let id = bare.json()["Id"].as_u64().unwrap();
+    let a = c.create_stack(&key, id, "web", COMPOSE).await;
+    assert_eq!((a.status, a.message().1.as_str()), (500, "Unable to parse docker host `10.0.0.8:9001`"));
+    assert_eq!(c.call(Method::DELETE, &format!("/api/endpoints/{id}"), Auth::Key(&key), Body::Empty).await.status, 204);
+
     // FormValue also reads urlencoded bodies.
     let urlenc = Body::Raw("application/x-www-form-urlencoded", b"Name=local&EndpointCreationType=1".to_vec());
     let a = c.call(Method::POST, "/api/endpoints", Auth::Key(&key), urlenc).await;

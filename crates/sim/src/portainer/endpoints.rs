@@ -156,10 +156,13 @@ fn validate(form: &Form) -> Result<CreateForm, ApiError> {
 /// The agent ping of api/agent/version.go, against the simulated world.
 fn ping_agent(core: &Service, f: &CreateForm) -> Result<(), ApiError> {
     let fail = |detail: String| ApiError::new(500, "Unable to get environment type", detail);
-    let Some((_, host_port)) = f.url.split_once("://") else {
-        return Err(fail(format!("Get \"https:///ping\": http: no Host in request URL (URL {:?})", f.url)));
+    // api/internal/url ParseURL: a URL without a known scheme gets `//` prepended, so
+    // `10.0.0.5:9001` pings fine — and is stored without the `tcp://` Docker calls need later.
+    let host_port = match f.url.split_once("://") {
+        Some((_, rest)) => rest,
+        None => f.url.strip_prefix("//").unwrap_or(&f.url),
     };
-    let host_port = host_port.trim_end_matches('/');
+    let host_port = host_port.split('/').next().unwrap_or("");
     let ping = format!("https://{host_port}/ping");
     if host_port.is_empty() {
         return Err(fail(format!("Get \"{ping}\": http: no Host in request URL")));

@@ -135,6 +135,15 @@ pub fn create(
         return Err(ApiError::invalid_payload("Invalid stack file content"));
     }
     let name = normalize_name(&name);
+    // The name check lists the host's containers through the Docker SDK, whose WithHost only
+    // takes `proto://addr`: an environment stored as `10.0.0.5:9001` fails here.
+    if !endpoint.url.contains("://") {
+        return Err(ApiError::new(
+            500,
+            "Unable to check for name collision",
+            format!("unable to parse docker host `{}`", endpoint.url),
+        ));
+    }
     let in_db = core.state.db.stacks.iter().any(|s| s.name.eq_ignore_ascii_case(&name) && s.endpoint_id == endpoint_id);
     let on_host = core.state.docker_projects.get(&endpoint.url).is_some_and(|p| p.contains(&name));
     if in_db || on_host {
