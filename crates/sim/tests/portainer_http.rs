@@ -564,3 +564,19 @@ async fn unknown_routes_and_methods() {
     let a = c.call(Method::PATCH, "/api/stacks", Auth::None, Body::Empty).await;
     assert_eq!((a.status, a.text.as_str()), (405, ""));
 }
+
+#[tokio::test]
+async fn restart_with_downtime_refuses_then_serves_on_the_same_port() {
+    let s = sim();
+    let c = Client::new(&s);
+    let (jwt, key) = c.bootstrap().await;
+    let url = format!("{}/api/system/status", s.base_url());
+    s.restart_with_downtime(Duration::from_millis(400)).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let during = reqwest::get(&url).await;
+    assert!(during.as_ref().is_err_and(|e| e.is_connect()), "refused while restarting: {during:?}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(reqwest::get(&url).await.unwrap().status().as_u16(), 200);
+    assert_eq!(c.get("/api/stacks", Auth::Key(&key)).await.status, 200, "data kept");
+    assert_eq!(c.get("/api/stacks", Auth::Jwt(&jwt)).await.status, 401, "new JWT secret");
+}

@@ -5,7 +5,8 @@
 //! phoenix's reqwest) serve it on a current-thread runtime in one background thread, so callers
 //! need no runtime of their own: `start` returns once the port is known, `shutdown` (or drop)
 //! stops it. The service is behind one mutex; requests are answered in microseconds, and
-//! injected delays are slept after the lock is released.
+//! injected delays are slept after the lock is released. The socket is bound at start, so its
+//! port is held while "not yet listening" (`listen_after`) and across `restart_with_downtime`.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,7 +21,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use super::faults::Fault;
 use super::form::parse_urlencoded;
@@ -88,6 +90,7 @@ pub struct PortainerSim {
     addr: SocketAddr,
     service: Arc<Mutex<Service>>,
     stop: Option<oneshot::Sender<()>>,
+    downtime: mpsc::UnboundedSender<Duration>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -119,6 +122,9 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
     // Bound at once (the port is known and held), listening now or after `listen_after`: a
     // bound socket that does not listen refuses connections, like a container still starting.
     let socket = tokio::net::TcpSocket::new_v4().map_err(bind_err)?;
+    // Accepted connections inherit SO_REUSEADDR; without it, their TIME_WAIT would keep a
+    // restarted simulator (restart_with_downtime) from binding its port again.
+    socket.set_reuseaddr(true).map_err(bind_err)?;
     socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(bind_err)?;
     let addr = socket.local_addr().map_err(bind_err)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -135,13 +141,14 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         Socket::Later(socket)
     };
     let (stop_tx, stop_rx) = oneshot::channel();
+    let (down_tx, down_rx) = mpsc::unbounded_channel();
     let shared = service.clone();
     let delay = config.listen_after;
     let thread = std::thread::Builder::new()
         .name(format!("portainer-sim-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(socket, addr, delay, shared, stop_rx)))
+        .spawn(move || runtime.block_on(serve(socket, addr, delay, shared, stop_rx, down_rx)))
         .map_err(|e| refused(format!("cannot start the server thread: {e}")))?;
-    Ok(PortainerSim { addr, service, stop: Some(stop_tx), thread: Some(thread) })
+    Ok(PortainerSim { addr, service, stop: Some(stop_tx), downtime: down_tx, thread: Some(thread) })
 }
 
 /// The server socket: listening already, or bound and waiting for `listen_after`.
@@ -156,36 +163,63 @@ async fn serve(
     listen_after: Duration,
     service: Arc<Mutex<Service>>,
     mut stop: oneshot::Receiver<()>,
+    mut downtime: mpsc::UnboundedReceiver<Duration>,
 ) {
-    let listener = match socket {
-        Socket::Listening(l) => l,
-        Socket::Later(socket) => {
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = tokio::time::sleep(listen_after) => {}
-            }
-            match socket.listen(1024) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("portainer simulator: cannot listen on {addr}: {e}");
-                    return;
+    let mut socket = socket;
+    let mut wait = listen_after;
+    // Open connections, so a simulated restart can cut them like a dying container does.
+    let mut connections = JoinSet::new();
+    loop {
+        let listener = match socket {
+            Socket::Listening(l) => l,
+            Socket::Later(pending) => {
+                tokio::select! {
+                    _ = &mut stop => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                match pending.listen(1024) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("portainer simulator: cannot listen on {addr}: {e}");
+                        return;
+                    }
                 }
             }
-        }
-    };
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| answer(service.clone(), req));
-                    // A client hanging up mid-request is its business, not an error here.
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                });
+        };
+        // Serve until stopped or told to go down for a while.
+        let down_for = loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                Some(d) = downtime.recv() => break d,
+                accepted = listener.accept() => {
+                    while connections.try_join_next().is_some() {}
+                    let Ok((stream, _)) = accepted else { continue };
+                    let service = service.clone();
+                    connections.spawn(async move {
+                        let svc = service_fn(move |req| answer(service.clone(), req));
+                        // A client hanging up mid-request is its business, not an error here.
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    });
+                }
             }
-        }
+        };
+        // Down: close the listening socket and every open connection, then take the same port
+        // again (SO_REUSEADDR, so connections in TIME_WAIT do not block the re-bind).
+        drop(listener);
+        connections.abort_all();
+        let rebound = tokio::net::TcpSocket::new_v4().and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            Ok(s)
+        });
+        socket = match rebound {
+            Ok(s) => Socket::Later(s),
+            Err(e) => {
+                eprintln!("portainer simulator: cannot bind {addr} again: {e}");
+                return;
+            }
+        };
+        wait = down_for;
     }
 }
 
@@ -268,6 +302,17 @@ impl PortainerSim {
     pub fn restart(&self) -> Result<(), SimError> {
         let mut s = lock(&self.service);
         s.instance.restart().map_err(|reason| SimError::Refused { path: "portainer simulator".into(), reason })
+    }
+
+    /// `docker restart portainer` that takes a while: the port stops listening at once (open
+    /// connections are cut), the process restarts (new JWT secret, new initialisation window,
+    /// data kept) and the port listens again after `down_for`.
+    pub fn restart_with_downtime(&self, down_for: Duration) -> Result<(), SimError> {
+        self.restart()?;
+        self.downtime.send(down_for).map_err(|_| SimError::Refused {
+            path: "portainer simulator".into(),
+            reason: "the server thread has stopped".into(),
+        })
     }
 
     /// Move the simulated clock forward (past the initialisation window, past JWT expiry).
