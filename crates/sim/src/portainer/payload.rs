@@ -37,6 +37,8 @@ pub fn decode(body: &[u8], go_type: &'static str) -> Result<Payload, ApiError> {
         .map_err(|e| ApiError::invalid_payload(format!("invalid JSON: {e}")))?;
     match value {
         Value::Object(obj) => Ok(Payload { obj, go_type }),
+        // Go decodes `null` into a struct as "no change": every field keeps its zero value.
+        Value::Null => Ok(Payload { obj: Map::new(), go_type }),
         other => Err(ApiError::invalid_payload(format!(
             "json: cannot unmarshal {} into Go value of type {go_type}",
             kind(&other)
@@ -136,6 +138,7 @@ mod tests {
         assert!(e.error.unwrap().contains("adminInitPayload.Username of type string"));
         assert_eq!(decode(b"", "x.y").err().unwrap().error.as_deref(), Some("EOF"));
         assert!(decode(b"[1]", "x.y").is_err());
+        assert_eq!(decode(b"null", "x.y").unwrap().string("Name").unwrap(), "");
         assert!(decode(b"{\"Name\":\"a\"} trailing", "x.y").is_ok(), "only the first value is read");
         assert!(decode(b"{\"Name\":", "x.y").is_err());
     }
