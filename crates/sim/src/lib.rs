@@ -37,6 +37,7 @@ mod nginx;
 mod openssl;
 mod output;
 mod pct;
+pub mod portainer;
 mod propstring;
 mod pvesh;
 mod pvesm;
