@@ -578,7 +578,7 @@ fn derived(
 /// Portainer), then the manifest's; a manifest entry with the same common name replaces the
 /// derived one.
 ///
-/// - **gateway** (the Nginx guest): every route's host as a SAN, CN the first of them, at
+/// - **gateway** (the Nginx guest): `<gateway name>.<domain>` plus every route's host, at
 ///   `/etc/nginx/ssl/gateway.{crt,key}`, nginx reloaded when it runs.
 /// - **Traefik**: `<traefik guest name>.<domain>` plus every route host (the gateway reaches
 ///   Traefik's `websecure` with the client's host name), at `/etc/traefik/certs/traefik.{crt,key}`,
@@ -594,9 +594,9 @@ pub fn desired(
 ) -> Vec<CertSpec> {
     let hosts: BTreeSet<String> = edge.routes.iter().map(|r| r.host.to_ascii_lowercase()).collect();
     let mut out = Vec::new();
-    if let (Some(gw), Some(first)) = (&edge.gateway, hosts.iter().next()) {
+    if let Some(gw) = &edge.gateway {
         out.push(derived(
-            first.clone(),
+            format!("{}.{}", gw.name, edge.domain).to_ascii_lowercase(),
             hosts.clone(),
             gw.id,
             GuestKind::Lxc,

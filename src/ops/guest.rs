@@ -164,31 +164,28 @@ fn write_steps_into(kind: GuestKind, id: u32, want: &GuestFile, make_parent: boo
                 .collect()
         }
         GuestKind::Vm => {
+            // `tee` through the agent would create a new file with the agent's umask and only a
+            // later chmod would narrow it: a key would be readable for a moment. `install` makes
+            // the (empty) file with its final mode and owner first; `tee` keeps both.
             let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
             let dir = parent_dir(&want.path);
-            let mut steps = vec![
+            let mut install = s(&["install", "-m", mode.as_str()]);
+            if let Some(u) = &want.owner {
+                install.extend(s(&["-o", u.as_str()]));
+            }
+            if let Some(g) = &want.group {
+                install.extend(s(&["-g", g.as_str()]));
+            }
+            install.extend(s(&["/dev/null", want.path.as_str()]));
+            vec![
                 Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) },
+                Step::Guest { kind, id, command: in_guest_command(kind, id, &install, None) },
                 Step::Guest {
                     kind,
                     id,
                     command: in_guest_command(kind, id, &s(&["tee", want.path.as_str()]), Some(&want.content)),
                 },
-                Step::Guest {
-                    kind,
-                    id,
-                    command: in_guest_command(kind, id, &s(&["chmod", mode.as_str(), want.path.as_str()]), None),
-                },
-            ];
-            if want.owner.is_some() || want.group.is_some() {
-                let owner =
-                    format!("{}:{}", want.owner.as_deref().unwrap_or("root"), want.group.as_deref().unwrap_or("root"));
-                steps.push(Step::Guest {
-                    kind,
-                    id,
-                    command: in_guest_command(kind, id, &s(&["chown", owner.as_str(), want.path.as_str()]), None),
-                });
-            }
-            steps
+            ]
         }
     }
 }

@@ -44,10 +44,16 @@ fn a_stage_whose_guest_is_missing_fails_with_the_remedy_and_the_others_still_run
     let sb = Sandbox::new();
     let h = home(&sb);
     let sync = h.join("stdlib/sync");
-    // Stages written the way the contract says; certs and firewall absent on purpose.
-    for s in ["certs", "firewall", "traefik", "nginx"] {
+    // Stages written the way the contract says; an `audit` stage is in the order but has no
+    // module (on disk or built in), on purpose.
+    for s in ["traefik", "nginx"] {
         let _ = std::fs::remove_file(sync.join(format!("{s}.rhai")));
     }
+    let runner = h.join("stdlib/sync.rhai");
+    let text = std::fs::read_to_string(&runner).unwrap();
+    let text = text.replace("\"nginx\", \"stacks\"]", "\"nginx\", \"stacks\", \"audit\"]");
+    assert!(text.contains("\"audit\""), "the runner's order() was found");
+    std::fs::write(&runner, text).unwrap();
     std::fs::write(
         sync.join("traefik.rhai"),
         "fn needs() { [#{ id: 102, role: \"traefik\", running: true }] }\nfn run() { log::info(\"traefik stage ran\"); }\n",
@@ -61,11 +67,13 @@ fn a_stage_whose_guest_is_missing_fails_with_the_remedy_and_the_others_still_run
     let text = stdout(&out);
     assert!(text.contains("traefik    failed: guest 102 (traefik) does not exist: phoenix create 102"), "{text}");
     assert!(!text.contains("traefik stage ran"), "a blocked stage must not run: {text}");
-    assert!(text.contains("certs      failed: stdlib/sync/certs.rhai does not exist"), "{text}");
+    assert!(text.contains("certs      failed: guest 103 (ca) does not exist: phoenix create 103"), "{text}");
+    assert!(text.contains("audit      failed: stdlib/sync/audit.rhai does not exist"), "{text}");
+    assert!(text.contains("firewall   ok"), "{text}");
     assert!(text.contains("nginx      failed: nginx -t: bad directive"), "{text}");
     assert!(text.contains("dns        ok"), "{text}");
     assert!(text.contains("portainer  skipped: not there yet (part 2)"), "{text}");
-    assert!(stderr(&out).contains("4 sync stage(s) failed: certs, firewall, traefik, nginx"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("4 sync stage(s) failed: certs, traefik, nginx, audit"), "{}", stderr(&out));
     // DNS ran although other stages failed (the rehearsal did not stop the apply).
     let state = sim(&sb);
     assert!(state["files"]["/etc/dnsmasq.d/phoenix.conf"].is_object(), "dnsmasq file written");
