@@ -150,7 +150,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
     rehearsal.start();
     let mut scope = Scripts::plan_scope(&job.args, true, &rehearsal.host);
     let result = job.scripts.run(&job.ast, &job.found.name, &mut scope);
-    let code = rehearsal.finish(result.is_err());
+    let code = exit_code(rehearsal.finish(result.is_err()), &result);
     if result.is_ok() {
         let made = crate::facts::batch::ReadPlan { host: rehearsal.host.clone(), guests: rehearsal.facts.reads_made() };
         if let Err(e) = made.save(&read_plan) {
@@ -243,7 +243,16 @@ fn apply(
             report_script_error(d, job.verbosity);
         }
     }
-    run.finish(result.is_err())
+    exit_code(run.finish(result.is_err()), &result)
+}
+
+/// The run's exit code, except that a connection lost mid-command is a failure on the host
+/// (exit 1), not bad input (exit 2): the operator fixes the network, not the plan.
+fn exit_code<T>(code: i32, result: &Result<T, crate::script::diagnostic::ScriptDiagnostic>) -> i32 {
+    match result {
+        Err(d) if d.kind == crate::script::diagnostic::ScriptErrorKind::HostLost => crate::cli::EXIT_FAILED,
+        _ => code,
+    }
 }
 
 /// A plan's error as the operator should read it: an operator error (`fail(…)`) as its message

@@ -123,8 +123,8 @@ fn parent_dir(path: &str) -> &str {
 }
 
 /// The steps that write `want` into a guest: for a container a staged host file and `pct push`
-/// (which makes no directory: `make_parent` runs `mkdir -p` inside first); for a VM `tee`
-/// through the guest agent, then mode and owner.
+/// (which makes no directory: `make_parent` runs `mkdir -p` inside first); for a VM a staged
+/// file beside the target (final mode and owner from the start) renamed into place.
 fn write_steps_into(kind: GuestKind, id: u32, want: &GuestFile, make_parent: bool) -> Vec<Step> {
     let mode = format!("{:04o}", want.mode);
     match kind {
@@ -164,11 +164,14 @@ fn write_steps_into(kind: GuestKind, id: u32, want: &GuestFile, make_parent: boo
                 .collect()
         }
         GuestKind::Vm => {
-            // `tee` through the agent would create a new file with the agent's umask and only a
-            // later chmod would narrow it: a key would be readable for a moment. `install` makes
-            // the (empty) file with its final mode and owner first; `tee` keeps both.
+            // Through the agent, `tee` into the live path would create a new file with the
+            // agent's umask (a key readable for a moment, until a chmod) and would truncate an
+            // existing one first (an empty /etc/fstab if the agent goes away mid-write). So: a
+            // new file beside it made by `install` with its final mode and owner, filled by `tee`
+            // (which keeps both), then renamed over the live path in one step.
             let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
             let dir = parent_dir(&want.path);
+            let staged = format!("{}.phoenix-new", want.path);
             let mut install = s(&["install", "-m", mode.as_str()]);
             if let Some(u) = &want.owner {
                 install.extend(s(&["-o", u.as_str()]));
@@ -176,14 +179,19 @@ fn write_steps_into(kind: GuestKind, id: u32, want: &GuestFile, make_parent: boo
             if let Some(g) = &want.group {
                 install.extend(s(&["-g", g.as_str()]));
             }
-            install.extend(s(&["/dev/null", want.path.as_str()]));
+            install.extend(s(&["/dev/null", staged.as_str()]));
             vec![
                 Step::Guest { kind, id, command: in_guest_command(kind, id, &s(&["mkdir", "-p", dir]), None) },
                 Step::Guest { kind, id, command: in_guest_command(kind, id, &install, None) },
                 Step::Guest {
                     kind,
                     id,
-                    command: in_guest_command(kind, id, &s(&["tee", want.path.as_str()]), Some(&want.content)),
+                    command: in_guest_command(kind, id, &s(&["tee", staged.as_str()]), Some(&want.content)),
+                },
+                Step::Guest {
+                    kind,
+                    id,
+                    command: in_guest_command(kind, id, &s(&["mv", "-f", staged.as_str(), want.path.as_str()]), None),
                 },
             ]
         }

@@ -18,6 +18,9 @@ pub enum ScriptErrorKind {
     /// An operator error (`fail(…)`, see `api::operator`): raised while running, shown
     /// without the script frame unless the operator asks for it with `-v`.
     Operator,
+    /// The connection to the host went away in the middle of a command: shown like an operator
+    /// error (the plan did nothing wrong), and the run exits 1 (the host failed), not 2.
+    HostLost,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +82,7 @@ impl ScriptDiagnostic {
     /// or "called from" frames (they locate plan code, which is not what went wrong). `None`
     /// for anything else, which is shown whole.
     pub fn operator_message(&self, verbose: bool) -> Option<ScriptDiagnostic> {
-        (self.kind == ScriptErrorKind::Operator && !verbose)
+        (matches!(self.kind, ScriptErrorKind::Operator | ScriptErrorKind::HostLost) && !verbose)
             .then(|| ScriptDiagnostic::plain(self.kind, self.message.clone(), self.help.clone()))
     }
 
@@ -208,7 +211,7 @@ fn describe_api(api: &crate::api::error::ApiFailure) -> (ScriptErrorKind, String
     let err = &api.0;
     if let Some(lost) = err.connection_lost() {
         let help = "check the host and the network, then run again: phoenix carries on from what is already done";
-        return (ScriptErrorKind::Operator, lost, "raised here".into(), Some(help.into()));
+        return (ScriptErrorKind::HostLost, lost, "raised here".into(), Some(help.into()));
     }
     let mut message = err.to_string();
     for cause in err.causes() {
@@ -291,7 +294,7 @@ mod tests {
             command: "qm list".into(),
             message: "Broken pipe".into(),
         })));
-        assert_eq!(d.kind, ScriptErrorKind::Operator);
+        assert_eq!(d.kind, ScriptErrorKind::HostLost);
         let shown = d.operator_message(false).expect("shown as an operator message");
         assert_eq!(
             shown.message,

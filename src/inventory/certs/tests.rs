@@ -187,12 +187,15 @@ fn derived_certificates_follow_the_edge_and_the_manifest_overrides_them() {
     assert_eq!(
         names,
         [
-            ("ollama.lab.example.internal", 101, "/etc/nginx/ssl/gateway.crt"),
+            ("gateway.lab.example.internal", 101, "/etc/nginx/ssl/gateway.crt"),
             ("traefik.lab.example.internal", 102, "/etc/traefik/certs/traefik.crt"),
             ("portainer.lab.example.internal", 1001, "/etc/portainer/certs/portainer.crt"),
         ]
     );
-    assert_eq!(all[0].sans, ["ollama.lab.example.internal", "qwen.lab.example.internal"]);
+    assert_eq!(
+        all[0].sans,
+        ["gateway.lab.example.internal", "ollama.lab.example.internal", "qwen.lab.example.internal"]
+    );
     assert_eq!(
         all[1].sans,
         ["traefik.lab.example.internal", "ollama.lab.example.internal", "qwen.lab.example.internal"]
