@@ -146,7 +146,7 @@ pub fn run_plan(job: PlanJob) -> i32 {
     }
     // The reads each guest needed last time are fetched in one round trip per guest.
     let read_plan = crate::facts::batch::ReadPlan::path(&job.state_dir, &job.label);
-    rehearsal.facts.expect_reads(crate::facts::batch::ReadPlan::load(&read_plan, &rehearsal.host));
+    rehearsal.facts.expect_reads(crate::facts::batch::ReadPlan::load_or_borrow(&read_plan, &rehearsal.host));
     rehearsal.start();
     let mut scope = Scripts::plan_scope(&job.args, true, &rehearsal.host);
     let result = job.scripts.run(&job.ast, &job.found.name, &mut scope);

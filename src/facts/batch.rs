@@ -186,6 +186,36 @@ impl ReadPlan {
         }
     }
 
+    /// The plan's own notes; for a plan that has none yet (its first run in this state dir),
+    /// the union of the other plans' notes for the same host: `converge` after `create` reads
+    /// what `create` read, so its first run is batched too. A borrowed read the plan does not
+    /// make costs a few bytes in the batch, never an answer it did not ask for.
+    pub fn load_or_borrow(path: &std::path::Path, host: &str) -> ReadPlan {
+        let own = Self::load(path, host);
+        if !own.guests.is_empty() || path.exists() {
+            return own;
+        }
+        let mut borrowed = own;
+        let Some(dir) = path.parent() else { return borrowed };
+        let Ok(entries) = std::fs::read_dir(dir) else { return borrowed };
+        let mut others: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        others.sort();
+        for other in others {
+            for (id, reads) in Self::load(&other, host).guests {
+                let have = borrowed.guests.entry(id).or_default();
+                for r in reads {
+                    if !have.contains(&r) {
+                        have.push(r);
+                    }
+                }
+            }
+        }
+        borrowed
+    }
+
     /// What may be sent for each guest: the notes that only look (`Read::only_looks`).
     pub fn sendable(self) -> BTreeMap<u32, Vec<Read>> {
         self.guests.into_iter().map(|(id, reads)| (id, reads.into_iter().filter(Read::only_looks).collect())).collect()
@@ -358,6 +388,31 @@ fn parse_file(bytes: &[u8]) -> Option<FileData> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_without_notes_borrows_the_other_plans_notes_for_the_same_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |plan: &str, host: &str, reads: Vec<(u32, &str)>| {
+            let mut guests: BTreeMap<u32, Vec<Read>> = BTreeMap::new();
+            for (id, path) in reads {
+                guests.entry(id).or_default().push(Read::File(path.to_string()));
+            }
+            ReadPlan { host: host.into(), guests }.save(&ReadPlan::path(dir.path(), plan)).unwrap();
+        };
+        write("create", "sim:a", vec![(101, "/etc/a"), (102, "/etc/b")]);
+        write("status", "sim:a", vec![(101, "/etc/a"), (101, "/etc/c")]);
+        write("other-host", "sim:b", vec![(103, "/etc/z")]);
+
+        let borrowed = ReadPlan::load_or_borrow(&ReadPlan::path(dir.path(), "converge"), "sim:a");
+        assert_eq!(borrowed.guests[&101], [Read::File("/etc/a".into()), Read::File("/etc/c".into())]);
+        assert_eq!(borrowed.guests[&102], [Read::File("/etc/b".into())]);
+        assert!(!borrowed.guests.contains_key(&103), "another host's notes are not borrowed");
+
+        // A plan with notes of its own (even none) keeps them.
+        write("converge", "sim:a", vec![]);
+        let own = ReadPlan::load_or_borrow(&ReadPlan::path(dir.path(), "converge"), "sim:a");
+        assert!(own.guests.is_empty());
+    }
 
     fn hex(b: &[u8]) -> String {
         b.chunks(16).map(|c| c.iter().map(|x| format!(" {x:02x}")).collect::<String>() + "\n").collect()
