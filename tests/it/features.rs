@@ -2,7 +2,7 @@
 //! converges a fresh container, a second apply and a dry-run find nothing to do, and what it
 //! installed is really there in the simulated guest (read back from the sim state file).
 
-use crate::support::phoenix::{actions, events, root, stderr, Sandbox};
+use crate::support::phoenix::{test_container, UBUNTU_CT, actions, events, root, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;
@@ -22,23 +22,7 @@ for f in names { features::apply(f, id); }
 "#;
 
 fn container(id: u32, extra: Value) -> Value {
-    let mut c = json!({
-        "name": format!("ct{id}"),
-        "memory_mb": 1024,
-        "cores": 1,
-        "template": "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
-        "storage_pool": "tank-lxc-disks",
-        "storage_size_gb": 8,
-        "network_config": {"name": "eth0", "bridge": "vmbr0", "ip": format!("10.20.0.{}/24", id - 100), "gw": "10.20.0.1"},
-        "unprivileged": true,
-        "features": []
-    });
-    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            c.insert(k.clone(), v.clone());
-        }
-    }
-    c
+    test_container(id, UBUNTU_CT, extra)
 }
 
 /// A configuration folder (the example host, a few containers) with the storages set up.

@@ -4,7 +4,7 @@
 //! never before it, post-install commands run only for certificates that changed, keys keep
 //! their declared mode, and a converged run sends only reads.
 
-use crate::support::phoenix::{actions, root, stderr, Sandbox};
+use crate::support::phoenix::{test_container, actions, root, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;
@@ -31,23 +31,7 @@ stage::run_with(#{ force: ARGS.contains("force") });
 const HOUR: u64 = 3600;
 
 fn container(id: u32, extra: Value) -> Value {
-    let mut c = json!({
-        "name": format!("ct{id}"),
-        "memory_mb": 1024,
-        "cores": 1,
-        "template": "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst",
-        "storage_pool": "tank-lxc-disks",
-        "storage_size_gb": 8,
-        "network_config": {"name": "eth0", "bridge": "vmbr0", "ip": format!("10.20.0.{}/24", id - 100), "gw": "10.20.0.1"},
-        "unprivileged": true,
-        "features": []
-    });
-    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            c.insert(k.clone(), v.clone());
-        }
-    }
-    c
+    test_container(id, "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst", extra)
 }
 
 /// Two certificates for container 205: `a` lives 720 h (renewed in its last 240 h), `b` the

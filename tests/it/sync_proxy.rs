@@ -5,7 +5,7 @@
 //! and a dry-run change nothing and send only reads (one read per managed file); a candidate
 //! nginx refuses leaves the live files alone and fails with nginx's own message.
 
-use crate::support::phoenix::{actions, root, stderr, Sandbox};
+use crate::support::phoenix::{test_container, UBUNTU_CT, actions, root, stderr, Sandbox};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;
@@ -63,17 +63,7 @@ nginx::run();
 "#;
 
 fn container(id: u32, features: &[&str]) -> Value {
-    json!({
-        "name": format!("ct{id}"),
-        "memory_mb": 1024,
-        "cores": 1,
-        "template": "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
-        "storage_pool": "tank-lxc-disks",
-        "storage_size_gb": 8,
-        "network_config": {"name": "eth0", "bridge": "vmbr0", "ip": format!("10.20.0.{}/24", id - 100), "gw": "10.20.0.1"},
-        "unprivileged": true,
-        "features": features,
-    })
+    test_container(id, UBUNTU_CT, json!({ "features": features }))
 }
 
 struct Lab {

@@ -194,3 +194,28 @@ pub fn reads_of(argv: &[String]) -> Vec<Vec<String>> {
     assert!(rest.is_empty(), "a malformed batch: {argv:?}");
     out
 }
+
+/// A small test container on the example host's LAN (`10.20.0.<id - 100>`), from `template`,
+/// with `extra` fields set over the defaults.
+pub fn test_container(id: u32, template: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut c = serde_json::json!({
+        "name": format!("ct{id}"),
+        "memory_mb": 1024,
+        "cores": 1,
+        "template": template,
+        "storage_pool": "tank-lxc-disks",
+        "storage_size_gb": 8,
+        "network_config": {"name": "eth0", "bridge": "vmbr0", "ip": format!("10.20.0.{}/24", id - 100), "gw": "10.20.0.1"},
+        "unprivileged": true,
+        "features": []
+    });
+    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    c
+}
+
+/// The Ubuntu container template the tests use.
+pub const UBUNTU_CT: &str = "/var/lib/vz/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst";
