@@ -2,6 +2,7 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod certs;
+pub mod compose;
 pub mod config;
 pub mod converged;
 pub mod convert;
@@ -110,6 +111,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         log::namespace(ctx),
         host::namespace(ctx),
         certs::namespace(ctx),
+        compose::namespace(ctx),
         file::namespace(ctx),
         fw::namespace(ctx),
         nfs::namespace(),
