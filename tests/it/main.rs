@@ -1,6 +1,7 @@
 mod batched_reads;
 mod api_boundary;
 mod cli;
+mod compose_real;
 mod converge_memory;
 mod corpus;
 mod corpus_patch;
