@@ -183,6 +183,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         move |nc: NativeCallContext| -> Res<Map> { at(&nc, || render_server(&c.run()?.inventory)) },
     );
 
+    register_push_env(ctx, &mut ns);
+
     // A Secret in a script prints as *** (string interpolation calls to_string / to_debug).
     FuncRegistration::new("to_string")
         .with_namespace(FnNamespace::Global)
@@ -191,4 +193,74 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         .with_namespace(FnNamespace::Global)
         .set_into_module(&mut ns.module, |_: &mut Secret| Secret::MASK.to_string());
     ns
+}
+
+/// The text of an environment file. `compose` style (a project's `.env`) single-quotes each
+/// value so compose takes it literally (no `${…}` interpolation, no `#` comment); `docker`
+/// style (`docker run --env-file`) has no quoting at all, so the value is written as is. A
+/// value that either format cannot hold (a newline, NUL; a `'` in compose style) is refused.
+fn env_text(env: &Array, compose_style: bool) -> Res<crate::secret::Secret> {
+    let mut text = String::new();
+    for item in env {
+        let m = item.clone().try_cast::<Map>().ok_or("compose::push_env: each entry is #{name, value}")?;
+        let name = m
+            .get("name")
+            .and_then(|v| v.clone().into_string().ok())
+            .ok_or("compose::push_env: an entry has no name")?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("compose::push_env: `{name}` is not an environment variable name").into());
+        }
+        let value = match m.get("value") {
+            Some(v) if v.is::<Secret>() => v.clone().cast::<Secret>().expose().to_string(),
+            Some(v) if v.is_string() => v.clone().into_string().unwrap_or_default(),
+            Some(v) if v.is_int() || v.is_bool() => v.to_string(),
+            _ => return Err(format!("compose::push_env: `{name}` has no text value").into()),
+        };
+        // The value is never echoed: it may be a secret.
+        if value.contains(['\n', '\r', '\0']) || (compose_style && value.contains('\'')) {
+            return Err(format!(
+                "compose::push_env: the value of `{name}` has a character an env file cannot hold (newline, NUL{})",
+                if compose_style { ", `'`" } else { "" }
+            )
+            .into());
+        }
+        if compose_style {
+            text.push_str(&format!("{name}='{value}'\n"));
+        } else {
+            text.push_str(&format!("{name}={value}\n"));
+        }
+    }
+    Ok(crate::secret::Secret::new(text))
+}
+
+pub fn register_push_env(ctx: &Ctx, ns: &mut Namespace) {
+    let c = ctx.clone();
+    ns.add(
+        "push_env",
+        &["vmid: int", "path: String", "env: Array", "style: String", "-> Map"],
+        "Make `path` in VM `vmid` an environment file (root, 0600, so a dry-run never shows its content) holding \
+         `env` ([#{name, value}], values text or Secret); style \"compose\" (a project's .env: values single-quoted, \
+         taken literally) or \"docker\" (`docker run --env-file`: written as is). Written only when it differs.",
+        move |nc: NativeCallContext, vmid: i64, path: &str, env: Array, style: &str| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let id = u32::try_from(vmid).map_err(|_| format!("compose::push_env: {vmid} is not a guest id"))?;
+                let compose_style = match style {
+                    "compose" => true,
+                    "docker" => false,
+                    _ => return Err(format!("compose::push_env: style `{style}` is neither compose nor docker").into()),
+                };
+                let text = env_text(&env, compose_style)?;
+                let kind = super::guest::declared_kind(run, id)?;
+                let want = crate::ops::guest::GuestFile {
+                    path: path.to_string(),
+                    content: text.expose().as_bytes().to_vec(),
+                    mode: 0o600,
+                    owner: Some("root".into()),
+                    group: Some("root".into()),
+                };
+                super::file::carry_out(&c, crate::ops::guest::push(&run.facts, kind, id, &want))
+            })
+        },
+    );
 }

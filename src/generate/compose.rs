@@ -90,7 +90,8 @@ impl Compose {
     }
 
     pub fn to_text(&self) -> Result<String, ComposeError> {
-        serde_norway::to_string(&self.root).map_err(|e| ComposeError::Emit { file: self.file.clone(), why: e.to_string() })
+        serde_norway::to_string(&self.root)
+            .map_err(|e| ComposeError::Emit { file: self.file.clone(), why: e.to_string() })
     }
 
     /// The names of the services, in file order.
@@ -133,9 +134,9 @@ impl Compose {
             Value::Sequence(seq) => {
                 for l in labels {
                     let text = format!("{}={}", l.key, l.value);
-                    let same_key = seq.iter_mut().find(|v| {
-                        v.as_str().is_some_and(|s| s.split_once('=').map_or(s, |(k, _)| k) == l.key)
-                    });
+                    let same_key = seq
+                        .iter_mut()
+                        .find(|v| v.as_str().is_some_and(|s| s.split_once('=').map_or(s, |(k, _)| k) == l.key));
                     match same_key {
                         Some(v) => *v = Value::from(text),
                         None => seq.push(Value::from(text)),
@@ -163,9 +164,9 @@ impl Compose {
         let found: Vec<String> = services
             .iter()
             .filter(|(_, v)| {
-                v.get("image").and_then(Value::as_str).is_some_and(|i| {
-                    i.starts_with("portainer/portainer-ce") || i.starts_with("portainer/portainer-ee")
-                })
+                v.get("image")
+                    .and_then(Value::as_str)
+                    .is_some_and(|i| i.starts_with("portainer/portainer-ce") || i.starts_with("portainer/portainer-ee"))
             })
             .filter_map(|(k, _)| k.as_str().map(str::to_string))
             .collect();
@@ -240,7 +241,10 @@ impl Compose {
     /// (or the stack's env in Portainer), never from the compose file itself.
     pub fn pass_env(&mut self, service: &str, name: &str) -> Result<(), ComposeError> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(ComposeError::Refused(GenerateError::new("environment name", name, Refusal::KeyCharset), self.file.clone()));
+            return Err(ComposeError::Refused(
+                GenerateError::new("environment name", name, Refusal::KeyCharset),
+                self.file.clone(),
+            ));
         }
         let file = self.file.clone();
         let svc = self.service_mut(service)?;
@@ -252,12 +256,20 @@ impl Compose {
             }
             Value::Sequence(seq) => {
                 let text = format!("{name}={reference}");
-                match seq.iter_mut().find(|v| v.as_str().is_some_and(|s| s.split_once('=').map_or(s, |(k, _)| k) == name)) {
+                match seq
+                    .iter_mut()
+                    .find(|v| v.as_str().is_some_and(|s| s.split_once('=').map_or(s, |(k, _)| k) == name))
+                {
                     Some(v) => *v = Value::from(text),
                     None => seq.push(Value::from(text)),
                 }
             }
-            _ => return Err(shape(&file, &format!("service `{service}`: `environment` is neither a list nor a mapping"))),
+            _ => {
+                return Err(shape(
+                    &file,
+                    &format!("service `{service}`: `environment` is neither a list nor a mapping"),
+                ))
+            }
         }
         Ok(())
     }
@@ -288,7 +300,10 @@ impl Compose {
                     Value::Mapping(m) => {
                         if m.get("target").and_then(Value::as_str) == Some(target) {
                             if m.get("type").and_then(Value::as_str).is_some_and(|t| t != "bind") {
-                                return Err(shape(&file, &format!("service `{name}`: the mount at {target} is not a bind mount")));
+                                return Err(shape(
+                                    &file,
+                                    &format!("service `{name}`: the mount at {target} is not a bind mount"),
+                                ));
                             }
                             m.insert(Value::from("source"), Value::from(source));
                             changed += 1;
@@ -303,7 +318,14 @@ impl Compose {
 }
 
 /// Replace (or add) the bind mount of `service` whose target is `target`.
-fn set_bind(file: &str, svc: &mut Mapping, service: &str, source: &str, target: &str, ro: bool) -> Result<(), ComposeError> {
+fn set_bind(
+    file: &str,
+    svc: &mut Mapping,
+    service: &str,
+    source: &str,
+    target: &str,
+    ro: bool,
+) -> Result<(), ComposeError> {
     let text = format!("{source}:{target}{}", if ro { ":ro" } else { "" });
     let entry = svc.entry(Value::from("volumes")).or_insert_with(|| Value::Sequence(Vec::new()));
     let Value::Sequence(vols) = entry else {

@@ -112,9 +112,13 @@ fn structure_changing_values_are_refused() {
 
 #[test]
 fn unknown_service_and_bad_yaml_are_errors_that_name_the_file() {
-    let e = inject_labels("stacks/a/docker-compose.yml", MAP_LABELS, &[ServiceLabels { service: "nope".into(), labels: route() }])
-        .unwrap_err()
-        .to_string();
+    let e = inject_labels(
+        "stacks/a/docker-compose.yml",
+        MAP_LABELS,
+        &[ServiceLabels { service: "nope".into(), labels: route() }],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("stacks/a/docker-compose.yml") && e.contains("`nope`"), "{e}");
     let e = inject_labels("b.yml", "services: [\n", &[]).unwrap_err().to_string();
     assert!(e.starts_with("b.yml: not valid YAML"), "{e}");
@@ -147,10 +151,18 @@ fn portainer_gets_its_own_tls_flags_and_a_read_only_cert_mount() {
     c.portainer_tls(&svc, "/etc/portainer/certs", "/certs").unwrap();
     c.pass_env(&svc, "AGENT_SECRET").unwrap();
     let v = parsed(&c.to_text().unwrap());
-    let cmd: Vec<&str> = v["services"]["portainer"]["command"].as_sequence().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    assert_eq!(cmd, ["-H", "unix:///var/run/docker.sock", "--sslcert", "/certs/portainer.crt", "--sslkey", "/certs/portainer.key"]);
-    let vols: Vec<&str> = v["services"]["portainer"]["volumes"].as_sequence().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    assert_eq!(vols, ["/var/run/docker.sock:/var/run/docker.sock", "portainer_data_nfs:/data", "/etc/portainer/certs:/certs:ro"]);
+    let cmd: Vec<&str> =
+        v["services"]["portainer"]["command"].as_sequence().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    assert_eq!(
+        cmd,
+        ["-H", "unix:///var/run/docker.sock", "--sslcert", "/certs/portainer.crt", "--sslkey", "/certs/portainer.key"]
+    );
+    let vols: Vec<&str> =
+        v["services"]["portainer"]["volumes"].as_sequence().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    assert_eq!(
+        vols,
+        ["/var/run/docker.sock:/var/run/docker.sock", "portainer_data_nfs:/data", "/etc/portainer/certs:/certs:ro"]
+    );
     assert_eq!(v["services"]["portainer"]["environment"]["AGENT_SECRET"].as_str(), Some("${AGENT_SECRET}"));
     assert_eq!(v["volumes"], parsed(PORTAINER)["volumes"]);
 
@@ -171,7 +183,8 @@ fn portainer_without_a_host_flag_gets_the_local_socket() {
     assert_eq!(v["services"]["p"]["command"][0].as_str(), Some("-H"));
     let e = Compose::parse("p.yml", "services:\n  a:\n    image: nginx\n").unwrap().portainer_service().unwrap_err();
     assert!(e.to_string().contains("no service runs"), "{e}");
-    let mut c = Compose::parse("p.yml", "services:\n  p:\n    image: portainer/portainer-ce\n    command: a \"b c\"\n").unwrap();
+    let mut c = Compose::parse("p.yml", "services:\n  p:\n    image: portainer/portainer-ce\n    command: a \"b c\"\n")
+        .unwrap();
     assert!(c.portainer_tls("p", "/etc/portainer/certs", "/certs").is_err());
     let mut c = Compose::parse("p.yml", text).unwrap();
     for bad in ["relative/dir", "/a:/b", "/a/../b", "/a b", "/a$HOME", "/a\n"] {

@@ -150,7 +150,17 @@ fn real_docker_compose_accepts_every_deployed_file_and_structure_is_kept() {
             edited.extend([("portainer", "command"), ("portainer", "volumes"), ("portainer", "environment")]);
             let cmd = after["services"]["portainer"]["command"].as_sequence().unwrap();
             let cmd: Vec<&str> = cmd.iter().map(|w| w.as_str().unwrap()).collect();
-            assert_eq!(cmd, ["-H", "unix:///var/run/docker.sock", "--sslcert", "/certs/portainer.crt", "--sslkey", "/certs/portainer.key"]);
+            assert_eq!(
+                cmd,
+                [
+                    "-H",
+                    "unix:///var/run/docker.sock",
+                    "--sslcert",
+                    "/certs/portainer.crt",
+                    "--sslkey",
+                    "/certs/portainer.key"
+                ]
+            );
             let vols = after["services"]["portainer"]["volumes"].as_sequence().unwrap();
             let mut want = before["services"]["portainer"]["volumes"].as_sequence().unwrap().clone();
             want.push(Value::from("/etc/portainer/certs:/certs:ro"));
