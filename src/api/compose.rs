@@ -114,7 +114,10 @@ fn render_stack(inv: &Inventory, name: &str, vmid: u32) -> Res<Map> {
             .into());
         }
         let mut m = Map::new();
-        m.insert("source".into(), format!("stacks/{name}/{}", f.source).into());
+        // Absolute: guest::push joins it to the config folder, and a stacks folder may sit
+        // beside it (the original layout) rather than inside it.
+        let source = std::path::absolute(stack.dir.join(&f.source)).map_err(|e| format!("stack `{name}`: {e}"))?;
+        m.insert("source".into(), source.display().to_string().into());
         m.insert("path".into(), path.into());
         files.push(m.into());
     }
@@ -147,10 +150,13 @@ fn render_server(inv: &Inventory) -> Res<Map> {
     let file = stack.compose_path.display().to_string();
     let mut c = Compose::parse(&file, &stack.compose).map_err(|e| e.to_string())?;
     let svc = c.portainer_service().map_err(|e| e.to_string())?;
+    let container = c.container_name(&svc).unwrap_or_else(|| format!("portainer-{svc}-1"));
     c.portainer_tls(&svc, PORTAINER_CERTS, "/certs").map_err(|e| e.to_string())?;
     c.pass_env(&svc, "AGENT_SECRET").map_err(|e| e.to_string())?;
     let mut out = Map::new();
     out.insert("service".into(), svc.into());
+    out.insert("container".into(), container.into());
+    out.insert("project".into(), "portainer".into());
     out.insert("dir".into(), PORTAINER_DIR.into());
     out.insert("compose".into(), c.to_text().map_err(|e| e.to_string())?.into());
     Ok(out)
@@ -184,6 +190,25 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     );
 
     register_push_env(ctx, &mut ns);
+
+    let c = ctx.clone();
+    ns.add(
+        "agent_secret",
+        &["-> Dynamic"],
+        "portainer_api.agent_secret resolved, as a Secret (prints ***); () when the configuration sets none. \
+         Fails when its environment variable or file is missing.",
+        move |nc: NativeCallContext| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                match run.inventory.hypervisor.portainer_api.as_ref().and_then(|p| p.agent_secret.as_ref()) {
+                    None => Ok(Dynamic::UNIT),
+                    Some(r) => Ok(Dynamic::from(
+                        r.resolve().map_err(|e| format!("portainer_api.agent_secret: {e}"))?,
+                    )),
+                }
+            })
+        },
+    );
 
     // A Secret in a script prints as *** (string interpolation calls to_string / to_debug).
     FuncRegistration::new("to_string")

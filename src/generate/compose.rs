@@ -155,6 +155,11 @@ impl Compose {
         Ok(())
     }
 
+    /// The `container_name` a service sets, if any.
+    pub fn container_name(&self, service: &str) -> Option<String> {
+        self.root.get("services")?.get(service)?.get("container_name")?.as_str().map(str::to_string)
+    }
+
     /// The service that runs the Portainer server: the one whose image is portainer-ce or -ee.
     pub fn portainer_service(&self) -> Result<String, ComposeError> {
         let services = match self.root.get("services") {
