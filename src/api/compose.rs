@@ -202,9 +202,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let run = c.run()?;
                 match run.inventory.hypervisor.portainer_api.as_ref().and_then(|p| p.agent_secret.as_ref()) {
                     None => Ok(Dynamic::UNIT),
-                    Some(r) => Ok(Dynamic::from(
-                        r.resolve().map_err(|e| format!("portainer_api.agent_secret: {e}"))?,
-                    )),
+                    Some(r) => Ok(Dynamic::from(r.resolve().map_err(|e| format!("portainer_api.agent_secret: {e}"))?)),
                 }
             })
         },

@@ -32,6 +32,7 @@ mod support;
 mod sync_certs;
 mod sync_e2e;
 mod sync_proxy;
+mod sync_stacks;
 mod sync_verb;
 mod traefik_real;
 mod verbs;
