@@ -167,3 +167,45 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// What compose::stack renders for the qdrant stack on VM 1002: the router on the config's
+/// domain via websecure with TLS and the service port, the stack file bound where phoenix puts
+/// it, the variables with the secret as a Secret that a script prints as ***.
+#[test]
+fn a_rendered_stack_has_its_labels_binds_and_masked_secrets() {
+    let sb = Sandbox::new();
+    let plan = sb.state_dir().with_file_name("render.rhai");
+    std::fs::write(
+        &plan,
+        r#"let s = compose::stack("qdrant_service", 1002);
+log::info(s.compose);
+for v in s.env { log::info(`env ${v.name}=${v.value} secret=${v.secret}`); }
+for f in s.files { log::info(`file ${f.path}`); }
+"#,
+    )
+    .unwrap();
+    let out = run_with_secrets(&sb, &["run", plan.to_str().unwrap()]);
+    ok(&out);
+    let text = stdout(&out);
+    for want in [
+        "traefik.http.routers.qdrant.rule: Host(`qdrant.lab.example.internal`)",
+        "traefik.http.routers.qdrant.entrypoints: websecure",
+        "traefik.http.routers.qdrant.tls: 'true'",
+        "traefik.http.services.qdrant.loadbalancer.server.port: '6333'",
+        "/opt/phoenix/stacks/qdrant_service/config/production.yaml:/qdrant/config/production.yaml:ro",
+        "env QDRANT_VERSION=v1.12.4 secret=false",
+        "env QDRANT__SERVICE__API_KEY=*** secret=true",
+        "file /opt/phoenix/stacks/qdrant_service/config/production.yaml",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_no_secret("a plan printing the rendered stack", &text);
+    assert_no_secret("a plan printing the rendered stack", &stderr(&out));
+
+    // Without the secret in the environment the render fails with the variable's name.
+    let mut c = sb.command(&root().join("etc"), &["run", plan.to_str().unwrap()]);
+    c.env_remove("QDRANT_API_KEY");
+    let out = c.output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("QDRANT_API_KEY") || stdout(&out).contains("QDRANT_API_KEY"), "{}", stderr(&out));
+}
