@@ -211,9 +211,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     // A Secret in a script prints as *** (string interpolation calls to_string / to_debug).
     FuncRegistration::new("to_string")
         .with_namespace(FnNamespace::Global)
+        .with_params_info(["secret: Secret", "String"])
+        .with_comments(["/// A Secret as text: always *** (the value never enters a script's output)."])
         .set_into_module(&mut ns.module, |_: &mut Secret| Secret::MASK.to_string());
     FuncRegistration::new("to_debug")
         .with_namespace(FnNamespace::Global)
+        .with_params_info(["secret: Secret", "String"])
+        .with_comments(["/// A Secret as debug text: always ***."])
         .set_into_module(&mut ns.module, |_: &mut Secret| Secret::MASK.to_string());
     ns
 }
