@@ -2,12 +2,13 @@
 //! arguments, call ops or facts, hand actions to the executor, convert results back.
 
 pub mod certs;
+pub mod compose;
 pub mod config;
 pub mod converged;
 pub mod convert;
 pub mod docs;
-pub mod error;
 pub mod edge;
+pub mod error;
 pub mod file;
 pub mod fw;
 pub mod graph;
@@ -110,6 +111,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         log::namespace(ctx),
         host::namespace(ctx),
         certs::namespace(ctx),
+        compose::namespace(ctx),
         file::namespace(ctx),
         fw::namespace(ctx),
         nfs::namespace(),

@@ -36,6 +36,12 @@ pub enum Refusal {
     NotDnsName,
     /// Not one of the words the format accepts at that place.
     NotAllowedWord,
+    /// A `$`, which docker compose would interpolate.
+    Interpolation,
+    /// Not an absolute path without `..`.
+    NotAbsolutePath,
+    /// A `:`, a bind mount's separator.
+    Colon,
 }
 
 impl fmt::Display for Refusal {
@@ -52,6 +58,9 @@ impl fmt::Display for Refusal {
             Refusal::KeyCharset => "a character a key may not have",
             Refusal::NotDnsName => "not a DNS name (letters, digits, `-` and dots; labels of 1–63 characters)",
             Refusal::NotAllowedWord => "a word this field does not accept",
+            Refusal::Interpolation => "a `$` (docker compose would replace it with a variable)",
+            Refusal::NotAbsolutePath => "not an absolute path without `..`",
+            Refusal::Colon => "a `:` (the separator of a bind mount)",
         })
     }
 }

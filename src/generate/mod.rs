@@ -4,6 +4,7 @@
 //! own separators) with a [`GenerateError`] naming the field and the value — defence in depth
 //! behind the configuration's validation.
 
+pub mod compose;
 pub mod dnsmasq;
 pub mod error;
 pub mod exports;

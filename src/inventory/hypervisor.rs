@@ -175,6 +175,10 @@ pub struct PortainerApi {
     pub admin_password: Option<SecretRef>,
     pub api_key: Option<SecretRef>,
     pub portainer_hostname: Option<String>,
+    /// `AGENT_SECRET` shared by the Portainer server and every agent: an agent accepts only a
+    /// server that presents it. A reference only ({"env"} or {"file"}): a new field has no
+    /// legacy plain-text form to keep.
+    pub agent_secret: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +195,23 @@ pub struct EdgeRoles {
     pub gateway_guest: Option<u32>,
     pub traefik_guest: Option<u32>,
     pub ca_guest: Option<u32>,
+}
+
+/// `portainer_api.agent_secret`: a secret reference, never the secret itself.
+fn agent_secret(ctx: &Ctx, v: &Value, ptr: &str) -> Option<SecretRef> {
+    let r = secret(ctx, v, ptr)?;
+    if r.is_literal() {
+        ctx.report(
+            ctx.at_value(ptr, format!("`{}` must refer to the secret, not hold it", ctx.path(ptr)))
+                .label("the agent secret in plain text")
+                .help(
+                    "write {\"env\": \"PORTAINER_AGENT_SECRET\"} or {\"file\": \"/root/.phoenix/agent_secret\"}; \
+                     the Portainer server and every agent get the same value",
+                ),
+        );
+        return None;
+    }
+    Some(r)
 }
 
 /// Samba share paths: the original wrote them relative to the mount base (`quickOS/share`);
@@ -284,6 +305,7 @@ pub(crate) fn decode(ctx: &Ctx, root: &Value) -> Option<HypervisorConfig> {
         admin_password: o.opt("admin_password", secret),
         api_key: o.opt("api_key", secret),
         portainer_hostname: o.opt("portainer_hostname", formatted(&DNS_NAME)),
+        agent_secret: o.opt("agent_secret", agent_secret),
     });
     let dns_server = o.obj("dns_server", |o| DnsServer {
         enabled: o.opt("enabled", bool_),

@@ -5,6 +5,7 @@
 //! stage present the sync must succeed.
 
 use crate::support::phoenix::{actions, events, ok, root, stderr, without_clone_mac, Sandbox};
+use crate::sync_stacks::run_with_secrets;
 use std::time::Instant;
 
 /// The stages `sync all` runs that this checkout has no module for.
@@ -26,19 +27,18 @@ fn stage_outcomes(out: &std::process::Output) -> Vec<(String, String)> {
 #[test]
 fn sync_all_after_create_is_exact_then_idempotent() {
     let sb = Sandbox::new();
-    let etc = root().join("etc");
-    ok(&sb.run(&etc, &["setup"]));
-    ok(&sb.run(&etc, &["create", "--all"]));
+    ok(&run_with_secrets(&sb, &["setup"]));
+    ok(&run_with_secrets(&sb, &["create", "--all"]));
     let absent = absent_stages();
     let want_code = if absent.is_empty() { 0 } else { 1 };
 
     sb.clear_sim_log();
-    let dry = sb.run(&etc, &["sync", "all", "--dry-run", "--output", "json"]);
+    let dry = run_with_secrets(&sb, &["sync", "all", "--dry-run", "--output", "json"]);
     assert_eq!(dry.status.code(), Some(want_code), "{}", stderr(&dry));
     assert!(sb.sim_commands().iter().all(|(_, m)| !m), "the dry-run only reads");
 
     let started = Instant::now();
-    let apply = sb.run(&etc, &["sync", "all", "--output", "json"]);
+    let apply = run_with_secrets(&sb, &["sync", "all", "--output", "json"]);
     let first_ms = started.elapsed().as_millis();
     assert_eq!(apply.status.code(), Some(want_code), "{}", stderr(&apply));
     let norm = |v: Vec<String>| {
@@ -55,19 +55,13 @@ fn sync_all_after_create_is_exact_then_idempotent() {
     let names: Vec<&str> = outcomes.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(names, ["certs", "dns", "firewall", "portainer", "traefik", "nginx", "stacks"]);
     for (stage, outcome) in &outcomes {
-        let want = if absent.contains(&stage.as_str()) {
-            "failed"
-        } else if ["portainer", "stacks"].contains(&stage.as_str()) {
-            "skipped"
-        } else {
-            "ok"
-        };
+        let want = if absent.contains(&stage.as_str()) { "failed" } else { "ok" };
         assert_eq!(outcome, want, "stage {stage}: {outcomes:?}");
     }
 
     sb.clear_sim_log();
     let started = Instant::now();
-    let again = sb.run(&etc, &["sync", "all", "--output", "json"]);
+    let again = run_with_secrets(&sb, &["sync", "all", "--output", "json"]);
     let second_ms = started.elapsed().as_millis();
     assert_eq!(again.status.code(), Some(want_code), "{}", stderr(&again));
     assert_eq!(actions(&again), Vec::<String>::new(), "a converged lab needs nothing");

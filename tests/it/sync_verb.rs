@@ -72,8 +72,11 @@ fn a_stage_whose_guest_is_missing_fails_with_the_remedy_and_the_others_still_run
     assert!(text.contains("firewall   ok"), "{text}");
     assert!(text.contains("nginx      failed: nginx -t: bad directive"), "{text}");
     assert!(text.contains("dns        ok"), "{text}");
-    assert!(text.contains("portainer  skipped: not there yet (part 2)"), "{text}");
-    assert!(stderr(&out).contains("4 sync stage(s) failed: certs, traefik, nginx, audit"), "{}", stderr(&out));
+    assert!(
+        text.contains("portainer  failed: guest 1001 (portainer server) does not exist: phoenix create 1001"),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("6 sync stage(s) failed: certs, portainer, traefik, nginx, stacks, audit"), "{}", stderr(&out));
     // DNS ran although other stages failed (the rehearsal did not stop the apply).
     let state = sim(&sb);
     assert!(state["files"]["/etc/dnsmasq.d/phoenix.conf"].is_object(), "dnsmasq file written");
@@ -187,7 +190,7 @@ fn letsgo_ends_with_the_sync_a_guest_asks_for() {
     let h = home(&sb);
     // Stages of other work replaced by ones that only say they ran: this test is about the
     // hand-over from letsgo (VM 1002 declares trigger_sync_on_completion).
-    for s in ["certs", "firewall", "traefik", "nginx"] {
+    for s in ["certs", "firewall", "portainer", "traefik", "nginx", "stacks"] {
         std::fs::write(
             h.join(format!("stdlib/sync/{s}.rhai")),
             format!("fn run() {{ log::info(\"stage {s} ran\"); }}\n"),
@@ -199,11 +202,11 @@ fn letsgo_ends_with_the_sync_a_guest_asks_for() {
     ok(&out);
     let text = stdout(&out);
     assert!(text.contains("sync requested by 1002: sync all"), "{text}");
-    for s in ["certs", "firewall", "traefik", "nginx"] {
+    for s in ["certs", "firewall", "portainer", "traefik", "nginx", "stacks"] {
         assert!(text.contains(&format!("stage {s} ran")), "{s}: {text}");
     }
     let summary = text.split("== Sync summary").nth(1).expect("a sync summary");
-    assert!(summary.contains("dns        ok") && summary.contains("stacks     skipped"), "{summary}");
+    assert!(summary.contains("dns        ok") && summary.contains("stacks     ok"), "{summary}");
 }
 
 #[test]

@@ -78,6 +78,16 @@ fn guest_reads(cmd: &[String]) -> bool {
         // `openssl x509 -noout …` prints facts about a certificate; with -out it would write.
         "openssl" => a(1) == "x509" && cmd.iter().any(|x| x == "-noout") && !cmd.iter().any(|x| x == "-out"),
         "pip" | "pip3" => matches!(a(1), "show" | "list"),
+        // The Portainer stages' checks: a container's state or image, a volume's presence.
+        "docker" if a(1) == "inspect" || (a(1) == "volume" && a(2) == "inspect") || a(1) == "ps" => true,
+        // curl writing its body nowhere but stdout (the agent's /ping health check).
+        "curl" => {
+            !cmd.iter().any(|x| {
+                matches!(x.as_str(), "-O" | "--remote-name")
+                    || (x.starts_with('-') && !x.starts_with("--") && x.ends_with('o') && x != "-o")
+            }) && cmd.windows(2).all(|w| w[0] != "-o" || w[1] == "/dev/null")
+                && !cmd.iter().any(|x| matches!(x.as_str(), "-X" | "-d" | "--data" | "-T" | "--upload-file"))
+        }
         "step" | "docker" | "ollama" | "vllm" | "python3" => {
             matches!(a(1), "version" | "--version" | "-v" | "-V")
         }

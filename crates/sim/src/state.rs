@@ -331,6 +331,42 @@ pub struct GuestOs {
     /// makes a new key and certificate, as the real step-ca does, even twice in the same second.
     #[serde(skip_serializing_if = "is_zero")]
     pub certificate_serial: u64,
+    /// Docker's volumes and containers (inside/docker.rs).
+    #[serde(default, skip_serializing_if = "DockerState::is_empty")]
+    pub docker: DockerState,
+}
+
+/// What the Docker daemon of a guest holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DockerState {
+    /// Volume name → driver options.
+    pub volumes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Container name → container.
+    pub containers: IndexMap<String, DockerContainer>,
+    /// Containers created so far (ids differ between a container and its re-creation).
+    pub created: usize,
+}
+
+impl DockerState {
+    pub fn is_empty(&self) -> bool {
+        self.volumes.is_empty() && self.containers.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DockerContainer {
+    pub id: String,
+    pub image: String,
+    /// `running`, `exited`.
+    pub state: String,
+    /// Published host ports.
+    pub ports: Vec<u16>,
+    /// The compose project that made it, if any.
+    pub project: Option<String>,
+    /// Names of the environment variables it was given (never their values); `@file` for an env file.
+    pub env_keys: Vec<String>,
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 /// A passwd entry's home and shell.

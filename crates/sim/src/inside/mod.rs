@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 mod boot;
 mod coreutils;
+mod docker;
 mod image;
 mod packages;
 mod perms;
@@ -204,6 +205,7 @@ fn run_as(g: &mut Guest, id: u32, cmd: &[String], stdin: Option<&[u8]>, p: &Proc
         "dpkg" => dpkg(g, &args),
         "systemctl" => systemctl(g, &args),
         "nginx" => crate::nginx::run(g, &args),
+        "docker" => docker::docker(g, &args),
         "mv" => crate::rename::mv(g, &args),
         "update-ca-certificates" => update_ca(g),
         "curl" | "wget" => download(g, &name, &args),

@@ -48,6 +48,10 @@ pub(super) fn download(g: &mut Guest, tool: &str, args: &[&str]) -> Output {
     let Some(url) = url else {
         return out(2, "", format!("{tool}: no URL specified"));
     };
+    if let Some(code) = super::docker::ping(g, url).filter(|_| tool == "curl") {
+        // curl -w '%{http_code}' prints 000 and exits 7 when nothing listens.
+        return if code == 0 { out(7, "000", "") } else { done(code.to_string()) };
+    }
     let data = catalogue::download(url);
     match dest {
         Some("-") | None => done(data),
