@@ -11,6 +11,7 @@ pub mod executor;
 pub mod facts;
 pub mod generate;
 pub mod graph;
+pub mod http;
 pub mod host_session;
 pub mod inventory;
 pub mod lock;
