@@ -9,6 +9,7 @@
 //! "insecure" switch). Requests are logged as method, path, status and time: never a body, a
 //! header, or a credential (see `mask`).
 
+mod call;
 mod client;
 mod error;
 mod json;
@@ -17,6 +18,7 @@ mod request;
 mod retry;
 mod tls;
 
+pub use call::Call;
 pub use client::{Client, ClientOptions, Response};
 pub use error::HttpError;
 pub use json::JsonValue;
