@@ -6,8 +6,8 @@ pub mod config;
 pub mod converged;
 pub mod convert;
 pub mod docs;
-pub mod error;
 pub mod edge;
+pub mod error;
 pub mod file;
 pub mod fw;
 pub mod graph;
@@ -18,6 +18,7 @@ pub mod log;
 pub mod nfs;
 pub mod operator;
 pub mod pct;
+pub mod portainer;
 pub mod proxy;
 pub mod pvesm;
 pub mod qm;
@@ -118,6 +119,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        portainer::namespace(ctx),
         proxy::namespace(),
         text::namespace(),
         unit::namespace(),

@@ -468,7 +468,9 @@ mv -f -- "$t" "$1""#;
     /// connection. Cancelled (`-O cancel`) when the route is dropped.
     fn reach(&self, host: &str, port: u16) -> Result<super::Route, ConnectorError> {
         let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-        let v6 = host.starts_with('[') && host.ends_with(']') && host[1..host.len() - 1].chars().all(|c| c.is_ascii_hexdigit() || c == ':');
+        let v6 = host.starts_with('[')
+            && host.ends_with(']')
+            && host[1..host.len() - 1].chars().all(|c| c.is_ascii_hexdigit() || c == ':');
         if host.is_empty() || host.starts_with('-') || !(host.chars().all(plain) || v6) {
             return Err(self.connection_error(format!("cannot forward to `{host}`: not a host name or address")));
         }
@@ -478,7 +480,8 @@ mv -f -- "$t" "$1""#;
             .and_then(|l| l.local_addr())
             .map_err(|e| self.connection_error(format!("no free local port for a forward: {e}")))?;
         let spec = format!("127.0.0.1:{}:{host}:{port}", local.port());
-        let out = self.ssh(&["-O", "forward", "-L", &spec]).stdin(Stdio::null()).output().map_err(|e| self.spawn_error(e))?;
+        let out =
+            self.ssh(&["-O", "forward", "-L", &spec]).stdin(Stdio::null()).output().map_err(|e| self.spawn_error(e))?;
         if !out.status.success() {
             let message = String::from_utf8_lossy(&out.stderr).trim().to_string();
             return Err(self.connection_error(format!("port forward to {host}:{port} refused: {message}")));

@@ -237,7 +237,9 @@ impl Client {
         let mut rb = self.inner.request(method, url);
         match credential {
             Some(Credential::ApiKey(k)) => rb = rb.header("X-API-Key", sensitive(k)),
-            Some(Credential::Bearer(t)) => rb = rb.header("Authorization", sensitive(&Secret::new(format!("Bearer {}", t.expose())))),
+            Some(Credential::Bearer(t)) => {
+                rb = rb.header("Authorization", sensitive(&Secret::new(format!("Bearer {}", t.expose()))))
+            }
             None => {}
         }
         rb = match &req.body {

@@ -60,7 +60,9 @@ fn json(v: &JsonValue, hidden: bool) -> String {
                 .collect();
             format!("{{{}}}", shown.join(", "))
         }
-        JsonValue::Array(items) => format!("[{}]", items.iter().map(|i| json(i, hidden)).collect::<Vec<_>>().join(", ")),
+        JsonValue::Array(items) => {
+            format!("[{}]", items.iter().map(|i| json(i, hidden)).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -70,8 +72,10 @@ pub fn summarize(body: &Body) -> String {
         Body::Empty => String::new(),
         Body::Json(v) => json(v, false),
         Body::Multipart(fields) => {
-            let shown: Vec<String> =
-                fields.iter().map(|(k, v)| format!("{k}={}", if secret_name(k) { Secret::MASK.into() } else { text(v) })).collect();
+            let shown: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", if secret_name(k) { Secret::MASK.into() } else { text(v) }))
+                .collect();
             format!("multipart({})", shown.join(", "))
         }
     }
@@ -102,9 +106,15 @@ mod tests {
             (
                 "env",
                 JsonValue::Array(vec![
-                    JsonValue::object([("name", JsonValue::text("DB_PASSWORD")), ("value", JsonValue::text("plain-oops"))]),
+                    JsonValue::object([
+                        ("name", JsonValue::text("DB_PASSWORD")),
+                        ("value", JsonValue::text("plain-oops")),
+                    ]),
                     JsonValue::object([("name", JsonValue::text("MODE")), ("value", JsonValue::text("prod"))]),
-                    JsonValue::object([("name", JsonValue::text("K")), ("value", JsonValue::Secret(Secret::new("s3cr3t")))]),
+                    JsonValue::object([
+                        ("name", JsonValue::text("K")),
+                        ("value", JsonValue::Secret(Secret::new("s3cr3t"))),
+                    ]),
                 ]),
             ),
             ("password_hint", JsonValue::text("unmarked-but-named")),
@@ -121,7 +131,8 @@ mod tests {
 
     #[test]
     fn multipart_fields_show_as_a_form() {
-        let b = Body::Multipart(vec![("Name".into(), "docker-vm".into()), ("URL".into(), "tcp://10.0.0.5:9001".into())]);
+        let b =
+            Body::Multipart(vec![("Name".into(), "docker-vm".into()), ("URL".into(), "tcp://10.0.0.5:9001".into())]);
         assert_eq!(summarize(&b), "multipart(Name=\"docker-vm\", URL=\"tcp://10.0.0.5:9001\")");
         assert_eq!(summarize(&Body::Empty), "");
     }

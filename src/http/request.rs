@@ -50,25 +50,29 @@ pub struct Request {
     /// Absolute path with its query, e.g. `/api/stacks/3?endpointId=2`.
     pub path: String,
     pub body: Body,
+    /// The path as a dry-run shows it when it holds ids known only after apply
+    /// (`/api/users/<admin>/tokens`, `?endpointId=<docker-vm>`), so dry-run and apply read the same.
+    pub shown: Option<String>,
 }
 
 impl Request {
     pub fn get(path: impl Into<String>) -> Self {
-        Request { method: Method::Get, path: path.into(), body: Body::Empty }
+        Request { method: Method::Get, path: path.into(), body: Body::Empty, shown: None }
     }
 
     pub fn new(method: Method, path: impl Into<String>, body: Body) -> Self {
-        Request { method, path: path.into(), body }
+        Request { method, path: path.into(), body, shown: None }
     }
 
     /// `POST /api/users/admin/init {Username: "admin", Password: ***}`: what a dry-run shows and
     /// the journal keeps (secrets masked, long values summarised).
     pub fn describe(&self) -> String {
         let body = super::mask::summarize(&self.body);
+        let path = self.shown.as_deref().unwrap_or(&self.path);
         if body.is_empty() {
-            format!("{} {}", self.method, self.path)
+            format!("{} {path}", self.method)
         } else {
-            format!("{} {} {body}", self.method, self.path)
+            format!("{} {path} {body}", self.method)
         }
     }
 }

@@ -52,10 +52,12 @@ pub fn classify(policy: &RetryPolicy, attempt: Attempt, read: bool, tries_so_far
     }
     let backoff = policy.backoff(tries_so_far);
     match attempt {
-        Attempt::Status { code, retry_after } if code == 429 || (500..=599).contains(&code) => Some(match retry_after {
-            Some(s) => Duration::from_secs(s).min(policy.retry_after_cap),
-            None => backoff,
-        }),
+        Attempt::Status { code, retry_after } if code == 429 || (500..=599).contains(&code) => {
+            Some(match retry_after {
+                Some(s) => Duration::from_secs(s).min(policy.retry_after_cap),
+                None => backoff,
+            })
+        }
         Attempt::Status { .. } => None,
         Attempt::ConnectFailed => Some(backoff),
         Attempt::NoAnswer if read => Some(backoff),
