@@ -21,6 +21,7 @@ mod nginx_real;
 mod operator_errors;
 mod original_config;
 mod parallel_equivalence;
+mod portainer_api;
 mod rehearsal;
 mod run_safety;
 mod secrets;

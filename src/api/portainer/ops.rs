@@ -296,6 +296,8 @@ pub fn ensure_endpoint(run: &Run, s: &Session, d: &DesiredEndpoint) -> R<(Option
             ("GroupID".to_string(), d.group_id.to_string()),
             ("TLS".to_string(), d.tls.to_string()),
             ("TLSSkipVerify".to_string(), d.tls_skip_verify.to_string()),
+            // An agent takes no client certificate (Portainer's UI sends the same for agents).
+            ("TLSSkipClientVerify".to_string(), d.tls.to_string()),
         ];
         let call = s.call(Method::Post, "/api/endpoints", "/api/endpoints", Body::Multipart(form));
         let answers = execute(run, &subject, vec![(Change::Create, format!("no environment at {want}"), call)])?;

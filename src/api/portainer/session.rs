@@ -143,7 +143,14 @@ impl Slot {
         };
         let route = run.connector.reach(&address, port).map_err(|e| format!("portainer: {e}"))?;
         // The simulator serves plain HTTP on loopback: same name, http scheme.
-        let base = if route.plain_http { url.replacen("https://", "http://", 1) } else { url.clone() };
+        let mut base = if route.plain_http { url.replacen("https://", "http://", 1) } else { url.clone() };
+        // A name resolved to a tunnel keeps its name (TLS verifies it) but not its port: the
+        // client connects to the URL's port, so the URL carries the local end's.
+        if let Some(addr) = route.connect_to {
+            let mut u = reqwest::Url::parse(&base).map_err(|e| format!("portainer: url {base:?}: {e}"))?;
+            u.set_port(Some(addr.port())).map_err(|_| format!("portainer: url {base:?} cannot carry a port"))?;
+            base = u.as_str().trim_end_matches('/').to_string();
+        }
         let mut co = ClientOptions::new(&base);
         co.connect_to = route.connect_to;
         co.ca_pem = opts.ca_pem;
