@@ -13,6 +13,7 @@ mod fidelity_guest;
 mod fidelity_mounts;
 mod graph_props;
 mod hostile_props;
+mod http_transport;
 mod layers;
 mod lifecycle;
 mod local;
