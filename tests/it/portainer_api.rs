@@ -278,3 +278,46 @@ fn a_refused_stored_key_is_replaced_and_the_stale_one_revoked() {
     ok(&lab.run(&[]));
     assert!(writes(&lab.requests()).is_empty(), "{:#?}", lab.requests());
 }
+
+/// A first sync deploys Portainer in the same plan: its dry-run finds no server and must still
+/// show every action the apply will take against a fresh one, without failing.
+#[test]
+fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
+    let lab = Lab::new();
+    let closed = crate::support::sshd::free_port();
+    let plan = plan(V1).replacen(
+        "portainer::connect(#{});",
+        &format!("portainer::connect(#{{ url: \"http://127.0.0.1:{closed}\", address: \"127.0.0.1\", port: {closed} }});"),
+        1,
+    );
+    std::fs::write(lab.config.parent().unwrap().join("plans/ptest.rhai"), plan).unwrap();
+    let out = std::process::Command::new(crate::support::phoenix::bin())
+        .env("NO_COLOR", "1")
+        .env_remove("PHOENIX_CONFIG_DIR")
+        .env_remove("PHOENIX_HOME")
+        .stdin(std::process::Stdio::null())
+        .args(["--host", "local", "--state-dir"])
+        .arg(lab.sb.state_dir())
+        .arg("--config-dir")
+        .arg(&lab.config)
+        .args(["ptest", "--dry-run", "--output", "json"])
+        .env("PHOENIX_LOCK_PATH", lab.sb.dir.path().join("local.lock"))
+        .env("PORTAINER_ADMIN_PASSWORD", PASSWORD)
+        .env("PT_STACK_SECRET", STACK_SECRET)
+        .output()
+        .unwrap();
+    ok(&out);
+    let planned = actions(&out);
+    assert!(both(&out).contains("reachable=false"), "{}", both(&out));
+    let kinds: Vec<&str> = planned.iter().map(|a| a.split(" :: ").nth(1).unwrap_or("").split(" {").next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "POST /api/users/admin/init",
+            "POST /api/users/<admin>/tokens",
+            "POST /api/endpoints multipart(Name=\"ai-apps\", EndpointCreationType=\"2\", URL=\"tcp://10.20.0.51:9001\", GroupID=\"1\", TLS=\"true\", TLSSkipVerify=\"true\", TLSSkipClientVerify=\"true\")",
+            "POST /api/stacks/create/standalone/string?endpointId=<ai-apps>",
+        ],
+        "{planned:#?}"
+    );
+}
