@@ -287,7 +287,9 @@ fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
     let closed = crate::support::sshd::free_port();
     let plan = plan(V1).replacen(
         "portainer::connect(#{});",
-        &format!("portainer::connect(#{{ url: \"http://127.0.0.1:{closed}\", address: \"127.0.0.1\", port: {closed} }});"),
+        &format!(
+            "portainer::connect(#{{ url: \"http://127.0.0.1:{closed}\", address: \"127.0.0.1\", port: {closed} }});"
+        ),
         1,
     );
     std::fs::write(lab.config.parent().unwrap().join("plans/ptest.rhai"), plan).unwrap();
@@ -309,7 +311,8 @@ fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
     ok(&out);
     let planned = actions(&out);
     assert!(both(&out).contains("reachable=false"), "{}", both(&out));
-    let kinds: Vec<&str> = planned.iter().map(|a| a.split(" :: ").nth(1).unwrap_or("").split(" {").next().unwrap()).collect();
+    let kinds: Vec<&str> =
+        planned.iter().map(|a| a.split(" :: ").nth(1).unwrap_or("").split(" {").next().unwrap()).collect();
     assert_eq!(
         kinds,
         [
@@ -320,4 +323,41 @@ fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
         ],
         "{planned:#?}"
     );
+}
+
+/// A stack changed in Portainer's UI is drift: the dry-run shows it, the apply repairs it. Lost
+/// Portainer data: the initialisation path runs again cleanly, with a new key.
+#[test]
+fn ui_drift_is_repaired_and_lost_data_is_initialised_again() {
+    let lab = Lab::new();
+    ok(&lab.run(&[]));
+    let state = lab.file(".portainer.json");
+    let text = text_of(&state);
+    assert!(text.contains("qdrant/qdrant:v1.9.0"));
+    std::fs::write(&state, text.replace("qdrant/qdrant:v1.9.0", "qdrant/qdrant:latest")).unwrap();
+
+    let dry = lab.run(&["--dry-run"]);
+    ok(&dry);
+    let drift = actions(&dry);
+    assert_eq!(drift.len(), 1, "{drift:#?}");
+    assert!(drift[0].starts_with("update portainer stack qdrant (ai-apps) (compose file differs)"), "{}", drift[0]);
+    lab.clear_requests();
+    let fix = lab.run(&[]);
+    ok(&fix);
+    assert_eq!(actions(&fix), drift);
+    assert!(text_of(&state).contains("qdrant/qdrant:v1.9.0"), "repaired");
+
+    // Portainer's data is lost (a new volume): admin, key, environment and stack come back.
+    std::fs::remove_file(&state).unwrap();
+    let dry = lab.run(&["--dry-run"]);
+    ok(&dry);
+    let again = lab.run(&[]);
+    ok(&again);
+    assert_eq!(actions(&again), actions(&dry));
+    assert_eq!(actions(&again).len(), 4, "{:#?}", actions(&again));
+    assert!(actions(&again)[1].contains("(stored key refused)"), "{:#?}", actions(&again));
+    assert_eq!(lab.key_files().len(), 1);
+    lab.clear_requests();
+    ok(&lab.run(&[]));
+    assert!(writes(&lab.requests()).is_empty(), "{:#?}", lab.requests());
 }
