@@ -216,7 +216,8 @@ fn server_errors_are_retried_and_client_errors_fail_with_portainers_message() {
     std::fs::write(
         lab.file(".portainer.faults.json"),
         r#"[{"method": "GET", "path": "/api/endpoints", "status": 503, "times": 2},
-            {"method": "POST", "path": "/api/stacks/create/*", "status": 502, "times": 1}]"#,
+            {"method": "POST", "path": "/api/stacks/create/*", "status": 502, "times": 1},
+            {"method": "GET", "path": "/api/stacks", "too_many": true, "times": 1}]"#,
     )
     .unwrap();
     let out = lab.run(&[]);
@@ -227,6 +228,9 @@ fn server_errors_are_retried_and_client_errors_fail_with_portainers_message() {
     let creates: Vec<u64> =
         reqs.iter().filter(|(m, p, _)| m == "POST" && p.starts_with("/api/stacks/create")).map(|r| r.2).collect();
     assert_eq!(creates, [502, 200], "{reqs:#?}");
+    // 429 with Retry-After: 1 — waited for, then retried.
+    let lists: Vec<u64> = reqs.iter().filter(|(m, p, _)| m == "GET" && p == "/api/stacks").map(|r| r.2).collect();
+    assert!(lists.starts_with(&[429, 200]), "{reqs:#?}");
 
     // A 4xx is Portainer refusing: no retry, the plan fails with its message.
     lab.set_compose(V2);

@@ -150,15 +150,16 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "status",
         &["wait_s: int", "-> Map"],
-        "`GET /api/system/status`, waiting up to `wait_s` seconds (apply) until Portainer answers; #{reachable, version}. \
+        "`GET /api/system/status`, waiting up to `wait_s` seconds (apply) until Portainer answers; #{reachable, version, init_timed_out}. `init_timed_out`: Portainer's admin-initialisation window passed without an admin (it answers 303 to everything until its container restarts: restart it once, then call init_admin). \
          A dry-run does not wait: an unreachable server is one the plan deploys (reachable: false).",
         move |nc: NativeCallContext, wait_s: i64| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let s = sl.get_or_connect(run)?;
-                let (up, version) = ops::status(run, &s, wait_s.clamp(0, 3600) as u64)?;
+                let (up, version, timed_out) = ops::status(run, &s, wait_s.clamp(0, 3600) as u64)?;
                 let mut m = Map::new();
                 m.insert("reachable".into(), up.into());
+                m.insert("init_timed_out".into(), timed_out.into());
                 m.insert("version".into(), version.into());
                 Ok(m.into())
             })

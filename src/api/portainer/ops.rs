@@ -40,14 +40,15 @@ fn noop(run: &Run, subject: &str, reason: &str) {
 
 /// `GET /api/system/status`, waiting (apply) until it answers. A dry-run does not wait: an
 /// unreachable server is one the plan deploys first.
-pub fn status(run: &Run, s: &Session, wait_s: u64) -> R<(bool, String)> {
+pub fn status(run: &Run, s: &Session, wait_s: u64) -> R<(bool, String, bool)> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_s);
     loop {
         match s.get(run, "/api/system/status") {
             Ok(Some((200, v))) => {
-                return Ok((true, v.get("Version").and_then(Value::as_str).unwrap_or("").to_string()))
+                return Ok((true, v.get("Version").and_then(Value::as_str).unwrap_or("").to_string(), false))
             }
-            Ok(None) => return Ok((false, String::new())),
+            Ok(Some((INIT_TIMEOUT_STATUS, _))) => return Ok((true, String::new(), true)),
+            Ok(None) => return Ok((false, String::new(), false)),
             Ok(Some((code, _))) if std::time::Instant::now() >= deadline => {
                 return Err(err(format!("{}/api/system/status answered HTTP {code}", s.url)))
             }
@@ -68,9 +69,18 @@ pub fn admin_exists(run: &Run, s: &Session) -> R<bool> {
         None => Ok(false),
         Some((204, _)) => Ok(true),
         Some((404, _)) => Ok(false),
+        Some((INIT_TIMEOUT_STATUS, _)) => Err(err(format!(
+            "{}: the admin-initialisation window has passed (HTTP 303 AdminInitTimeout): Portainer refuses \
+             every request until its container restarts; restart it, then run again",
+            s.url
+        ))),
         Some((code, v)) => Err(err(format!("admin check answered HTTP {code}: {}", message(&v)))),
     }
 }
+
+/// Portainer's answer to every API request once its admin-initialisation window passed without
+/// an admin (api/adminmonitor: 303 with `redirect-reason: AdminInitTimeout`), until a restart.
+pub const INIT_TIMEOUT_STATUS: u16 = 303;
 
 fn message(v: &Value) -> String {
     v.get("message").and_then(Value::as_str).unwrap_or("(no message)").to_string()

@@ -56,7 +56,19 @@ impl Session {
                 let json = if body.is_empty() {
                     serde_json::Value::Null
                 } else {
-                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
+                    match serde_json::from_slice(&body) {
+                        Ok(v) => v,
+                        // An error page (a proxy's HTML) says nothing, but a 2xx that is not
+                        // JSON must not read as "no environments" (phoenix would create them again).
+                        Err(_) if !(200..300).contains(&status) => serde_json::Value::Null,
+                        Err(e) => {
+                            return Err(HttpError::Decode {
+                                method: "GET",
+                                url: format!("{}{path}", self.url),
+                                message: e.to_string(),
+                            })
+                        }
+                    }
                 };
                 Ok(Some((status, json)))
             }
