@@ -196,10 +196,11 @@ impl Client {
         }
     }
 
-    /// Send a request; a final status of 400 or above is an error carrying the server's message.
+    /// Send a request; a final status outside 2xx is an error carrying the server's message
+    /// (redirects are not followed: Portainer's 303 means "refused", not "look elsewhere").
     pub fn send(&self, req: &Request) -> Result<Response, HttpError> {
         let resp = self.send_raw(req)?;
-        if resp.status >= 400 {
+        if !resp.ok() {
             let mut secrets: Vec<&Secret> = match &req.body {
                 Body::Json(v) => v.secrets(),
                 _ => Vec::new(),

@@ -21,7 +21,10 @@ fn plan(compose: &str) -> String {
          portainer::init_admin();\n\
          portainer::ensure_api_key();\n\
          let ep = portainer::ensure_endpoint(#{{ name: \"ai-apps\", url: \"tcp://10.20.0.51:9001\" }});\n\
-         portainer::ensure_stack(ep, \"qdrant\", {compose:?}, #{{ MODE: \"prod\", API_SECRET: #{{ env: \"PT_STACK_SECRET\" }} }});\n"
+         portainer::ensure_stack(ep, \"qdrant\", {compose:?}, #{{ MODE: \"prod\", API_SECRET: #{{ env: \"PT_STACK_SECRET\" }} }});\n\
+         for st in portainer::stacks(ep.id) {{\n\
+           for e in st.Env {{ log::info(`env ${{e.name}}=${{e.value}} prod=${{portainer::env_value_equals(e.value, \"prod\")}}`); }}\n\
+         }}\n"
     )
 }
 
@@ -166,6 +169,10 @@ fn first_run_converges_over_http_and_a_second_makes_only_gets() {
     let again = lab.run(&[]);
     ok(&again);
     assert!(actions(&again).is_empty(), "{:#?}", actions(&again));
+    // Live env values reach the plan masked, and compare without being shown.
+    let shown = both(&again);
+    assert!(shown.contains(" prod=true") && !shown.contains("MODE=prod"), "{shown}");
+    assert!(shown.contains("env API_SECRET=") && shown.contains(" prod=false"), "{shown}");
     let reqs = lab.requests();
     assert!(writes(&reqs).is_empty(), "{reqs:#?}");
     eprintln!("converged run: {} requests, all GET: {reqs:?}", reqs.len());

@@ -41,6 +41,10 @@ fn flag(opts: &Map, key: &str, f: &str, default: bool) -> Res<bool> {
 
 /// An endpoint argument: an id, or the map `ensure_endpoint` returned (#{id, name}).
 fn endpoint_ref(v: &Dynamic, f: &str) -> Res<EndpointRef> {
+    if v.is_unit() {
+        // One a dry-run plans to create: no stacks on it yet.
+        return Ok(EndpointRef { id: None, shown: "new environment".into() });
+    }
     if let Ok(i) = v.as_int() {
         let id = u64::try_from(i).map_err(|_| format!("{f}: endpoint id {i} is negative"))?;
         return Ok(EndpointRef { id: Some(id), shown: id.to_string() });
@@ -61,36 +65,74 @@ fn endpoint_ref(v: &Dynamic, f: &str) -> Res<EndpointRef> {
     .into())
 }
 
-/// Env for a stack: a map of name → text, or → a secret reference `#{env: "VAR"}` / `#{file: "path"}`
-/// resolved here (its value never enters the plan).
-fn env_of(env: &Map, f: &str, dry_run: bool) -> Res<Vec<(String, EnvValue)>> {
-    let mut out = Vec::new();
-    for (k, v) in env {
+/// Env for a stack: a map of name → value, or an array of #{name, value} (Portainer's shape).
+/// A value is text, a secret (`Secret`, as config functions return them), or a secret reference
+/// `#{env: "VAR"}` / `#{file: "path"}` resolved here; a secret's value never enters the plan.
+fn env_of(env: &Dynamic, f: &str, dry_run: bool) -> Res<Vec<(String, EnvValue)>> {
+    let pairs: Vec<(String, Dynamic)> = if let Some(m) = env.read_lock::<Map>() {
+        m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    } else if let Some(a) = env.read_lock::<Array>() {
+        a.iter()
+            .map(|item| {
+                let m = item.read_lock::<Map>().ok_or(format!("{f}: env entries must be #{{name, value}} maps"))?;
+                let name = m
+                    .get("name")
+                    .and_then(|n| n.clone().into_string().ok())
+                    .ok_or(format!("{f}: an env entry has no `name`"))?;
+                Ok((name, m.get("value").cloned().unwrap_or(Dynamic::UNIT)))
+            })
+            .collect::<Result<_, String>>()?
+    } else if env.is_unit() {
+        Vec::new()
+    } else {
+        return Err(format!("{f}: env must be a map or an array of #{{name, value}}, not {}", env.type_name()).into());
+    };
+    let mut out: Vec<(String, EnvValue)> = Vec::new();
+    for (k, v) in pairs {
         if k.is_empty() || k.contains(['=', '\n', '\0']) {
             return Err(format!("{f}: env name `{k}` is not a variable name").into());
         }
-        let value = if let Some(m) = v.read_lock::<Map>() {
-            let r = if let Some(name) = m.get("env").and_then(|d| d.clone().into_string().ok()) {
-                crate::inventory::secret_ref::SecretRef::Env(name)
-            } else if let Some(path) = m.get("file").and_then(|d| d.clone().into_string().ok()) {
-                crate::inventory::secret_ref::SecretRef::File(path.into())
-            } else {
-                return Err(format!(
-                    "{f}: env `{k}`: a map value must be a secret reference #{{env: \"VAR\"}} or #{{file: \"path\"}}"
-                )
-                .into());
-            };
-            match r.resolve() {
-                Ok(s) => EnvValue::Secret(s),
-                Err(_) if dry_run => EnvValue::Secret(crate::secret::Secret::new("")),
-                Err(e) => return Err(format!("{f}: env `{k}`: {e}").into()),
-            }
-        } else {
-            EnvValue::Plain(v.to_string())
-        };
-        out.push((k.to_string(), value));
+        if out.iter().any(|(n, _)| n == &k) {
+            return Err(format!("{f}: env `{k}` is given twice").into());
+        }
+        out.push((k.clone(), env_value(&v, &k, f, dry_run)?));
     }
     Ok(out)
+}
+
+fn env_value(v: &Dynamic, k: &str, f: &str, dry_run: bool) -> Res<EnvValue> {
+    if let Some(s) = v.read_lock::<crate::secret::Secret>() {
+        return Ok(EnvValue::Secret(s.clone()));
+    }
+    if let Some(m) = v.read_lock::<Map>() {
+        let r = if let Some(name) = m.get("env").and_then(|d| d.clone().into_string().ok()) {
+            crate::inventory::secret_ref::SecretRef::Env(name)
+        } else if let Some(path) = m.get("file").and_then(|d| d.clone().into_string().ok()) {
+            crate::inventory::secret_ref::SecretRef::File(path.into())
+        } else {
+            return Err(format!(
+                "{f}: env `{k}`: a map value must be a secret reference #{{env: \"VAR\"}} or #{{file: \"path\"}}"
+            )
+            .into());
+        };
+        return match r.resolve() {
+            Ok(s) => Ok(EnvValue::Secret(s)),
+            Err(_) if dry_run => Ok(EnvValue::Secret(crate::secret::Secret::new(""))),
+            Err(e) => Err(format!("{f}: env `{k}`: {e}").into()),
+        };
+    }
+    if v.is_unit() {
+        return Ok(EnvValue::Plain(String::new()));
+    }
+    Ok(EnvValue::Plain(v.to_string()))
+}
+
+/// A value as text for comparing (a secret's real text, never returned to the plan).
+fn exposed(v: &Dynamic) -> String {
+    match v.read_lock::<crate::secret::Secret>() {
+        Some(s) => s.expose().to_string(),
+        None => v.to_string(),
+    }
 }
 
 fn id_of(v: Option<u64>) -> Dynamic {
@@ -218,7 +260,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "endpoints",
         &["-> Array"],
-        "Every environment (`GET /api/endpoints`, listed once per run): [#{id, name, url, group_id}].",
+        "Every environment (`GET /api/endpoints`, listed once per run): [#{id, name, url, group_id}] (also under \
+         Portainer's names Id, Name, URL, GroupId). In a dry-run, environments it plans to create are listed with \
+         id ().",
         move |nc: NativeCallContext| -> Res<Array> {
             at(&nc, || {
                 let run = c.run()?;
@@ -227,10 +271,24 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     .iter()
                     .map(|e| {
                         let mut m = Map::new();
-                        m.insert("id".into(), e.get("Id").and_then(|v| v.as_i64()).unwrap_or(0).into());
+                        m.insert(
+                            "id".into(),
+                            e.get("Id").and_then(|v| v.as_i64()).map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+                        );
                         m.insert("name".into(), e.get("Name").and_then(|v| v.as_str()).unwrap_or("").into());
                         m.insert("url".into(), e.get("URL").and_then(|v| v.as_str()).unwrap_or("").into());
                         m.insert("group_id".into(), e.get("GroupId").and_then(|v| v.as_i64()).unwrap_or(1).into());
+                        // Portainer's own field names too (Id, Name, URL, GroupId).
+                        for k in ["Id", "Name", "URL", "GroupId"] {
+                            let v = match e.get(k) {
+                                Some(serde_json::Value::Number(n)) => {
+                                    n.as_i64().map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+                                }
+                                Some(serde_json::Value::String(t)) => t.clone().into(),
+                                _ => Dynamic::UNIT,
+                            };
+                            m.insert(k.into(), v);
+                        }
                         Dynamic::from(m)
                     })
                     .collect())
@@ -281,7 +339,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "stacks",
         &["endpoint: Dynamic", "-> Array"],
-        "The stacks on an endpoint (an id or the map ensure_endpoint returned): [#{id, name, env_names}] \
+        "The stacks on an endpoint (an id or the map ensure_endpoint returned): [#{id, name, env_names}], also \
+         as #{Id, Name, EndpointId, Env: [#{name, value}]} with every value masked (a Secret; compare with \
+         portainer::env_value_equals) \
          (`GET /api/stacks`, listed once per run until phoenix changes a stack).",
         move |nc: NativeCallContext, endpoint: Dynamic| -> Res<Array> {
             at(&nc, || {
@@ -304,6 +364,29 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                             })
                             .unwrap_or_default();
                         m.insert("env_names".into(), names.into());
+                        m.insert("Id".into(), m["id"].clone());
+                        m.insert("Name".into(), m["name"].clone());
+                        m.insert(
+                            "EndpointId".into(),
+                            st.get("EndpointId").and_then(|v| v.as_i64()).unwrap_or(0).into(),
+                        );
+                        // Live values may be secrets: they reach the plan masked (compare with env_value_equals).
+                        let env: Array = st
+                            .get("Env")
+                            .and_then(|e| e.as_array())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|p| {
+                                        let mut e = Map::new();
+                                        e.insert("name".into(), p.get("name")?.as_str()?.to_string().into());
+                                        let value = p.get("value")?.as_str()?.to_string();
+                                        e.insert("value".into(), Dynamic::from(crate::secret::Secret::new(value)));
+                                        Some(Dynamic::from(e))
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        m.insert("Env".into(), env.into());
                         Dynamic::from(m)
                     })
                     .collect())
@@ -330,12 +413,12 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let (c, sl) = (ctx.clone(), slot.clone());
     ns.add(
         "ensure_stack",
-        &["endpoint: Dynamic", "name: String", "content: String", "env: Map", "-> Map"],
+        &["endpoint: Dynamic", "name: String", "content: String", "env: Dynamic", "-> Map"],
         "A stack as declared: created (`POST /api/stacks/create/standalone/string?endpointId=N`) when absent, updated \
          (`PUT /api/stacks/{id}?endpointId=N`) only when its compose file or env differ from Portainer's (drift made in \
          the UI is repaired). `env`: name → text, or → a secret reference #{env: \"VAR\"} / #{file: \"path\"} (masked \
          in output). Returns #{id, changed} (id is () for one a dry-run creates).",
-        move |nc: NativeCallContext, endpoint: Dynamic, name: &str, content: &str, env: Map| -> Res<Dynamic> {
+        move |nc: NativeCallContext, endpoint: Dynamic, name: &str, content: &str, env: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let f = "portainer::ensure_stack";
@@ -355,9 +438,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let (c, sl) = (ctx.clone(), slot.clone());
     ns.add(
         "create_stack",
-        &["endpoint: Dynamic", "name: String", "content: String", "env: Map", "-> Map"],
+        &["endpoint: Dynamic", "name: String", "content: String", "env: Dynamic", "-> Map"],
         "Create a stack (imperative: prefer ensure_stack). Returns #{id} (() in a dry-run).",
-        move |nc: NativeCallContext, endpoint: Dynamic, name: &str, content: &str, env: Map| -> Res<Dynamic> {
+        move |nc: NativeCallContext, endpoint: Dynamic, name: &str, content: &str, env: Dynamic| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
                 let f = "portainer::create_stack";
@@ -376,13 +459,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let (c, sl) = (ctx.clone(), slot.clone());
     ns.add(
         "update_stack",
-        &["stack_id: int", "endpoint: Dynamic", "content: String", "env: Map", "reason: String", "-> Map"],
+        &["stack_id: int", "endpoint: Dynamic", "content: String", "env: Dynamic", "reason: String", "-> Map"],
         "Update a stack's compose file and env (imperative: prefer ensure_stack); `prune` and `pullImage` false.",
         move |nc: NativeCallContext,
               stack_id: i64,
               endpoint: Dynamic,
               content: &str,
-              env: Map,
+              env: Dynamic,
               reason: &str|
               -> Res<Dynamic> {
             at(&nc, || {
@@ -398,7 +481,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         },
     );
 
-    let (c, sl) = (ctx.clone(), slot);
+    let (c, sl) = (ctx.clone(), slot.clone());
     ns.add(
         "delete_stack",
         &["stack_id: int", "endpoint: Dynamic", "name: String", "-> Map"],
@@ -414,6 +497,68 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 Ok(super::convert::outcome(true, 1))
             })
         },
+    );
+    let (c, sl) = (ctx.clone(), slot.clone());
+    ns.add(
+        "status",
+        &["-> Map"],
+        "`status(0)`: ask once (with the client's retries); fails in an apply when Portainer does not answer.",
+        move |nc: NativeCallContext| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let s = sl.get_or_connect(run)?;
+                let (up, version, timed_out) = ops::status(run, &s, 0)?;
+                let mut m = Map::new();
+                m.insert("reachable".into(), up.into());
+                m.insert("init_timed_out".into(), timed_out.into());
+                m.insert("version".into(), version.into());
+                Ok(m.into())
+            })
+        },
+    );
+
+    let (c, sl) = (ctx.clone(), slot.clone());
+    ns.add(
+        "update_stack",
+        &["stack_id: int", "endpoint: Dynamic", "content: String", "env: Dynamic", "-> Map"],
+        "update_stack with the reason \"compose file or env differ\".",
+        move |nc: NativeCallContext, stack_id: i64, endpoint: Dynamic, content: &str, env: Dynamic| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let f = "portainer::update_stack";
+                let ep = endpoint_ref(&endpoint, f)?;
+                let id = u64::try_from(stack_id).map_err(|_| format!("{f}: stack id {stack_id} is negative"))?;
+                let env = env_of(&env, f, run.dry_run)?;
+                let s = sl.get_or_connect(run)?;
+                ops::update_stack(run, &s, &ep, id, &format!("#{id}"), content, &env, "compose file or env differ")?;
+                Ok(super::convert::outcome(true, 1))
+            })
+        },
+    );
+
+    let (c, sl) = (ctx.clone(), slot);
+    ns.add(
+        "delete_stack",
+        &["stack_id: int", "endpoint: Dynamic", "-> Map"],
+        "delete_stack naming the stack by its id.",
+        move |nc: NativeCallContext, stack_id: i64, endpoint: Dynamic| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let f = "portainer::delete_stack";
+                let ep = endpoint_ref(&endpoint, f)?;
+                let id = u64::try_from(stack_id).map_err(|_| format!("{f}: stack id {stack_id} is negative"))?;
+                let s = sl.get_or_connect(run)?;
+                ops::delete_stack(run, &s, &ep, id, &format!("#{id}"))?;
+                Ok(super::convert::outcome(true, 1))
+            })
+        },
+    );
+
+    ns.add(
+        "env_value_equals",
+        &["a: Dynamic", "b: Dynamic", "-> bool"],
+        "Whether two env values are the same text, either of them possibly a Secret (compared without showing it).",
+        |a: Dynamic, b: Dynamic| -> bool { exposed(&a) == exposed(&b) },
     );
     ns
 }

@@ -69,11 +69,9 @@ pub fn admin_exists(run: &Run, s: &Session) -> R<bool> {
         None => Ok(false),
         Some((204, _)) => Ok(true),
         Some((404, _)) => Ok(false),
-        Some((INIT_TIMEOUT_STATUS, _)) => Err(err(format!(
-            "{}: the admin-initialisation window has passed (HTTP 303 AdminInitTimeout): Portainer refuses \
-             every request until its container restarts; restart it, then run again",
-            s.url
-        ))),
+        // The window only closes without an admin: none exists; init_admin then fails with
+        // Portainer's "Administrator initialization timeout" (restart the container, retry).
+        Some((INIT_TIMEOUT_STATUS, _)) => Ok(false),
         Some((code, v)) => Err(err(format!("admin check answered HTTP {code}: {}", message(&v)))),
     }
 }
@@ -269,6 +267,15 @@ pub fn canonical_url(url: &str) -> String {
 
 /// Every environment: `GET /api/endpoints` once per run (until phoenix changes one).
 pub fn endpoints(run: &Run, s: &Session) -> R<Vec<Value>> {
+    let mut list = live_endpoints(run, s)?;
+    // What a dry-run plans to create, so later steps of the same plan see it (id unknown).
+    for (url, name) in &s.lock().planned_endpoints {
+        list.push(serde_json::json!({"Id": null, "Name": name, "URL": url, "GroupId": 1}));
+    }
+    Ok(list)
+}
+
+fn live_endpoints(run: &Run, s: &Session) -> R<Vec<Value>> {
     if let Some(v) = s.lock().endpoints.clone() {
         return Ok(v.as_array().cloned().unwrap_or_default());
     }
@@ -293,7 +300,7 @@ pub struct DesiredEndpoint {
 pub fn ensure_endpoint(run: &Run, s: &Session, d: &DesiredEndpoint) -> R<(Option<u64>, bool)> {
     let want = canonical_url(&d.url);
     let subject = format!("portainer endpoint {}", d.name);
-    let live = endpoints(run, s)?;
+    let live = live_endpoints(run, s)?;
     let found = live.iter().find(|e| e.get("URL").and_then(Value::as_str).map(canonical_url).as_deref() == Some(&want));
     let Some(e) = found else {
         if s.lock().planned_endpoints.contains_key(&want) {
