@@ -84,7 +84,11 @@ impl SimConnector {
                 let mut config = phoenix_sim::portainer::PortainerConfig::beside(state);
                 let mut faults_file = state.as_os_str().to_owned();
                 faults_file.push(".portainer.faults.json");
-                config.faults = portainer_faults(Path::new(&faults_file)).map_err(fail)?;
+                let (faults, init_window) = portainer_faults(Path::new(&faults_file)).map_err(fail)?;
+                config.faults = faults;
+                if let Some(w) = init_window {
+                    config.init_window = w;
+                }
                 config
             }
             None => phoenix_sim::portainer::PortainerConfig::default(),
@@ -236,17 +240,27 @@ impl Connector for SimConnector {
 }
 
 /// Faults for the simulated Portainer, as a test writes them: a JSON array of
-/// `{"method": "POST"?, "path": "/api/stacks*", "status": 503 | "delay_ms": 500 | "too_many": true, "times": 2}`.
-fn portainer_faults(path: &Path) -> Result<Vec<phoenix_sim::portainer::Fault>, String> {
+/// `{"method": "POST"?, "path": "/api/stacks*", "status": 503 | "delay_ms": 500 | "too_many": true, "times": 2}`,
+/// or `{"faults": [...], "init_window_ms": N}` to shorten Portainer's admin-initialisation window.
+type PortainerTestOptions = (Vec<phoenix_sim::portainer::Fault>, Option<std::time::Duration>);
+
+fn portainer_faults(path: &Path) -> Result<PortainerTestOptions, String> {
     use phoenix_sim::portainer::{Fault, FaultAction};
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let bad = |why: &str| format!("{}: {why}", path.display());
-    let list: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    list.iter()
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+    let window = doc.get("init_window_ms").and_then(|w| w.as_u64()).map(std::time::Duration::from_millis);
+    let list = match &doc {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Object(o) => o.get("faults").and_then(|f| f.as_array()).cloned().unwrap_or_default(),
+        _ => return Err(bad("expected an array of faults or {\"faults\": [...]}")),
+    };
+    let faults: Vec<Fault> = list
+        .iter()
         .map(|f| {
             let method = f.get("method").and_then(|m| m.as_str());
             let route = f.get("path").and_then(|p| p.as_str()).ok_or_else(|| bad("every fault needs a \"path\""))?;
@@ -262,7 +276,8 @@ fn portainer_faults(path: &Path) -> Result<Vec<phoenix_sim::portainer::Fault>, S
             };
             Ok(Fault::new(method, route, action, times))
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    Ok((faults, window))
 }
 
 #[cfg(test)]

@@ -372,3 +372,20 @@ fn ui_drift_is_repaired_and_lost_data_is_initialised_again() {
     ok(&lab.run(&[]));
     assert!(writes(&lab.requests()).is_empty(), "{:#?}", lab.requests());
 }
+
+/// Portainer's admin-initialisation window passed without an admin: status says so, the admin
+/// reads as missing, and init_admin fails with Portainer's own message (the stage restarts the
+/// container once and retries).
+#[test]
+fn a_closed_initialisation_window_is_named() {
+    let lab = Lab::new();
+    std::fs::write(lab.file(".portainer.faults.json"), r#"{"faults": [], "init_window_ms": 0}"#).unwrap();
+    let plan = "//! Window test.\nlet st = portainer::status();\nlog::info(`timed_out=${st.init_timed_out}`);\n\
+                log::info(`admin=${portainer::admin_exists()}`);\nportainer::init_admin();\n";
+    std::fs::write(lab.config.parent().unwrap().join("plans/ptest.rhai"), plan).unwrap();
+    let out = lab.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let text = both(&out);
+    assert!(text.contains("timed_out=true") && text.contains("admin=false"), "{text}");
+    assert!(text.contains("HTTP 303: Administrator initialization timeout"), "{text}");
+}
