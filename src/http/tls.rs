@@ -38,6 +38,16 @@ pub fn trust_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig, TlsError> {
     Ok(config)
 }
 
+/// A configuration that trusts nothing: plain HTTP works, any HTTPS server is refused.
+pub fn empty_trust() -> Result<rustls::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,14 +58,4 @@ mod tests {
         let broken = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(trust_config(broken).is_err());
     }
-}
-
-/// A configuration that trusts nothing: plain HTTP works, any HTTPS server is refused.
-pub fn empty_trust() -> Result<rustls::ClientConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Setup(e.to_string()))?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth())
 }
