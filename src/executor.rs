@@ -24,6 +24,8 @@ pub enum ExecError {
     Interrupted { subject: String },
     #[error("{subject}: {message}")]
     Model { subject: String, message: String },
+    #[error("{subject}: {message}")]
+    Http { subject: String, message: String },
 }
 
 /// What happened to an op's plan.
@@ -208,6 +210,11 @@ impl Run {
                 self.connector.remove_file(path).map_err(conn_err)?;
                 Ok(None)
             }
+            // The answer goes to the call's own slot, not to an output (it may hold a secret).
+            Step::Http { call } => {
+                call.run().map_err(|e| ExecError::Http { subject: subject.to_string(), message: e.to_string() })?;
+                Ok(None)
+            }
             Step::CopyFromGuest { source, target } => {
                 // Read the source now (it may have been made earlier in this run), then write it
                 // with the same steps a push uses.
@@ -281,6 +288,7 @@ fn base_scopes(action: &Action) -> Vec<crate::facts::base::Scope> {
             Step::Guest { id, .. } => add(Scope::Guest(*id)),
             Step::CopyFromGuest { target, .. } => add(Scope::Guest(target.id)),
             Step::WriteFile { path, .. } | Step::RemoveFile { path } => add(written_scope(path)),
+            Step::Http { .. } => add(Scope::Probe),
             Step::Exec { command } => match command.program() {
                 // `pct clone 900 103`, `qm set 9000 …`: every guest id the command names.
                 "pct" | "qm" => {

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod generate;
 pub mod graph;
 pub mod host_session;
+pub mod http;
 pub mod inventory;
 pub mod lock;
 pub mod ops;

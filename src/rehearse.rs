@@ -110,6 +110,7 @@ fn run_options(job: &PlanJob, dry_run: bool, journal: Option<Journal>) -> RunOpt
         cancel: job.cancel.clone(),
         base: None,
         approved: HashSet::new(),
+        state_dir: Some(job.state_dir.clone()),
     }
 }
 

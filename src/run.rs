@@ -50,6 +50,8 @@ pub struct Run {
     pub confirmations: std::sync::Mutex<Vec<String>>,
     /// Questions the operator already answered yes to, after seeing the rehearsal.
     pub approved: std::collections::HashSet<String>,
+    /// The state dir (credentials phoenix made live there); `None` in tests without one.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Options a run is built with (from the CLI, or from a test or benchmark).
@@ -67,6 +69,8 @@ pub struct RunOptions {
     pub base: Option<BaseFacts>,
     /// Confirmations already given (see [`Run::approved`]).
     pub approved: std::collections::HashSet<String>,
+    /// See [`Run::state_dir`].
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Run {
@@ -104,6 +108,7 @@ impl Run {
             touched: Default::default(),
             confirmations: Default::default(),
             approved: opts.approved,
+            state_dir: opts.state_dir,
         }
     }
 

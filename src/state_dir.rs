@@ -37,6 +37,45 @@ pub fn prepare(dir: &Path) -> Result<(), StateDirError> {
         .map_err(|source| StateDirError::NotWritable { path: dir.to_path_buf(), source })
 }
 
+/// Where phoenix keeps a credential it made (a Portainer API key): `<state dir>/credentials/<name>`.
+pub fn credential_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("credentials").join(name)
+}
+
+/// Write a private file: its folder 0700, the file 0600 from its first byte (a temp file made
+/// with that mode, then renamed), so no other user can ever read it.
+pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let folder = path.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)?;
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".phoenix-cred.")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(folder)?;
+    tmp.write_all(content)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Read a private file written by [`write_private`]; `None` when absent. A file others can
+/// read or write is refused: a credential there may have been seen or planted.
+pub fn read_private(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => Err(std::io::Error::other(format!(
+            "{} is readable by others (mode {:04o}); remove it so phoenix makes a new one",
+            path.display(),
+            m.permissions().mode() & 0o7777
+        ))),
+        Ok(_) => std::fs::read(path).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +99,19 @@ mod tests {
         let err = prepare(&under).unwrap_err();
         assert!(matches!(err, StateDirError::Create { .. }), "{err}");
         assert!(err.to_string().contains("Not a directory"), "{err}");
+    }
+
+    #[test]
+    fn private_files_are_0600_in_a_0700_folder_and_loose_ones_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let path = credential_path(d.path(), "k.json");
+        write_private(&path, b"secret").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o7777, 0o700);
+        assert_eq!(read_private(&path).unwrap().as_deref(), Some(&b"secret"[..]));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_private(&path).is_err());
+        assert!(read_private(&d.path().join("none")).unwrap().is_none());
     }
 }

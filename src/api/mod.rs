@@ -19,6 +19,7 @@ pub mod log;
 pub mod nfs;
 pub mod operator;
 pub mod pct;
+pub mod portainer;
 pub mod proxy;
 pub mod pvesm;
 pub mod qm;
@@ -120,6 +121,7 @@ pub fn namespaces(ctx: &Ctx) -> Vec<Namespace> {
         pct::namespace(ctx),
         guest::namespace(ctx),
         qm::namespace(ctx),
+        portainer::namespace(ctx),
         proxy::namespace(),
         text::namespace(),
         unit::namespace(),

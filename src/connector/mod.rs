@@ -2,11 +2,13 @@
 //! atomic (temp file in the same directory, then rename) and keep the requested mode and owner.
 
 pub mod local;
+mod route;
 pub mod sim;
 mod sim_save;
 pub mod ssh;
 
 use crate::command::{Command, Output};
+pub use route::Route;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -74,6 +76,12 @@ pub trait Connector: Send + Sync {
     /// process). For a remote host this is also the up-front connection: an unreachable host
     /// fails here, before any plan runs.
     fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError>;
+
+    /// A way to `host:port` on the host's network (an HTTP API on a guest): direct by default;
+    /// SSH forwards a local port over its control master; the simulator starts its Portainer.
+    fn reach(&self, _host: &str, _port: u16) -> Result<Route, ConnectorError> {
+        Ok(Route::direct())
+    }
 
     /// Called once at the end of a run (close a multiplexed ssh master, persist sim state).
     fn finish(&self) -> Result<(), ConnectorError> {

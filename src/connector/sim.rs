@@ -28,6 +28,9 @@ pub struct SimConnector {
     mutations: AtomicU64,
     /// Guests changed since the last save.
     dirty: Mutex<Dirty>,
+    /// The simulated Portainer, started by the first `reach` (a run that never talks HTTP
+    /// starts no server).
+    portainer: Mutex<Option<phoenix_sim::portainer::PortainerSim>>,
 }
 
 #[derive(Default)]
@@ -63,7 +66,37 @@ impl SimConnector {
             saving: Mutex::new(SaveState::default()),
             mutations: AtomicU64::new(0),
             dirty: Mutex::default(),
+            portainer: Mutex::default(),
         }
+    }
+
+    /// The simulated Portainer's address, starting it beside the state file the first time
+    /// (`<FILE>.portainer.json`, journal `<FILE>.portainer.jsonl`; in memory for `--host sim`).
+    /// Faults for tests come from `<FILE>.portainer.faults.json` when it exists.
+    pub fn portainer_addr(&self) -> Result<std::net::SocketAddr, ConnectorError> {
+        let fail = |message: String| ConnectorError::Connection { host: self.describe(), message };
+        let mut slot = self.portainer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sim) = slot.as_ref() {
+            return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], sim.port())));
+        }
+        let config = match self.host.path() {
+            Some(state) => {
+                let mut config = phoenix_sim::portainer::PortainerConfig::beside(state);
+                let mut faults_file = state.as_os_str().to_owned();
+                faults_file.push(".portainer.faults.json");
+                let (faults, init_window) = portainer_faults(Path::new(&faults_file)).map_err(fail)?;
+                config.faults = faults;
+                if let Some(w) = init_window {
+                    config.init_window = w;
+                }
+                config
+            }
+            None => phoenix_sim::portainer::PortainerConfig::default(),
+        };
+        let sim = phoenix_sim::portainer::start(config).map_err(|e| fail(format!("simulated Portainer: {e}")))?;
+        let port = sim.port();
+        *slot = Some(sim);
+        Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// How many times the state was saved so far.
@@ -169,6 +202,12 @@ impl Connector for SimConnector {
         Ok(existed)
     }
 
+    /// Every service on the simulated lab's network is the one simulated Portainer.
+    fn reach(&self, _host: &str, _port: u16) -> Result<super::Route, ConnectorError> {
+        let addr = self.portainer_addr()?;
+        Ok(super::Route { connect_to: Some(addr), plain_http: true, guard: None })
+    }
+
     fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
         let Some(state) = self.host.path() else { return Ok(None) };
         let host = self.describe();
@@ -198,6 +237,47 @@ impl Connector for SimConnector {
         );
         Ok(())
     }
+}
+
+/// Faults for the simulated Portainer, as a test writes them: a JSON array of
+/// `{"method": "POST"?, "path": "/api/stacks*", "status": 503 | "delay_ms": 500 | "too_many": true, "times": 2}`,
+/// or `{"faults": [...], "init_window_ms": N}` to shorten Portainer's admin-initialisation window.
+type PortainerTestOptions = (Vec<phoenix_sim::portainer::Fault>, Option<std::time::Duration>);
+
+fn portainer_faults(path: &Path) -> Result<PortainerTestOptions, String> {
+    use phoenix_sim::portainer::{Fault, FaultAction};
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let bad = |why: &str| format!("{}: {why}", path.display());
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+    let window = doc.get("init_window_ms").and_then(|w| w.as_u64()).map(std::time::Duration::from_millis);
+    let list = match &doc {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Object(o) => o.get("faults").and_then(|f| f.as_array()).cloned().unwrap_or_default(),
+        _ => return Err(bad("expected an array of faults or {\"faults\": [...]}")),
+    };
+    let faults: Vec<Fault> = list
+        .iter()
+        .map(|f| {
+            let method = f.get("method").and_then(|m| m.as_str());
+            let route = f.get("path").and_then(|p| p.as_str()).ok_or_else(|| bad("every fault needs a \"path\""))?;
+            let times = f.get("times").and_then(|t| t.as_u64()).unwrap_or(1) as u32;
+            let action = if let Some(code) = f.get("status").and_then(|c| c.as_u64()) {
+                FaultAction::Status(u16::try_from(code).map_err(|_| bad("status out of range"))?)
+            } else if let Some(ms) = f.get("delay_ms").and_then(|d| d.as_u64()) {
+                FaultAction::Delay(std::time::Duration::from_millis(ms))
+            } else if f.get("too_many").and_then(|t| t.as_bool()) == Some(true) {
+                FaultAction::TooManyRequests
+            } else {
+                return Err(bad("a fault needs \"status\", \"delay_ms\" or \"too_many\""));
+            };
+            Ok(Fault::new(method, route, action, times))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok((faults, window))
 }
 
 #[cfg(test)]

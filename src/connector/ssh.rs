@@ -463,6 +463,37 @@ mv -f -- "$t" "$1""#;
         }
     }
 
+    /// A local port forwarded over the control master (`ssh -O forward -L 127.0.0.1:P:host:port`):
+    /// an operator's laptop reaches a lab service it cannot route to, on the run's one
+    /// connection. Cancelled (`-O cancel`) when the route is dropped.
+    fn reach(&self, host: &str, port: u16) -> Result<super::Route, ConnectorError> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        let v6 = host.starts_with('[')
+            && host.ends_with(']')
+            && host[1..host.len() - 1].chars().all(|c| c.is_ascii_hexdigit() || c == ':');
+        if host.is_empty() || host.starts_with('-') || !(host.chars().all(plain) || v6) {
+            return Err(self.connection_error(format!("cannot forward to `{host}`: not a host name or address")));
+        }
+        self.ensure_master()?;
+        // A free local port: bound then released; ssh binds it again at once.
+        let local = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| self.connection_error(format!("no free local port for a forward: {e}")))?;
+        let spec = format!("127.0.0.1:{}:{host}:{port}", local.port());
+        let out =
+            self.ssh(&["-O", "forward", "-L", &spec]).stdin(Stdio::null()).output().map_err(|e| self.spawn_error(e))?;
+        if !out.status.success() {
+            let message = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(self.connection_error(format!("port forward to {host}:{port} refused: {message}")));
+        }
+        let cancel = self.ssh(&["-O", "cancel", "-L", &spec]);
+        Ok(super::Route {
+            connect_to: Some(local),
+            plain_http: false,
+            guard: Some(Box::new(Forward { cancel: Mutex::new(cancel) })),
+        })
+    }
+
     fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
         self.take_lock(holder).map(Some)
     }
@@ -480,6 +511,20 @@ impl Drop for SshConnector {
 }
 
 /// Wait for `child` at most `limit`; `None` (and the child killed) when it took longer.
+/// An open port forward; dropping it cancels the forward on the master.
+struct Forward {
+    cancel: Mutex<std::process::Command>,
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        if let Ok(cmd) = self.cancel.get_mut() {
+            // The master may be gone already (end of run): then the forward went with it.
+            let _ = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
     let deadline = Instant::now() + limit;
     loop {

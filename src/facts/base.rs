@@ -26,6 +26,8 @@ pub enum ReadKey {
     File(String),
     /// A probe: a read-only command whose answer any action may change.
     Probe(Command),
+    /// An HTTP GET (`GET <base url><path>`): like a probe, any action may change its answer.
+    Http(String),
 }
 
 /// The host's answer to a read.
@@ -35,6 +37,8 @@ pub enum Answer {
     File(Option<FileData>),
     /// An in-guest read answered by a batch (batch.rs): exit code and stdout.
     Inside(i32, Vec<u8>),
+    /// An HTTP answer: status and body.
+    Http(u16, Vec<u8>),
 }
 
 /// What an action can change, for forgetting recorded answers.
@@ -64,7 +68,7 @@ pub enum Scope {
 /// Which scope a recorded read belongs to.
 fn scope_of(key: &ReadKey) -> Scope {
     match key {
-        ReadKey::Probe(_) => Scope::Probe,
+        ReadKey::Probe(_) | ReadKey::Http(_) => Scope::Probe,
         ReadKey::File(path) => match guest_conf_id(path) {
             Some(id) => Scope::Guest(id),
             None => Scope::File(path.clone()),

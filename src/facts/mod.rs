@@ -286,6 +286,22 @@ impl Facts {
         Ok(out)
     }
 
+    /// An HTTP read (a GET), recorded and served like a probe: `key` names it (method and
+    /// URL), `fetch` asks the server. A failed fetch records nothing.
+    pub fn http_read<E>(
+        &self,
+        key: &str,
+        fetch: impl FnOnce() -> Result<(u16, Vec<u8>), E>,
+    ) -> Result<(u16, Vec<u8>), E> {
+        let key = ReadKey::Http(key.to_string());
+        if let Some(Answer::Http(status, body)) = self.reads.take(&key) {
+            return Ok((status, body));
+        }
+        let (status, body) = fetch()?;
+        self.reads.record(key, &Answer::Http(status, body.clone()));
+        Ok((status, body))
+    }
+
     pub fn connector(&self) -> &Arc<dyn Connector> {
         &self.conn
     }

@@ -33,6 +33,10 @@ pub enum Step {
     RemoveFile {
         path: String,
     },
+    /// An HTTP request that changes something (POST/PUT/DELETE), sent by the executor.
+    Http {
+        call: crate::http::Call,
+    },
 }
 
 impl Step {
@@ -53,6 +57,7 @@ impl Step {
                 }
             ),
             Step::RemoveFile { path } => format!("remove {path}"),
+            Step::Http { call } => call.describe(),
             Step::CopyFromGuest { source, target } => {
                 format!(
                     "copy {}:{} to {}:{} (mode {:04o})",

@@ -30,6 +30,7 @@ const RANKS: &[(&str, u8, &str)] = &[
     ("graph", 6, "the guest graph: order, waves, closure, cycles"),
     ("facts", 5, "typed readers of host state, cached per run, with the dry-run overlay"),
     ("connector", 4, "local | ssh | sim: runs argv vectors and file transfers"),
+    ("http", 3, "the HTTP client: timeouts, retries, lab-CA TLS, masked request summaries"),
     ("lock", 3, "the host lock every connector takes"),
     ("report", 2, "events, human output, journal, progress"),
     ("command", 2, "the argv vector of one host command"),

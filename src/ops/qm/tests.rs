@@ -63,6 +63,7 @@ fn carry(h: &SimHost, f: &Facts, plan: Plan, dry_run: bool) -> Vec<String> {
                         h.remove_file(path);
                     }
                     Step::CopyFromGuest { .. } => panic!("VM ops never copy between guests"),
+                    Step::Http { .. } => panic!("VM ops never call HTTP"),
                 }
             }
         }

@@ -1,0 +1,28 @@
+//! How phoenix reaches a TCP service on the host's network (Portainer on a VM): directly, through
+//! an SSH port forward on the run's control master, or the simulator's own server.
+
+use std::net::SocketAddr;
+
+/// A local address that leads to the service; dropping it closes the way (cancels a forward).
+pub struct Route {
+    /// Connect here instead of resolving the service's name (the name stays in the URL, so
+    /// TLS still verifies it).
+    pub connect_to: Option<SocketAddr>,
+    /// The simulator serves plain HTTP on loopback (its TLS is not what is tested there).
+    pub plain_http: bool,
+    /// Held for as long as the route is used (a port forward, cancelled on drop).
+    pub guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl Route {
+    /// Straight to the service, as its name resolves from here.
+    pub fn direct() -> Self {
+        Route { connect_to: None, plain_http: false, guard: None }
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Route({:?}, plain_http: {})", self.connect_to, self.plain_http)
+    }
+}
