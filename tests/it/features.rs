@@ -2,7 +2,7 @@
 //! converges a fresh container, a second apply and a dry-run find nothing to do, and what it
 //! installed is really there in the simulated guest (read back from the sim state file).
 
-use crate::support::phoenix::{test_container, UBUNTU_CT, actions, events, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, events, root, stderr, test_container, Sandbox, UBUNTU_CT};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;

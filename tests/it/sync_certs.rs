@@ -4,7 +4,7 @@
 //! never before it, post-install commands run only for certificates that changed, keys keep
 //! their declared mode, and a converged run sends only reads.
 
-use crate::support::phoenix::{test_container, actions, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, root, stderr, test_container, Sandbox};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;

@@ -5,7 +5,7 @@
 //! and a dry-run change nothing and send only reads (one read per managed file); a candidate
 //! nginx refuses leaves the live files alone and fails with nginx's own message.
 
-use crate::support::phoenix::{test_container, UBUNTU_CT, actions, root, stderr, Sandbox};
+use crate::support::phoenix::{actions, root, stderr, test_container, Sandbox, UBUNTU_CT};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Output;

@@ -146,10 +146,18 @@ fn sync_stack_syncs_one_stack_and_refuses_an_undeclared_one() {
     assert!(stdout(&out).contains("stack nope is not in any VM's docker_stacks"), "{}", stdout(&out));
     let out = run_with_secrets(&sb, &["sync", "stack", "qdrant_service", "--to=1001", "--dry-run"]);
     assert!(stdout(&out).contains("stack qdrant_service is not in VM 1001's docker_stacks"), "{}", stdout(&out));
+    // Without its Portainer environment a stack cannot be deployed: the stage says what to run.
+    let out = run_with_secrets(&sb, &["sync", "stack", "qdrant_service", "--to=1002", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("run phoenix sync portainer first"), "{}", stdout(&out));
+    let placed = actions(&out).join("\n");
+    assert!(placed.contains("/opt/phoenix/stacks/qdrant_service/config/production.yaml"), "{placed}");
+    ok(&run_with_secrets(&sb, &["sync", "portainer"]));
     let out = run_with_secrets(&sb, &["sync", "stack", "qdrant_service", "--to=1002", "--output", "json"]);
     ok(&out);
     let done = actions(&out).join("\n");
-    assert!(done.contains("/opt/phoenix/stacks/qdrant_service/config/production.yaml"), "{done}");
+    assert!(done.contains("create portainer stack qdrant_service (ai-apps)"), "{done}");
+    assert!(!done.contains("notes_app"), "only the named stack: {done}");
     let out = run_with_secrets(&sb, &["sync", "dns", "--to=1002", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2), "--to without `stack` is a usage error: {}", stderr(&out));
 }

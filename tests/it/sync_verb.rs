@@ -76,7 +76,11 @@ fn a_stage_whose_guest_is_missing_fails_with_the_remedy_and_the_others_still_run
         text.contains("portainer  failed: guest 1001 (portainer server) does not exist: phoenix create 1001"),
         "{text}"
     );
-    assert!(stderr(&out).contains("6 sync stage(s) failed: certs, portainer, traefik, nginx, stacks, audit"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("6 sync stage(s) failed: certs, portainer, traefik, nginx, stacks, audit"),
+        "{}",
+        stderr(&out)
+    );
     // DNS ran although other stages failed (the rehearsal did not stop the apply).
     let state = sim(&sb);
     assert!(state["files"]["/etc/dnsmasq.d/phoenix.conf"].is_object(), "dnsmasq file written");

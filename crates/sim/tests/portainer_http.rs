@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 use phoenix_sim::portainer::{start, Fault, FaultAction, PortainerConfig, PortainerSim};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
+
+/// A crypto provider for reqwest's rustls (a workspace build selects phoenix's features, which
+/// bring no provider of their own). Installing it twice is harmless.
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "s3cret-Adm1n-pass";
@@ -47,6 +53,7 @@ struct Client {
 
 impl Client {
     fn new(sim: &PortainerSim) -> Self {
+        install_crypto();
         Client { http: reqwest::Client::new(), base: sim.base_url() }
     }
 
@@ -507,6 +514,7 @@ async fn injected_faults_then_recovery() {
 async fn not_yet_listening_then_accepting() {
     let s = start(PortainerConfig { listen_after: Duration::from_millis(400), ..PortainerConfig::default() }).unwrap();
     let url = format!("{}/api/system/status", s.base_url());
+    install_crypto();
     let early = reqwest::get(&url).await;
     assert!(early.as_ref().is_err_and(|e| e.is_connect()), "refused while starting: {early:?}");
     tokio::time::sleep(Duration::from_millis(600)).await;
