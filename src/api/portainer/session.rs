@@ -163,18 +163,30 @@ impl Slot {
             u.set_port(Some(addr.port())).map_err(|_| format!("portainer: url {base:?} cannot carry a port"))?;
             base = u.as_str().trim_end_matches('/').to_string();
         }
+        let mut unreachable = false;
+        let ca_pem = match opts.ca_pem {
+            Some(pem) => Some(pem),
+            None if base.starts_with("https://") => match lab_root_ca(run)? {
+                Some(pem) => Some(pem),
+                // A dry-run before the lab CA exists: the server it would trust is not there either.
+                None => {
+                    unreachable = true;
+                    None
+                }
+            },
+            None => None,
+        };
         let mut co = ClientOptions::new(&base);
         co.connect_to = route.connect_to;
-        co.ca_pem = opts.ca_pem;
+        co.ca_pem = ca_pem;
         if let Some(ms) = opts.timeout_ms {
             co.timeout = std::time::Duration::from_millis(ms);
         }
-        if base.starts_with("https://") && co.ca_pem.is_none() {
-            return Err(
-                "portainer: an https URL needs the lab root CA: pass #{ca_pem_path: \"…\"} to portainer::connect \
-                        (phoenix never skips certificate verification)"
-                    .into(),
-            );
+        if base.starts_with("https://") && co.ca_pem.is_none() && !unreachable {
+            return Err("portainer: an https URL needs the lab root CA: declare the lab CA (a guest with the step_ca \
+                 feature) or pass #{ca_pem_path: \"…\"} to portainer::connect (phoenix never skips certificate \
+                 verification)"
+                .into());
         }
         let client = Client::new(&co).map_err(|e| format!("portainer: {e}"))?;
         let session = Arc::new(Session {
@@ -184,10 +196,43 @@ impl Slot {
             address,
             port,
             _route: route,
-            state: Mutex::default(),
+            state: Mutex::new(SessionState { unreachable, ..SessionState::default() }),
         });
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.clone());
         Ok(session)
+    }
+}
+
+/// Where the step_ca feature leaves the lab's root certificate in the CA guest.
+pub const LAB_ROOT_CA: &str = "/etc/step-ca/certs/root_ca.crt";
+
+/// The lab root CA, read from the guest that runs the lab CA (the `step_ca` feature): the one
+/// certificate Portainer's must chain to. `None`: a dry-run that cannot know it yet (the CA guest
+/// is created or initialised earlier in the same plan). No CA guest, or an apply without the
+/// file, is an error that says how to fix it.
+fn lab_root_ca(run: &Run) -> Result<Option<Vec<u8>>, String> {
+    let inv = &run.inventory;
+    let edge = crate::inventory::edge::derive(inv).map_err(|e| format!("portainer: {e}"))?;
+    let Some(ca) = edge.ca else {
+        return Err(
+            "portainer: Portainer is reached over https and verified against the lab root CA, but no guest runs \
+                    the lab CA: add the step_ca feature to one, or pass #{ca_pem_path: \"…\"} to portainer::connect"
+                .into(),
+        );
+    };
+    let kind =
+        inv.guest(ca.id).map(|g| g.kind()).ok_or(format!("portainer: the lab CA guest {} is not declared", ca.id))?;
+    let read =
+        run.facts.guest_file(kind, ca.id, LAB_ROOT_CA).map_err(|e| format!("portainer: the lab root CA: {e}"))?;
+    match read {
+        Some(Some(pem)) => Ok(Some(pem)),
+        _ if run.dry_run => Ok(None),
+        Some(None) => Err(format!(
+            "portainer: the lab root CA {LAB_ROOT_CA} is missing in guest {} ({}): run `phoenix create {}` so its step_ca \
+             feature initialises the CA",
+            ca.id, ca.name, ca.id
+        )),
+        None => Err(format!("portainer: the lab root CA in guest {} cannot be read yet", ca.id)),
     }
 }
 
