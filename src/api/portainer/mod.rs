@@ -261,8 +261,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     ns.add(
         "endpoints",
         &["-> Array"],
-        "Every environment (`GET /api/endpoints`, listed once per run): [#{id, name, url, group_id}] (also under \
-         Portainer's names Id, Name, URL, GroupId). In a dry-run, environments it plans to create are listed with \
+        "Every environment (`GET /api/endpoints`, listed once per run): [#{id, name, url, group_id, type}] (also \
+         under Portainer's names Id, Name, URL, GroupId, Type; type 2 is an agent). In a dry-run, environments it plans to create are listed with \
          id ().",
         move |nc: NativeCallContext| -> Res<Array> {
             at(&nc, || {
@@ -279,8 +279,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                         m.insert("name".into(), e.get("Name").and_then(|v| v.as_str()).unwrap_or("").into());
                         m.insert("url".into(), e.get("URL").and_then(|v| v.as_str()).unwrap_or("").into());
                         m.insert("group_id".into(), e.get("GroupId").and_then(|v| v.as_i64()).unwrap_or(1).into());
-                        // Portainer's own field names too (Id, Name, URL, GroupId).
-                        for k in ["Id", "Name", "URL", "GroupId"] {
+                        // 1 Docker (socket or API), 2 agent, 4 edge agent, 5+ Kubernetes/Azure.
+                        m.insert("type".into(), e.get("Type").and_then(|v| v.as_i64()).unwrap_or(2).into());
+                        // Portainer's own field names too (Id, Name, URL, GroupId, Type).
+                        for k in ["Id", "Name", "URL", "GroupId", "Type"] {
                             let v = match e.get(k) {
                                 Some(serde_json::Value::Number(n)) => {
                                     n.as_i64().map(Dynamic::from).unwrap_or(Dynamic::UNIT)
@@ -302,8 +304,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "ensure_endpoint",
         &["opts: Map", "-> Map"],
         "An agent environment #{name, url: \"tcp://addr:port\", group_id? (1), tls? (true), tls_skip_verify? (true)}, \
-         matched by its canonical URL: created with multipart/form-data (EndpointCreationType=2) when absent; name or \
-         group drift updated (PUT). Never deleted. Returns #{id, name, changed} (id is () for one a dry-run creates).",
+         matched by its canonical URL (else by name: the agent moved): created with multipart/form-data \
+         (EndpointCreationType=2) when absent; URL, name or group drift updated (PUT). Never deleted. Returns #{id, name, changed} (id is () for one a dry-run creates).",
         move |nc: NativeCallContext, opts: Map| -> Res<Dynamic> {
             at(&nc, || {
                 let run = c.run()?;
@@ -460,11 +462,13 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let (c, sl) = (ctx.clone(), slot.clone());
     ns.add(
         "update_stack",
-        &["stack_id: int", "endpoint: Dynamic", "content: String", "env: Dynamic", "reason: String", "-> Map"],
-        "Update a stack's compose file and env (imperative: prefer ensure_stack); `prune` and `pullImage` false.",
+        &["stack_id: int", "endpoint: Dynamic", "name: String", "content: String", "env: Dynamic", "reason: String", "-> Map"],
+        "Update a stack's compose file and env (`PUT /api/stacks/{id}?endpointId=N`; imperative: prefer ensure_stack), \
+         shown under its name with `reason` (what differs); `prune` and `pullImage` false.",
         move |nc: NativeCallContext,
               stack_id: i64,
               endpoint: Dynamic,
+              name: &str,
               content: &str,
               env: Dynamic,
               reason: &str|
@@ -476,7 +480,31 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 let id = u64::try_from(stack_id).map_err(|_| format!("{f}: stack id {stack_id} is negative"))?;
                 let env = env_of(&env, f, run.dry_run)?;
                 let s = sl.get_or_connect(run)?;
-                ops::update_stack(run, &s, &ep, id, &format!("#{id}"), content, &env, reason)?;
+                ops::update_stack(run, &s, &ep, id, name, content, &env, reason)?;
+                Ok(super::convert::outcome(true, 1))
+            })
+        },
+    );
+
+    let (c, sl) = (ctx.clone(), slot.clone());
+    ns.add(
+        "delete_endpoint",
+        &["endpoint: Map", "-> Map"],
+        "Remove an environment phoenix does not declare (`DELETE /api/endpoints/{id}`), given as \
+         portainer::endpoints() lists it; call it only with --prune. Portainer forgets the environment; the agent \
+         and the containers it runs stay.",
+        move |nc: NativeCallContext, endpoint: Map| -> Res<Dynamic> {
+            at(&nc, || {
+                let run = c.run()?;
+                let f = "portainer::delete_endpoint";
+                let id = endpoint
+                    .get("id")
+                    .and_then(|v| v.as_int().ok())
+                    .and_then(|i| u64::try_from(i).ok())
+                    .ok_or(format!("{f}: the endpoint has no id (one a dry-run only plans cannot be deleted)"))?;
+                let text = |k: &str| endpoint.get(k).and_then(|v| v.clone().into_string().ok()).unwrap_or_default();
+                let s = sl.get_or_connect(run)?;
+                ops::delete_endpoint(run, &s, id, &text("name"), &text("url"))?;
                 Ok(super::convert::outcome(true, 1))
             })
         },

@@ -301,7 +301,13 @@ pub fn ensure_endpoint(run: &Run, s: &Session, d: &DesiredEndpoint) -> R<(Option
     let want = canonical_url(&d.url);
     let subject = format!("portainer endpoint {}", d.name);
     let live = live_endpoints(run, s)?;
-    let found = live.iter().find(|e| e.get("URL").and_then(Value::as_str).map(canonical_url).as_deref() == Some(&want));
+    let url_of = |e: &Value| e.get("URL").and_then(Value::as_str).map(canonical_url);
+    // By URL first; else by name — the agent moved (a new address or hostname): Portainer refuses a
+    // second environment of the same name (409 "Name is not unique"), so the one it has is updated.
+    let found = live
+        .iter()
+        .find(|e| url_of(e).as_deref() == Some(&want))
+        .or_else(|| live.iter().find(|e| e.get("Name").and_then(Value::as_str) == Some(d.name.as_str())));
     let Some(e) = found else {
         if s.lock().planned_endpoints.contains_key(&want) {
             return Ok((None, false));
@@ -335,6 +341,10 @@ pub fn ensure_endpoint(run: &Run, s: &Session, d: &DesiredEndpoint) -> R<(Option
     let name = e.get("Name").and_then(Value::as_str).unwrap_or("");
     let group = e.get("GroupId").and_then(Value::as_i64).unwrap_or(1);
     let mut drift = Vec::new();
+    let live_url = url_of(e).unwrap_or_default();
+    if live_url != want {
+        drift.push(format!("URL {live_url} → {want}"));
+    }
     if name != d.name {
         drift.push(format!("name {name} → {}", d.name));
     }
@@ -354,6 +364,25 @@ pub fn ensure_endpoint(run: &Run, s: &Session, d: &DesiredEndpoint) -> R<(Option
     execute(run, &subject, vec![(Change::Update, drift.join(", "), s.call(Method::Put, &p, &p, body))])?;
     s.lock().endpoints = None;
     Ok((Some(id), true))
+}
+
+/// An environment phoenix does not declare, removed (`DELETE /api/endpoints/{id}`): only ever
+/// called with --prune. Portainer deletes the environment's record, not the agent or its stacks'
+/// containers.
+pub fn delete_endpoint(run: &Run, s: &Session, id: u64, name: &str, url: &str) -> R<()> {
+    let subject = format!("portainer endpoint {name}");
+    let path = format!("/api/endpoints/{id}");
+    execute(
+        run,
+        &subject,
+        vec![(
+            Change::Delete,
+            format!("{url} is not declared (--prune)"),
+            s.call(Method::Delete, &path, &path, Body::Empty),
+        )],
+    )?;
+    s.lock().endpoints = None;
+    Ok(())
 }
 
 /// A stack's environment variable value: plain text or a secret (from a reference).
