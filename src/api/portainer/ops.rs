@@ -61,19 +61,29 @@ pub fn status(run: &Run, s: &Session, wait_s: u64) -> R<(bool, String, bool)> {
 }
 
 /// `GET /api/users/admin/check`: 204 the admin exists, 404 not yet.
+/// Asked once per run: the answer only changes through phoenix's own `init_admin`.
 pub fn admin_exists(run: &Run, s: &Session) -> R<bool> {
-    if s.lock().planned_admin {
-        return Ok(true);
+    {
+        let st = s.lock();
+        if st.planned_admin {
+            return Ok(true);
+        }
+        if let Some(known) = st.admin {
+            return Ok(known);
+        }
     }
-    match s.get(run, "/api/users/admin/check").map_err(err)? {
-        None => Ok(false),
-        Some((204, _)) => Ok(true),
-        Some((404, _)) => Ok(false),
+    let exists = match s.get(run, "/api/users/admin/check").map_err(err)? {
+        // A dry-run before the server exists: not known, so not remembered.
+        None => return Ok(false),
+        Some((204, _)) => true,
+        Some((404, _)) => false,
         // The window only closes without an admin: none exists; init_admin then fails with
         // Portainer's "Administrator initialization timeout" (restart the container, retry).
-        Some((INIT_TIMEOUT_STATUS, _)) => Ok(false),
-        Some((code, v)) => Err(err(format!("admin check answered HTTP {code}: {}", message(&v)))),
-    }
+        Some((INIT_TIMEOUT_STATUS, _)) => false,
+        Some((code, v)) => return Err(err(format!("admin check answered HTTP {code}: {}", message(&v)))),
+    };
+    s.lock().admin = Some(exists);
+    Ok(exists)
 }
 
 /// Portainer's answer to every API request once its admin-initialisation window passed without
@@ -101,6 +111,8 @@ pub fn init_admin(run: &Run, s: &Session) -> R<bool> {
     let mut st = s.lock();
     if run.dry_run {
         st.planned_admin = true;
+    } else {
+        st.admin = Some(true);
     }
     Ok(true)
 }

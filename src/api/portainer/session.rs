@@ -25,6 +25,8 @@ pub struct Session {
 pub struct SessionState {
     /// A dry-run found no server (it is deployed later in the plan): reads answer "nothing yet".
     pub unreachable: bool,
+    /// Whether the admin exists, once asked (`GET /api/users/admin/check`) or made.
+    pub admin: Option<bool>,
     /// The admin's user id (from the session JWT, or the stored key's record).
     pub user_id: Option<u32>,
     /// A dry-run planned the admin's initialisation / a new API key.
