@@ -167,7 +167,19 @@ fn ping_agent(core: &Service, f: &CreateForm) -> Result<(), ApiError> {
     if host_port.is_empty() {
         return Err(fail(format!("Get \"{ping}\": http: no Host in request URL")));
     }
-    if core.state.unreachable_agents.contains(&f.url) {
+    let reachable = match &core.agent_probe {
+        Some(probe) => {
+            // Go's url.Parse: the host is before the last `:`, an absent port is https' 443.
+            let (host, port) = match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse::<u16>().ok()),
+                None => (host_port, Some(443)),
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            port.is_some_and(|p| probe.reaches(host, p))
+        }
+        None => !core.state.unreachable_agents.contains(&f.url),
+    };
+    if !reachable {
         return Err(fail(format!("Get \"{ping}\": dial tcp {host_port}: connect: connection refused")));
     }
     if !(f.tls && f.tls_skip_verify) {

@@ -53,6 +53,34 @@ pub struct PortainerConfig {
     pub version: String,
     /// Faults active from the first request.
     pub faults: Vec<Fault>,
+    /// Whether an agent answers at `host:port` (environment creation pings it). `None`: every
+    /// agent answers except the URLs in the state's `unreachable_agents` (the sim crate's own
+    /// tests); the sim connector sets it from the simulated lab (a running `portainer/agent`
+    /// container publishing the port in the guest with that address).
+    pub agent_probe: Option<AgentProbe>,
+    /// Simulated time already passed when the process starts (tests start past the
+    /// admin-initialisation window). Applies to the first start only: a restart is a new
+    /// process with a new window.
+    pub clock_advance: Duration,
+}
+
+/// See `PortainerConfig::agent_probe`.
+#[derive(Clone)]
+pub struct AgentProbe(pub Arc<dyn Fn(&str, u16) -> bool + Send + Sync>);
+
+impl AgentProbe {
+    pub fn new(f: impl Fn(&str, u16) -> bool + Send + Sync + 'static) -> Self {
+        AgentProbe(Arc::new(f))
+    }
+    pub fn reaches(&self, host: &str, port: u16) -> bool {
+        (self.0)(host, port)
+    }
+}
+
+impl std::fmt::Debug for AgentProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentProbe(..)")
+    }
 }
 
 impl Default for PortainerConfig {
@@ -65,6 +93,8 @@ impl Default for PortainerConfig {
             listen_after: Duration::ZERO,
             version: "2.21.4".to_string(),
             faults: Vec::new(),
+            agent_probe: None,
+            clock_advance: Duration::ZERO,
         }
     }
 }
@@ -90,7 +120,7 @@ pub struct PortainerSim {
     addr: SocketAddr,
     service: Arc<Mutex<Service>>,
     stop: Option<oneshot::Sender<()>>,
-    downtime: mpsc::UnboundedSender<Duration>,
+    control: mpsc::UnboundedSender<Control>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -106,7 +136,8 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         Some(path) => PortainerState::load(path)?,
         None => PortainerState::fresh().map_err(refused)?,
     };
-    let instance = Instance::start(config.init_window, config.session).map_err(refused)?;
+    let mut instance = Instance::start(config.init_window, config.session).map_err(refused)?;
+    instance.advance(config.clock_advance);
     let service = Service {
         state,
         instance,
@@ -114,6 +145,7 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         state_file: config.state_file.clone(),
         faults: config.faults.clone(),
         journal: Journal::new(config.journal_file.clone()),
+        agent_probe: config.agent_probe.clone(),
     };
     // Save at once, so a fresh state file exists (and an unwritable path fails here, not later).
     service.persist()?;
@@ -141,14 +173,22 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         Socket::Later(socket)
     };
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (down_tx, down_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
     let shared = service.clone();
     let delay = config.listen_after;
     let thread = std::thread::Builder::new()
         .name(format!("portainer-sim-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(socket, addr, delay, shared, stop_rx, down_rx)))
+        .spawn(move || runtime.block_on(serve(socket, addr, Some(delay), shared, stop_rx, control_rx)))
         .map_err(|e| refused(format!("cannot start the server thread: {e}")))?;
-    Ok(PortainerSim { addr, service, stop: Some(stop_tx), downtime: down_tx, thread: Some(thread) })
+    Ok(PortainerSim { addr, service, stop: Some(stop_tx), control: control_tx, thread: Some(thread) })
+}
+
+/// What the handle tells the server thread.
+enum Control {
+    /// Stop listening (cut open connections) for this long, or until `Up` when `None`.
+    Down(Option<Duration>),
+    /// Listen again now.
+    Up,
 }
 
 /// The server socket: listening already, or bound and waiting for `listen_after`.
@@ -160,10 +200,10 @@ enum Socket {
 async fn serve(
     socket: Socket,
     addr: SocketAddr,
-    listen_after: Duration,
+    listen_after: Option<Duration>,
     service: Arc<Mutex<Service>>,
     mut stop: oneshot::Receiver<()>,
-    mut downtime: mpsc::UnboundedReceiver<Duration>,
+    mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut socket = socket;
     let mut wait = listen_after;
@@ -173,9 +213,17 @@ async fn serve(
         let listener = match socket {
             Socket::Listening(l) => l,
             Socket::Later(pending) => {
-                tokio::select! {
-                    _ = &mut stop => return,
-                    _ = tokio::time::sleep(wait) => {}
+                // Down for a while, or until told `Up` (a stopped container started again).
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(wait.unwrap_or(Duration::MAX)), if wait.is_some() => break,
+                        msg = control.recv() => match msg {
+                            Some(Control::Up) => break,
+                            Some(Control::Down(d)) => wait = d,
+                            None => return,
+                        },
+                    }
                 }
                 match pending.listen(1024) {
                     Ok(l) => l,
@@ -190,7 +238,11 @@ async fn serve(
         let down_for = loop {
             tokio::select! {
                 _ = &mut stop => return,
-                Some(d) = downtime.recv() => break d,
+                msg = control.recv() => match msg {
+                    Some(Control::Down(d)) => break d,
+                    Some(Control::Up) => continue,
+                    None => return,
+                },
                 accepted = listener.accept() => {
                     while connections.try_join_next().is_some() {}
                     let Ok((stream, _)) = accepted else { continue };
@@ -309,7 +361,23 @@ impl PortainerSim {
     /// data kept) and the port listens again after `down_for`.
     pub fn restart_with_downtime(&self, down_for: Duration) -> Result<(), SimError> {
         self.restart()?;
-        self.downtime.send(down_for).map_err(|_| SimError::Refused {
+        self.send(Control::Down(Some(down_for)))
+    }
+
+    /// The container stopped (or was removed): the port refuses connections, open ones are
+    /// cut, until `resume`. The process state is untouched; a container started again is a new
+    /// process, so follow `resume` with `restart`.
+    pub fn pause(&self) -> Result<(), SimError> {
+        self.send(Control::Down(None))
+    }
+
+    /// Listen again after `pause` (or end a downtime early).
+    pub fn resume(&self) -> Result<(), SimError> {
+        self.send(Control::Up)
+    }
+
+    fn send(&self, c: Control) -> Result<(), SimError> {
+        self.control.send(c).map_err(|_| SimError::Refused {
             path: "portainer simulator".into(),
             reason: "the server thread has stopped".into(),
         })
