@@ -116,7 +116,12 @@ impl SimConnector {
         // Environment creation pings the agent: it answers when the simulated lab runs one there.
         let lab = self.host.clone();
         config.agent_probe = Some(phoenix_sim::portainer::AgentProbe::new(move |host, port| {
-            lab.service_at(host, port).is_some_and(|s| s.kind == phoenix_sim::ServiceKind::PortainerAgent)
+            use phoenix_sim::portainer::DialError;
+            let ip = lab.resolve(host).ok_or(DialError::NoSuchHost)?;
+            match lab.service_at(&ip, port) {
+                Some(s) if s.kind == phoenix_sim::ServiceKind::PortainerAgent => Ok(()),
+                _ => Err(DialError::Refused),
+            }
         }));
         let sim = phoenix_sim::portainer::start(config).map_err(|e| fail(format!("simulated Portainer: {e}")))?;
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], sim.port()));

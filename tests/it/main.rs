@@ -24,6 +24,7 @@ mod operator_errors;
 mod original_config;
 mod parallel_equivalence;
 mod portainer_api;
+mod portainer_sim_world;
 mod rehearsal;
 mod run_safety;
 mod secrets;

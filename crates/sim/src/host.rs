@@ -184,6 +184,12 @@ impl SimHost {
         crate::services::service_at(&self.lock_state(), host, port)
     }
 
+    /// `name` as an address on the simulated lab (a literal, or the host dnsmasq's
+    /// `host-record`): see `services`.
+    pub fn resolve(&self, name: &str) -> Option<String> {
+        crate::services::resolve(&self.lock_state(), name)
+    }
+
     /// Direct access to the state, for tests and seeding.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.lock_state())

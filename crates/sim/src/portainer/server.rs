@@ -53,7 +53,7 @@ pub struct PortainerConfig {
     pub version: String,
     /// Faults active from the first request.
     pub faults: Vec<Fault>,
-    /// Whether an agent answers at `host:port` (environment creation pings it). `None`: every
+    /// How an agent at `host:port` answers a dial (environment creation pings it). `None`: every
     /// agent answers except the URLs in the state's `unreachable_agents` (the sim crate's own
     /// tests); the sim connector sets it from the simulated lab (a running `portainer/agent`
     /// container publishing the port in the guest with that address).
@@ -64,15 +64,26 @@ pub struct PortainerConfig {
     pub clock_advance: Duration,
 }
 
-/// See `PortainerConfig::agent_probe`.
+/// See `PortainerConfig::agent_probe`: `Ok(())` when an agent answers at `host:port`, else the
+/// reason Go's dialer gives after `dial tcp …: ` (`connect: connection refused`, or for a name
+/// the lab's DNS does not know, the whole `lookup <name> on 127.0.0.11:53: no such host`).
 #[derive(Clone)]
-pub struct AgentProbe(pub Arc<dyn Fn(&str, u16) -> bool + Send + Sync>);
+pub struct AgentProbe(pub Arc<dyn Fn(&str, u16) -> Result<(), DialError> + Send + Sync>);
+
+/// Why a dial failed (see `AgentProbe`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialError {
+    /// Nothing listens at the address.
+    Refused,
+    /// The name does not resolve.
+    NoSuchHost,
+}
 
 impl AgentProbe {
-    pub fn new(f: impl Fn(&str, u16) -> bool + Send + Sync + 'static) -> Self {
+    pub fn new(f: impl Fn(&str, u16) -> Result<(), DialError> + Send + Sync + 'static) -> Self {
         AgentProbe(Arc::new(f))
     }
-    pub fn reaches(&self, host: &str, port: u16) -> bool {
+    pub fn dial(&self, host: &str, port: u16) -> Result<(), DialError> {
         (self.0)(host, port)
     }
 }
