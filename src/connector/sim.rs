@@ -88,6 +88,9 @@ impl SimConnector {
     pub fn portainer_addr(&self, host: &str, port: u16) -> Result<Option<std::net::SocketAddr>, ConnectorError> {
         let fail = |message: String| ConnectorError::Connection { host: self.describe(), message };
         let Some(service) = self.portainer_server_at(host, port) else { return Ok(None) };
+        // The certificate Portainer serves (or its own self-signed one); one it cannot load
+        // makes it exit, as docker_start says for missing files: nothing listens.
+        let Ok(tls) = portainer_identity(&service) else { return Ok(None) };
         let mut slot = self.portainer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = slot.as_mut() {
             // Reached by another name or port of the same container: the same process.
@@ -115,6 +118,7 @@ impl SimConnector {
         };
         // Environment creation pings the agent: it answers when the simulated lab runs one there.
         let lab = self.host.clone();
+        config.tls = Some(tls);
         config.agent_probe = Some(phoenix_sim::portainer::AgentProbe::new(move |host, port| {
             use phoenix_sim::portainer::DialError;
             let ip = lab.resolve(host).ok_or(DialError::NoSuchHost)?;
@@ -141,16 +145,24 @@ impl SimConnector {
     fn follow_portainer(&self) {
         let mut slot = self.portainer.lock().unwrap_or_else(|p| p.into_inner());
         let Some(s) = slot.as_mut() else { return };
-        let now = self.portainer_server_at(&s.host, s.port).map(|i| i.generation());
+        let service = self.portainer_server_at(&s.host, s.port);
+        let mut now = service.as_ref().map(|i| i.generation());
         if now == s.generation {
             return;
         }
-        let followed = match (&s.generation, &now) {
-            (Some(_), None) => s.sim.pause(),
+        // A new process reads its certificate again; one it cannot load and it exits.
+        let tls = service.as_ref().map(portainer_identity);
+        if matches!(tls, Some(Err(_))) {
+            now = None;
+        }
+        let followed = match (&s.generation, tls) {
+            (Some(_), None | Some(Err(_))) => s.sim.pause(),
             // A new process: restart it, and cut what the old one had open.
-            (Some(_), Some(_)) => s.sim.restart().and_then(|()| s.sim.pause()).and_then(|()| s.sim.resume()),
-            (None, Some(_)) => s.sim.restart().and_then(|()| s.sim.resume()),
-            (None, None) => Ok(()),
+            (Some(_), Some(Ok(tls))) => {
+                s.sim.restart_with_tls(Some(&tls)).and_then(|()| s.sim.pause()).and_then(|()| s.sim.resume())
+            }
+            (None, Some(Ok(tls))) => s.sim.restart_with_tls(Some(&tls)).and_then(|()| s.sim.resume()),
+            (None, _) => Ok(()),
         };
         if let Err(e) = followed {
             tracing::warn!("{}: the simulated Portainer cannot follow its container: {e}", self.describe());
@@ -266,13 +278,13 @@ impl Connector for SimConnector {
     /// otherwise a port nobody listens on, so the connection is refused as on a real lab.
     fn reach(&self, host: &str, port: u16) -> Result<super::Route, ConnectorError> {
         match self.portainer_addr(host, port)? {
-            Some(addr) => Ok(super::Route { connect_to: Some(addr), plain_http: true, guard: None }),
+            Some(addr) => Ok(super::Route { connect_to: Some(addr), plain_http: false, guard: None }),
             None => {
                 let closed = closed_port().map_err(|e| ConnectorError::Connection {
                     host: self.describe(),
                     message: format!("cannot reserve a closed port for {host}:{port}: {e}"),
                 })?;
-                Ok(super::Route { connect_to: Some(closed.0), plain_http: true, guard: Some(Box::new(closed.1)) })
+                Ok(super::Route { connect_to: Some(closed.0), plain_http: false, guard: Some(Box::new(closed.1)) })
             }
         }
     }
@@ -306,6 +318,21 @@ impl Connector for SimConnector {
         );
         Ok(())
     }
+}
+
+/// What a Portainer server container serves: the certificate and key it was started with
+/// (`--sslcert`/`--sslkey` through its binds), or, without them, a self-signed certificate of
+/// its own. `Err` when they cannot be loaded (Portainer exits).
+fn portainer_identity(service: &phoenix_sim::ServiceInfo) -> Result<phoenix_sim::portainer::TlsIdentity, String> {
+    let identity = match &service.tls {
+        Some(files) => phoenix_sim::portainer::TlsIdentity {
+            cert_chain_pem: files.cert_pem.clone(),
+            key_pem: files.key_pem.clone(),
+        },
+        None => phoenix_sim::portainer::TlsIdentity::self_signed()?,
+    };
+    identity.check()?;
+    Ok(identity)
 }
 
 /// A loopback port that is bound but never listens: connecting to it is refused, like a closed

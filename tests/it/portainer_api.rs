@@ -49,12 +49,22 @@ impl Lab {
     /// The example lab with Portainer's server (VM 1001, with its certificate) and agent
     /// (VM 1002) running, deployed through phoenix; Portainer itself still empty.
     fn new() -> Lab {
-        let lab = Lab::bare();
-        lab.deploy();
+        let lab = Lab::without_portainer();
+        ok(&lab.phoenix(&["deploy"]));
         lab
     }
 
-    /// The example project on an empty simulated host: nothing deployed, nothing listens.
+    /// The example lab created, its certificates issued, Portainer not deployed: nothing
+    /// listens on 9443 yet.
+    fn without_portainer() -> Lab {
+        let lab = Lab::bare();
+        for args in [&["setup"][..], &["create", "--all"], &["sync", "certs"]] {
+            ok(&lab.phoenix(args));
+        }
+        lab
+    }
+
+    /// The example project on an empty simulated host.
     fn bare() -> Lab {
         let sb = Sandbox::new();
         let project = sb.dir.path().join("project");
@@ -64,13 +74,6 @@ impl Lab {
         let lab = Lab { config: project.join("etc"), sb };
         lab.set_compose(V1);
         lab
-    }
-
-    /// setup → create --all → sync certs → the server and agent containers.
-    fn deploy(&self) {
-        for args in [&["setup"][..], &["create", "--all"], &["sync", "certs"], &["deploy"]] {
-            ok(&self.phoenix(args));
-        }
     }
 
     /// `phoenix <args>` with the example's secrets (the admin password is the test's).
@@ -322,12 +325,12 @@ fn a_refused_stored_key_is_replaced_and_the_stale_one_revoked() {
     assert!(writes(&lab.requests()).is_empty(), "{:#?}", lab.requests());
 }
 
-/// A first sync deploys Portainer in the same plan: its dry-run finds no server (nothing is
-/// deployed on the simulated lab, so the connection is refused, as on a real one) and must still
-/// show every action the apply will take against a fresh one, without failing.
+/// A first sync deploys Portainer in the same plan: its dry-run finds no server (Portainer is
+/// not deployed on the simulated lab, so the connection is refused, as on a real one) and must
+/// still show every action the apply will take against a fresh one, without failing.
 #[test]
 fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
-    let lab = Lab::bare();
+    let lab = Lab::without_portainer();
     let out = lab.run(&["--dry-run"]);
     ok(&out);
     let planned = actions(&out);

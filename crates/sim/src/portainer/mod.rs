@@ -24,6 +24,7 @@ mod server;
 mod service;
 mod stacks;
 mod state;
+mod tls;
 mod ui;
 mod users;
 
@@ -32,4 +33,5 @@ pub use instance::DEFAULT_INIT_WINDOW;
 pub use journal::JournalEntry;
 pub use server::{start, AgentProbe, DialError, PortainerConfig, PortainerSim};
 pub use state::{ApiKey, Endpoint, EnvPair, PortainerDb, PortainerState, Stack, User};
+pub use tls::TlsIdentity;
 pub use users::REQUIRED_PASSWORD_LENGTH;

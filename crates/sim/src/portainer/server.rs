@@ -1,7 +1,7 @@
 //! The HTTP/1.1 server on 127.0.0.1 (ephemeral port) and the handle tests hold.
 //!
-//! Plain HTTP: phoenix's TLS path is tested against the lab CA elsewhere; HTTPS here would need a
-//! TLS stack in the simulator for no extra witness value yet. hyper + tokio (already built for
+//! HTTPS when given a TLS identity (tls.rs: the certificate Portainer was started with, or its
+//! own self-signed one), plain HTTP otherwise (the sim crate's own HTTP tests). hyper + tokio (already built for
 //! phoenix's reqwest) serve it on a current-thread runtime in one background thread, so callers
 //! need no runtime of their own: `start` returns once the port is known, `shutdown` (or drop)
 //! stops it. The service is behind one mutex; requests are answered in microseconds, and
@@ -31,6 +31,7 @@ use super::journal::{Journal, JournalEntry};
 use super::router::{Request, Response};
 use super::service::Service;
 use super::state::PortainerState;
+use super::tls::TlsIdentity;
 use crate::error::SimError;
 
 /// Request bodies above this are refused with 413 (a compose file is kilobytes).
@@ -62,6 +63,9 @@ pub struct PortainerConfig {
     /// admin-initialisation window). Applies to the first start only: a restart is a new
     /// process with a new window.
     pub clock_advance: Duration,
+    /// Serve HTTPS with this certificate chain and key (`None`: plain HTTP). Replaced at a
+    /// restart with `PortainerSim::restart_with_tls`.
+    pub tls: Option<TlsIdentity>,
 }
 
 /// See `PortainerConfig::agent_probe`: `Ok(())` when an agent answers at `host:port`, else the
@@ -106,6 +110,7 @@ impl Default for PortainerConfig {
             faults: Vec::new(),
             agent_probe: None,
             clock_advance: Duration::ZERO,
+            tls: None,
         }
     }
 }
@@ -133,6 +138,8 @@ pub struct PortainerSim {
     stop: Option<oneshot::Sender<()>>,
     control: mpsc::UnboundedSender<Control>,
     thread: Option<JoinHandle<()>>,
+    /// The TLS acceptor for new connections (`None`: plain HTTP).
+    tls: Arc<Mutex<Option<tokio_rustls::TlsAcceptor>>>,
 }
 
 fn lock(service: &Mutex<Service>) -> MutexGuard<'_, Service> {
@@ -170,6 +177,11 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
     socket.set_reuseaddr(true).map_err(bind_err)?;
     socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(bind_err)?;
     let addr = socket.local_addr().map_err(bind_err)?;
+    let acceptor = match &config.tls {
+        Some(identity) => Some(identity.acceptor().map_err(refused)?),
+        None => None,
+    };
+    let tls = Arc::new(Mutex::new(acceptor));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -186,12 +198,13 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
     let (stop_tx, stop_rx) = oneshot::channel();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let shared = service.clone();
+    let shared_tls = tls.clone();
     let delay = config.listen_after;
     let thread = std::thread::Builder::new()
         .name(format!("portainer-sim-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(socket, addr, Some(delay), shared, stop_rx, control_rx)))
+        .spawn(move || runtime.block_on(serve(socket, addr, Some(delay), shared, shared_tls, stop_rx, control_rx)))
         .map_err(|e| refused(format!("cannot start the server thread: {e}")))?;
-    Ok(PortainerSim { addr, service, stop: Some(stop_tx), control: control_tx, thread: Some(thread) })
+    Ok(PortainerSim { addr, service, stop: Some(stop_tx), control: control_tx, thread: Some(thread), tls })
 }
 
 /// What the handle tells the server thread.
@@ -213,6 +226,7 @@ async fn serve(
     addr: SocketAddr,
     listen_after: Option<Duration>,
     service: Arc<Mutex<Service>>,
+    tls: Arc<Mutex<Option<tokio_rustls::TlsAcceptor>>>,
     mut stop: oneshot::Receiver<()>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
@@ -258,10 +272,20 @@ async fn serve(
                     while connections.try_join_next().is_some() {}
                     let Ok((stream, _)) = accepted else { continue };
                     let service = service.clone();
+                    let acceptor = tls.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     connections.spawn(async move {
                         let svc = service_fn(move |req| answer(service.clone(), req));
-                        // A client hanging up mid-request is its business, not an error here.
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                        // A client hanging up mid-request, or refusing the certificate, is its
+                        // business, not an error here.
+                        match acceptor {
+                            Some(acceptor) => {
+                                let Ok(stream) = acceptor.accept(stream).await else { return };
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                            None => {
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
                     });
                 }
             }
@@ -332,9 +356,20 @@ impl PortainerSim {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://…` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.lock().unwrap_or_else(|p| p.into_inner()).is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// `restart`, serving `tls` from now on (a restarted Portainer reads its certificate
+    /// again). `Err` when the identity cannot be served (Portainer would exit): nothing changes.
+    pub fn restart_with_tls(&self, tls: Option<&TlsIdentity>) -> Result<(), SimError> {
+        let refused = |reason: String| SimError::Refused { path: "portainer simulator".into(), reason };
+        let acceptor = tls.map(TlsIdentity::acceptor).transpose().map_err(refused)?;
+        self.restart()?;
+        *self.tls.lock().unwrap_or_else(|p| p.into_inner()) = acceptor;
+        Ok(())
     }
 
     /// A copy of the current state.
