@@ -1,5 +1,7 @@
 //! How phoenix reaches a TCP service on the host's network (Portainer on a VM): directly, through
-//! an SSH port forward on the run's control master, or the simulator's own server.
+//! an SSH port forward on the run's control master, or the simulator's own server — which, like
+//! the real one, serves HTTPS with the certificate its container was started with, and only
+//! while that container runs (a refused connection otherwise).
 
 use std::net::SocketAddr;
 
@@ -8,7 +10,8 @@ pub struct Route {
     /// Connect here instead of resolving the service's name (the name stays in the URL, so
     /// TLS still verifies it).
     pub connect_to: Option<SocketAddr>,
-    /// The simulator serves plain HTTP on loopback (its TLS is not what is tested there).
+    /// Speak plain HTTP to an `https://` URL. No connector sets it any more (the simulator
+    /// serves TLS); kept only until src/api/portainer/session.rs stops reading it, then removed.
     pub plain_http: bool,
     /// Held for as long as the route is used (a port forward, cancelled on drop).
     pub guard: Option<Box<dyn Send + Sync>>,

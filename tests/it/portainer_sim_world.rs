@@ -205,3 +205,26 @@ fn an_environment_for_a_stopped_agent_is_refused_by_portainer() {
     ok(&w.phoenix(&["start_agent"]));
     ok(&w.phoenix(&["env"]));
 }
+
+/// A Portainer started without `--sslcert` serves a self-signed certificate of its own:
+/// phoenix trusts only the lab root CA and refuses it, naming the URL.
+#[test]
+fn a_self_signed_portainer_is_refused() {
+    let w = World::new();
+    ok(&w.phoenix(&["setup"]));
+    ok(&w.phoenix(&["create", "--all"]));
+    ok(&w.phoenix(&["sync", "certs"]));
+    w.plan("deploy", DEPLOY);
+    ok(&w.phoenix(&["deploy"]));
+    // As if someone had started it by hand without Portainer's TLS flags.
+    let mut st = w.sim();
+    let c = &mut st["guests"]["1001"]["os"]["docker"]["containers"]["portainer_server"];
+    c["command"] = serde_json::json!(["-H", "unix:///var/run/docker.sock"]);
+    std::fs::write(w.sb.sim_state(), serde_json::to_string(&st).unwrap()).unwrap();
+    w.plan("probe", "//! Reach Portainer.\nportainer::connect(#{});\nportainer::admin_exists();\n");
+    let out = w.phoenix(&["probe"]);
+    assert_ne!(out.status.code(), Some(0), "{}", both(&out));
+    let text = both(&out);
+    assert!(text.contains("portainer.lab.example.internal") && text.contains("certificate"), "{text}");
+    assert!(w.requests().is_empty(), "no request got through: {:#?}", w.requests());
+}
