@@ -414,6 +414,19 @@ mod tests {
     }
 
     #[test]
+    fn nothing_deployed_means_a_refused_connection_and_no_simulated_portainer() {
+        let c = SimConnector::open(None).unwrap();
+        let route = c.reach("10.20.0.50", 9443).unwrap();
+        let addr = route.connect_to.expect("a local address");
+        assert!(!route.plain_http);
+        let e = std::net::TcpStream::connect(addr).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+        assert!(c.portainer.lock().unwrap().is_none(), "no Portainer started for a closed port");
+        // A mutating command with no simulated Portainer started costs nothing more.
+        assert!(c.run(&Command::new(["zfs", "create", "rpool/data/t"])).unwrap().success());
+    }
+
+    #[test]
     fn every_mutating_command_is_on_disk_before_it_returns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
