@@ -54,3 +54,20 @@ async fn serves_the_certificate_it_is_given_and_a_restart_swaps_it() {
     assert!(status(sim.port(), &first).await.is_err(), "the old certificate is gone");
     assert!(status(sim.port(), &other).await.unwrap().starts_with("HTTP/1.1 200 OK"));
 }
+
+/// A stopped container: the port refuses connections until it runs again — from the moment
+/// `pause` / `resume` return.
+#[tokio::test(flavor = "current_thread")]
+async fn a_paused_server_refuses_connections_until_resumed() {
+    let id = TlsIdentity::self_signed().unwrap();
+    let sim = start(PortainerConfig { tls: Some(id.clone()), ..PortainerConfig::default() }).unwrap();
+    assert!(status(sim.port(), &id).await.is_ok());
+    sim.pause().unwrap();
+    let e = tokio::net::TcpStream::connect(("127.0.0.1", sim.port())).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    sim.resume().unwrap();
+    assert!(status(sim.port(), &id).await.unwrap().starts_with("HTTP/1.1 200 OK"));
+    sim.pause().unwrap();
+    sim.pause().unwrap();
+    assert!(status(sim.port(), &id).await.is_err(), "pausing twice stays paused");
+}

@@ -209,11 +209,15 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
 
 /// What the handle tells the server thread.
 enum Control {
-    /// Stop listening (cut open connections) for this long, or until `Up` when `None`.
-    Down(Option<Duration>),
-    /// Listen again now.
-    Up,
+    /// Stop listening (cut open connections) for this long, or until `Up` when `None`; the
+    /// sender hears when the port no longer accepts.
+    Down(Option<Duration>, Ack),
+    /// Listen again now; the sender hears when the port accepts again.
+    Up(Ack),
 }
+
+/// Told once a control message took effect (so the handle's caller can rely on it at once).
+type Ack = std::sync::mpsc::Sender<()>;
 
 /// The server socket: listening already, or bound and waiting for `listen_after`.
 enum Socket {
@@ -232,6 +236,7 @@ async fn serve(
 ) {
     let mut socket = socket;
     let mut wait = listen_after;
+    let mut up_ack: Option<Ack> = None;
     // Open connections, so a simulated restart can cut them like a dying container does.
     let mut connections = JoinSet::new();
     loop {
@@ -244,8 +249,14 @@ async fn serve(
                         _ = &mut stop => return,
                         _ = tokio::time::sleep(wait.unwrap_or(Duration::MAX)), if wait.is_some() => break,
                         msg = control.recv() => match msg {
-                            Some(Control::Up) => break,
-                            Some(Control::Down(d)) => wait = d,
+                            Some(Control::Up(ack)) => {
+                                up_ack = Some(ack);
+                                break;
+                            }
+                            Some(Control::Down(d, ack)) => {
+                                wait = d;
+                                let _ = ack.send(());
+                            }
                             None => return,
                         },
                     }
@@ -260,12 +271,18 @@ async fn serve(
             }
         };
         // Serve until stopped or told to go down for a while.
-        let down_for = loop {
+        if let Some(ack) = up_ack.take() {
+            let _ = ack.send(());
+        }
+        let (down_for, down_ack) = loop {
             tokio::select! {
                 _ = &mut stop => return,
                 msg = control.recv() => match msg {
-                    Some(Control::Down(d)) => break d,
-                    Some(Control::Up) => continue,
+                    Some(Control::Down(d, ack)) => break (d, ack),
+                    Some(Control::Up(ack)) => {
+                        let _ = ack.send(());
+                        continue;
+                    }
                     None => return,
                 },
                 accepted = listener.accept() => {
@@ -294,6 +311,7 @@ async fn serve(
         // again (SO_REUSEADDR, so connections in TIME_WAIT do not block the re-bind).
         drop(listener);
         connections.abort_all();
+        let _ = down_ack.send(());
         let rebound = tokio::net::TcpSocket::new_v4().and_then(|s| {
             s.set_reuseaddr(true)?;
             s.bind(addr)?;
@@ -407,14 +425,14 @@ impl PortainerSim {
     /// data kept) and the port listens again after `down_for`.
     pub fn restart_with_downtime(&self, down_for: Duration) -> Result<(), SimError> {
         self.restart()?;
-        self.send(Control::Down(Some(down_for)))
+        self.send(|ack| Control::Down(Some(down_for), ack))
     }
 
     /// The container stopped (or was removed): the port refuses connections, open ones are
     /// cut, until `resume`. The process state is untouched; a container started again is a new
     /// process, so follow `resume` with `restart`.
     pub fn pause(&self) -> Result<(), SimError> {
-        self.send(Control::Down(None))
+        self.send(|ack| Control::Down(None, ack))
     }
 
     /// Listen again after `pause` (or end a downtime early).
@@ -422,11 +440,14 @@ impl PortainerSim {
         self.send(Control::Up)
     }
 
-    fn send(&self, c: Control) -> Result<(), SimError> {
-        self.control.send(c).map_err(|_| SimError::Refused {
-            path: "portainer simulator".into(),
-            reason: "the server thread has stopped".into(),
-        })
+    /// Tell the server thread, and return once it took effect (a request sent right after
+    /// `pause` is refused, one after `resume` is accepted).
+    fn send(&self, c: impl FnOnce(Ack) -> Control) -> Result<(), SimError> {
+        let gone =
+            || SimError::Refused { path: "portainer simulator".into(), reason: "the server thread has stopped".into() };
+        let (ack, heard) = std::sync::mpsc::channel();
+        self.control.send(c(ack)).map_err(|_| gone())?;
+        heard.recv_timeout(Duration::from_secs(5)).map_err(|_| gone())
     }
 
     /// Move the simulated clock forward (past the initialisation window, past JWT expiry).
