@@ -1,5 +1,7 @@
 //! How phoenix reaches a TCP service on the host's network (Portainer on a VM): directly, through
-//! an SSH port forward on the run's control master, or the simulator's own server.
+//! an SSH port forward on the run's control master, or the simulator's own server — which, like
+//! the real one, serves HTTPS with the certificate its container was started with, and only
+//! while that container runs (a refused connection otherwise).
 
 use std::net::SocketAddr;
 
@@ -8,8 +10,6 @@ pub struct Route {
     /// Connect here instead of resolving the service's name (the name stays in the URL, so
     /// TLS still verifies it).
     pub connect_to: Option<SocketAddr>,
-    /// The simulator serves plain HTTP on loopback (its TLS is not what is tested there).
-    pub plain_http: bool,
     /// Held for as long as the route is used (a port forward, cancelled on drop).
     pub guard: Option<Box<dyn Send + Sync>>,
 }
@@ -17,12 +17,12 @@ pub struct Route {
 impl Route {
     /// Straight to the service, as its name resolves from here.
     pub fn direct() -> Self {
-        Route { connect_to: None, plain_http: false, guard: None }
+        Route { connect_to: None, guard: None }
     }
 }
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Route({:?}, plain_http: {})", self.connect_to, self.plain_http)
+        write!(f, "Route({:?})", self.connect_to)
     }
 }

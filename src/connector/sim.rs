@@ -28,9 +28,20 @@ pub struct SimConnector {
     mutations: AtomicU64,
     /// Guests changed since the last save.
     dirty: Mutex<Dirty>,
-    /// The simulated Portainer, started by the first `reach` (a run that never talks HTTP
-    /// starts no server).
-    portainer: Mutex<Option<phoenix_sim::portainer::PortainerSim>>,
+    /// The simulated Portainer, started by the first `reach` that finds the Portainer server
+    /// deployed and running (a run that never talks HTTP starts no server).
+    portainer: Mutex<Option<PortainerSlot>>,
+}
+
+/// The simulated Portainer and the container it stands for.
+struct PortainerSlot {
+    sim: phoenix_sim::portainer::PortainerSim,
+    /// Where phoenix reached it (the address and port a container publishes).
+    host: String,
+    port: u16,
+    /// The serving process (`ServiceInfo::generation`), `None` while the container is not
+    /// running: the simulator follows it (see `follow_portainer`).
+    generation: Option<String>,
 }
 
 #[derive(Default)]
@@ -70,33 +81,93 @@ impl SimConnector {
         }
     }
 
-    /// The simulated Portainer's address, starting it beside the state file the first time
-    /// (`<FILE>.portainer.json`, journal `<FILE>.portainer.jsonl`; in memory for `--host sim`).
-    /// Faults for tests come from `<FILE>.portainer.faults.json` when it exists.
-    pub fn portainer_addr(&self) -> Result<std::net::SocketAddr, ConnectorError> {
+    /// The simulated Portainer's address for `host:port`, or `None` when nothing there is a
+    /// running Portainer server (the caller refuses the connection). Started beside the state
+    /// file the first time (`<FILE>.portainer.json`, journal `<FILE>.portainer.jsonl`; in
+    /// memory for `--host sim`). Faults for tests come from `<FILE>.portainer.faults.json`.
+    pub fn portainer_addr(&self, host: &str, port: u16) -> Result<Option<std::net::SocketAddr>, ConnectorError> {
         let fail = |message: String| ConnectorError::Connection { host: self.describe(), message };
+        let Some(service) = self.portainer_server_at(host, port) else { return Ok(None) };
+        // The certificate Portainer serves (or its own self-signed one); one it cannot load
+        // makes it exit, as docker_start says for missing files: nothing listens.
+        let Ok(tls) = portainer_identity(&service) else { return Ok(None) };
         let mut slot = self.portainer.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sim) = slot.as_ref() {
-            return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], sim.port())));
+        if let Some(s) = slot.as_mut() {
+            // Reached by another name or port of the same container: the same process.
+            s.host = host.to_string();
+            s.port = port;
+            drop(slot);
+            self.follow_portainer();
+            let port = self.portainer.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.sim.port());
+            return Ok(port.map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p))));
         }
-        let config = match self.host.path() {
+        let mut config = match self.host.path() {
             Some(state) => {
                 let mut config = phoenix_sim::portainer::PortainerConfig::beside(state);
                 let mut faults_file = state.as_os_str().to_owned();
                 faults_file.push(".portainer.faults.json");
-                let (faults, init_window) = portainer_faults(Path::new(&faults_file)).map_err(fail)?;
-                config.faults = faults;
-                if let Some(w) = init_window {
+                let opts = portainer_faults(Path::new(&faults_file)).map_err(fail)?;
+                config.faults = opts.faults;
+                if let Some(w) = opts.init_window {
                     config.init_window = w;
                 }
+                config.clock_advance = opts.clock_advance;
                 config
             }
             None => phoenix_sim::portainer::PortainerConfig::default(),
         };
+        // Environment creation pings the agent: it answers when the simulated lab runs one there.
+        let lab = self.host.clone();
+        config.tls = Some(tls);
+        config.agent_probe = Some(phoenix_sim::portainer::AgentProbe::new(move |host, port| {
+            use phoenix_sim::portainer::DialError;
+            let ip = lab.resolve(host).ok_or(DialError::NoSuchHost)?;
+            match lab.service_at(&ip, port) {
+                Some(s) if s.kind == phoenix_sim::ServiceKind::PortainerAgent => Ok(()),
+                _ => Err(DialError::Refused),
+            }
+        }));
         let sim = phoenix_sim::portainer::start(config).map_err(|e| fail(format!("simulated Portainer: {e}")))?;
-        let port = sim.port();
-        *slot = Some(sim);
-        Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], sim.port()));
+        *slot = Some(PortainerSlot { sim, host: host.to_string(), port, generation: Some(service.generation()) });
+        Ok(Some(addr))
+    }
+
+    /// The running Portainer server container publishing `host:port`, if any.
+    fn portainer_server_at(&self, host: &str, port: u16) -> Option<phoenix_sim::ServiceInfo> {
+        self.host.service_at(host, port).filter(|s| s.kind == phoenix_sim::ServiceKind::PortainerServer)
+    }
+
+    /// The simulated Portainer follows its container: stopped or removed → the port refuses
+    /// connections; running again, re-created or restarted (a new process) → a restart (new JWT
+    /// secret, new initialisation window, data kept) and the port listens. Called after every
+    /// mutating command; nothing to do when no simulated Portainer was started.
+    fn follow_portainer(&self) {
+        let mut slot = self.portainer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = slot.as_mut() else { return };
+        let service = self.portainer_server_at(&s.host, s.port);
+        let mut now = service.as_ref().map(|i| i.generation());
+        if now == s.generation {
+            return;
+        }
+        // A new process reads its certificate again; one it cannot load and it exits.
+        let tls = service.as_ref().map(portainer_identity);
+        if matches!(tls, Some(Err(_))) {
+            now = None;
+        }
+        let followed = match (&s.generation, tls) {
+            (Some(_), None | Some(Err(_))) => s.sim.pause(),
+            // A new process: restart it, and cut what the old one had open.
+            (Some(_), Some(Ok(tls))) => {
+                s.sim.restart_with_tls(Some(&tls)).and_then(|()| s.sim.pause()).and_then(|()| s.sim.resume())
+            }
+            (None, Some(Ok(tls))) => s.sim.restart_with_tls(Some(&tls)).and_then(|()| s.sim.resume()),
+            (None, _) => Ok(()),
+        };
+        if let Err(e) = followed {
+            tracing::warn!("{}: the simulated Portainer cannot follow its container: {e}", self.describe());
+        }
+        s.generation = now;
     }
 
     /// How many times the state was saved so far.
@@ -173,6 +244,7 @@ impl Connector for SimConnector {
         let out = self.host.exec(&argv, cmd.stdin.as_deref());
         if phoenix_sim::is_mutating(&argv) {
             self.save_after_mutation(&argv);
+            self.follow_portainer();
         }
         Ok(Output { code: out.code, stdout: out.stdout, stderr: out.stderr })
     }
@@ -202,10 +274,19 @@ impl Connector for SimConnector {
         Ok(existed)
     }
 
-    /// Every service on the simulated lab's network is the one simulated Portainer.
-    fn reach(&self, _host: &str, _port: u16) -> Result<super::Route, ConnectorError> {
-        let addr = self.portainer_addr()?;
-        Ok(super::Route { connect_to: Some(addr), plain_http: true, guard: None })
+    /// The simulated Portainer when the simulated lab runs its server at `host:port`;
+    /// otherwise a port nobody listens on, so the connection is refused as on a real lab.
+    fn reach(&self, host: &str, port: u16) -> Result<super::Route, ConnectorError> {
+        match self.portainer_addr(host, port)? {
+            Some(addr) => Ok(super::Route { connect_to: Some(addr), guard: None }),
+            None => {
+                let closed = closed_port().map_err(|e| ConnectorError::Connection {
+                    host: self.describe(),
+                    message: format!("cannot reserve a closed port for {host}:{port}: {e}"),
+                })?;
+                Ok(super::Route { connect_to: Some(closed.0), guard: Some(Box::new(closed.1)) })
+            }
+        }
     }
 
     fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {
@@ -239,21 +320,52 @@ impl Connector for SimConnector {
     }
 }
 
-/// Faults for the simulated Portainer, as a test writes them: a JSON array of
+/// What a Portainer server container serves: the certificate and key it was started with
+/// (`--sslcert`/`--sslkey` through its binds), or, without them, a self-signed certificate of
+/// its own. `Err` when they cannot be loaded (Portainer exits).
+fn portainer_identity(service: &phoenix_sim::ServiceInfo) -> Result<phoenix_sim::portainer::TlsIdentity, String> {
+    let identity = match &service.tls {
+        Some(files) => phoenix_sim::portainer::TlsIdentity {
+            cert_chain_pem: files.cert_pem.clone(),
+            key_pem: files.key_pem.clone(),
+        },
+        None => phoenix_sim::portainer::TlsIdentity::self_signed()?,
+    };
+    identity.check()?;
+    Ok(identity)
+}
+
+/// A loopback port that is bound but never listens: connecting to it is refused, like a closed
+/// port on a real host. The route holds the socket, so no other process takes the port meanwhile.
+fn closed_port() -> std::io::Result<(std::net::SocketAddr, tokio::net::TcpSocket)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    Ok((socket.local_addr()?, socket))
+}
+
+/// Options for the simulated Portainer, as a test writes them: a JSON array of faults
 /// `{"method": "POST"?, "path": "/api/stacks*", "status": 503 | "delay_ms": 500 | "too_many": true, "times": 2}`,
-/// or `{"faults": [...], "init_window_ms": N}` to shorten Portainer's admin-initialisation window.
-type PortainerTestOptions = (Vec<phoenix_sim::portainer::Fault>, Option<std::time::Duration>);
+/// or `{"faults": [...], "init_window_ms": N, "clock_advance_ms": M}` to shorten Portainer's
+/// admin-initialisation window or start the process with M ms already passed.
+#[derive(Default)]
+struct PortainerTestOptions {
+    faults: Vec<phoenix_sim::portainer::Fault>,
+    init_window: Option<std::time::Duration>,
+    clock_advance: std::time::Duration,
+}
 
 fn portainer_faults(path: &Path) -> Result<PortainerTestOptions, String> {
     use phoenix_sim::portainer::{Fault, FaultAction};
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PortainerTestOptions::default()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let bad = |why: &str| format!("{}: {why}", path.display());
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    let window = doc.get("init_window_ms").and_then(|w| w.as_u64()).map(std::time::Duration::from_millis);
+    let ms = |key: &str| doc.get(key).and_then(|w| w.as_u64()).map(std::time::Duration::from_millis);
+    let window = ms("init_window_ms");
+    let clock_advance = ms("clock_advance_ms").unwrap_or_default();
     let list = match &doc {
         serde_json::Value::Array(a) => a.clone(),
         serde_json::Value::Object(o) => o.get("faults").and_then(|f| f.as_array()).cloned().unwrap_or_default(),
@@ -277,7 +389,7 @@ fn portainer_faults(path: &Path) -> Result<PortainerTestOptions, String> {
             Ok(Fault::new(method, route, action, times))
         })
         .collect::<Result<_, String>>()?;
-    Ok((faults, window))
+    Ok(PortainerTestOptions { faults, init_window: window, clock_advance })
 }
 
 #[cfg(test)]
@@ -299,6 +411,18 @@ mod tests {
         let again = SimConnector::open(Some(&path)).unwrap();
         assert!(again.host().with_state(|s| s.datasets.contains_key("rpool/data/t")));
         assert_eq!(SimConnector::open(None).unwrap().describe(), "sim");
+    }
+
+    #[test]
+    fn nothing_deployed_means_a_refused_connection_and_no_simulated_portainer() {
+        let c = SimConnector::open(None).unwrap();
+        let route = c.reach("10.20.0.50", 9443).unwrap();
+        let addr = route.connect_to.expect("a local address");
+        let e = std::net::TcpStream::connect(addr).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+        assert!(c.portainer.lock().unwrap().is_none(), "no Portainer started for a closed port");
+        // A mutating command with no simulated Portainer started costs nothing more.
+        assert!(c.run(&Command::new(["zfs", "create", "rpool/data/t"])).unwrap().success());
     }
 
     #[test]

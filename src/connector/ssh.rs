@@ -489,7 +489,6 @@ mv -f -- "$t" "$1""#;
         let cancel = self.ssh(&["-O", "cancel", "-L", &spec]);
         Ok(super::Route {
             connect_to: Some(local),
-            plain_http: false,
             guard: Some(Box::new(Forward { cancel: Mutex::new(cancel) })),
         })
     }

@@ -25,6 +25,7 @@ mod original_config;
 mod parallel_equivalence;
 mod portainer_api;
 mod portainer_drift;
+mod portainer_sim_world;
 mod rehearsal;
 mod rhai_names;
 mod run_safety;

@@ -3,8 +3,13 @@
 //! shown, an agent environment created through multipart, a stack created then updated; a
 //! converged run makes only GETs; 5xx is retried, 4xx fails with Portainer's message; the
 //! dry-run of the first run lists exactly the HTTP actions its apply runs.
+//!
+//! The simulated Portainer answers only where the simulated lab runs it, so every lab here is
+//! first deployed through phoenix itself (`Lab::new`): setup, create --all, sync certs, then the
+//! server and agent containers only (`plans/deploy.rhai`), leaving the HTTP half to each test.
 
 use crate::support::phoenix::{actions, copy_dir, ok, root, stderr, Sandbox};
+use crate::sync_stacks::SECRETS;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -36,15 +41,48 @@ struct Lab {
     config: PathBuf,
 }
 
+/// Deploys only the Portainer server and the agents (the containers, no HTTP).
+const DEPLOY_PLAN: &str = "//! Deploy the Portainer containers.\nimport \"sync/portainer\" as p;\n\
+                           p::deploy_server(p::server_vm());\np::deploy_agents();\n";
+
 impl Lab {
+    /// The example lab with Portainer's server (VM 1001, with its certificate) and agent
+    /// (VM 1002) running, deployed through phoenix; Portainer itself still empty.
     fn new() -> Lab {
+        let lab = Lab::without_portainer();
+        ok(&lab.phoenix(&["deploy"]));
+        lab
+    }
+
+    /// The example lab created, its certificates issued, Portainer not deployed: nothing
+    /// listens on 9443 yet.
+    fn without_portainer() -> Lab {
+        let lab = Lab::bare();
+        for args in [&["setup"][..], &["create", "--all"], &["sync", "certs"]] {
+            ok(&lab.phoenix(args));
+        }
+        lab
+    }
+
+    /// The example project on an empty simulated host.
+    fn bare() -> Lab {
         let sb = Sandbox::new();
         let project = sb.dir.path().join("project");
         copy_dir(&root().join("etc"), &project.join("etc"));
         std::fs::create_dir_all(project.join("plans")).expect("plans dir");
+        std::fs::write(project.join("plans/deploy.rhai"), DEPLOY_PLAN).expect("write deploy plan");
         let lab = Lab { config: project.join("etc"), sb };
         lab.set_compose(V1);
         lab
+    }
+
+    /// `phoenix <args>` with the example's secrets (the admin password is the test's).
+    fn phoenix(&self, args: &[&str]) -> Output {
+        let mut c = self.sb.command(&self.config, args);
+        for (k, v) in SECRETS {
+            c.env(k, v);
+        }
+        c.env("PORTAINER_ADMIN_PASSWORD", PASSWORD).env("PT_STACK_SECRET", STACK_SECRET).output().expect("phoenix runs")
     }
 
     fn set_compose(&self, compose: &str) {
@@ -54,12 +92,7 @@ impl Lab {
     fn run(&self, extra: &[&str]) -> Output {
         let mut args = vec!["ptest", "--output", "json"];
         args.extend_from_slice(extra);
-        self.sb
-            .command(&self.config, &args)
-            .env("PORTAINER_ADMIN_PASSWORD", PASSWORD)
-            .env("PT_STACK_SECRET", STACK_SECRET)
-            .output()
-            .expect("phoenix runs")
+        self.phoenix(&args)
     }
 
     fn file(&self, suffix: &str) -> PathBuf {
@@ -200,9 +233,11 @@ fn first_run_converges_over_http_and_a_second_makes_only_gets() {
         ("sim commands", text_of(&lab.file(".commands.jsonl"))),
         ("portainer journal", text_of(&lab.file(".portainer.jsonl"))),
     ];
-    let debug = lab
-        .sb
-        .command(&lab.config, &["ptest"])
+    let mut debug = lab.sb.command(&lab.config, &["ptest"]);
+    for (k, v) in SECRETS {
+        debug.env(k, v);
+    }
+    let debug = debug
         .env("PHOENIX_LOG", "debug")
         .env("PORTAINER_ADMIN_PASSWORD", PASSWORD)
         .env("PT_STACK_SECRET", STACK_SECRET)
@@ -290,38 +325,17 @@ fn a_refused_stored_key_is_replaced_and_the_stale_one_revoked() {
     assert!(writes(&lab.requests()).is_empty(), "{:#?}", lab.requests());
 }
 
-/// A first sync deploys Portainer in the same plan: its dry-run finds no server and must still
-/// show every action the apply will take against a fresh one, without failing.
+/// A first sync deploys Portainer in the same plan: its dry-run finds no server (Portainer is
+/// not deployed on the simulated lab, so the connection is refused, as on a real one) and must
+/// still show every action the apply will take against a fresh one, without failing.
 #[test]
 fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
-    let lab = Lab::new();
-    let closed = crate::support::sshd::free_port();
-    let plan = plan(V1).replacen(
-        "portainer::connect(#{});",
-        &format!(
-            "portainer::connect(#{{ url: \"http://127.0.0.1:{closed}\", address: \"127.0.0.1\", port: {closed} }});"
-        ),
-        1,
-    );
-    std::fs::write(lab.config.parent().unwrap().join("plans/ptest.rhai"), plan).unwrap();
-    let out = std::process::Command::new(crate::support::phoenix::bin())
-        .env("NO_COLOR", "1")
-        .env_remove("PHOENIX_CONFIG_DIR")
-        .env_remove("PHOENIX_HOME")
-        .stdin(std::process::Stdio::null())
-        .args(["--host", "local", "--state-dir"])
-        .arg(lab.sb.state_dir())
-        .arg("--config-dir")
-        .arg(&lab.config)
-        .args(["ptest", "--dry-run", "--output", "json"])
-        .env("PHOENIX_LOCK_PATH", lab.sb.dir.path().join("local.lock"))
-        .env("PORTAINER_ADMIN_PASSWORD", PASSWORD)
-        .env("PT_STACK_SECRET", STACK_SECRET)
-        .output()
-        .unwrap();
+    let lab = Lab::without_portainer();
+    let out = lab.run(&["--dry-run"]);
     ok(&out);
     let planned = actions(&out);
     assert!(both(&out).contains("reachable=false"), "{}", both(&out));
+    assert!(!lab.file(".portainer.json").exists(), "no simulated Portainer was started");
     let kinds: Vec<&str> =
         planned.iter().map(|a| a.split(" :: ").nth(1).unwrap_or("").split(" {").next().unwrap()).collect();
     assert_eq!(
@@ -334,6 +348,15 @@ fn a_dry_run_before_the_server_exists_plans_the_whole_setup() {
         ],
         "{planned:#?}"
     );
+    // The apply cannot pretend: nothing listens, so it fails naming where it connected.
+    let apply = lab.run(&[]);
+    assert_ne!(apply.status.code(), Some(0), "{}", both(&apply));
+    let text = both(&apply);
+    assert!(
+        text.contains("https://portainer.lab.example.internal:9443") && text.contains("Connection refused"),
+        "{text}"
+    );
+    assert!(writes(&lab.requests()).is_empty());
 }
 
 /// A stack changed in Portainer's UI is drift: the dry-run shows it, the apply repairs it. Lost

@@ -55,6 +55,8 @@ fn portainer_and_stacks_deploy_in_guest_exactly_then_idempotently_without_leakin
     let sb = Sandbox::new();
     ok(&run_with_secrets(&sb, &["setup"]));
     ok(&run_with_secrets(&sb, &["create", "--all"]));
+    // Portainer serves its certificate and reaches agents by name: both come first.
+    ok(&run_with_secrets(&sb, &["sync", "certs", "dns"]));
 
     sb.clear_sim_log();
     let dry = run_with_secrets(&sb, &["sync", "portainer", "stacks", "--dry-run", "--output", "json"]);
@@ -141,15 +143,19 @@ fn sync_stack_syncs_one_stack_and_refuses_an_undeclared_one() {
     let sb = Sandbox::new();
     ok(&run_with_secrets(&sb, &["setup"]));
     ok(&run_with_secrets(&sb, &["create", "--all"]));
+    // Portainer serves its certificate and reaches agents by name: both come first.
+    ok(&run_with_secrets(&sb, &["sync", "certs", "dns"]));
     let out = run_with_secrets(&sb, &["sync", "stack", "nope", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("stack nope is not in any VM's docker_stacks"), "{}", stdout(&out));
     let out = run_with_secrets(&sb, &["sync", "stack", "qdrant_service", "--to=1001", "--dry-run"]);
     assert!(stdout(&out).contains("stack qdrant_service is not in VM 1001's docker_stacks"), "{}", stdout(&out));
-    // Without its Portainer environment a stack cannot be deployed: the stage says what to run.
+    // Without Portainer a stack cannot be deployed: nothing listens yet (the simulated lab runs
+    // no Portainer before `sync portainer`), and the stage fails naming the URL.
     let out = run_with_secrets(&sb, &["sync", "stack", "qdrant_service", "--to=1002", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stdout(&out).contains("run phoenix sync portainer first"), "{}", stdout(&out));
+    let said = stdout(&out);
+    assert!(said.contains("portainer.lab.example.internal") && said.contains("Connection refused"), "{said}");
     let placed = actions(&out).join("\n");
     assert!(placed.contains("/opt/phoenix/stacks/qdrant_service/config/production.yaml"), "{placed}");
     ok(&run_with_secrets(&sb, &["sync", "portainer"]));

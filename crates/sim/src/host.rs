@@ -178,6 +178,18 @@ impl SimHost {
         self.lock_log().entries.clone()
     }
 
+    /// What serves `host:port` on the simulated lab's network (a running container publishing
+    /// the port in a running guest with that address), if anything: see `services`.
+    pub fn service_at(&self, host: &str, port: u16) -> Option<crate::ServiceInfo> {
+        crate::services::service_at(&self.lock_state(), host, port)
+    }
+
+    /// `name` as an address on the simulated lab (a literal, or the host dnsmasq's
+    /// `host-record`): see `services`.
+    pub fn resolve(&self, name: &str) -> Option<String> {
+        crate::services::resolve(&self.lock_state(), name)
+    }
+
     /// Direct access to the state, for tests and seeding.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.lock_state())

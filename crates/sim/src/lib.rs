@@ -45,6 +45,7 @@ mod qm;
 mod rename;
 mod reply;
 mod scripts;
+mod services;
 mod size;
 mod smallstep;
 mod state;
@@ -61,6 +62,7 @@ pub use file::{FileData, FileWrite};
 pub use firewall::{compile_warnings, gui_text, seed_firewall_file, GuiFirewall, GuiSet};
 pub use host::{LoggedCommand, SimHost};
 pub use output::SimOutput;
+pub use services::{ServiceInfo, ServiceKind, TlsFiles};
 pub use state::{
     write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
     PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,

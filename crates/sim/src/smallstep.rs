@@ -135,8 +135,11 @@ pub(crate) fn init(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
     let provisioner = get("--provisioner").unwrap_or_default();
     g.os.certificate_serial += 1;
     let (root_cert, inter_cert) = ca_certificates(name, &steppath, p.now(), g.os.certificate_serial);
-    let root_crt = x509::encode(&root_cert);
-    let inter_crt = x509::encode(&inter_cert);
+    let now = p.now();
+    let (root_crt, inter_crt) = match (x509::encode(&root_cert, now), x509::encode(&inter_cert, now)) {
+        (Ok(r), Ok(i)) => (r, i),
+        (Err(e), _) | (_, Err(e)) => return fail(format!("error generating the CA certificates: {e}")),
+    };
     let fingerprint = sha256_hex(root_crt.as_bytes());
     let mut provisioners = vec![serde_json::json!({
         "type": "JWK",
@@ -438,16 +441,15 @@ pub(crate) fn certificate(g: &mut Guest, args: &[&str], p: &Proc) -> Output {
         ski: x509::key_id(&format!("{subject}/{crt}/{now}/{serial}")),
         aki: intermediate.ski.clone(),
     };
-    let mut crt_file = file(format!("{}{}", x509::encode(&leaf), x509::encode(&intermediate)), 0o600);
+    let (leaf_pem, chain_pem) = match (x509::encode(&leaf, now), x509::encode(&intermediate, now)) {
+        (Ok(l), Ok(i)) => (l, i),
+        (Err(e), _) | (_, Err(e)) => return fail(format!("error signing the certificate: {e}")),
+    };
+    let mut crt_file = file(format!("{leaf_pem}{chain_pem}"), 0o600);
     crt_file.owner = user.into();
     crt_file.group = user.into();
-    let mut key_file = file(
-        format!(
-            "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
-            sha256_hex(format!("{subject}/{key}/{now}/{serial}").as_bytes())
-        ),
-        0o600,
-    );
+    // The certificate's own private key (x509: derived from its key identifier).
+    let mut key_file = file(x509::key_pem(&leaf.ski), 0o600);
     key_file.owner = user.into();
     key_file.group = user.into();
     g.files.insert(crt.to_string(), crt_file);

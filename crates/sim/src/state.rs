@@ -357,7 +357,7 @@ impl DockerState {
 pub struct DockerContainer {
     pub id: String,
     pub image: String,
-    /// `running`, `exited`.
+    /// `running`, `exited`, `restarting` (a process that keeps dying under a restart policy).
     pub state: String,
     /// Published host ports.
     pub ports: Vec<u16>,
@@ -367,6 +367,20 @@ pub struct DockerContainer {
     pub env_keys: Vec<String>,
     #[serde(default)]
     pub restarts: u32,
+    /// The command's arguments after the image's entrypoint (`command:` in compose, the words
+    /// after the image in `docker run`): the Portainer simulator reads `--sslcert`/`--sslkey`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Volumes as given (`/etc/portainer/certs:/certs:ro`, `portainer_data_nfs:/data`): a source
+    /// starting with `/` is a bind of the guest's own files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// The restart policy (`unless-stopped`, `always`, …; `None` = docker's `no`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+    /// Why a container that should run does not (the last words of its log), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_reason: Option<String>,
 }
 
 /// A passwd entry's home and shell.

@@ -154,8 +154,9 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "Reach Portainer: #{url?, address?, port?, ca_pem_path?, timeout_ms?}. Defaults: address = the static IP of the \
          VM with `portainer_role: \"primary\"`, port 9443, url = https://<portainer_api.portainer_hostname>:9443. \
          HTTPS is verified against the lab root CA only: `ca_pem_path` (relative to the configuration folder), or by \
-         default the root certificate in the guest that runs the step_ca feature (/etc/step-ca/certs/root_ca.crt). With --host ssh://… the traffic goes through \
-         a port forward on the run's SSH connection; with --host sim the simulated Portainer answers (plain HTTP). \
+         default the root certificate in the guest that runs the step_ca feature (/etc/step-ca/certs/root_ca.crt). With \
+         --host ssh://… the traffic goes through a port forward on the run's SSH connection; with --host sim the \
+         simulated Portainer answers, over HTTPS and only while its container runs in the VM. \
          Other portainer:: functions connect with the defaults when not connected. Returns #{url, address, port}.",
         move |nc: NativeCallContext, opts: Map| -> Res<Dynamic> {
             at(&nc, || {

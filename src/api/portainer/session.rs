@@ -156,8 +156,7 @@ impl Slot {
             None => format!("https://{}:{port}", hostname.clone().unwrap_or_else(|| address.clone())),
         };
         let route = run.connector.reach(&address, port).map_err(|e| format!("portainer: {e}"))?;
-        // The simulator serves plain HTTP on loopback: same name, http scheme.
-        let mut base = if route.plain_http { url.replacen("https://", "http://", 1) } else { url.clone() };
+        let mut base = url.clone();
         // A name resolved to a tunnel keeps its name (TLS verifies it) but not its port: the
         // client connects to the URL's port, so the URL carries the local end's.
         if let Some(addr) = route.connect_to {

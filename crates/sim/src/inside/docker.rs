@@ -1,9 +1,10 @@
 //! The Docker CLI inside a guest, as far as the Portainer stages drive it: volumes
 //! (`docker volume inspect|create`), `docker compose … up -d`, `docker inspect --format
-//! {{.State.Status}}`, `docker run -d`, `docker rm -f`, `docker restart`, and an HTTPS `/ping`
+//! {{.State.Status}}`, `docker run -d`, `docker rm -f`, `docker restart|stop|start`, and an HTTPS `/ping`
 //! on a published port (the Portainer agent answers 204). Messages are the Docker CLI's
 //! (docker 24+/compose v2); every command needs the daemon (`docker.service` active).
 
+use super::docker_start;
 use super::*;
 use crate::state::{DockerContainer, DockerState};
 use std::collections::BTreeMap;
@@ -31,9 +32,9 @@ pub(super) fn docker(g: &mut Guest, args: &[&str]) -> Output {
         "volume" if a(1) == "create" => volume_create(&mut g.os.docker, &args[2..]),
         "compose" => compose(g, &args[1..]),
         "inspect" => inspect(&g.os.docker, &args[1..]),
-        "run" => run(&mut g.os.docker, &args[1..]),
+        "run" => run(g, &args[1..]),
         "rm" => rm(&mut g.os.docker, &args[1..]),
-        "restart" => restart(&mut g.os.docker, &args[1..]),
+        "restart" | "start" | "stop" => lifecycle(g, a(0), &args[1..]),
         other => out(127, "", format!("sim: docker {other} is not simulated\n")),
     }
 }
@@ -116,10 +117,13 @@ fn inspect(d: &DockerState, args: &[&str]) -> Output {
     done(text)
 }
 
-fn run(d: &mut DockerState, args: &[&str]) -> Output {
+fn run(g: &mut Guest, args: &[&str]) -> Output {
     let mut name = None;
     let mut ports = Vec::new();
     let mut env_keys = Vec::new();
+    let mut volumes = Vec::new();
+    let mut restart_policy = None;
+    let mut command = Vec::new();
     let mut image = None;
     let mut i = 0;
     while i < args.len() {
@@ -138,20 +142,24 @@ fn run(d: &mut DockerState, args: &[&str]) -> Output {
                 }
             }
             "-e" | "--env" => env_keys.push(value(&mut i).split('=').next().unwrap_or("").to_string()),
-            "--env-file" | "-v" | "--volume" | "--restart" => {
+            "--env-file" => {
                 let v = value(&mut i);
-                if x == "--env-file" {
-                    env_keys.push(format!("@{v}"));
-                }
+                env_keys.push(format!("@{v}"));
             }
+            "-v" | "--volume" => volumes.push(value(&mut i).to_string()),
+            "--restart" => restart_policy = Some(value(&mut i).to_string()),
             _ if x.starts_with("--restart=") || x.starts_with("--name=") => {
                 if let Some(n) = x.strip_prefix("--name=") {
                     name = Some(n.to_string());
+                }
+                if let Some(p) = x.strip_prefix("--restart=") {
+                    restart_policy = Some(p.to_string());
                 }
             }
             _ if x.starts_with('-') => return out(125, "", format!("sim: docker run flag {x} is not simulated\n")),
             _ => {
                 image = Some(x.to_string());
+                command = args[i + 1..].iter().map(|w| w.to_string()).collect();
                 break;
             }
         }
@@ -160,6 +168,7 @@ fn run(d: &mut DockerState, args: &[&str]) -> Output {
     let Some(image) = image else {
         return out(125, "", "\"docker run\" requires at least 1 argument.\n");
     };
+    let d = &mut g.os.docker;
     let name = name.unwrap_or_else(|| format!("sim_{}", d.containers.len()));
     if let Some(c) = d.containers.get(&name) {
         return out(
@@ -173,10 +182,21 @@ fn run(d: &mut DockerState, args: &[&str]) -> Output {
     }
     d.created += 1;
     let id = container_id(&name, d.created);
-    d.containers.insert(
-        name,
-        DockerContainer { id: id.clone(), image, state: "running".into(), ports, project: None, env_keys, restarts: 0 },
-    );
+    let mut c = DockerContainer {
+        id: id.clone(),
+        image,
+        state: "created".into(),
+        ports,
+        project: None,
+        env_keys,
+        restarts: 0,
+        command,
+        volumes,
+        restart_policy,
+        exit_reason: None,
+    };
+    docker_start::start(g, &mut c);
+    g.os.docker.containers.insert(name, c);
     done(format!("{id}\n"))
 }
 
@@ -200,14 +220,29 @@ fn rm(d: &mut DockerState, args: &[&str]) -> Output {
     done(text)
 }
 
-fn restart(d: &mut DockerState, args: &[&str]) -> Output {
+/// `docker restart|start|stop NAME…`. A restart is a new process (counted in `restarts`, which
+/// the Portainer simulator follows); `start` of a running container and `stop` of a stopped one
+/// change nothing, as in docker. A stopped container stays stopped under `unless-stopped`.
+fn lifecycle(g: &mut Guest, verb: &str, args: &[&str]) -> Output {
     let mut text = String::new();
     for n in args.iter().filter(|a| !a.starts_with('-')) {
-        let Some(c) = d.containers.get_mut(*n) else {
+        let Some(mut c) = g.os.docker.containers.get(*n).cloned() else {
             return out(1, text, format!("Error response from daemon: No such container: {n}\n"));
         };
-        c.state = "running".into();
-        c.restarts += 1;
+        match verb {
+            "stop" => {
+                c.state = "exited".into();
+                c.exit_reason = None;
+            }
+            "start" if c.state == "running" => {}
+            _ => {
+                if verb == "restart" || c.state != "running" {
+                    c.restarts += 1;
+                }
+                docker_start::start(g, &mut c);
+            }
+        }
+        g.os.docker.containers.insert(n.to_string(), c);
         text.push_str(&format!("{n}\n"));
     }
     done(text)
@@ -294,6 +329,22 @@ fn compose(g: &mut Guest, args: &[&str]) -> Output {
             .and_then(serde_norway::Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| format!("{project}-{svc_name}-1"));
+        let words = |v: &serde_norway::Value| -> Vec<String> {
+            match v {
+                serde_norway::Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+                serde_norway::Value::Sequence(seq) => {
+                    seq.iter().filter_map(|w| w.as_str().map(str::to_string)).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        let command = svc.get("command").map(words).unwrap_or_default();
+        let volumes = svc
+            .get("volumes")
+            .and_then(serde_norway::Value::as_sequence)
+            .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let restart_policy = svc.get("restart").and_then(serde_norway::Value::as_str).map(str::to_string);
         let ports: Vec<u16> = svc
             .get("ports")
             .and_then(serde_norway::Value::as_sequence)
@@ -304,18 +355,21 @@ fn compose(g: &mut Guest, args: &[&str]) -> Output {
         let id = container_id(&name, d.created);
         // Compose recreates a container whose configuration changed; the model recreates every
         // time `up` runs, which is what phoenix must avoid calling needlessly.
-        d.containers.insert(
-            name.clone(),
-            DockerContainer {
-                id,
-                image: image.to_string(),
-                state: "running".into(),
-                ports,
-                project: Some(project.clone()),
-                env_keys: env.clone(),
-                restarts: 0,
-            },
-        );
+        let mut c = DockerContainer {
+            id,
+            image: image.to_string(),
+            state: "created".into(),
+            ports,
+            project: Some(project.clone()),
+            env_keys: env.clone(),
+            restarts: 0,
+            command,
+            volumes,
+            restart_policy,
+            exit_reason: None,
+        };
+        docker_start::start(g, &mut c);
+        g.os.docker.containers.insert(name.clone(), c);
         log.push_str(&format!(" Container {name}  Started\n"));
     }
     out(0, "", log)

@@ -167,8 +167,32 @@ fn ping_agent(core: &Service, f: &CreateForm) -> Result<(), ApiError> {
     if host_port.is_empty() {
         return Err(fail(format!("Get \"{ping}\": http: no Host in request URL")));
     }
-    if core.state.unreachable_agents.contains(&f.url) {
-        return Err(fail(format!("Get \"{ping}\": dial tcp {host_port}: connect: connection refused")));
+    use super::server::DialError;
+    let dialed = match &core.agent_probe {
+        Some(probe) => {
+            // Go's url.Parse: the host is before the last `:`, an absent port is https' 443.
+            let (host, port) = match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse::<u16>().ok()),
+                None => (host_port, Some(443)),
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            match port {
+                Some(p) => probe.dial(host, p).map_err(|e| (host.to_string(), e)),
+                None => Err((host.to_string(), DialError::Refused)),
+            }
+        }
+        None if core.state.unreachable_agents.contains(&f.url) => Err((String::new(), DialError::Refused)),
+        None => Ok(()),
+    };
+    match dialed {
+        Ok(()) => {}
+        Err((_, DialError::Refused)) => {
+            return Err(fail(format!("Get \"{ping}\": dial tcp {host_port}: connect: connection refused")))
+        }
+        // Inside a container with its own `dns:`, Go asks Docker's embedded resolver.
+        Err((host, DialError::NoSuchHost)) => {
+            return Err(fail(format!("Get \"{ping}\": dial tcp: lookup {host} on 127.0.0.11:53: no such host")))
+        }
     }
     if !(f.tls && f.tls_skip_verify) {
         return Err(fail(format!(

@@ -21,8 +21,12 @@ pub const DEFAULT_SESSION: Duration = Duration::from_secs(8 * 3600);
 #[derive(Debug)]
 pub struct Instance {
     started: Instant,
-    /// Simulated time added to the real clock (tests jump past the window without waiting).
+    /// Simulated time added to the real wall clock (tests jump past JWT expiry without
+    /// waiting): kept across restarts, since wall-clock time does not go back on a restart.
     offset: Duration,
+    /// Simulated time added to this process's uptime (tests jump past the initialisation
+    /// window): a restart is a new process, so it starts again from zero.
+    uptime_offset: Duration,
     pub init_window: Duration,
     pub session: Duration,
     pub jwt_secret: Vec<u8>,
@@ -34,6 +38,7 @@ impl Instance {
         Ok(Instance {
             started: Instant::now(),
             offset: Duration::ZERO,
+            uptime_offset: Duration::ZERO,
             init_window,
             session,
             jwt_secret: crypto::random_bytes(32)?,
@@ -41,22 +46,26 @@ impl Instance {
         })
     }
 
-    /// A process restart: new JWT secret, new window, the disabled flag cleared. The
-    /// simulated clock offset is kept, since wall-clock time does not go back on a restart.
+    /// A process restart: new JWT secret, new window (uptime from zero), the disabled flag
+    /// cleared. The wall-clock offset is kept, since wall-clock time does not go back on a
+    /// restart.
     pub fn restart(&mut self) -> Result<(), String> {
         self.jwt_secret = crypto::random_bytes(32)?;
         self.started = Instant::now();
-        self.offset = Duration::ZERO;
+        self.uptime_offset = Duration::ZERO;
         self.admin_init_disabled = false;
         Ok(())
     }
 
+    /// Time passes: for the wall clock and for this process's uptime alike.
     pub fn advance(&mut self, by: Duration) {
         self.offset += by;
+        self.uptime_offset += by;
     }
 
+    /// This process's uptime.
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed() + self.offset
+        self.started.elapsed() + self.uptime_offset
     }
 
     /// Unix seconds on the simulated clock (for JWT `iat`/`exp` and dates).
@@ -88,8 +97,10 @@ mod tests {
         assert!(i.init_disabled(false));
         assert!(i.init_disabled(true), "sticky once fired");
         let secret = i.jwt_secret.clone();
+        let wall = i.now_unix();
         i.restart().unwrap();
         assert!(!i.init_disabled(false));
+        assert!(i.now_unix() >= wall, "the wall clock does not go back on a restart");
         assert_ne!(i.jwt_secret, secret);
     }
 }

@@ -24,12 +24,14 @@ mod server;
 mod service;
 mod stacks;
 mod state;
+mod tls;
 mod ui;
 mod users;
 
 pub use faults::{Fault, FaultAction};
 pub use instance::DEFAULT_INIT_WINDOW;
 pub use journal::JournalEntry;
-pub use server::{start, PortainerConfig, PortainerSim};
+pub use server::{start, AgentProbe, DialError, PortainerConfig, PortainerSim};
 pub use state::{ApiKey, Endpoint, EnvPair, PortainerDb, PortainerState, Stack, User};
+pub use tls::TlsIdentity;
 pub use users::REQUIRED_PASSWORD_LENGTH;

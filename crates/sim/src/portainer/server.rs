@@ -1,7 +1,7 @@
 //! The HTTP/1.1 server on 127.0.0.1 (ephemeral port) and the handle tests hold.
 //!
-//! Plain HTTP: phoenix's TLS path is tested against the lab CA elsewhere; HTTPS here would need a
-//! TLS stack in the simulator for no extra witness value yet. hyper + tokio (already built for
+//! HTTPS when given a TLS identity (tls.rs: the certificate Portainer was started with, or its
+//! own self-signed one), plain HTTP otherwise (the sim crate's own HTTP tests). hyper + tokio (already built for
 //! phoenix's reqwest) serve it on a current-thread runtime in one background thread, so callers
 //! need no runtime of their own: `start` returns once the port is known, `shutdown` (or drop)
 //! stops it. The service is behind one mutex; requests are answered in microseconds, and
@@ -31,6 +31,7 @@ use super::journal::{Journal, JournalEntry};
 use super::router::{Request, Response};
 use super::service::Service;
 use super::state::PortainerState;
+use super::tls::TlsIdentity;
 use crate::error::SimError;
 
 /// Request bodies above this are refused with 413 (a compose file is kilobytes).
@@ -53,6 +54,48 @@ pub struct PortainerConfig {
     pub version: String,
     /// Faults active from the first request.
     pub faults: Vec<Fault>,
+    /// How an agent at `host:port` answers a dial (environment creation pings it). `None`: every
+    /// agent answers except the URLs in the state's `unreachable_agents` (the sim crate's own
+    /// tests); the sim connector sets it from the simulated lab (a running `portainer/agent`
+    /// container publishing the port in the guest with that address).
+    pub agent_probe: Option<AgentProbe>,
+    /// Simulated time already passed when the process starts (tests start past the
+    /// admin-initialisation window). Applies to the first start only: a restart is a new
+    /// process with a new window.
+    pub clock_advance: Duration,
+    /// Serve HTTPS with this certificate chain and key (`None`: plain HTTP). Replaced at a
+    /// restart with `PortainerSim::restart_with_tls`.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// See `PortainerConfig::agent_probe`: `Ok(())` when an agent answers at `host:port`, else the
+/// reason Go's dialer gives after `dial tcp …: ` (`connect: connection refused`, or for a name
+/// the lab's DNS does not know, the whole `lookup <name> on 127.0.0.11:53: no such host`).
+#[derive(Clone)]
+pub struct AgentProbe(pub Arc<dyn Fn(&str, u16) -> Result<(), DialError> + Send + Sync>);
+
+/// Why a dial failed (see `AgentProbe`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialError {
+    /// Nothing listens at the address.
+    Refused,
+    /// The name does not resolve.
+    NoSuchHost,
+}
+
+impl AgentProbe {
+    pub fn new(f: impl Fn(&str, u16) -> Result<(), DialError> + Send + Sync + 'static) -> Self {
+        AgentProbe(Arc::new(f))
+    }
+    pub fn dial(&self, host: &str, port: u16) -> Result<(), DialError> {
+        (self.0)(host, port)
+    }
+}
+
+impl std::fmt::Debug for AgentProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentProbe(..)")
+    }
 }
 
 impl Default for PortainerConfig {
@@ -65,6 +108,9 @@ impl Default for PortainerConfig {
             listen_after: Duration::ZERO,
             version: "2.21.4".to_string(),
             faults: Vec::new(),
+            agent_probe: None,
+            clock_advance: Duration::ZERO,
+            tls: None,
         }
     }
 }
@@ -90,8 +136,10 @@ pub struct PortainerSim {
     addr: SocketAddr,
     service: Arc<Mutex<Service>>,
     stop: Option<oneshot::Sender<()>>,
-    downtime: mpsc::UnboundedSender<Duration>,
+    control: mpsc::UnboundedSender<Control>,
     thread: Option<JoinHandle<()>>,
+    /// The TLS acceptor for new connections (`None`: plain HTTP).
+    tls: Arc<Mutex<Option<tokio_rustls::TlsAcceptor>>>,
 }
 
 fn lock(service: &Mutex<Service>) -> MutexGuard<'_, Service> {
@@ -106,7 +154,8 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         Some(path) => PortainerState::load(path)?,
         None => PortainerState::fresh().map_err(refused)?,
     };
-    let instance = Instance::start(config.init_window, config.session).map_err(refused)?;
+    let mut instance = Instance::start(config.init_window, config.session).map_err(refused)?;
+    instance.advance(config.clock_advance);
     let service = Service {
         state,
         instance,
@@ -114,6 +163,7 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         state_file: config.state_file.clone(),
         faults: config.faults.clone(),
         journal: Journal::new(config.journal_file.clone()),
+        agent_probe: config.agent_probe.clone(),
     };
     // Save at once, so a fresh state file exists (and an unwritable path fails here, not later).
     service.persist()?;
@@ -127,6 +177,11 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
     socket.set_reuseaddr(true).map_err(bind_err)?;
     socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(bind_err)?;
     let addr = socket.local_addr().map_err(bind_err)?;
+    let acceptor = match &config.tls {
+        Some(identity) => Some(identity.acceptor().map_err(refused)?),
+        None => None,
+    };
+    let tls = Arc::new(Mutex::new(acceptor));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -141,15 +196,28 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         Socket::Later(socket)
     };
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (down_tx, down_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
     let shared = service.clone();
+    let shared_tls = tls.clone();
     let delay = config.listen_after;
     let thread = std::thread::Builder::new()
         .name(format!("portainer-sim-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(socket, addr, delay, shared, stop_rx, down_rx)))
+        .spawn(move || runtime.block_on(serve(socket, addr, Some(delay), shared, shared_tls, stop_rx, control_rx)))
         .map_err(|e| refused(format!("cannot start the server thread: {e}")))?;
-    Ok(PortainerSim { addr, service, stop: Some(stop_tx), downtime: down_tx, thread: Some(thread) })
+    Ok(PortainerSim { addr, service, stop: Some(stop_tx), control: control_tx, thread: Some(thread), tls })
 }
+
+/// What the handle tells the server thread.
+enum Control {
+    /// Stop listening (cut open connections) for this long, or until `Up` when `None`; the
+    /// sender hears when the port no longer accepts.
+    Down(Option<Duration>, Ack),
+    /// Listen again now; the sender hears when the port accepts again.
+    Up(Ack),
+}
+
+/// Told once a control message took effect (so the handle's caller can rely on it at once).
+type Ack = std::sync::mpsc::Sender<()>;
 
 /// The server socket: listening already, or bound and waiting for `listen_after`.
 enum Socket {
@@ -160,22 +228,38 @@ enum Socket {
 async fn serve(
     socket: Socket,
     addr: SocketAddr,
-    listen_after: Duration,
+    listen_after: Option<Duration>,
     service: Arc<Mutex<Service>>,
+    tls: Arc<Mutex<Option<tokio_rustls::TlsAcceptor>>>,
     mut stop: oneshot::Receiver<()>,
-    mut downtime: mpsc::UnboundedReceiver<Duration>,
+    mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut socket = socket;
     let mut wait = listen_after;
+    let mut up_ack: Option<Ack> = None;
     // Open connections, so a simulated restart can cut them like a dying container does.
     let mut connections = JoinSet::new();
     loop {
         let listener = match socket {
             Socket::Listening(l) => l,
             Socket::Later(pending) => {
-                tokio::select! {
-                    _ = &mut stop => return,
-                    _ = tokio::time::sleep(wait) => {}
+                // Down for a while, or until told `Up` (a stopped container started again).
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(wait.unwrap_or(Duration::MAX)), if wait.is_some() => break,
+                        msg = control.recv() => match msg {
+                            Some(Control::Up(ack)) => {
+                                up_ack = Some(ack);
+                                break;
+                            }
+                            Some(Control::Down(d, ack)) => {
+                                wait = d;
+                                let _ = ack.send(());
+                            }
+                            None => return,
+                        },
+                    }
                 }
                 match pending.listen(1024) {
                     Ok(l) => l,
@@ -187,18 +271,38 @@ async fn serve(
             }
         };
         // Serve until stopped or told to go down for a while.
-        let down_for = loop {
+        if let Some(ack) = up_ack.take() {
+            let _ = ack.send(());
+        }
+        let (down_for, down_ack) = loop {
             tokio::select! {
                 _ = &mut stop => return,
-                Some(d) = downtime.recv() => break d,
+                msg = control.recv() => match msg {
+                    Some(Control::Down(d, ack)) => break (d, ack),
+                    Some(Control::Up(ack)) => {
+                        let _ = ack.send(());
+                        continue;
+                    }
+                    None => return,
+                },
                 accepted = listener.accept() => {
                     while connections.try_join_next().is_some() {}
                     let Ok((stream, _)) = accepted else { continue };
                     let service = service.clone();
+                    let acceptor = tls.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     connections.spawn(async move {
                         let svc = service_fn(move |req| answer(service.clone(), req));
-                        // A client hanging up mid-request is its business, not an error here.
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                        // A client hanging up mid-request, or refusing the certificate, is its
+                        // business, not an error here.
+                        match acceptor {
+                            Some(acceptor) => {
+                                let Ok(stream) = acceptor.accept(stream).await else { return };
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                            None => {
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
                     });
                 }
             }
@@ -207,6 +311,7 @@ async fn serve(
         // again (SO_REUSEADDR, so connections in TIME_WAIT do not block the re-bind).
         drop(listener);
         connections.abort_all();
+        let _ = down_ack.send(());
         let rebound = tokio::net::TcpSocket::new_v4().and_then(|s| {
             s.set_reuseaddr(true)?;
             s.bind(addr)?;
@@ -269,9 +374,20 @@ impl PortainerSim {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://…` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.lock().unwrap_or_else(|p| p.into_inner()).is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// `restart`, serving `tls` from now on (a restarted Portainer reads its certificate
+    /// again). `Err` when the identity cannot be served (Portainer would exit): nothing changes.
+    pub fn restart_with_tls(&self, tls: Option<&TlsIdentity>) -> Result<(), SimError> {
+        let refused = |reason: String| SimError::Refused { path: "portainer simulator".into(), reason };
+        let acceptor = tls.map(TlsIdentity::acceptor).transpose().map_err(refused)?;
+        self.restart()?;
+        *self.tls.lock().unwrap_or_else(|p| p.into_inner()) = acceptor;
+        Ok(())
     }
 
     /// A copy of the current state.
@@ -309,10 +425,29 @@ impl PortainerSim {
     /// data kept) and the port listens again after `down_for`.
     pub fn restart_with_downtime(&self, down_for: Duration) -> Result<(), SimError> {
         self.restart()?;
-        self.downtime.send(down_for).map_err(|_| SimError::Refused {
-            path: "portainer simulator".into(),
-            reason: "the server thread has stopped".into(),
-        })
+        self.send(|ack| Control::Down(Some(down_for), ack))
+    }
+
+    /// The container stopped (or was removed): the port refuses connections, open ones are
+    /// cut, until `resume`. The process state is untouched; a container started again is a new
+    /// process, so follow `resume` with `restart`.
+    pub fn pause(&self) -> Result<(), SimError> {
+        self.send(|ack| Control::Down(None, ack))
+    }
+
+    /// Listen again after `pause` (or end a downtime early).
+    pub fn resume(&self) -> Result<(), SimError> {
+        self.send(Control::Up)
+    }
+
+    /// Tell the server thread, and return once it took effect (a request sent right after
+    /// `pause` is refused, one after `resume` is accepted).
+    fn send(&self, c: impl FnOnce(Ack) -> Control) -> Result<(), SimError> {
+        let gone =
+            || SimError::Refused { path: "portainer simulator".into(), reason: "the server thread has stopped".into() };
+        let (ack, heard) = std::sync::mpsc::channel();
+        self.control.send(c(ack)).map_err(|_| gone())?;
+        heard.recv_timeout(Duration::from_secs(5)).map_err(|_| gone())
     }
 
     /// Move the simulated clock forward (past the initialisation window, past JWT expiry).

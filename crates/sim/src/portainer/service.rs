@@ -23,6 +23,8 @@ pub struct Service {
     pub state_file: Option<PathBuf>,
     pub faults: Vec<Fault>,
     pub journal: Journal,
+    /// See `PortainerConfig::agent_probe`.
+    pub agent_probe: Option<super::server::AgentProbe>,
 }
 
 impl Service {
