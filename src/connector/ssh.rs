@@ -487,10 +487,7 @@ mv -f -- "$t" "$1""#;
             return Err(self.connection_error(format!("port forward to {host}:{port} refused: {message}")));
         }
         let cancel = self.ssh(&["-O", "cancel", "-L", &spec]);
-        Ok(super::Route {
-            connect_to: Some(local),
-            guard: Some(Box::new(Forward { cancel: Mutex::new(cancel) })),
-        })
+        Ok(super::Route { connect_to: Some(local), guard: Some(Box::new(Forward { cancel: Mutex::new(cancel) })) })
     }
 
     fn lock(&self, holder: &str) -> Result<Option<crate::lock::HostLock>, crate::lock::LockError> {

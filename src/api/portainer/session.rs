@@ -223,8 +223,12 @@ fn lab_root_ca(run: &Run) -> Result<Option<Vec<u8>>, String> {
     };
     let kind =
         inv.guest(ca.id).map(|g| g.kind()).ok_or(format!("portainer: the lab CA guest {} is not declared", ca.id))?;
-    let read =
-        run.facts.guest_file(kind, ca.id, LAB_ROOT_CA).map_err(|e| format!("portainer: the lab root CA: {e}"))?;
+    let read = match run.facts.guest_file(kind, ca.id, LAB_ROOT_CA) {
+        Ok(r) => r,
+        // A dry-run of a lab whose CA guest is not there yet: nothing to trust, nothing to reach.
+        Err(_) if run.dry_run => return Ok(None),
+        Err(e) => return Err(format!("portainer: the lab root CA in guest {}: {e}", ca.id)),
+    };
     match read {
         Some(Some(pem)) => Ok(Some(pem)),
         _ if run.dry_run => Ok(None),
