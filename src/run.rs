@@ -181,6 +181,10 @@ impl Run {
             130
         } else if self.action_failed.load(Ordering::Relaxed) || Tally::get(&t.failed) > 0 {
             1
+        } else if script_failed && !self.dry_run {
+            // The rehearsal passed, so a plan that stops in the apply stopped on what the host
+            // did (a check after an action): a failure on the host, and things did run.
+            1
         } else if script_failed {
             2
         } else {

@@ -26,7 +26,10 @@ fn edge_of(inv: &Inventory) -> Result<Edge, String> {
 /// Every certificate wanted, in the order the stage handles them.
 fn wanted(inv: &Inventory) -> Result<Vec<CertSpec>, String> {
     let edge = edge_of(inv)?;
-    let portainer = inv.hypervisor.portainer_api.as_ref().and_then(|p| p.portainer_hostname.as_deref());
+    let name = inv.portainer_hostname();
+    // Without the server's compose file there is no server to restart (the Portainer stage says why).
+    let container = super::compose::server_container(inv).unwrap_or_else(|_| "portainer_server".to_string());
+    let portainer = name.as_deref().map(|n| (n, container.as_str()));
     Ok(desired(inv.certs.as_ref(), &edge, portainer, &mut inv.guests()))
 }
 
@@ -52,6 +55,12 @@ fn spec_map(c: &CertSpec) -> Map {
             let mut p = Map::new();
             p.insert("guest".into(), (*guest as i64).into());
             p.insert("reload".into(), unit.clone().into());
+            p.into()
+        }
+        Some(PostInstall::RestartContainer { guest, container }) => {
+            let mut p = Map::new();
+            p.insert("guest".into(), (*guest as i64).into());
+            p.insert("restart_container".into(), container.clone().into());
             p.into()
         }
         Some(PostInstall::Exec { guest, argv }) => {

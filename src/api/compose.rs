@@ -129,9 +129,11 @@ fn render_stack(inv: &Inventory, name: &str, vmid: u32) -> Res<Map> {
         m.insert("value".into(), secret_value(&v.value)?);
         vars.push(m.into());
     }
+    let volumes: Array = c.external_volumes().map_err(|e| e.to_string())?.into_iter().map(Dynamic::from).collect();
     let mut out = Map::new();
     out.insert("name".into(), name.into());
     out.insert("environment".into(), env_name.into());
+    out.insert("external_volumes".into(), volumes.into());
     out.insert("compose".into(), c.to_text().map_err(|e| e.to_string())?.into());
     out.insert("dir".into(), dir.into());
     out.insert("files".into(), files.into());
@@ -142,14 +144,26 @@ fn render_stack(inv: &Inventory, name: &str, vmid: u32) -> Res<Map> {
 /// The Portainer server's deployed compose file: the stack `portainer_service` with Portainer's
 /// TLS flags, the certificate directory mounted read-only, and AGENT_SECRET passed from the
 /// project's environment.
-fn render_server(inv: &Inventory) -> Res<Map> {
+/// The Portainer server's compose file as declared, and its Portainer service.
+fn server_compose(inv: &Inventory) -> Result<(Compose, String), String> {
     let stack = inv
         .stacks
         .get("portainer_service")
         .ok_or("the Portainer server is deployed from stacks/portainer_service/docker-compose.yml, which is missing")?;
     let file = stack.compose_path.display().to_string();
-    let mut c = Compose::parse(&file, &stack.compose).map_err(|e| e.to_string())?;
+    let c = Compose::parse(&file, &stack.compose).map_err(|e| e.to_string())?;
     let svc = c.portainer_service().map_err(|e| e.to_string())?;
+    Ok((c, svc))
+}
+
+/// The Portainer server's container (its `container_name`, else compose's own name for it).
+pub fn server_container(inv: &Inventory) -> Result<String, String> {
+    let (c, svc) = server_compose(inv)?;
+    Ok(c.container_name(&svc).unwrap_or_else(|| format!("portainer-{svc}-1")))
+}
+
+fn render_server(inv: &Inventory) -> Res<Map> {
+    let (mut c, svc) = server_compose(inv)?;
     let container = c.container_name(&svc).unwrap_or_else(|| format!("portainer-{svc}-1"));
     c.portainer_tls(&svc, PORTAINER_CERTS, "/certs").map_err(|e| e.to_string())?;
     c.pass_env(&svc, "AGENT_SECRET").map_err(|e| e.to_string())?;
@@ -170,7 +184,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
         "stack",
         &["name: String", "vmid: int", "-> Map"],
         "Stack `name` as VM `vmid` runs it: #{name, environment, compose (Traefik labels injected, stack files \
-         bound by absolute path), dir, files: [#{source, path}], env: [#{name, value, secret}]}. A secret value \
+         bound by absolute path), dir, files: [#{source, path}], env: [#{name, value, secret}], external_volumes: \
+         [docker volume names the compose file declares `external: true`]}. A secret value \
          is a Secret: it prints as ***.",
         move |nc: NativeCallContext, name: &str, vmid: i64| -> Res<Map> {
             at(&nc, || {

@@ -155,6 +155,36 @@ impl Compose {
         Ok(())
     }
 
+    /// The named volumes the file declares `external: true`: docker does not make them, so
+    /// whoever deploys the stack must (compose fails "external volume … not found"). Their
+    /// docker names (`name:` when set), each a valid docker volume name.
+    pub fn external_volumes(&self) -> Result<Vec<String>, ComposeError> {
+        let Some(Value::Mapping(volumes)) = self.root.get("volumes") else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (key, v) in volumes {
+            let Some(key) = key.as_str() else { continue };
+            let external = v.get("external");
+            // `external: true`, or the legacy `external: {name: x}`.
+            let legacy_name = external.and_then(|e| e.get("name")).and_then(Value::as_str);
+            if !(external.and_then(Value::as_bool) == Some(true) || legacy_name.is_some()) {
+                continue;
+            }
+            let name = v.get("name").and_then(Value::as_str).or(legacy_name).unwrap_or(key);
+            let valid = name.len() >= 2
+                && name.len() <= 255
+                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !valid {
+                return Err(shape(
+                    &self.file,
+                    &format!("external volume `{name}` is not a docker volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"),
+                ));
+            }
+            out.push(name.to_string());
+        }
+        Ok(out)
+    }
+
     /// The `container_name` a service sets, if any.
     pub fn container_name(&self, service: &str) -> Option<String> {
         self.root.get("services")?.get(service)?.get("container_name")?.as_str().map(str::to_string)

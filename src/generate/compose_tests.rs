@@ -218,3 +218,22 @@ services:
     assert_eq!(v["services"]["q"]["volumes"][2]["source"].as_str(), Some("/opt/phoenix/stacks/q/x"));
     assert_eq!(v["services"]["q"]["volumes"][0].as_str(), Some("qdrant_data_nfs:/qdrant/storage"));
 }
+
+#[test]
+fn external_volumes_are_listed_by_their_docker_names() {
+    let c = Compose::parse(
+        "x.yml",
+        "services:\n  a:\n    image: x\nvolumes:\n  data_nfs:\n    external: true\n  local_only: {}\n  \
+         renamed:\n    external: true\n    name: real_name\n  legacy:\n    external:\n      name: old_style\n  \
+         plain:\n",
+    )
+    .unwrap();
+    assert_eq!(c.external_volumes().unwrap(), ["data_nfs", "real_name", "old_style"]);
+    let none = Compose::parse("y.yml", "services:\n  a:\n    image: x\n").unwrap();
+    assert!(none.external_volumes().unwrap().is_empty());
+    // A name docker would refuse (or that would reach a shell word) is refused here.
+    let bad =
+        Compose::parse("z.yml", "services: {}\nvolumes:\n  v:\n    external: true\n    name: \"a b;rm\"\n").unwrap();
+    let e = bad.external_volumes().unwrap_err().to_string();
+    assert!(e.contains("z.yml: external volume `a b;rm` is not a docker volume name"), "{e}");
+}

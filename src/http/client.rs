@@ -18,6 +18,9 @@ pub struct ClientOptions {
     /// Where the URL's host is really connected to (an SSH port forward, the simulator): the
     /// URL keeps its name, so TLS still verifies the certificate against it.
     pub connect_to: Option<SocketAddr>,
+    /// The base URL as the operator knows it, for messages, when `base_url` carries a tunnel's
+    /// local port instead (`https://portainer.lab:9443`, not `…:40707`).
+    pub shown_url: Option<String>,
     /// The lab root CA (PEM). Without it no HTTPS server is trusted.
     pub ca_pem: Option<Vec<u8>>,
     pub connect_timeout: Duration,
@@ -31,6 +34,7 @@ impl ClientOptions {
         ClientOptions {
             base_url: base_url.into(),
             connect_to: None,
+            shown_url: None,
             ca_pem: None,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(60),
@@ -69,6 +73,8 @@ enum Credential {
 pub struct Client {
     inner: reqwest::blocking::Client,
     base: String,
+    /// The base URL in messages (see `ClientOptions::shown_url`).
+    shown: String,
     retry: RetryPolicy,
     credential: Mutex<Option<Credential>>,
     /// `METHOD path → status` of every try, for tests and `PHOENIX_LOG=debug` (no bodies).
@@ -111,6 +117,7 @@ impl Client {
         Ok(Client {
             inner,
             base: opts.base_url.trim_end_matches('/').to_string(),
+            shown: opts.shown_url.as_deref().unwrap_or(&opts.base_url).trim_end_matches('/').to_string(),
             retry: opts.retry,
             credential: Mutex::new(None),
             log: Mutex::default(),
@@ -187,8 +194,8 @@ impl Client {
                         Ok((resp, _)) => Ok(resp),
                         Err(e) => Err(HttpError::Transport {
                             method: req.method.as_str(),
-                            url: url.clone(),
-                            message: redact(&transport_message(&e), &secrets),
+                            url: format!("{}{}", self.shown, req.path),
+                            message: redact(&transport_message(&e).replace(&self.base, &self.shown), &secrets),
                         }),
                     };
                 }
@@ -211,7 +218,7 @@ impl Client {
             }
             return Err(HttpError::Status {
                 method: req.method.as_str(),
-                url: format!("{}{}", self.base, req.path),
+                url: format!("{}{}", self.shown, req.path),
                 status: resp.status,
                 message: redact(&server_message(&resp), &secrets),
             });

@@ -80,6 +80,9 @@ pub enum PostInstall {
     Reload { guest: u32, unit: String },
     /// An argv run in the guest.
     Exec { guest: u32, argv: Vec<String> },
+    /// `docker restart <container>` in the guest, only if it is running: Portainer reads its
+    /// `--sslcert` at start only (a stopped one reads the new certificate when it starts).
+    RestartContainer { guest: u32, container: String },
 }
 
 /// Characters that mean something to a shell: a string post command holding one is refused,
@@ -583,13 +586,14 @@ fn derived(
 /// - **Traefik**: `<traefik guest name>.<domain>` plus every route host (the gateway reaches
 ///   Traefik's `websecure` with the client's host name), at `/etc/traefik/certs/traefik.{crt,key}`,
 ///   traefik reloaded when it runs.
-/// - **Portainer**: `portainer_api.portainer_hostname`, in the Portainer server guest at
-///   `/etc/portainer/certs/portainer.{crt,key}` (its stack mounts them); no post command: the
-///   Portainer stage restarts what reads it.
+/// - **Portainer**: `portainer` = (its host name, the server's container name) — see
+///   `Inventory::portainer_hostname` —, in the Portainer server guest at
+///   `/etc/portainer/certs/portainer.{crt,key}` (its stack mounts them), the container restarted
+///   when it runs (Portainer reads its certificate at start only).
 pub fn desired(
     manifest: Option<&CertManifest>,
     edge: &Edge,
-    portainer_hostname: Option<&str>,
+    portainer: Option<(&str, &str)>,
     guests: &mut dyn Iterator<Item = GuestRef<'_>>,
 ) -> Vec<CertSpec> {
     let hosts: BTreeSet<String> = edge.routes.iter().map(|r| r.host.to_ascii_lowercase()).collect();
@@ -618,7 +622,7 @@ pub fn desired(
             "traefik (its name and every routed name)",
         ));
     }
-    if let (Some(name), Some((id, kind))) = (portainer_hostname, portainer_guest(guests)) {
+    if let (Some((name, container)), Some((id, kind))) = (portainer, portainer_guest(guests)) {
         out.push(derived(
             name.to_ascii_lowercase(),
             BTreeSet::new(),
@@ -626,8 +630,8 @@ pub fn desired(
             kind,
             PORTAINER_DIR,
             "portainer",
-            None,
-            "portainer (portainer_api.portainer_hostname)",
+            Some(PostInstall::RestartContainer { guest: id, container: container.to_string() }),
+            "portainer (portainer_api.portainer_hostname, else <its VM>.<domain>)",
         ));
     }
     if let Some(m) = manifest {

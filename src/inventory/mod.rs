@@ -142,6 +142,25 @@ impl Inventory {
         self.lxc.guests.values().map(GuestRef::Lxc).chain(self.vm.guests.values().map(GuestRef::Vm))
     }
 
+    /// The name Portainer is reached at and its certificate is issued for:
+    /// `portainer_api.portainer_hostname`, else `<the primary Portainer VM's name>.<domain_name>`.
+    /// Always a name, never the VM's address: phoenix reaches the VM's address with the name kept
+    /// for TLS (an SSH port forward cannot carry an IP URL), and a certificate names hosts.
+    /// `None` when no VM has `portainer_role: "primary"`.
+    pub fn portainer_hostname(&self) -> Option<String> {
+        let configured = self.hypervisor.portainer_api.as_ref().and_then(|p| p.portainer_hostname.clone());
+        let primary = self.guests().find_map(|g| match g {
+            GuestRef::Vm(v) if matches!(v.portainer_role.as_deref(), Some("primary" | "server")) => {
+                Some(v.name.clone())
+            }
+            GuestRef::Lxc(l) if matches!(l.portainer_role.as_deref(), Some("primary" | "server")) => {
+                Some(l.name.clone())
+            }
+            _ => None,
+        })?;
+        Some(configured.unwrap_or_else(|| format!("{}.{}", primary, self.hypervisor.domain_name).to_ascii_lowercase()))
+    }
+
     /// One node per guest, edges clone source first then dependencies (the original's order).
     pub fn graph_nodes(&self) -> Vec<GuestNode> {
         self.guests().map(|g| g.node()).collect()

@@ -2,7 +2,9 @@
 //! an agent that moved keeps its environment (its URL is updated, since Portainer refuses a
 //! second environment of the same name); a stack's mounted file that changed is placed again and
 //! the stack updated with exactly one PUT; environments and stacks no VM declares are reported and
-//! removed only with --prune, and never anything that is not an agent environment.
+//! removed only with --prune, and never anything that is not an agent environment; a renewed
+//! certificate restarts Portainer (it reads it at start only); a lab without
+//! `portainer_hostname` reaches Portainer at its VM's name on the domain.
 
 use crate::support::phoenix::{actions, copy_dir, ok, root, stderr, Sandbox};
 use crate::sync_stacks::SECRETS;
@@ -17,10 +19,16 @@ struct Lab {
 
 impl Lab {
     fn synced() -> Lab {
+        Lab::synced_with(|_| {})
+    }
+
+    /// The example with `edit` applied to its copy first.
+    fn synced_with(edit: impl FnOnce(&Lab)) -> Lab {
         let sb = Sandbox::new();
         let config = sb.dir.path().join("project/etc");
         copy_dir(&root().join("etc"), &config);
         let lab = Lab { sb, config };
+        edit(&lab);
         for args in [&["setup"][..], &["create", "--all"], &["sync", "all"]] {
             ok(&lab.run(args));
         }
@@ -185,4 +193,36 @@ fn what_no_vm_declares_is_reported_and_removed_only_with_prune() {
     let names: Vec<&str> = db["endpoints"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["ai-apps", "local"]);
     converged(&lab, &["sync", "portainer", "stacks", "--prune"]);
+}
+
+#[test]
+fn a_renewed_certificate_restarts_portainer_which_then_serves_it() {
+    let lab = Lab::synced();
+    let renewed = lab.run(&["sync", "certs", "--force"]);
+    ok(&renewed);
+    let done = actions(&renewed).join("\n");
+    let restarts = actions(&renewed).iter().filter(|a| a.contains("docker restart portainer_server")).count();
+    assert_eq!(restarts, 1, "{done}");
+    assert!(done.contains("portainer.lab.example.internal changed: restart portainer_server"), "{done}");
+    // The restarted Portainer serves the new certificate, which phoenix verifies against the lab CA.
+    lab.take_requests();
+    converged(&lab, &["sync", "portainer", "stacks"]);
+}
+
+#[test]
+fn without_a_portainer_hostname_portainer_is_reached_at_its_vm_name_on_the_domain() {
+    let lab = Lab::synced_with(|lab| {
+        lab.edit_config(
+            "phoenix_hypervisor_config.json",
+            ",\n    \"portainer_hostname\": \"portainer.lab.example.internal\"",
+            "",
+        );
+        lab.edit_config("phoenix_vm_configs.json", "\"name\": \"portainer\",", "\"name\": \"ptserver\",");
+    });
+    let again = lab.run(&["sync", "all", "-v"]);
+    ok(&again);
+    let said = format!("{}{}", String::from_utf8_lossy(&again.stdout), stderr(&again));
+    assert!(said.contains("ptserver.lab.example.internal in guest 1001: valid"), "{said}");
+    assert_eq!(actions(&again), Vec::<String>::new());
+    assert!(lab.db()["users"].as_array().unwrap().len() == 1, "Portainer was initialised over TLS");
 }

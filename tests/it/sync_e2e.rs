@@ -146,6 +146,16 @@ fn sync_all_after_create_is_exact_then_idempotent() {
     let qdrant_key = SECRETS.iter().find(|(n, _)| *n == "QDRANT_API_KEY").unwrap().1;
     assert_eq!(secret_env["value"], qdrant_key, "the secret reference is resolved for Portainer");
 
+    // The volume qdrant's compose file declares `external: true` exists in its VM, on the VM's
+    // NFS share (compose would refuse to deploy the stack without it).
+    let sim: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sb.sim_state()).unwrap()).unwrap();
+    let volume = &sim["guests"]["1002"]["os"]["docker"]["volumes"]["qdrant_data_nfs"];
+    assert_eq!(
+        volume["device"].as_str(),
+        Some(":/tank/vm-persistent-data/1002/stacks/qdrant_service/qdrant_data_nfs"),
+        "{volume}"
+    );
+
     // Converged: nothing to do, only reads on the host, only GETs to Portainer.
     sb.clear_sim_log();
     clear_portainer_requests(&sb);

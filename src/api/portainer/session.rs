@@ -138,8 +138,7 @@ impl Slot {
 
     pub fn connect(&self, run: &Run, opts: ConnectOptions) -> Result<Arc<Session>, String> {
         let inv = &run.inventory;
-        let api = inv.hypervisor.portainer_api.as_ref();
-        let hostname = api.and_then(|a| a.portainer_hostname.clone());
+        let hostname = inv.portainer_hostname();
         let primary = inv.guests().find_map(|g| match g {
             crate::inventory::GuestRef::Vm(v) if v.portainer_role.as_deref() == Some("primary") => {
                 v.network_config.as_ref().and_then(|n| n.ip.split('/').next().map(str::to_string))
@@ -161,6 +160,16 @@ impl Slot {
         // client connects to the URL's port, so the URL carries the local end's.
         if let Some(addr) = route.connect_to {
             let mut u = reqwest::Url::parse(&base).map_err(|e| format!("portainer: url {base:?}: {e}"))?;
+            // Only a name can be pointed at the tunnel (an address is dialled as it is), and the
+            // certificate is checked against the URL's host.
+            let host = u.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                return Err(format!(
+                    "portainer: {url} names an address; {} reaches Portainer through a tunnel that keeps the URL's \
+                     host name for TLS: use the name on Portainer's certificate (portainer_api.portainer_hostname)",
+                    run.connector.describe()
+                ));
+            }
             u.set_port(Some(addr.port())).map_err(|_| format!("portainer: url {base:?} cannot carry a port"))?;
             base = u.as_str().trim_end_matches('/').to_string();
         }
@@ -179,6 +188,7 @@ impl Slot {
         };
         let mut co = ClientOptions::new(&base);
         co.connect_to = route.connect_to;
+        co.shown_url = Some(url.clone());
         co.ca_pem = ca_pem;
         if let Some(ms) = opts.timeout_ms {
             co.timeout = std::time::Duration::from_millis(ms);

@@ -181,7 +181,7 @@ fn derived_certificates_follow_the_edge_and_the_manifest_overrides_them() {
     };
     let (_d, etc) = example_with("[]");
     let inv = crate::inventory::load(&etc).unwrap();
-    let all = desired(None, &edge, Some("portainer.lab.example.internal"), &mut inv.guests());
+    let all = desired(None, &edge, Some(("portainer.lab.example.internal", "portainer_server")), &mut inv.guests());
     let names: Vec<(&str, u32, &str)> =
         all.iter().map(|c| (c.common_name.as_str(), c.guest, c.cert_path.as_str())).collect();
     assert_eq!(
@@ -191,6 +191,11 @@ fn derived_certificates_follow_the_edge_and_the_manifest_overrides_them() {
             ("traefik.lab.example.internal", 102, "/etc/traefik/certs/traefik.crt"),
             ("portainer.lab.example.internal", 1001, "/etc/portainer/certs/portainer.crt"),
         ]
+    );
+    assert_eq!(
+        all[2].post_install,
+        Some(PostInstall::RestartContainer { guest: 1001, container: "portainer_server".into() }),
+        "Portainer reads its certificate at start only"
     );
     assert_eq!(
         all[0].sans,
