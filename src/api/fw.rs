@@ -78,10 +78,10 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let c = ctx.clone();
     ns.add(
         "write",
-        &["path: String", "read: String or ()", "text: String", "-> Map"],
+        &["path: String", "read: String or unit", "text: String", "-> Map"],
         "Write a firewall file (cluster.fw or a guest's <id>.fw) as Proxmox does, under its cluster-wide lock \
          (/etc/pve/priv/lock/firewall-cluster, firewall-vm-<id>), and only if it still holds `read` (what \
-         file::read returned, the text `text` was merged from): a GUI or API edit saved in between is never \
+         file::read returned, () for no file: the text `text` was merged from): a GUI or API edit saved in between is never \
          overwritten; the run fails and a re-run merges into it. Mode 0640; nothing is written when the file \
          already reads `text`. Returns #{changed, actions}.",
         move |nc: NativeCallContext, path: &str, read: Dynamic, text: &str| -> Res<Dynamic> {
@@ -93,8 +93,8 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                     Ok(o) => Ok(super::convert::outcome(o.changed, o.actions)),
                     // The script's exit code says which refusal it was; the operator reads that,
                     // not the script.
-                    Err(ExecError::StepFailed { subject, code, .. }) if refusal(path, code).is_some() => {
-                        Err(format!("{subject}: {}", refusal(path, code).unwrap_or_default()).into())
+                    Err(ExecError::StepFailed { code, .. }) if refusal(path, code).is_some() => {
+                        Err(refusal(path, code).unwrap_or_default().into())
                     }
                     Err(e) => Err(e.into()),
                 }
