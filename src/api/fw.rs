@@ -3,9 +3,9 @@
 use super::at;
 use super::convert::guest_id;
 use super::{Ctx, Namespace, Res};
+use crate::executor::ExecError;
 use crate::generate::firewall::{cluster_file, guest_file, StackRules};
 use crate::inventory::firewall::stack_firewall_rules;
-use crate::executor::ExecError;
 use crate::inventory::GuestRef;
 use crate::ops::firewall_file::{ensure_firewall_file, refusal};
 use rhai::{Dynamic, NativeCallContext};

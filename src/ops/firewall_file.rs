@@ -117,7 +117,9 @@ pub fn lock_id(path: &str) -> Result<String, String> {
         .and_then(|id| id.parse::<u32>().ok())
         .filter(|id| (100..=999_999_999).contains(id))
         .ok_or_else(|| {
-            format!("{path} is neither cluster.fw nor a guest's <id>.fw (id 100..999999999), the files phoenix merges into")
+            format!(
+                "{path} is neither cluster.fw nor a guest's <id>.fw (id 100..999999999), the files phoenix merges into"
+            )
         })?;
     Ok(format!("firewall-vm-{id}"))
 }
@@ -187,9 +189,8 @@ pub fn ensure_firewall_file(facts: &Facts, path: &str, read: Option<&str>, text:
     };
     let mut plan = ensure_file(facts, &want)?;
     for action in &mut plan.actions {
-        action.steps = vec![Step::Exec {
-            command: locked_write(&lock, &expect, path, FIREWALL_FILE_MODE, &want.content),
-        }];
+        action.steps =
+            vec![Step::Exec { command: locked_write(&lock, &expect, path, FIREWALL_FILE_MODE, &want.content) }];
     }
     Ok(plan)
 }
@@ -220,7 +221,8 @@ mod tests {
 
     #[test]
     fn the_command_passes_every_value_as_an_argument_and_the_content_on_stdin() {
-        let c = locked_write("/etc/pve/priv/lock/firewall-cluster", ABSENT, "/etc/pve/firewall/cluster.fw", 0o640, b"x\n");
+        let c =
+            locked_write("/etc/pve/priv/lock/firewall-cluster", ABSENT, "/etc/pve/firewall/cluster.fw", 0o640, b"x\n");
         let argv = c.exposed_argv();
         assert_eq!(&argv[..2], ["sh", "-c"]);
         assert_eq!(argv[2], LOCKED_WRITE_SCRIPT);

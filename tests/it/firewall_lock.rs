@@ -11,8 +11,8 @@
 //!   converges with the edit preserved and phoenix's part merged.
 
 use crate::support::phoenix::{copy_dir, ok, root, run, stderr, Sandbox};
-use phoenix::ops::firewall_file::{locked_write, ABSENT, CHANGED_EXIT, LOCKED_EXIT};
 use phoenix::ops::content_digest;
+use phoenix::ops::firewall_file::{locked_write, ABSENT, CHANGED_EXIT, LOCKED_EXIT};
 use phoenix_sim::{cfs_lock_held, gui_text, seed_cfs_lock, seed_firewall_file, GuiFirewall, InterleavedEdit, SimHost};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -275,7 +275,8 @@ fn a_gui_edit_between_read_and_write_is_kept_and_a_rerun_merges_into_it() {
     let admin = admin_cluster();
     // The administrator adds a rule in the GUI after phoenix read cluster.fw (the rehearsal and
     // the apply both read it first), just before phoenix's write arrives.
-    let edited = admin.replace("# blocked scanner\n", "# blocked scanner\nIN DROP -source 203.0.113.9 # added in the GUI\n");
+    let edited =
+        admin.replace("# blocked scanner\n", "# blocked scanner\nIN DROP -source 203.0.113.9 # added in the GUI\n");
     assert_ne!(edited, admin);
     with_host(&sb, |h| {
         h.with_state(|st| {
@@ -327,7 +328,9 @@ fn the_dry_run_shows_the_locked_write_the_apply_runs() {
     let digest = content_digest(admin_cluster().as_bytes());
     let shown = lines(&dry);
     assert!(
-        shown.iter().any(|l| l.starts_with("sh -c ") && l.ends_with(&format!("sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640"))),
+        shown
+            .iter()
+            .any(|l| l.starts_with("sh -c ") && l.ends_with(&format!("sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640"))),
         "{shown:#?}"
     );
     assert!(shown.iter().any(|l| l.starts_with("+++ b/etc/pve/firewall/cluster.fw")), "the diff is shown: {shown:#?}");

@@ -165,10 +165,8 @@ mod tests {
         assert!(!is_locked_write(&a(&["-c", SCRIPT, "sh", "/tmp/lock", "10", "absent", FILE, "0640"])));
         assert!(!is_locked_write(&a(&["-c", SCRIPT, "sh", LOCK, "10", "absent", FILE])));
         let h = SimHost::new(SimState::default());
-        let nested = h.exec(
-            &a(&["sh", "-c", SCRIPT, "sh", "/etc/pve/priv/lock/a/b", "10", "absent", FILE, "0640"]),
-            Some(b"x"),
-        );
+        let nested =
+            h.exec(&a(&["sh", "-c", SCRIPT, "sh", "/etc/pve/priv/lock/a/b", "10", "absent", FILE, "0640"]), Some(b"x"));
         assert_eq!(nested.code, 1);
         assert_eq!(h.exec(&a(&["sh", "-c", SCRIPT, "sh", LOCK, "ten", "absent", FILE, "0640"]), None).code, 2);
         assert!(text(&h).is_none());

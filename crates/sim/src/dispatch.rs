@@ -2,7 +2,9 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{batch, cfs_lock, firewall, flock, host_dirs, host_services, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
+use super::{
+    batch, cfs_lock, firewall, flock, host_dirs, host_services, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs,
+};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {

@@ -65,6 +65,6 @@ pub use firewall::{compile_warnings, gui_text, seed_firewall_file, GuiFirewall, 
 pub use host::{LoggedCommand, SimHost};
 pub use output::SimOutput;
 pub use state::{
-    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, InterleavedEdit, Pool,
-    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
+    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs,
+    InterleavedEdit, Pool, PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
 };
