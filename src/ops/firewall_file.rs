@@ -52,15 +52,19 @@ pub const CHANGED_EXIT: i32 = 76;
 pub const ABSENT: &str = "absent";
 
 /// `$1` lock directory, `$2` timeout in seconds, `$3` expected SHA-256 of the file (or
-/// `absent`), `$4` the file, `$5` its mode; the new content on stdin.
+/// `absent`), `$4` the file, `$5` its mode, `$6` the content's length in bytes; the new content
+/// on stdin.
 ///
+/// The length is checked before anything else happens: content cut short on its way (a
+/// connection lost mid-transfer, a connector that gave no stdin) must never replace a firewall
+/// file, where a truncated or empty cluster.fw silently changes what the host lets through.
 /// The content is staged before the lock is taken so the lock is held only for the compare
 /// and the rename. `held` is set only once `mkdir` succeeded, so a timeout never removes the
 /// lock of whoever holds it; `touch -c` so an unlock request never creates a file where the
 /// lock directory was (it would block every later mkdir); `-d @0` is GNU touch's epoch date
 /// (Proxmox hosts run Debian's coreutils).
 pub(crate) const LOCKED_WRITE_SCRIPT: &str = r#"set -eu
-lock=$1 timeout=$2 expect=$3 f=$4 mode=$5
+lock=$1 timeout=$2 expect=$3 f=$4 mode=$5 size=$6
 held= t=
 trap 'if [ -n "$held" ]; then rmdir -- "$lock" 2>/dev/null || :; fi; if [ -n "$t" ]; then rm -f -- "$t"; fi' EXIT
 trap 'exit 129' HUP
@@ -70,6 +74,11 @@ d=${f%/*}
 mkdir -p -- "$d"
 t=$(mktemp "$d/.phoenix.XXXXXX")
 cat > "$t"
+got=$(wc -c < "$t")
+if [ "$got" -ne "$size" ]; then
+  echo "$f: got $got bytes of content instead of $size; nothing was written" >&2
+  exit 1
+fi
 chmod -- "$mode" "$t"
 mkdir -- "${lock%/*}" 2>/dev/null || :
 if [ ! -d "${lock%/*}" ]; then
@@ -129,8 +138,8 @@ pub fn lock_path(path: &str) -> Result<String, String> {
     Ok(format!("{CFS_LOCK_DIR}/{}", lock_id(path)?))
 }
 
-/// `sh -c <locked write> sh <lock dir> <timeout> <expected digest> <path> <mode>`, the content
-/// on stdin (it can be large; never argv).
+/// `sh -c <locked write> sh <lock dir> <timeout> <expected digest> <path> <mode> <length>`, the
+/// content on stdin (it can be large; never argv).
 pub fn locked_write(lock: &str, expect: &str, path: &str, mode: u32, content: &[u8]) -> Command {
     Command::new(["sh", "-c", LOCKED_WRITE_SCRIPT, "sh"])
         .arg(lock.to_string())
@@ -138,6 +147,7 @@ pub fn locked_write(lock: &str, expect: &str, path: &str, mode: u32, content: &[
         .arg(expect.to_string())
         .arg(path.to_string())
         .arg(format!("{mode:04o}"))
+        .arg(content.len().to_string())
         .with_stdin(content.to_vec())
 }
 
@@ -228,10 +238,12 @@ mod tests {
         assert_eq!(argv[2], LOCKED_WRITE_SCRIPT);
         assert_eq!(
             &argv[3..],
-            ["sh", "/etc/pve/priv/lock/firewall-cluster", "10", "absent", "/etc/pve/firewall/cluster.fw", "0640"]
+            ["sh", "/etc/pve/priv/lock/firewall-cluster", "10", "absent", "/etc/pve/firewall/cluster.fw", "0640", "2"]
         );
         assert_eq!(c.stdin.as_deref(), Some(&b"x\n"[..]));
-        assert!(!LOCKED_WRITE_SCRIPT.contains("x\n"));
+        // The script's exit codes are the ones phoenix turns into the operator's message.
+        assert!(LOCKED_WRITE_SCRIPT.contains(&format!("\n    exit {LOCKED_EXIT}\n")));
+        assert!(LOCKED_WRITE_SCRIPT.contains(&format!("\n  exit {CHANGED_EXIT}\n")));
     }
 
     #[test]

@@ -218,11 +218,11 @@ fn drift_inside_phoenix_part_is_put_back_and_nothing_else_moves() {
     assert_eq!(file(&sb, CLUSTER), cluster);
     assert_eq!(file(&sb, AI_APPS), guest);
     // Each file is written by one locked write (`sh -c <script> sh <lock> <timeout> <digest>
-    // <file> <mode>`, see firewall_lock.rs), or by a plain write.
+    // <file> <mode> <length>`, see firewall_lock.rs), or by a plain write.
     let writes: Vec<String> = mutating(&sb)
         .into_iter()
         .filter_map(|a| match a[0].as_str() {
-            "sh" if a[1] == "-c" && a.len() == 9 => Some(a[7].clone()),
+            "sh" if a[1] == "-c" && a.len() == 10 => Some(a[7].clone()),
             "file.write" => Some(a[1].clone()),
             _ => None,
         })

@@ -44,6 +44,10 @@ impl Scratch {
     /// The command phoenix sends, with the scratch lock and file, and a timeout of `timeout`
     /// seconds instead of Proxmox's 10 (the argument is the script's `$2`).
     fn write(&self, expect: &str, content: &str, timeout: u32) -> Output {
+        self.write_cut(expect, content, content.len(), timeout)
+    }
+    /// `write`, with only the first `sent` bytes of the content reaching the script's stdin.
+    fn write_cut(&self, expect: &str, content: &str, sent: usize, timeout: u32) -> Output {
         let cmd = locked_write(
             &self.lock().to_string_lossy(),
             expect,
@@ -62,7 +66,7 @@ impl Scratch {
             .spawn()
             .expect("sh runs");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(cmd.stdin.as_deref().unwrap_or_default()).unwrap();
+        child.stdin.take().unwrap().write_all(&cmd.stdin.as_deref().unwrap_or_default()[..sent]).unwrap();
         child.wait_with_output().unwrap()
     }
     fn text(&self) -> Option<String> {
@@ -124,6 +128,20 @@ fn the_script_refuses_a_file_that_changed_since_it_was_read() {
     std::fs::write(s.file(), "[OPTIONS]\n\nenable: 0\n").unwrap();
     assert_eq!(s.write(&digest, "mine\n", 2).status.code(), Some(0));
     assert_eq!(s.text().as_deref(), Some("mine\n"));
+}
+
+#[test]
+fn the_script_refuses_content_cut_short_on_its_way() {
+    let s = Scratch::new();
+    std::fs::write(s.file(), "theirs\n").unwrap();
+    let digest = content_digest(b"theirs\n");
+    for sent in [0, 5] {
+        let out = s.write_cut(&digest, "[OPTIONS]\n\nenable: 1\n", sent, 2);
+        assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+        assert!(text_of(&out).contains(&format!("got {sent} bytes of content instead of 21")), "{}", text_of(&out));
+        assert_eq!(s.text().as_deref(), Some("theirs\n"));
+        assert_eq!(s.entries(), ["firewall/cluster.fw"]);
+    }
 }
 
 #[test]
@@ -237,7 +255,7 @@ fn failed_with(out: &Output, message: &str) {
 }
 
 fn locked_writes(sb: &Sandbox, path: &str) -> usize {
-    sb.sim_commands().into_iter().filter(|(a, _)| a[0] == "sh" && a.len() == 9 && a[7] == path).count()
+    sb.sim_commands().into_iter().filter(|(a, _)| a[0] == "sh" && a.len() == 10 && a[7] == path).count()
 }
 
 #[test]
@@ -282,7 +300,7 @@ fn a_gui_edit_between_read_and_write_is_kept_and_a_rerun_merges_into_it() {
         h.with_state(|st| {
             seed_firewall_file(st, "cluster.fw", &admin);
             st.interleaved_edits.push(InterleavedEdit {
-                pattern: format!("sh -c * {CLUSTER_LOCK} * {CLUSTER} 0640"),
+                pattern: format!("sh -c * {CLUSTER_LOCK} * {CLUSTER} 0640 *"),
                 path: CLUSTER.into(),
                 content: edited.clone(),
             });
@@ -330,7 +348,7 @@ fn the_dry_run_shows_the_locked_write_the_apply_runs() {
     assert!(
         shown
             .iter()
-            .any(|l| l.starts_with("sh -c ") && l.ends_with(&format!("sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640"))),
+            .any(|l| l.starts_with("sh -c ") && l.contains(&format!("' sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640 "))),
         "{shown:#?}"
     );
     assert!(shown.iter().any(|l| l.starts_with("+++ b/etc/pve/firewall/cluster.fw")), "the diff is shown: {shown:#?}");

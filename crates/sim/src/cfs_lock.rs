@@ -8,10 +8,11 @@
 //! API call, `pve-firewall`) holds: seeded by tests with [`seed_cfs_lock`], it never expires
 //! because the simulator lets no time pass for it, so a writer that waits for it times out.
 //!
-//! The write is `sh -c <script> sh <lock dir> <timeout> <expected sha256|absent> <file> <mode>`
-//! with the new content on stdin. The simulator cannot interpret shell; it recognises that
+//! The write is `sh -c <script> sh <lock dir> <timeout> <expected sha256|absent> <file> <mode>
+//! <length>` with the new content on stdin. The simulator cannot interpret shell; it recognises that
 //! shape (and that the script takes a lock with mkdir, hashes with sha256sum and renames with
 //! mv) and does what such a script does on a real node:
+//! - content of another length than announced (cut short on its way) → exit 1, nothing written;
 //! - the lock held → exit 75, `<file> is locked by another firewall edit (<lock>); nothing was
 //!   written`;
 //! - the lock taken, the file's SHA-256 (or `absent`) not the expected one → release, exit 76,
@@ -44,11 +45,11 @@ pub fn cfs_lock_held(st: &SimState, lock: &str) -> bool {
     st.dirs.contains_key(lock)
 }
 
-/// `sh -c <script> sh <lock> <timeout> <expect> <file> <mode>` with a script that locks with
+/// `sh -c <script> sh <lock> <timeout> <expect> <file> <mode> <length>` with a script that locks with
 /// mkdir, compares with sha256sum and renames with mv, the lock under `/etc/pve/priv/lock/`.
 pub(crate) fn is_locked_write(args: &[String]) -> bool {
     match args {
-        [c, script, _argv0, lock, _timeout, _expect, _file, _mode] => {
+        [c, script, _argv0, lock, _timeout, _expect, _file, _mode, _length] => {
             c == "-c"
                 && lock.strip_prefix(LOCK_DIR).and_then(|r| r.strip_prefix('/')).is_some()
                 && ["mkdir", "sha256sum", "mv"].iter().all(|w| script.contains(w))
@@ -58,7 +59,7 @@ pub(crate) fn is_locked_write(args: &[String]) -> bool {
 }
 
 pub(crate) fn run(st: &mut SimState, args: &[String], stdin: Option<&[u8]>) -> Output {
-    let [_, _, _, lock, timeout, expect, file, mode] = args else {
+    let [_, _, _, lock, timeout, expect, file, mode, length] = args else {
         return die("sim: not a locked write", 127);
     };
     let name = &lock[LOCK_DIR.len() + 1..];
@@ -68,6 +69,17 @@ pub(crate) fn run(st: &mut SimState, args: &[String], stdin: Option<&[u8]>) -> O
     // `[ "$n" -ge "$timeout" ]` and `chmod "$mode"` refuse what is not a number.
     if timeout.parse::<u32>().is_err() {
         return die(format!("sh: 1: [: Illegal number: {timeout}"), 2);
+    }
+    let content = stdin.unwrap_or_default();
+    match length.parse::<usize>() {
+        Ok(n) if n == content.len() => {}
+        Ok(_) => {
+            return die(
+                format!("{file}: got {} bytes of content instead of {length}; nothing was written", content.len()),
+                1,
+            )
+        }
+        Err(_) => return die(format!("sh: 1: [: Illegal number: {length}"), 2),
     }
     let Some(mode) = u32::from_str_radix(mode, 8).ok().filter(|m| *m <= 0o7777) else {
         return die(format!("chmod: invalid mode: '{mode}'"), 1);
@@ -90,12 +102,8 @@ pub(crate) fn run(st: &mut SimState, args: &[String], stdin: Option<&[u8]>) -> O
         )
     } else {
         // A file renamed into /etc/pve reads root:www-data, whoever staged it.
-        let w = FileWrite {
-            content: stdin.unwrap_or_default().to_vec(),
-            mode,
-            owner: Some("root".into()),
-            group: Some("www-data".into()),
-        };
+        let w =
+            FileWrite { content: content.to_vec(), mode, owner: Some("root".into()), group: Some("www-data".into()) };
         match files::write(st, file, &w) {
             Ok(()) => ok(""),
             Err(e) => die(format!("mv: {e}"), 1),
@@ -115,8 +123,9 @@ mod tests {
     const SCRIPT: &str = "mkdir -- \"$lock\" ... sha256sum < \"$f\" ... mv -f -- \"$t\" \"$f\"";
 
     fn write(h: &SimHost, expect: &str, content: &str) -> Output {
+        let n = content.len().to_string();
         let argv: Vec<String> =
-            ["sh", "-c", SCRIPT, "sh", LOCK, "10", expect, FILE, "0640"].iter().map(|s| s.to_string()).collect();
+            ["sh", "-c", SCRIPT, "sh", LOCK, "10", expect, FILE, "0640", &n].iter().map(|s| s.to_string()).collect();
         h.exec(&argv, Some(content.as_bytes()))
     }
 
@@ -160,15 +169,23 @@ mod tests {
     #[test]
     fn only_the_locked_write_shape_is_recognised() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(is_locked_write(&a(&["-c", SCRIPT, "sh", LOCK, "10", "absent", FILE, "0640"])));
-        assert!(!is_locked_write(&a(&["-c", "cat > \"$4\"", "sh", LOCK, "10", "absent", FILE, "0640"])));
-        assert!(!is_locked_write(&a(&["-c", SCRIPT, "sh", "/tmp/lock", "10", "absent", FILE, "0640"])));
+        assert!(is_locked_write(&a(&["-c", SCRIPT, "sh", LOCK, "10", "absent", FILE, "0640", "1"])));
+        assert!(!is_locked_write(&a(&["-c", "cat > \"$4\"", "sh", LOCK, "10", "absent", FILE, "0640", "1"])));
+        assert!(!is_locked_write(&a(&["-c", SCRIPT, "sh", "/tmp/lock", "10", "absent", FILE, "0640", "1"])));
         assert!(!is_locked_write(&a(&["-c", SCRIPT, "sh", LOCK, "10", "absent", FILE])));
         let h = SimHost::new(SimState::default());
-        let nested =
-            h.exec(&a(&["sh", "-c", SCRIPT, "sh", "/etc/pve/priv/lock/a/b", "10", "absent", FILE, "0640"]), Some(b"x"));
+        let nested = h.exec(
+            &a(&["sh", "-c", SCRIPT, "sh", "/etc/pve/priv/lock/a/b", "10", "absent", FILE, "0640", "1"]),
+            Some(b"x"),
+        );
         assert_eq!(nested.code, 1);
-        assert_eq!(h.exec(&a(&["sh", "-c", SCRIPT, "sh", LOCK, "ten", "absent", FILE, "0640"]), None).code, 2);
+        assert_eq!(h.exec(&a(&["sh", "-c", SCRIPT, "sh", LOCK, "ten", "absent", FILE, "0640", "1"]), None).code, 2);
+        let cut = h.exec(&a(&["sh", "-c", SCRIPT, "sh", LOCK, "10", "absent", FILE, "0640", "3"]), Some(b"x"));
+        assert_eq!(
+            (cut.code, cut.stderr_str()),
+            (1, format!("{FILE}: got 1 bytes of content instead of 3; nothing was written\n"))
+        );
         assert!(text(&h).is_none());
+        assert!(!h.with_state(|s| cfs_lock_held(s, LOCK)));
     }
 }
