@@ -208,6 +208,63 @@ pub fn ensure_firewall_file(facts: &Facts, path: &str, read: Option<&str>, text:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::sim::SimConnector;
+    use phoenix_sim::{FileData, SimHost, SimState};
+    use std::sync::Arc;
+
+    const CLUSTER: &str = "/etc/pve/firewall/cluster.fw";
+
+    fn facts(cluster: Option<&[u8]>) -> Facts {
+        let h = Arc::new(SimHost::new(SimState::default()));
+        if let Some(bytes) = cluster {
+            h.with_state(|s| {
+                let f =
+                    FileData { content: bytes.to_vec(), mode: 0o640, owner: "root".into(), group: "www-data".into() };
+                s.files.insert(CLUSTER.into(), f)
+            });
+        }
+        Facts::new(Arc::new(SimConnector::from_host(h)), false)
+    }
+
+    fn argv(p: &Plan) -> Vec<String> {
+        match &p.actions[0].steps[..] {
+            [Step::Exec { command }] => command.exposed_argv(),
+            other => panic!("one locked write, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_action_is_file_ensures_with_the_locked_write_as_its_step() {
+        let f = facts(None);
+        let p = ensure_firewall_file(&f, CLUSTER, None, "[OPTIONS]\n\nenable: 1\n").unwrap();
+        assert_eq!(p.actions.len(), 1);
+        let a = &p.actions[0];
+        assert_eq!((a.subject.as_str(), a.reason.as_str()), ("file /etc/pve/firewall/cluster.fw", "absent"));
+        assert!(a.content_change.is_some(), "the dry-run shows its diff");
+        assert_eq!(&argv(&p)[4..], ["/etc/pve/priv/lock/firewall-cluster", "10", "absent", CLUSTER, "0640", "21"]);
+
+        // Present: the digest of the bytes read, even when they are not UTF-8 (the text the
+        // plan got is their lossy reading).
+        let bytes = b"[OPTIONS]\n\nenable: 0\n# caf\xe9\n";
+        let f = facts(Some(bytes));
+        let read = String::from_utf8_lossy(bytes).into_owned();
+        let p = ensure_firewall_file(&f, CLUSTER, Some(&read), "[OPTIONS]\n\nenable: 1\n").unwrap();
+        assert_eq!(argv(&p)[6], content_digest(bytes));
+        assert_eq!(p.actions[0].reason, "content differs (+1/-2 lines)");
+    }
+
+    #[test]
+    fn converged_is_a_noop_and_a_read_that_is_not_phoenixs_is_refused() {
+        let f = facts(Some(b"[OPTIONS]\n\nenable: 1\n"));
+        let same = ensure_firewall_file(&f, CLUSTER, Some("[OPTIONS]\n\nenable: 1\n"), "[OPTIONS]\n\nenable: 1\n");
+        assert!(same.unwrap().actions.is_empty());
+        for wrong in [None, Some(""), Some("[OPTIONS]\n\nenable: 0\n")] {
+            let e = ensure_firewall_file(&f, CLUSTER, wrong, "x\n").unwrap_err().to_string();
+            assert!(e.contains("is not what phoenix read from /etc/pve/firewall/cluster.fw"), "{e}");
+        }
+        let e = ensure_firewall_file(&f, "/etc/pve/lxc/103.conf", None, "x\n").unwrap_err().to_string();
+        assert!(e.contains("is not in /etc/pve/firewall"), "{e}");
+    }
 
     #[test]
     fn lock_ids_are_proxmoxs() {
