@@ -101,17 +101,28 @@ impl Command {
     }
 }
 
-/// Renders for humans and logs: arguments shell-quoted where needed, secrets masked.
+/// Renders for humans and logs: arguments shell-quoted where needed, secrets masked. A script
+/// given to `sh -c` that spans lines (phoenix's own fixed scripts, e.g. the locked writes) is
+/// shown as `<script: N lines, sha256 …>`: its text is in phoenix's source, and spelled out it
+/// would bury the arguments that differ from one action to the next.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut after_c = false;
         for (i, a) in self.argv.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
             match a {
+                Arg::Plain(s) if after_c && s.contains('\n') => {
+                    use sha2::Digest;
+                    let digest = sha2::Sha256::digest(s.as_bytes());
+                    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+                    write!(f, "<script: {} lines, sha256 {short}>", s.lines().count())?
+                }
                 Arg::Plain(s) => f.write_str(&crate::shell::quote(s))?,
                 Arg::Secret(_) => f.write_str(Secret::MASK)?,
             }
+            after_c = matches!(a, Arg::Plain(s) if s == "-c");
         }
         Ok(())
     }
@@ -160,5 +171,18 @@ mod tests {
         let c = Command::new(["pvesh", "set", "/x"]).arg("a b").arg(Secret::new("pw"));
         assert_eq!(c.to_string(), "pvesh set /x 'a b' ***");
         assert_eq!(c.exposed_argv()[4], "pw");
+    }
+
+    #[test]
+    fn a_multi_line_sh_script_shows_as_its_size_and_digest_and_its_arguments_in_full() {
+        let script = "set -eu\nmkdir -- \"$1\"\n";
+        let c = Command::new(["sh", "-c", script, "sh", "/etc/pve/priv/lock/firewall-cluster"]);
+        let shown = c.to_string();
+        assert!(shown.starts_with("sh -c <script: 2 lines, sha256 "), "{shown}");
+        assert!(shown.ends_with("> sh /etc/pve/priv/lock/firewall-cluster"), "{shown}");
+        assert_eq!(c.exposed_argv()[2], script, "the connector still gets the script");
+        // A one-line script, or a multi-line argument anywhere else, is shown as it is.
+        assert_eq!(Command::new(["sh", "-c", "true"]).to_string(), "sh -c true");
+        assert!(Command::new(["printf", "a\nb"]).to_string().contains('\n'));
     }
 }

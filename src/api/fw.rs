@@ -3,9 +3,11 @@
 use super::at;
 use super::convert::guest_id;
 use super::{Ctx, Namespace, Res};
+use crate::executor::ExecError;
 use crate::generate::firewall::{cluster_file, guest_file, StackRules};
 use crate::inventory::firewall::stack_firewall_rules;
 use crate::inventory::GuestRef;
+use crate::ops::firewall_file::{ensure_firewall_file, refusal};
 use rhai::{Dynamic, NativeCallContext};
 
 /// `file::read`'s answer: the text, or `()` for a file that does not exist.
@@ -68,6 +70,33 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
                 match guest_file(id, fw, &stacks, current.as_deref())? {
                     Some(text) => Ok(Dynamic::from(text)),
                     None => Ok(Dynamic::UNIT),
+                }
+            })
+        },
+    );
+
+    let c = ctx.clone();
+    ns.add(
+        "write",
+        &["path: String", "read: String or unit", "text: String", "-> Map"],
+        "Write a firewall file (cluster.fw or a guest's <id>.fw) as Proxmox does, under its cluster-wide lock \
+         (/etc/pve/priv/lock/firewall-cluster, firewall-vm-<id>), and only if it still holds `read` (what \
+         file::read returned, () for no file: the text `text` was merged from): a GUI or API edit saved in between is never \
+         overwritten; the run fails and a re-run merges into it. Mode 0640; nothing is written when the file \
+         already reads `text`. Returns #{changed, actions}.",
+        move |nc: NativeCallContext, path: &str, read: Dynamic, text: &str| -> Res<Dynamic> {
+            at(&nc, || {
+                let read = existing(&read)?;
+                let run = c.run()?;
+                let plan = ensure_firewall_file(&run.facts, path, read.as_deref(), text)?;
+                match run.execute(plan, crate::executor::current_guest()) {
+                    Ok(o) => Ok(super::convert::outcome(o.changed, o.actions)),
+                    // The script's exit code says which refusal it was; the operator reads that,
+                    // not the script.
+                    Err(ExecError::StepFailed { code, .. }) if refusal(path, code).is_some() => {
+                        Err(refusal(path, code).unwrap_or_default().into())
+                    }
+                    Err(e) => Err(e.into()),
                 }
             })
         },

@@ -7,6 +7,7 @@ pub mod converged;
 pub mod dir;
 pub mod exec;
 pub mod file;
+pub mod firewall_file;
 pub mod guest;
 pub mod locked_conf;
 pub mod lxc;

@@ -217,8 +217,16 @@ fn drift_inside_phoenix_part_is_put_back_and_nothing_else_moves() {
     ok(&run(&sb, &cfg, &["firewall", "-q"]));
     assert_eq!(file(&sb, CLUSTER), cluster);
     assert_eq!(file(&sb, AI_APPS), guest);
-    let writes: Vec<String> =
-        mutating(&sb).into_iter().filter(|a| a[0] == "file.write").map(|a| a[1].clone()).collect();
+    // Each file is written by one locked write (`sh -c <script> sh <lock> <timeout> <digest>
+    // <file> <mode> <length>`, see firewall_lock.rs), or by a plain write.
+    let writes: Vec<String> = mutating(&sb)
+        .into_iter()
+        .filter_map(|a| match a[0].as_str() {
+            "sh" if a[1] == "-c" && a.len() == 10 => Some(a[7].clone()),
+            "file.write" => Some(a[1].clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(writes, vec![CLUSTER.to_string(), AI_APPS.to_string()]);
 }
 

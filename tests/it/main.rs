@@ -12,6 +12,7 @@ mod features;
 mod fidelity_firewall;
 mod fidelity_guest;
 mod fidelity_mounts;
+mod firewall_lock;
 mod graph_props;
 mod hostile_props;
 mod http_transport;

@@ -2,7 +2,9 @@
 
 use super::reply::{die, ok, Step};
 use super::state::{text_file, SimState};
-use super::{batch, firewall, flock, host_dirs, host_services, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs};
+use super::{
+    batch, cfs_lock, firewall, flock, host_dirs, host_services, nfs, pct, pvesh, pvesm, qm, scripts, template, zfs,
+};
 
 pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> Step {
     let Some(program) = argv.first() else {
@@ -21,6 +23,7 @@ pub(crate) fn run(st: &mut SimState, argv: &[String], stdin: Option<&[u8]>) -> S
         "curl" | "wget" => host_download(st, program, rest).into(),
         "tar" => template::run(st, rest).into(),
         "bash" | "sh" if batch::is_batch(rest) => run_batch(st, argv).into(),
+        "sh" if cfs_lock::is_locked_write(rest) => cfs_lock::run(st, rest, stdin).into(),
         "bash" | "sh" => scripts::run_host(st, program, rest, stdin).into(),
         "flock" => flock::run(st, rest).into(),
         "mkdir" => host_dirs::mkdir(st, rest).into(),

@@ -5,7 +5,7 @@
 use super::error::SimError;
 use super::reply::Step;
 use super::state::SimState;
-use super::{classify, dispatch, faults, files, latency};
+use super::{classify, dispatch, faults, files, interleave, latency};
 use crate::file::{FileData, FileWrite};
 use crate::output::Output;
 use serde::{Deserialize, Serialize};
@@ -135,6 +135,7 @@ impl SimHost {
         let (step, delay) = {
             let mut st = self.lock_state();
             let delay = latency::lookup(&st.latency_ms, argv);
+            interleave::fire(&mut st, &line);
             let step = match faults::check(&mut st.faults, &line) {
                 Some(out) => Step::Done(out),
                 None => dispatch::run(&mut st, argv, stdin),

@@ -14,6 +14,7 @@ mod archive;
 mod args;
 mod batch;
 mod catalogue;
+mod cfs_lock;
 mod classify;
 mod cloudinit;
 mod conf;
@@ -29,6 +30,7 @@ mod host;
 mod host_dirs;
 mod host_services;
 mod inside;
+mod interleave;
 mod latency;
 mod lifecycle;
 mod mounts;
@@ -56,6 +58,7 @@ mod volumes;
 mod x509;
 mod zfs;
 
+pub use cfs_lock::{cfs_lock_held, seed_cfs_lock};
 pub use classify::is_mutating;
 pub use error::SimError;
 pub use file::{FileData, FileWrite};
@@ -64,6 +67,6 @@ pub use host::{LoggedCommand, SimHost};
 pub use output::SimOutput;
 pub use services::{ServiceInfo, ServiceKind, TlsFiles};
 pub use state::{
-    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs, Pool,
-    PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
+    write_atomically, Account, Dataset, DatasetKind, DirMeta, Fault, Guest, GuestImage, GuestKind, GuestOs,
+    InterleavedEdit, Pool, PowerState, ScriptRun, SimState, Snapshot, Storage, Unit,
 };

@@ -48,6 +48,10 @@ pub struct SimState {
     /// in the middle of its own read-modify-write. Seeded by tests; see `sim::flock`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub held_locks: BTreeSet<String>,
+    /// Files another writer (the GUI) saves just before a matching command runs; see
+    /// `sim::interleave`. Seeded by tests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interleaved_edits: Vec<InterleavedEdit>,
     /// Debian packages installed on the node beyond Proxmox itself (`host_services`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub host_packages: BTreeSet<String>,
@@ -73,6 +77,7 @@ impl Default for SimState {
             agent_ready_after_ms: 1500,
             script_runs: Vec::new(),
             held_locks: BTreeSet::new(),
+            interleaved_edits: Vec::new(),
             host_packages: BTreeSet::new(),
             host_units: BTreeMap::new(),
         };
@@ -447,6 +452,16 @@ impl Snapshot {
     pub fn snaptime(&self) -> Option<u64> {
         self.config.get("snaptime").and_then(|v| v.parse().ok())
     }
+}
+
+/// A file another writer saves (`content` at `path`) just before the first command whose argv,
+/// joined with spaces, matches the glob `match`; it fires once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterleavedEdit {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    pub path: String,
+    pub content: String,
 }
 
 /// An injected failure: the `nth`.. `nth+times-1`-th commands whose argv (joined with spaces)
