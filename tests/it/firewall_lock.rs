@@ -346,9 +346,8 @@ fn the_dry_run_shows_the_locked_write_the_apply_runs() {
     let digest = content_digest(admin_cluster().as_bytes());
     let shown = lines(&dry);
     assert!(
-        shown
-            .iter()
-            .any(|l| l.starts_with("sh -c ") && l.contains(&format!("' sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640 "))),
+        shown.iter().any(|l| l.starts_with("sh -c <script: ")
+            && l.contains(&format!("> sh {CLUSTER_LOCK} 10 {digest} {CLUSTER} 0640 "))),
         "{shown:#?}"
     );
     assert!(shown.iter().any(|l| l.starts_with("+++ b/etc/pve/firewall/cluster.fw")), "the diff is shown: {shown:#?}");

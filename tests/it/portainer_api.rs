@@ -101,18 +101,7 @@ impl Lab {
 
     /// The simulated Portainer's request log: (method, path, status).
     fn requests(&self) -> Vec<(String, String, u64)> {
-        std::fs::read_to_string(self.file(".portainer.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("journal line");
-                (
-                    v["method"].as_str().unwrap().to_string(),
-                    v["path"].as_str().unwrap().to_string(),
-                    v["status"].as_u64().unwrap(),
-                )
-            })
-            .collect()
+        crate::support::portainer::requests(&self.sb.sim_state())
     }
 
     fn clear_requests(&self) {

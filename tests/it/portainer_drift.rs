@@ -46,20 +46,14 @@ impl Lab {
     }
 
     fn beside(&self, suffix: &str) -> PathBuf {
-        PathBuf::from(format!("{}{suffix}", self.sb.sim_state().display()))
+        crate::support::portainer::beside(&self.sb.sim_state(), suffix)
     }
 
     /// Portainer's requests since the last call, as "METHOD path status", leaving the log empty.
     fn take_requests(&self) -> Vec<String> {
-        let path = self.beside(".portainer.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let _ = std::fs::remove_file(&path);
-        text.lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                format!("{} {} {}", v["method"].as_str().unwrap(), v["path"].as_str().unwrap(), v["status"])
-            })
-            .collect()
+        let lines = crate::support::portainer::request_lines(&self.sb.sim_state());
+        crate::support::portainer::clear_requests(&self.sb.sim_state());
+        lines
     }
 
     fn writes(&self) -> Vec<String> {

@@ -15,6 +15,18 @@ struct World {
 }
 
 impl World {
+    /// The example after `setup`, `create --all` and `sync certs`, with only the Portainer
+    /// server and agents deployed (no HTTP yet).
+    fn deployed() -> World {
+        let w = World::new();
+        ok(&w.phoenix(&["setup"]));
+        ok(&w.phoenix(&["create", "--all"]));
+        ok(&w.phoenix(&["sync", "certs"]));
+        w.plan("deploy", DEPLOY);
+        ok(&w.phoenix(&["deploy"]));
+        w
+    }
+
     fn new() -> World {
         let sb = Sandbox::new();
         let project = sb.dir.path().join("project");
@@ -49,18 +61,7 @@ impl World {
 
     /// (method, path, status) of every request the simulated Portainer answered.
     fn requests(&self) -> Vec<(String, String, u64)> {
-        std::fs::read_to_string(self.file(".portainer.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("journal line");
-                (
-                    v["method"].as_str().unwrap().into(),
-                    v["path"].as_str().unwrap().into(),
-                    v["status"].as_u64().unwrap(),
-                )
-            })
-            .collect()
+        crate::support::portainer::requests(&self.sb.sim_state())
     }
 }
 
@@ -158,12 +159,7 @@ fn a_server_deployed_without_its_certificate_does_not_answer() {
 /// again is a new process (a restart the simulator follows) and it answers again.
 #[test]
 fn a_stopped_container_refuses_connections_until_it_runs_again() {
-    let w = World::new();
-    ok(&w.phoenix(&["setup"]));
-    ok(&w.phoenix(&["create", "--all"]));
-    ok(&w.phoenix(&["sync", "certs"]));
-    w.plan("deploy", DEPLOY);
-    ok(&w.phoenix(&["deploy"]));
+    let w = World::deployed();
     w.plan(
         "cycle",
         "//! Stop and start Portainer's container between requests.\n\
@@ -194,12 +190,7 @@ fn a_stopped_container_refuses_connections_until_it_runs_again() {
 /// in VM 1002, Portainer cannot reach it and the creation fails with Portainer's message.
 #[test]
 fn an_environment_for_a_stopped_agent_is_refused_by_portainer() {
-    let w = World::new();
-    ok(&w.phoenix(&["setup"]));
-    ok(&w.phoenix(&["create", "--all"]));
-    ok(&w.phoenix(&["sync", "certs"]));
-    w.plan("deploy", DEPLOY);
-    ok(&w.phoenix(&["deploy"]));
+    let w = World::deployed();
     w.plan(
         "env",
         "//! An environment for the agent in VM 1002.\n\
@@ -231,12 +222,7 @@ fn an_environment_for_a_stopped_agent_is_refused_by_portainer() {
 /// phoenix trusts only the lab root CA and refuses it, naming the URL.
 #[test]
 fn a_self_signed_portainer_is_refused() {
-    let w = World::new();
-    ok(&w.phoenix(&["setup"]));
-    ok(&w.phoenix(&["create", "--all"]));
-    ok(&w.phoenix(&["sync", "certs"]));
-    w.plan("deploy", DEPLOY);
-    ok(&w.phoenix(&["deploy"]));
+    let w = World::deployed();
     // As if someone had started it by hand without Portainer's TLS flags.
     let mut st = w.sim();
     let c = &mut st["guests"]["1001"]["os"]["docker"]["containers"]["portainer_server"];

@@ -21,23 +21,16 @@ fn stage_outcomes(out: &std::process::Output) -> Vec<(String, String)> {
 }
 
 fn beside(sb: &Sandbox, suffix: &str) -> PathBuf {
-    PathBuf::from(format!("{}{suffix}", sb.sim_state().display()))
+    crate::support::portainer::beside(&sb.sim_state(), suffix)
 }
 
 /// The simulated Portainer's request log since the last clear: "METHOD path status".
 fn portainer_requests(sb: &Sandbox) -> Vec<String> {
-    std::fs::read_to_string(beside(sb, ".portainer.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("journal line");
-            format!("{} {} {}", v["method"].as_str().unwrap(), v["path"].as_str().unwrap(), v["status"])
-        })
-        .collect()
+    crate::support::portainer::request_lines(&sb.sim_state())
 }
 
 fn clear_portainer_requests(sb: &Sandbox) {
-    let _ = std::fs::remove_file(beside(sb, ".portainer.jsonl"));
+    crate::support::portainer::clear_requests(&sb.sim_state())
 }
 
 fn portainer_db(sb: &Sandbox) -> serde_json::Value {
