@@ -153,6 +153,17 @@ impl Client {
 
     /// Send a request, retrying per the policy; any final status is returned as an answer.
     pub fn send_raw(&self, req: &Request) -> Result<Response, HttpError> {
+        self.send_tries(req, true)
+    }
+
+    /// `send_raw` for a look at a server that may not be there yet (a dry-run before the plan
+    /// deploys it): a refused connection is the answer at once, not retried for seconds.
+    /// Answers that prove a server (5xx, 429) are still retried.
+    pub fn look_raw(&self, req: &Request) -> Result<Response, HttpError> {
+        self.send_tries(req, false)
+    }
+
+    fn send_tries(&self, req: &Request, retry_connect: bool) -> Result<Response, HttpError> {
         let url = format!("{}{}", self.base, req.path);
         let credential = lock(&self.credential).clone();
         let mut secrets: Vec<&Secret> = match &req.body {
@@ -184,7 +195,8 @@ impl Client {
                     }
                 }
             };
-            match classify(&self.retry, attempt, req.method.is_read(), tries) {
+            let give_up = !retry_connect && matches!(attempt, Attempt::ConnectFailed);
+            match classify(&self.retry, attempt, req.method.is_read(), tries).filter(|_| !give_up) {
                 Some(wait) => {
                     tracing::info!(target: "phoenix::http", "{} {}: retrying in {wait:?}", req.method, req.path);
                     std::thread::sleep(wait);

@@ -52,7 +52,12 @@ impl Session {
         }
         let key = format!("GET {}{path}", self.url);
         let req = Request::get(path);
-        let read = run.facts.http_read(&key, || self.client.send_raw(&req).map(|r| (r.status, r.body)));
+        // A dry-run may look before the plan deploys the server: a refused connection says so
+        // at once (the apply waits for the server it deployed: portainer::status(wait_s)).
+        let read = run.facts.http_read(&key, || {
+            let answer = if run.dry_run { self.client.look_raw(&req) } else { self.client.send_raw(&req) };
+            answer.map(|r| (r.status, r.body))
+        });
         match read {
             Ok((status, body)) => {
                 let json = if body.is_empty() {
