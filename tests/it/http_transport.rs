@@ -63,3 +63,24 @@ fn ssh_hosts_reach_services_through_a_forward_on_the_master() {
     assert!(c.reach("-oProxyCommand=x", 80).is_err(), "an option is not a host");
     c.finish().unwrap();
 }
+
+/// A refused connection is retried with backoff by `send_raw` (a server restarting), but is the
+/// answer at once for `look_raw` (a dry-run looking before the plan deploys the server); the
+/// message names the URL the operator knows, not the port the tunnel listens on.
+#[test]
+fn a_look_takes_a_refused_connection_at_once_and_a_send_retries_it() {
+    let closed = crate::support::sshd::free_port();
+    let mut o = ClientOptions::new(format!("https://{NAME}:{closed}"));
+    o.connect_to = Some(SocketAddr::from(([127, 0, 0, 1], closed)));
+    o.shown_url = Some(format!("https://{NAME}:9443"));
+    o.retry.first_delay = std::time::Duration::from_millis(1);
+    o.retry.max_delay = std::time::Duration::from_millis(2);
+    let c = Client::new(&o).expect("client");
+    let e = c.look_raw(&Request::get("/api/system/status")).unwrap_err();
+    assert_eq!(c.tries().len(), 1, "{:?}", c.tries());
+    let text = e.to_string();
+    assert!(text.contains(&format!("https://{NAME}:9443/api/system/status")), "{text}");
+    assert!(!text.contains(&format!(":{closed}")), "the tunnel's port is not the operator's: {text}");
+    c.send_raw(&Request::get("/api/system/status")).unwrap_err();
+    assert_eq!(c.tries().len(), 1 + o.retry.attempts as usize, "{:?}", c.tries());
+}
