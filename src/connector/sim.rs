@@ -127,6 +127,15 @@ impl SimConnector {
                 _ => Err(DialError::Refused),
             }
         }));
+        // A stack Portainer accepts runs on the environment's Docker host: the simulated VM.
+        let lab = self.host.clone();
+        config.stack_host = Some(phoenix_sim::portainer::StackHost::new(move |op| {
+            use phoenix_sim::portainer::StackOp;
+            match op {
+                StackOp::Up { url, project, compose, env } => lab.deploy_stack(url, project, compose.as_bytes(), env),
+                StackOp::Down { url, project } => lab.remove_stack(url, project),
+            }
+        }));
         let sim = phoenix_sim::portainer::start(config).map_err(|e| fail(format!("simulated Portainer: {e}")))?;
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], sim.port()));
         *slot = Some(PortainerSlot { sim, host: host.to_string(), port, generation: Some(service.generation()) });

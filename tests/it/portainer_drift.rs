@@ -220,3 +220,48 @@ fn without_a_portainer_hostname_portainer_is_reached_at_its_vm_name_on_the_domai
     assert_eq!(actions(&again), Vec::<String>::new());
     assert!(lab.db()["users"].as_array().unwrap().len() == 1, "Portainer was initialised over TLS");
 }
+
+/// Stacks run in their VM: a volume the stack needs, removed there by hand, is made again by
+/// the stacks stage before Portainer redeploys; Portainer itself refuses to deploy without it,
+/// passing compose's error on.
+#[test]
+fn a_stack_needs_its_external_volume_in_its_vm_and_the_stage_makes_it_first() {
+    let lab = Lab::synced();
+    let drop_volume = || {
+        let path = lab.sb.sim_state();
+        let mut st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let volumes = st["guests"]["1002"]["os"]["docker"]["volumes"].as_object_mut().unwrap();
+        assert!(volumes.remove("qdrant_data_nfs").is_some(), "the volume was there");
+        std::fs::write(&path, st.to_string()).unwrap();
+    };
+    drop_volume();
+    lab.take_requests();
+    // Straight to Portainer: compose's refusal, in Portainer's words.
+    std::fs::create_dir_all(lab.config.parent().unwrap().join("plans")).unwrap();
+    std::fs::write(
+        lab.config.parent().unwrap().join("plans/redeploy.rhai"),
+        "//! Redeploy qdrant as it is.\n\
+         let ep = portainer::endpoints().filter(|e| e.name == \"ai-apps\")[0];\n\
+         let s = portainer::stacks(ep.id).filter(|s| s.Name == \"qdrant_service\")[0];\n\
+         portainer::update_stack(s.Id, ep.id, s.Name, portainer::stack_file(s.Id) + \"\\n\", [], \"test\");\n",
+    )
+    .unwrap();
+    let refused = lab.run(&["redeploy"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let said = format!("{}{}", String::from_utf8_lossy(&refused.stdout), stderr(&refused));
+    assert!(said.contains("HTTP 500: failed to deploy a stack: external volume"), "{said}");
+    assert!(said.contains("qdrant_data_nfs") && said.contains("not found"), "{said}");
+    // A 5xx is retried (a restarting server answers so too), and refused each time.
+    let writes = lab.writes();
+    assert!(!writes.is_empty() && writes.iter().all(|w| w == "PUT /api/stacks/1 500"), "{writes:#?}");
+
+    // The stacks stage makes the volume again; Portainer's stack is unchanged (the refused
+    // update recorded nothing), so nothing else is sent.
+    let fixed = lab.run(&["sync", "stacks"]);
+    ok(&fixed);
+    let done = actions(&fixed);
+    assert_eq!(done.len(), 1, "{done:#?}");
+    assert!(done[0].contains("docker volume create") && done[0].contains("qdrant_data_nfs"), "{done:#?}");
+    assert_eq!(lab.writes(), Vec::<String>::new());
+    converged(&lab, &["sync", "stacks"]);
+}

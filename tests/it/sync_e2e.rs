@@ -149,6 +149,19 @@ fn sync_all_after_create_is_exact_then_idempotent() {
         "{volume}"
     );
 
+    // And every stack runs in its VM: Portainer deployed it through the agent (compose would
+    // have refused it without that volume).
+    let containers = &sim["guests"]["1002"]["os"]["docker"]["containers"];
+    for stack in declared_stacks() {
+        let running = containers
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|c| c["project"] == stack.as_str() && c["state"] == "running")
+            .count();
+        assert!(running > 0, "stack {stack} runs in VM 1002: {containers}");
+    }
+
     // Converged: nothing to do, only reads on the host, only GETs to Portainer.
     sb.clear_sim_log();
     clear_portainer_requests(&sb);

@@ -191,6 +191,16 @@ impl SimHost {
         crate::services::resolve(&self.lock_state(), name)
     }
 
+    /// A Portainer agent at environment `url` deploying stack `project` (see `stack_deploy`).
+    pub fn deploy_stack(&self, url: &str, project: &str, compose: &[u8], env: &[String]) -> Result<(), String> {
+        crate::stack_deploy::up(&mut self.lock_state(), url, project, compose, env)
+    }
+
+    /// A Portainer agent at environment `url` removing stack `project`.
+    pub fn remove_stack(&self, url: &str, project: &str) -> Result<(), String> {
+        crate::stack_deploy::down(&mut self.lock_state(), url, project)
+    }
+
     /// Direct access to the state, for tests and seeding.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.lock_state())

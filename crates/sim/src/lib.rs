@@ -50,6 +50,7 @@ mod scripts;
 mod services;
 mod size;
 mod smallstep;
+mod stack_deploy;
 mod state;
 mod table;
 mod template;

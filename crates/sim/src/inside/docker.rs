@@ -291,10 +291,6 @@ fn compose(g: &mut Guest, args: &[&str]) -> Output {
         let d = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         d.rsplit('/').next().unwrap_or("default").to_string()
     });
-    let doc: serde_norway::Value = match serde_norway::from_slice(&text) {
-        Ok(v) => v,
-        Err(e) => return out(1, "", format!("yaml: {e}\n")),
-    };
     let env_file = path.rsplit_once('/').map(|(d, _)| format!("{d}/.env")).unwrap_or_default();
     let env: Vec<String> = g
         .files
@@ -306,6 +302,22 @@ fn compose(g: &mut Guest, args: &[&str]) -> Output {
                 .collect()
         })
         .unwrap_or_default();
+    compose_up(g, &project, &text, &env)
+}
+
+/// `docker compose -p <project> up -d` of a compose file's text, with the environment variables
+/// `env` (names only: the model keeps no values). Shared by the CLI above and by the Portainer
+/// agent deploying a stack (crate::stack_deploy).
+pub(crate) fn compose_up(g: &mut Guest, project: &str, text: &[u8], env: &[String]) -> Output {
+    let project = project.to_string();
+    let env = env.to_vec();
+    if !daemon_up(g) {
+        return out(1, "", NO_DAEMON);
+    }
+    let doc: serde_norway::Value = match serde_norway::from_slice(text) {
+        Ok(v) => v,
+        Err(e) => return out(1, "", format!("yaml: {e}\n")),
+    };
     if let Some(serde_norway::Value::Mapping(vols)) = doc.get("volumes") {
         for (k, v) in vols {
             let external = v.get("external").and_then(serde_norway::Value::as_bool) == Some(true);

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 mod boot;
 mod coreutils;
-mod docker;
+pub(crate) mod docker;
 pub(crate) mod docker_start;
 mod image;
 mod packages;

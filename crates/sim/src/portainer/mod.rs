@@ -31,7 +31,7 @@ mod users;
 pub use faults::{Fault, FaultAction};
 pub use instance::DEFAULT_INIT_WINDOW;
 pub use journal::JournalEntry;
-pub use server::{start, AgentProbe, DialError, PortainerConfig, PortainerSim};
+pub use server::{start, AgentProbe, DialError, PortainerConfig, PortainerSim, StackHost, StackOp};
 pub use state::{ApiKey, Endpoint, EnvPair, PortainerDb, PortainerState, Stack, User};
 pub use tls::TlsIdentity;
 pub use users::REQUIRED_PASSWORD_LENGTH;

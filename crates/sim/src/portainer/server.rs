@@ -59,6 +59,10 @@ pub struct PortainerConfig {
     /// tests); the sim connector sets it from the simulated lab (a running `portainer/agent`
     /// container publishing the port in the guest with that address).
     pub agent_probe: Option<AgentProbe>,
+    /// The Docker hosts behind the environments: a stack created or updated is deployed there
+    /// (`up`), a deleted one removed (`down`). `None`: stacks are recorded only (the sim crate's
+    /// own tests); the sim connector runs them in the simulated VM.
+    pub stack_host: Option<StackHost>,
     /// Simulated time already passed when the process starts (tests start past the
     /// admin-initialisation window). Applies to the first start only: a restart is a new
     /// process with a new window.
@@ -92,6 +96,33 @@ impl AgentProbe {
     }
 }
 
+/// See `PortainerConfig::stack_host`.
+#[derive(Clone)]
+pub struct StackHost(pub Arc<dyn Fn(&StackOp) -> Result<(), String> + Send + Sync>);
+
+/// What a stack operation asks of the environment's Docker host.
+pub enum StackOp<'a> {
+    /// `docker compose -p <project> up -d` of `compose`, with the env variables `env` (names).
+    Up { url: &'a str, project: &'a str, compose: &'a str, env: Vec<String> },
+    /// `docker compose -p <project> down`.
+    Down { url: &'a str, project: &'a str },
+}
+
+impl StackHost {
+    pub fn new(f: impl Fn(&StackOp) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        StackHost(Arc::new(f))
+    }
+    pub fn apply(&self, op: &StackOp) -> Result<(), String> {
+        (self.0)(op)
+    }
+}
+
+impl std::fmt::Debug for StackHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StackHost(..)")
+    }
+}
+
 impl std::fmt::Debug for AgentProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AgentProbe(..)")
@@ -109,6 +140,7 @@ impl Default for PortainerConfig {
             version: "2.21.4".to_string(),
             faults: Vec::new(),
             agent_probe: None,
+            stack_host: None,
             clock_advance: Duration::ZERO,
             tls: None,
         }
@@ -164,6 +196,7 @@ pub fn start(config: PortainerConfig) -> Result<PortainerSim, SimError> {
         faults: config.faults.clone(),
         journal: Journal::new(config.journal_file.clone()),
         agent_probe: config.agent_probe.clone(),
+        stack_host: config.stack_host.clone(),
     };
     // Save at once, so a fresh state file exists (and an unwritable path fails here, not later).
     service.persist()?;

@@ -25,6 +25,8 @@ pub struct Service {
     pub journal: Journal,
     /// See `PortainerConfig::agent_probe`.
     pub agent_probe: Option<super::server::AgentProbe>,
+    /// See `PortainerConfig::stack_host`.
+    pub stack_host: Option<super::server::StackHost>,
 }
 
 impl Service {

@@ -12,6 +12,7 @@ use super::auth::TokenData;
 use super::errors::ApiError;
 use super::payload;
 use super::router::{atoi, Request, Response};
+use super::server::StackOp;
 use super::service::Service;
 use super::state::{EnvPair, Stack};
 
@@ -154,6 +155,7 @@ pub fn create(
         // docker compose refuses an empty project name; Portainer passes its error through.
         return Err(ApiError::new(500, "project name must not be empty", "project name must not be empty"));
     }
+    deploy(core, &endpoint.url, &name, &content, &env)?;
     let now = core.instance.now_unix();
     let db = &mut core.state.db;
     let stack = Stack {
@@ -173,6 +175,16 @@ pub fn create(
     db.stacks.push(stack.clone());
     core.state.docker_projects.entry(endpoint.url).or_default().insert(name);
     Ok(Response::json(200, &stack_json(&stack)))
+}
+
+/// The stack deployed on the environment's Docker host (through its agent), when the simulator
+/// runs one: compose's refusal comes back as Portainer passes it on (500, "failed to deploy a
+/// stack: …"), and nothing is recorded.
+fn deploy(core: &Service, url: &str, project: &str, compose: &str, env: &Option<Vec<EnvPair>>) -> Result<(), ApiError> {
+    let Some(host) = &core.stack_host else { return Ok(()) };
+    let env = env.iter().flatten().map(|e| e.name.clone()).collect();
+    host.apply(&StackOp::Up { url, project, compose, env })
+        .map_err(|e| ApiError::new(500, format!("failed to deploy a stack: {e}"), e))
 }
 
 /// `GET /api/stacks[?filters={"EndpointID":N,"SwarmID":"…","IncludeOrphanedStacks":bool}]`.
@@ -237,6 +249,8 @@ pub fn update(core: &mut Service, req: &Request, token: &TokenData, raw_id: &str
     if content.is_empty() {
         return Err(ApiError::invalid_payload("Invalid stack file content"));
     }
+    let name = core.state.db.stack(id).map(|s| s.name.clone()).unwrap_or_default();
+    deploy(core, &endpoint.url, &name, &content, &env)?;
     let now = core.instance.now_unix();
     let Some(stack) = core.state.db.stack_mut(id) else { return Err(stack_not_found()) };
     stack.endpoint_id = endpoint_id;
@@ -266,6 +280,10 @@ pub fn delete(core: &mut Service, req: &Request, token: &TokenData, raw_id: &str
     let endpoint = core.state.db.endpoint(endpoint_id).cloned().ok_or_else(|| {
         ApiError::not_found("Unable to find the endpoint associated to the stack inside the database")
     })?;
+    if let Some(host) = &core.stack_host {
+        host.apply(&StackOp::Down { url: &endpoint.url, project: &stack.name })
+            .map_err(|e| ApiError::new(500, format!("failed to remove a stack: {e}"), e.clone()))?;
+    }
     core.state.db.stacks.retain(|s| s.id != id);
     if let Some(projects) = core.state.docker_projects.get_mut(&endpoint.url) {
         projects.remove(&stack.name);
