@@ -307,7 +307,7 @@ fn compose(g: &mut Guest, args: &[&str]) -> Output {
 
 /// `docker compose -p <project> up -d` of a compose file's text, with the environment variables
 /// `env` (names only: the model keeps no values). Shared by the CLI above and by the Portainer
-/// agent deploying a stack (crate::stack_deploy).
+/// agent deploying a stack (see stack_deploy.rs).
 pub(crate) fn compose_up(g: &mut Guest, project: &str, text: &[u8], env: &[String]) -> Output {
     let project = project.to_string();
     let env = env.to_vec();
