@@ -78,7 +78,7 @@ pub fn namespace(ctx: &Ctx) -> Namespace {
     let c = ctx.clone();
     ns.add(
         "write",
-        &["path: String", "read: String or unit", "text: String", "-> Map"],
+        &["path: String", "read: String or ()", "text: String", "-> Map"],
         "Write a firewall file (cluster.fw or a guest's <id>.fw) as Proxmox does, under its cluster-wide lock \
          (/etc/pve/priv/lock/firewall-cluster, firewall-vm-<id>), and only if it still holds `read` (what \
          file::read returned, () for no file: the text `text` was merged from): a GUI or API edit saved in between is never \

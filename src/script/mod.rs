@@ -342,10 +342,44 @@ fn collect_module_fns(ns: &str, module: &Module, out: &mut FnTable) {
     #[allow(deprecated)] // the replacement needs a type mapper; plain signatures are enough here
     for sig in module.gen_fn_signatures() {
         if let Some((name, rest)) = sig.split_once('(') {
-            let params = rest.split(')').next().unwrap_or("");
-            let arity = if params.trim().is_empty() { 0 } else { params.split(',').count() };
+            let arity = arity_of(rest);
             let name = name.trim().to_string();
             out.entry(name).or_default().push(Overload { arity, signature: format!("{ns}::{sig}") });
         }
+    }
+}
+
+/// The number of parameters in `a: Map, b: String or (), c: int) -> Map` (what follows a
+/// signature's opening parenthesis): commas at the top level, up to the parenthesis that closes
+/// the list — a `()` inside a parameter's type is part of that parameter.
+fn arity_of(after_open: &str) -> usize {
+    let (mut depth, mut commas, mut any) = (0usize, 0usize, false);
+    for c in after_open.chars() {
+        match c {
+            '(' | '[' | '<' => depth += 1,
+            ')' if depth == 0 => break,
+            ')' | ']' | '>' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => commas += 1,
+            c if !c.is_whitespace() => any = true,
+            _ => {}
+        }
+    }
+    if any || commas > 0 {
+        commas + 1
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod arity_tests {
+    use super::arity_of;
+
+    #[test]
+    fn parameters_are_counted_at_the_top_level_of_the_list() {
+        assert_eq!(arity_of(") -> Map"), 0);
+        assert_eq!(arity_of("opts: Map) -> Map"), 1);
+        assert_eq!(arity_of("path: String, read: String or (), text: String) -> Map"), 3);
+        assert_eq!(arity_of("a: Array<Map>, b: int)"), 2);
     }
 }
